@@ -1,10 +1,9 @@
 """Fixtures shared by the cell suite (runs inside every matrix cell, Python 3.6+).
 
-The harness tells the suite which cell it is in through TFPIN_CELL (a JSON object
-with the cell id, python and the exact pinned requirements), so identity checks compare
-against the matrix, not against whatever happens to be installed.
+The harness (nox or tox) tells the suite which cell it is in through TFPIN_CELL, e.g.
+"py3.7-tf1.15-keras2.2.5 python=3.7 tensorflow==1.15.5 keras==2.2.5", so identity checks
+compare against the matrix, not against whatever happens to be installed.
 """
-import json
 import os
 
 import pytest
@@ -31,8 +30,17 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def cell():
     """The matrix cell this suite runs in, as the harness described it (None when run by hand)."""
-    raw = os.environ.get("TFPIN_CELL")
-    return json.loads(raw) if raw else None
+    raw = os.environ.get("TFPIN_CELL", "").split()
+    if not raw:
+        return None
+    cell = {"id": raw[0], "python": None, "requirements": {}}
+    for token in raw[1:]:
+        if token.startswith("python="):
+            cell["python"] = token[len("python="):]
+        else:
+            name, _, version = token.partition("==")
+            cell["requirements"][name] = version
+    return cell
 
 
 @pytest.fixture

@@ -1,0 +1,70 @@
+"""nox front end of tfpin. Matrices live in matrices/*.toml; the work is done by `python -m tfpin`.
+
+Sessions:
+  matrix     every cell of a matrix (default: the user's table), reports + recommended pin
+  cell(ID)   one cell, e.g. nox -s "cell(py3.7-tf1.15-keras2.2.5)"; tagged for CI fan-out
+  bench      training throughput in every cell, merged into the matrix report
+  tests      the project's own tests: harness self-tests + cell suite in the newest cell
+  lint       ruff over the repository
+  tox_ini    regenerate tox.ini from matrices/
+"""
+import sys
+
+import nox
+
+sys.path.insert(0, ".")
+from tfpin import matrix as matrices  # noqa: E402
+
+nox.options.sessions = ["matrix"]
+nox.options.default_venv_backend = "none"  # tfpin builds the cell envs itself (uv, else venv)
+nox.options.download_python = "never"
+
+TFPIN = (sys.executable, "-m", "tfpin")
+
+
+def _cell_params():
+    table = {c.id for c in matrices.load("table").cells}
+    for cell in matrices.load("full").cells:
+        tags = ["cell", *cell.id.split("-")]
+        if cell.id in table:
+            tags.append("table")
+        yield nox.param(cell.id, id=cell.id, tags=tags)
+
+
+@nox.session(python=False)
+def matrix(session):
+    """Run every cell of a matrix (-- --matrix full, -- --cells ID,ID); write reports/matrix.{json,md}."""
+    session.run(*TFPIN, "matrix", *session.posargs, external=True)
+
+
+@nox.session(python=False, default=False)
+@nox.parametrize("cell_id", list(_cell_params()))
+def cell(session, cell_id):
+    """One matrix cell, alone (extra pytest args after --)."""
+    session.run(*TFPIN, "cell", cell_id, *session.posargs, external=True)
+
+
+@nox.session(python=False, default=False)
+def bench(session):
+    """Training throughput (images/sec) in every cell; fills the `throughput` column of the report."""
+    session.run(*TFPIN, "bench", *session.posargs, external=True)
+
+
+@nox.session(python=False, default=False)
+def tests(session):
+    """The project's own tests: harness self-tests (host, no TF), then the cell suite in the newest cell."""
+    session.run(sys.executable, "-m", "pytest", "tests/harness", "-q", "-p", "no:cacheprovider", external=True)
+    newest = matrices.load("table").cells[-1]
+    session.run(*TFPIN, "cell", newest.id, *session.posargs, external=True)
+
+
+@nox.session(python=False, default=False)
+def lint(session):
+    """ruff over the whole repository."""
+    session.run(sys.executable, "-m", "ruff", "check", ".", external=True)
+
+
+@nox.session(python=False, default=False)
+def tox_ini(session):
+    """Regenerate tox.ini from matrices/ (a harness test fails while they disagree)."""
+    session.run(*TFPIN, "tox-ini", external=True)

@@ -1,0 +1,202 @@
+"""Read a matrix file (matrices/*.toml) into cells, refusing anything ambiguous.
+
+Validation is strict and happens before anything runs: a typo in a matrix must never
+turn into a silently smaller matrix. Every error names the file, the key and what is
+allowed.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from .cells import Cell, Constraint, cell_id
+
+MATRICES_DIR = Path(__file__).resolve().parent.parent / "matrices"
+DEFAULT_MATRIX = "table"
+
+TOP_KEYS = {"description", "extends", "cells", "packages", "pythons", "constraints"}
+PACKAGE_KEYS = {"label", "id_parts"}
+PYTHON_KEYS = {"pip", "tools"}
+CONSTRAINT_KEYS = {"pin", "reason", "when"}
+VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
+PYTHON_RE = re.compile(r"^3\.\d+$")
+
+
+class MatrixError(ValueError):
+    """A matrix file is malformed; the message says where and what is allowed."""
+
+
+class Matrix:
+    def __init__(self, name: str, path: Path, description: str, cells: list[Cell]):
+        self.name, self.path, self.description, self.cells = name, path, description, cells
+
+    def select(self, ids: list[str]) -> list[Cell]:
+        known = {c.id: c for c in self.cells}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise MatrixError(
+                "%s: unknown cell id(s) %s; cells of matrix %r: %s"
+                % (self.path, ", ".join(unknown), self.name, ", ".join(known))
+            )
+        return [known[i] for i in ids]
+
+
+def resolve_path(name_or_path: str) -> Path:
+    """'table' -> matrices/table.toml; anything with a suffix or slash is a path."""
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        return Path(name_or_path)
+    return MATRICES_DIR / (name_or_path + ".toml")
+
+
+def available_matrices() -> list[str]:
+    return sorted(p.stem for p in MATRICES_DIR.glob("*.toml"))
+
+
+def load(name_or_path: str = DEFAULT_MATRIX) -> Matrix:
+    path = resolve_path(name_or_path)
+    if not path.is_file():
+        raise MatrixError(
+            "matrix %r not found (looked for %s); available: %s"
+            % (name_or_path, path, ", ".join(available_matrices()))
+        )
+    data = _read(path)
+    cells_raw = data.get("cells")
+    if "extends" in data:
+        base_path = path.parent / data["extends"]
+        if not base_path.is_file():
+            raise MatrixError("%s: key 'extends' names %s, which does not exist" % (path, base_path))
+        base = _read(base_path)
+        for key in ("packages", "pythons", "constraints"):
+            if key in data:
+                raise MatrixError(
+                    "%s: key %r is inherited from %s via 'extends'; define it there only" % (path, key, base_path.name)
+                )
+            data[key] = base.get(key, {} if key != "constraints" else [])
+    packages = _packages(path, data.get("packages", {}))
+    pythons = _pythons(path, data.get("pythons", {}))
+    constraints = _constraints(path, data.get("constraints", []), packages)
+    if not isinstance(cells_raw, list) or not cells_raw:
+        raise MatrixError("%s: key 'cells' must be a non-empty array of tables ([[cells]])" % path)
+    cells: list[Cell] = []
+    seen: dict[str, str] = {}
+    for index, entry in enumerate(cells_raw):
+        for cell in _expand(path, index, entry, packages, pythons, constraints):
+            if cell.id in seen:
+                raise MatrixError(
+                    "%s: duplicate cell %s (declared by %s and again by %s)" % (path, cell.id, seen[cell.id], cell.source)
+                )
+            seen[cell.id] = cell.source
+            cells.append(cell)
+    return Matrix(path.stem, path, data.get("description", ""), cells)
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise MatrixError("%s: not valid TOML: %s" % (path, exc)) from None
+    _no_unknown(path, "top level", data, TOP_KEYS)
+    return data
+
+
+def _no_unknown(path, where, table, allowed):
+    if not isinstance(table, dict):
+        raise MatrixError("%s: %s must be a table, got %r" % (path, where, table))
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise MatrixError(
+            "%s: unknown key %s in %s; allowed keys: %s"
+            % (path, ", ".join(repr(k) for k in unknown), where, ", ".join(sorted(allowed)))
+        )
+
+
+def _packages(path, raw) -> dict:
+    for name, spec in raw.items():
+        where = "[packages.%s]" % name
+        _no_unknown(path, where, spec, PACKAGE_KEYS)
+        if not isinstance(spec.get("label"), str) or not re.match(r"^[a-z][a-z0-9]*$", spec["label"]):
+            raise MatrixError("%s: %s key 'label' must be lowercase letters/digits, e.g. \"tf\"" % (path, where))
+        if spec.get("id_parts") not in (1, 2, 3):
+            raise MatrixError("%s: %s key 'id_parts' must be 1, 2 or 3" % (path, where))
+    return raw
+
+
+def _pythons(path, raw) -> dict:
+    for version, spec in raw.items():
+        where = '[pythons."%s"]' % version
+        if not PYTHON_RE.match(version):
+            raise MatrixError("%s: %s is not a Python version like \"3.7\"" % (path, where))
+        _no_unknown(path, where, spec, PYTHON_KEYS)
+        if not isinstance(spec.get("tools", []), list):
+            raise MatrixError("%s: %s key 'tools' must be a list of requirement strings" % (path, where))
+    return raw
+
+
+def _constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
+    out = []
+    for i, entry in enumerate(raw):
+        where = "[[constraints]] #%d" % (i + 1)
+        _no_unknown(path, where, entry, CONSTRAINT_KEYS)
+        for key in ("pin", "reason"):
+            if not isinstance(entry.get(key), str) or not entry[key].strip():
+                raise MatrixError("%s: %s needs a non-empty string %r" % (path, where, key))
+        try:
+            Requirement(entry["pin"])
+        except InvalidRequirement as exc:
+            raise MatrixError("%s: %s key 'pin' = %r is not a requirement: %s" % (path, where, entry["pin"], exc))
+        when = {}
+        for key, spec in entry.get("when", {}).items():
+            if key != "python" and key not in packages:
+                raise MatrixError(
+                    "%s: %s key 'when.%s' is unknown; allowed: python, %s" % (path, where, key, ", ".join(packages))
+                )
+            try:
+                when[key] = SpecifierSet(spec) if any(c in spec for c in "<>=!~") else SpecifierSet("==" + spec)
+            except InvalidSpecifier:
+                raise MatrixError("%s: %s key 'when.%s' = %r is not a version specifier" % (path, where, key, spec))
+        out.append((Constraint(entry["pin"], entry["reason"]), when))
+    return out
+
+
+def _expand(path, index, entry, packages, pythons, constraints):
+    where = "[[cells]] #%d" % (index + 1)
+    _no_unknown(path, where, entry, {"python", *packages})
+    if "python" not in entry:
+        raise MatrixError("%s: %s has no 'python' key; allowed Pythons: %s" % (path, where, ", ".join(pythons)))
+    axes = []
+    for key in ["python", *[p for p in packages if p in entry]]:
+        values = entry[key] if isinstance(entry[key], list) else [entry[key]]
+        for v in values:
+            if key == "python":
+                if v not in pythons:
+                    raise MatrixError(
+                        "%s: %s key 'python' = %r is not supported; allowed: %s (declare it under [pythons])"
+                        % (path, where, v, ", ".join(pythons))
+                    )
+            elif not isinstance(v, str) or not VERSION_RE.match(v):
+                raise MatrixError(
+                    "%s: %s key %r = %r is not an exact release like \"1.15.5\"" % (path, where, key, v)
+                )
+        axes.append([(key, v) for v in values])
+    for combo in itertools.product(*axes):
+        python = combo[0][1]
+        reqs = tuple(combo[1:])
+        facts = {"python": Version(python), **{k: Version(v) for k, v in reqs}}
+        applied = tuple(
+            c for c, when in constraints if all(k in facts and facts[k] in spec for k, spec in when.items())
+        )
+        yield Cell(
+            id=cell_id(python, reqs, packages),
+            python=python,
+            requirements=reqs,
+            constraints=applied,
+            tools=tuple(pythons[python].get("tools", [])),
+            pip=pythons[python].get("pip", ""),
+            source="%s %s" % (path.name, where),
+        )

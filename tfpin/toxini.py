@@ -1,0 +1,74 @@
+"""tox.ini as a pure function of matrices/, so tox and nox can never disagree.
+
+tox spells cells with factors (py36-tf112-keras224); the deps and pins each cell gets
+are exactly the ones the nox harness installs, expressed as factor conditions.
+"""
+from __future__ import annotations
+
+HEADER = """\
+# Generated from matrices/ by `python -m tfpin tox-ini`; do not edit by hand
+# (tests/harness/test_toxini.py fails when this file and matrices/ disagree).
+# Run one cell: tox -e py37-tf115-keras225    the user's table: tox -m table    all: tox -m full
+"""
+
+
+def render(full, table) -> str:
+    cells = full.cells
+    envs = [c.tox_env() for c in cells]
+    lines = [HEADER, "[tox]", "env_list ="]
+    lines += ["    " + c.tox_env() for c in table.cells]
+    lines += ["labels =",
+              "    table = " + ", ".join(c.tox_env() for c in table.cells),
+              "    full = " + ", ".join(envs),
+              "skip_missing_interpreters = false",
+              "",
+              "[testenv]",
+              "skip_install = true",
+              "# virtualenv >= 20.22 cannot create Python 3.6 environments (and >= 20.27 seeds a pip",
+              "# that cannot run on 3.7); tox bootstraps this one for the cells.",
+              "virtualenv_spec = virtualenv<20.22",
+              "setenv =",
+              "    PYTHONPATH = {toxinidir}",
+              "    PYTHONDONTWRITEBYTECODE = 1"]
+    lines += ["    %s: TFPIN_CELL = %s" % (c.tox_env(), c.env_token()) for c in cells]
+    lines.append("deps =")
+    lines += _conditional(cells, lambda c: c.requirement_lines())
+    lines += _conditional(cells, lambda c: c.constraint_lines())
+    lines += ["commands =",
+              "    python -m pytest tests/cell -p no:cacheprovider -q -rs "
+              "--junitxml {toxworkdir}/junit/{envname}.xml {posargs}",
+              ""]
+    return "\n".join(lines)
+
+
+def _conditional(cells, lines_of) -> list[str]:
+    """One line per distinct dep; conditioned on the factor that explains it, else on env names."""
+    order, owners = [], {}
+    for c in cells:
+        for dep in lines_of(c):
+            if dep not in owners:
+                order.append(dep)
+                owners[dep] = []
+            owners[dep].append(c)
+    out = []
+    for dep in order:
+        who = owners[dep]
+        if len(who) == len(cells):
+            out.append("    " + dep)
+            continue
+        factor = _single_factor(cells, who)
+        condition = factor or ",".join(c.tox_env() for c in who)
+        out.append("    %s: %s" % (condition, dep))
+    return out
+
+
+def _single_factor(cells, who):
+    """A factor (or OR of factors at one position) selecting exactly `who`, if one exists."""
+    ids = {c.tox_env() for c in who}
+    width = len(cells[0].tox_env().split("-"))
+    for pos in range(width):
+        factors = sorted({c.tox_env().split("-")[pos] for c in who})
+        chosen = {c.tox_env() for c in cells if c.tox_env().split("-")[pos] in factors}
+        if chosen == ids:
+            return ",".join(factors)
+    return None
