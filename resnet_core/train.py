@@ -1,0 +1,231 @@
+"""python -m resnet_core.train: train a ResNet with the TF1 tower stack and report as JSON.
+
+TensorFlow is imported only after --log-level has been applied (TF_CPP_MIN_LOG_LEVEL must be set
+before TF logs anything), so this module keeps TF-using imports inside functions.
+
+Model flavours are pluggable: MODEL_BUILDERS maps an --api value to a factory
+`factory(arch, bn, data_format) -> model_fn(images, training) -> logits`; model_fn is called once
+per tower inside `variable_scope('resnet', reuse=i > 0)` and must create its variables there.
+"""
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+
+DEFAULTS = dict(model="resnet20", dataset="synthetic", towers=1, steps=20, batch_size=64, seed=0, lr=0.1,
+                ema_decay=0.999, clip_norm=5.0, weight_decay=2e-4, bn="layers", data_format="NHWC",
+                log_level=None, log_every=0, json=False, threads=None, checkpoint_dir=None, api="graph")
+
+
+def _graph_model_fn(arch, bn, data_format):
+    from resnet_core.graph_model import build_logits
+
+    def model_fn(images, training):
+        return build_logits(images, arch, training, bn=bn, data_format=data_format)
+
+    return model_fn
+
+
+MODEL_BUILDERS = {"graph": _graph_model_fn}
+
+
+def make_model_fn(api, arch, bn, data_format):
+    """The one place a model flavour is chosen (the --api hook)."""
+    return MODEL_BUILDERS[api](arch, bn, data_format)
+
+
+def _log_level_parser():
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--log-level", type=int, choices=(0, 1, 2, 3), default=None,
+                   help="TF_CPP_MIN_LOG_LEVEL: 0 all, 1 no INFO, 2 no WARNING, 3 no ERROR")
+    return p
+
+
+def build_parser():
+    from resnet_core.arch import model_names
+    from resnet_core.batchnorm import IMPLEMENTATIONS
+
+    p = argparse.ArgumentParser(prog="python -m resnet_core.train", parents=[_log_level_parser()],
+                                description="Train a ResNet with the TF1 multi-tower stack.")
+    p.add_argument("--api", choices=sorted(MODEL_BUILDERS), default=DEFAULTS["api"])
+    p.add_argument("--model", choices=model_names(), default=DEFAULTS["model"])
+    p.add_argument("--dataset", choices=("synthetic", "digits"), default=DEFAULTS["dataset"])
+    p.add_argument("--towers", type=int, default=DEFAULTS["towers"], help="data-parallel towers (>= 1)")
+    p.add_argument("--steps", type=int, default=DEFAULTS["steps"], help="0: build and print a summary only")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="global batch, split over towers")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="momentum-SGD learning rate")
+    p.add_argument("--ema-decay", type=float, default=DEFAULTS["ema_decay"], help="weight EMA decay, 0 = off")
+    p.add_argument("--clip-norm", type=float, default=DEFAULTS["clip_norm"], help="global-norm clip, 0 = off")
+    p.add_argument("--weight-decay", type=float, default=DEFAULTS["weight_decay"], help="L2 on kernels")
+    p.add_argument("--bn", choices=tuple(IMPLEMENTATIONS), default=DEFAULTS["bn"])
+    p.add_argument("--data-format", choices=("NHWC", "NCHW"), default=DEFAULTS["data_format"])
+    p.add_argument("--log-every", type=int, default=DEFAULTS["log_every"], help="progress line to stderr every N steps")
+    p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
+    p.add_argument("--threads", type=int, default=None, help="intra- and inter-op threads")
+    p.add_argument("--checkpoint-dir", default=None)
+    return p
+
+
+def validate(parser, args):
+    """Range checks argparse cannot express; parser.error exits 2 naming the argument."""
+    checks = [
+        (args.towers >= 1, "--towers must be >= 1, got %d" % args.towers),
+        (args.steps >= 0, "--steps must be >= 0, got %d" % args.steps),
+        (args.batch_size >= 1, "--batch-size must be >= 1, got %d" % args.batch_size),
+        (args.batch_size % max(args.towers, 1) == 0,
+         "--batch-size %d is not divisible by --towers %d" % (args.batch_size, args.towers)),
+        (args.lr > 0, "--lr must be > 0, got %g" % args.lr),
+        (0 <= args.ema_decay < 1, "--ema-decay must be in [0, 1), got %g" % args.ema_decay),
+        (args.clip_norm >= 0, "--clip-norm must be >= 0, got %g" % args.clip_norm),
+        (args.weight_decay >= 0, "--weight-decay must be >= 0, got %g" % args.weight_decay),
+        (args.log_every >= 0, "--log-every must be >= 0, got %d" % args.log_every),
+        (args.threads is None or args.threads >= 1, "--threads must be >= 1, got %s" % args.threads),
+    ]
+    for ok, message in checks:
+        if not ok:
+            parser.error(message)
+
+
+def parse_args(argv=None):
+    """Apply --log-level first (before TF is imported), then parse and validate everything."""
+    early, _ = _log_level_parser().parse_known_args(argv)
+    if early.log_level is not None:
+        from compat.logs import set_log_level
+
+        set_log_level(early.log_level)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    validate(parser, args)
+    return args
+
+
+def config_from(**overrides):
+    """An args-like namespace with DEFAULTS, for calling train() from Python."""
+    values = dict(DEFAULTS)
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise TypeError("unknown training options: %s" % sorted(unknown))
+    values.update(overrides)
+    return argparse.Namespace(**values)
+
+
+def _count(variables):
+    import numpy as np
+
+    return int(sum(np.prod(v.get_shape().as_list()) for v in variables))
+
+
+def _versions():
+    import compat
+
+    info = compat.describe()
+    return {"tensorflow": info.get("tensorflow"), "keras": info.get("keras"), "python": info.get("python")}
+
+
+def train(args, progress=None):
+    """Build and run the training graph; returns the result dict the CLI prints.
+
+    progress: optional callable(str) for --log-every lines.
+    """
+    import numpy as np
+
+    import compat
+    from compat import session_config, tf1
+    from resnet_core import checkpoint, data
+    from resnet_core.arch import resnet_arch
+    from resnet_core.training import build_training, initialize
+
+    x_train, y_train, x_test, y_test, num_classes = data.load_dataset(args.dataset, seed=args.seed)
+    arch = resnet_arch(args.model, num_classes=num_classes)
+    model_fn = make_model_fn(args.api, arch, args.bn, args.data_format)
+    devices = compat.tower_devices(args.towers)
+    cpu_devices = args.towers if any("cpu" in d.lower() for d in devices) else None
+
+    graph = tf1.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(args.seed)
+        dataset = data.make_input(x_train, y_train, args.batch_size, repeat=True, shuffle_seed=args.seed)
+        images, labels = compat.make_one_shot_iterator(dataset).get_next()
+        tg = build_training(images, labels, model_fn, devices, learning_rate=args.lr,
+                            weight_decay=args.weight_decay, clip_norm=args.clip_norm or None,
+                            ema_decay=args.ema_decay or None)
+        trainable = tf1.trainable_variables()
+        result = {
+            "model": args.model, "api": args.api, "dataset": args.dataset, "bn": args.bn,
+            "data_format": args.data_format, "towers": args.towers, "devices": list(devices),
+            "batch_size": args.batch_size, "seed": args.seed,
+            "trainable_params": _count(trainable),
+            "layers": sum(1 for v in trainable if v.op.name.endswith("/kernel")),
+            "variables": len(tf1.global_variables()),
+            "update_ops": len(tg.update_ops),
+            "steps": args.steps,
+        }
+        result.update(_versions())
+        if args.steps == 0:
+            return result
+        saver = checkpoint.saver_for_training()
+        losses = []
+        config = session_config(threads=args.threads, cpu_devices=cpu_devices)
+        with tf1.Session(graph=graph, config=config) as sess:
+            initialize(sess)
+            fetches = [tg.train_op, tg.mean_loss, tg.smoothed_loss, tg.accuracy_update]
+            start = timed_from = time.time()
+            for step in range(1, args.steps + 1):
+                _, loss, smoothed, acc = sess.run(fetches)
+                losses.append(float(loss))
+                if step == 1 and args.steps > 1:
+                    timed_from = time.time()  # first step pays for graph optimisation
+                if progress and args.log_every and step % args.log_every == 0:
+                    progress("step %d/%d loss %.4f smoothed %.4f train_acc %.4f"
+                             % (step, args.steps, loss, smoothed, acc))
+            end = time.time()
+            timed_steps = args.steps - 1 if args.steps > 1 else 1
+            ckpt_dir = args.checkpoint_dir or tempfile.mkdtemp(prefix="resnet_core_")
+            ckpt = checkpoint.save(sess, ckpt_dir, tg.global_step, saver)
+    try:
+        test_accuracy, _ = checkpoint.evaluate(ckpt, model_fn, x_test, y_test, ema_decay=args.ema_decay or None,
+                                               threads=args.threads)
+    finally:
+        if not args.checkpoint_dir:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+    result.update({
+        "final_loss": losses[-1], "smoothed_loss": float(smoothed), "train_accuracy": float(acc),
+        "test_accuracy": test_accuracy, "eval_weights": "ema" if args.ema_decay else "raw",
+        "images_per_sec": timed_steps * args.batch_size / max(end - timed_from, 1e-9),
+        "train_seconds": end - start, "losses": losses, "finite": bool(np.all(np.isfinite(losses))),
+        "checkpoint": ckpt if args.checkpoint_dir else None,
+    })
+    return result
+
+
+def _print_summary(result, out):
+    keys = ("model", "api", "bn", "data_format", "towers", "devices", "trainable_params", "layers", "variables",
+            "update_ops", "tensorflow", "keras")
+    for key in keys:
+        out.write("%-17s %s\n" % (key, result[key]))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+
+    def progress(line):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    result = train(args, progress)
+    if args.json:
+        sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+    elif args.steps == 0:
+        _print_summary(result, sys.stdout)
+    else:
+        sys.stdout.write("%s: final loss %.4f, train acc %.4f, test acc %.4f, %.1f img/s\n" % (
+            result["model"], result["final_loss"], result["train_accuracy"], result["test_accuracy"],
+            result["images_per_sec"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
