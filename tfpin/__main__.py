@@ -87,8 +87,11 @@ def progress(i, n, cell, text):
 
 def result_line(r) -> str:
     t, d = r["tests"], r["durations"]
-    counts = "%d passed, %d failed, %d skipped, %d errors" % (t["passed"], t["failed"], t["skipped"], t["errors"])
-    line = "%-11s %s  setup %.1fs  tests %.1fs" % (r["status"], counts, d["setup_s"], d["tests_s"])
+    if d["tests_s"]:
+        counts = "%d passed, %d failed, %d skipped, %d errors" % (t["passed"], t["failed"], t["skipped"], t["errors"])
+        line = "%-11s %s  setup %.1fs  tests %.1fs" % (r["status"], counts, d["setup_s"], d["tests_s"])
+    else:
+        line = "%-11s no tests run  setup %.1fs" % (r["status"], d["setup_s"])
     if r.get("env", {}).get("reused"):
         line += "  (env reused)"
     if r["status"] != PASSED and r["reason"]:

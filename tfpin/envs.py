@@ -107,7 +107,7 @@ class CellEnv:
         if proc.returncode != 0:
             lines = [ln for ln in output.strip().splitlines() if ln.strip()]
             if what == "install" and self._no_distribution(output):
-                quoted = [ln.strip() for ln in lines if any(p.search(ln) for p in NO_DISTRIBUTION)]
+                quoted = [_short(ln.strip()) for ln in lines if any(p.search(ln) for p in NO_DISTRIBUTION)]
                 raise Unavailable("installer: " + " | ".join(quoted or lines[-3:]))
             raise InstallError("%s failed (exit %d): %s" % (what, proc.returncode, " | ".join(lines[-8:])))
         return output
@@ -153,6 +153,17 @@ class CellEnv:
 
     def digest(self) -> str:
         return hashlib.sha256(self.freeze().encode()).hexdigest()[:12]
+
+
+def _short(line: str) -> str:
+    """pip lists every release it saw; keep the first few so the report stays readable."""
+    def cut(match):
+        versions = match.group(1).split(", ")
+        if len(versions) <= 6:
+            return match.group(0)
+        return "(from versions: %s, ... %s)" % (", ".join(versions[:4]), versions[-1])
+
+    return re.sub(r"\(from versions: ([^)]*)\)", cut, line)
 
 
 def parse_freeze(text: str) -> dict[str, str]:

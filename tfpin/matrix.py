@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
@@ -75,7 +75,8 @@ def load(name_or_path: str = DEFAULT_MATRIX) -> Matrix:
         for key in ("packages", "pythons", "constraints"):
             if key in data:
                 raise MatrixError(
-                    "%s: key %r is inherited from %s via 'extends'; define it there only" % (path, key, base_path.name)
+                    "%s: key %r is inherited from %s via 'extends'; define it there only"
+                    % (path, key, base_path.name)
                 )
             data[key] = base.get(key, {} if key != "constraints" else [])
     packages = _packages(path, data.get("packages", {}))
@@ -89,7 +90,8 @@ def load(name_or_path: str = DEFAULT_MATRIX) -> Matrix:
         for cell in _expand(path, index, entry, packages, pythons, constraints):
             if cell.id in seen:
                 raise MatrixError(
-                    "%s: duplicate cell %s (declared by %s and again by %s)" % (path, cell.id, seen[cell.id], cell.source)
+                    "%s: duplicate cell %s (declared by %s and again by %s)"
+                    % (path, cell.id, seen[cell.id], cell.source)
                 )
             seen[cell.id] = cell.source
             cells.append(cell)
@@ -149,7 +151,9 @@ def _constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
         try:
             Requirement(entry["pin"])
         except InvalidRequirement as exc:
-            raise MatrixError("%s: %s key 'pin' = %r is not a requirement: %s" % (path, where, entry["pin"], exc))
+            raise MatrixError(
+                "%s: %s key 'pin' = %r is not a requirement: %s" % (path, where, entry["pin"], exc)
+            ) from None
         when = {}
         for key, spec in entry.get("when", {}).items():
             if key != "python" and key not in packages:
@@ -159,7 +163,9 @@ def _constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
             try:
                 when[key] = SpecifierSet(spec) if any(c in spec for c in "<>=!~") else SpecifierSet("==" + spec)
             except InvalidSpecifier:
-                raise MatrixError("%s: %s key 'when.%s' = %r is not a version specifier" % (path, where, key, spec))
+                raise MatrixError(
+                    "%s: %s key 'when.%s' = %r is not a version specifier" % (path, where, key, spec)
+                ) from None
         out.append((Constraint(entry["pin"], entry["reason"]), when))
     return out
 

@@ -105,8 +105,9 @@ def markdown(report: dict) -> str:
     rows = [
         "# tfpin matrix `%s`" % report["matrix"],
         "",
-        "%s. Started %s, %s." % (report["description"] or report["matrix_file"], report["started"],
-                                 "finished " + report["finished"] if report["finished"] else "**still running or interrupted**"),
+        "%s. Started %s, %s." % (
+            report["description"] or report["matrix_file"], report["started"],
+            "finished " + report["finished"] if report["finished"] else "**still running or interrupted**"),
         "",
         "| cell | status | passed | failed | skipped | setup s | tests s | tensorflow | keras | %s | img/s |"
         % " | ".join(MD_VERSIONS),

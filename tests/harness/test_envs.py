@@ -1,0 +1,32 @@
+"""Installer answers: 'no distribution for this Python' is told apart from other failures."""
+import pytest
+
+from tfpin import matrix as matrices
+from tfpin.envs import CellEnv, parse_freeze
+
+CELL = {c.id: c for c in matrices.load("full").cells}["py3.7-tf1.12-keras2.2.4"]
+
+UV = ("error: No solution found when resolving dependencies\n  cause: Because tensorflow==1.12.3 has no wheels with "
+      "a matching Python ABI tag (e.g., `cp37m`) and you require tensorflow==1.12.3, we can conclude ...")
+PIP = ("ERROR: Could not find a version that satisfies the requirement tensorflow==1.12.3 (from versions: 1.13.1)\n"
+       "ERROR: No matching distribution found for tensorflow==1.12.3")
+OTHER = "error: Failed to fetch: `https://pypi.org/simple/numpy/` Connection refused"
+UNRELATED = "ERROR: Could not find a version that satisfies the requirement leftpad==9 (from versions: none)"
+
+
+@pytest.mark.parametrize("text,expected", [(UV, True), (PIP, True), (OTHER, False), (UNRELATED, False)])
+def test_no_distribution_detection(tmp_path, text, expected):
+    assert CellEnv(CELL, tmp_path)._no_distribution(text) is expected
+
+
+def test_parse_freeze_normalises_names():
+    got = parse_freeze("Keras-Applications==1.0.8\ntensorflow==1.15.5\n-e git+x#egg=y\nh5py==2.10.0\n")
+    assert got == {"keras-applications": "1.0.8", "tensorflow": "1.15.5", "h5py": "2.10.0"}
+
+
+def test_pip_version_lists_are_shortened():
+    from tfpin.envs import _short
+
+    line = "ERROR: Could not find a version that satisfies the requirement x (from versions: %s)" % ", ".join(
+        "1.%d" % i for i in range(30))
+    assert _short(line).endswith("(from versions: 1.0, 1.1, 1.2, 1.3, ... 1.29)")

@@ -1,0 +1,125 @@
+"""Matrix files: the shipped ones parse to the expected cells; every malformed input is refused precisely."""
+import textwrap
+
+import pytest
+
+from tfpin import matrix as matrices
+from tfpin.matrix import MatrixError
+
+TABLE_IDS = [
+    "py3.6-tf1.12-keras2.2.4", "py3.7-tf1.12-keras2.2.4",
+    "py3.6-tf1.13-keras2.2.4", "py3.7-tf1.13-keras2.2.4",
+    "py3.6-tf1.14-keras2.2.5", "py3.7-tf1.14-keras2.2.5",
+    "py3.6-tf1.15-keras2.2.5", "py3.7-tf1.15-keras2.2.5",
+]
+
+
+def test_table_is_the_users_table():
+    m = matrices.load("table")
+    assert [c.id for c in m.cells] == TABLE_IDS
+    exact = {c.id: c.pins for c in m.cells}
+    assert exact["py3.7-tf1.15-keras2.2.5"] == {"tensorflow": "1.15.5", "keras": "2.2.5"}
+    assert exact["py3.6-tf1.12-keras2.2.4"] == {"tensorflow": "1.12.3", "keras": "2.2.4"}
+    assert {c.pins["tensorflow"] for c in m.cells} == {"1.12.3", "1.13.2", "1.14.0", "1.15.5"}
+
+
+def test_full_is_the_cross_product():
+    m = matrices.load("full")
+    assert len(m.cells) == 16
+    assert len({c.id for c in m.cells}) == 16
+    assert set(TABLE_IDS) <= {c.id for c in m.cells}
+    assert {(c.python, c.pins["keras"]) for c in m.cells} == {
+        (p, k) for p in ("3.6", "3.7") for k in ("2.2.4", "2.2.5")}
+
+
+def test_constraints_follow_their_conditions():
+    cells = {c.id: c for c in matrices.load("full").cells}
+    old, new = cells["py3.7-tf1.13-keras2.2.5"], cells["py3.7-tf1.15-keras2.2.5"]
+    assert "numpy<1.17" in old.constraint_lines() and "numpy<1.17" not in new.constraint_lines()
+    assert "numpy<1.19" in new.constraint_lines()
+    for cell in cells.values():
+        assert {"protobuf<3.21", "h5py<3", "gast==0.2.2"} <= set(cell.constraint_lines())
+        assert all(c.reason for c in cell.constraints)
+
+
+def test_tools_and_pip_come_from_the_python_table():
+    cells = {c.id: c for c in matrices.load("table").cells}
+    assert "pytest==7.0.1" in cells["py3.6-tf1.15-keras2.2.5"].tools
+    assert cells["py3.6-tf1.15-keras2.2.5"].pip == "pip==21.3.1"
+
+
+GOOD = """
+description = "t"
+[[cells]]
+python = "3.6"
+tensorflow = "1.15.5"
+[packages.tensorflow]
+label = "tf"
+id_parts = 2
+[pythons."3.6"]
+tools = []
+"""
+
+
+def write(tmp_path, text, name="m.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_minimal_custom_matrix(tmp_path):
+    m = matrices.load(str(write(tmp_path, GOOD)))
+    assert [c.id for c in m.cells] == ["py3.6-tf1.15"]
+
+
+BAD = [
+    ("unknown top-level key", "colour = 1\n" + GOOD, ["unknown key 'colour'", "top level", "allowed keys"]),
+    ("unknown cell key", GOOD.replace('tensorflow = "1.15.5"', 'tensorflow = "1.15.5"\ntorch = "2.0.0"'),
+     ["unknown key 'torch'", "[[cells]] #1", "allowed keys: python, tensorflow"]),
+    ("malformed version", GOOD.replace('"1.15.5"', '"1.15.x"'),
+     ["key 'tensorflow' = '1.15.x'", "exact release like"]),
+    ("unsupported python", GOOD.replace('python = "3.6"', 'python = "2.7"'),
+     ["key 'python' = '2.7' is not supported", "allowed: 3.6"]),
+    ("duplicate cell", GOOD + '[[cells]]\npython = "3.6"\ntensorflow = "1.15.5"\n',
+     ["duplicate cell py3.6-tf1.15", "[[cells]] #1", "[[cells]] #2"]),
+    ("unknown constraint key", GOOD + '[[constraints]]\npin = "h5py<3"\nreason = "r"\nwhy = "x"\n',
+     ["unknown key 'why'", "[[constraints]] #1", "allowed keys: pin, reason, when"]),
+    ("bad pin", GOOD + '[[constraints]]\npin = "h5py<<3"\nreason = "r"\n', ["key 'pin' = 'h5py<<3'"]),
+    ("constraint without reason", GOOD + '[[constraints]]\npin = "h5py<3"\n', ["non-empty string 'reason'"]),
+    ("unknown when key", GOOD + '[[constraints]]\npin = "h5py<3"\nreason = "r"\nwhen = { keras = "<2" }\n',
+     ["'when.keras' is unknown", "allowed: python, tensorflow"]),
+    ("no cells", GOOD.split("[[cells]]")[0] + GOOD.split('tensorflow = "1.15.5"')[1],
+     ["key 'cells' must be a non-empty array"]),
+    ("bad package label", GOOD.replace('label = "tf"', 'label = "T F"'), ["[packages.tensorflow] key 'label'"]),
+    ("not toml", "cells = [", ["not valid TOML"]),
+]
+
+
+@pytest.mark.parametrize("text,fragments", [(t, f) for _, t, f in BAD], ids=[b[0] for b in BAD])
+def test_invalid_matrix_is_refused_with_file_key_and_allowed(tmp_path, text, fragments):
+    path = write(tmp_path, text)
+    with pytest.raises(MatrixError) as info:
+        matrices.load(str(path))
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_extends_may_not_redefine_inherited_keys(tmp_path):
+    write(tmp_path, GOOD, "base.toml")
+    child = write(tmp_path, 'extends = "base.toml"\n[[cells]]\npython = "3.6"\ntensorflow = "1.14.0"\n'
+                  '[pythons."3.6"]\ntools = []\n')
+    with pytest.raises(MatrixError, match="key 'pythons' is inherited from base.toml"):
+        matrices.load(str(child))
+
+
+def test_missing_matrix_lists_the_available_ones():
+    with pytest.raises(MatrixError, match="available: full, table"):
+        matrices.load("nosuch")
+
+
+def test_unknown_cell_selection_names_the_matrix():
+    m = matrices.load("table")
+    with pytest.raises(MatrixError, match="unknown cell id.*py3.8-tf2.0"):
+        m.select(["py3.8-tf2.0"])

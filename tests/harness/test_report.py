@@ -1,0 +1,82 @@
+"""Report rendering and the recommendation, from fixture results (no environments built)."""
+import json
+
+from tfpin import matrix as matrices
+from tfpin import report
+
+TABLE = matrices.load("table")
+
+
+def result(cell, status, passed=10, reason=""):
+    return {
+        "id": cell.id, "python": cell.python, "tensorflow": cell.pins["tensorflow"], "keras": cell.pins["keras"],
+        "requirements": cell.pins, "constraints": cell.constraint_lines(), "status": status, "reason": reason,
+        "tests": {"passed": passed if status == "passed" else 0, "failed": 1 if status == "failed" else 0,
+                  "skipped": 0, "errors": 0},
+        "failing": [], "durations": {"setup_s": 1.0, "tests_s": 2.0},
+        "resolved": {"tensorflow": cell.pins["tensorflow"], "numpy": "1.16.6", "protobuf": "3.19.6", "h5py": "2.10.0"},
+    }
+
+
+def table_results(overrides=None):
+    overrides = overrides or {}
+    out = []
+    for cell in TABLE.cells:
+        status = "unavailable" if cell.id == "py3.7-tf1.12-keras2.2.4" else overrides.get(cell.id, "passed")
+        out.append(result(cell, status, reason="%s: no wheel" % cell.id if status == "unavailable" else ""))
+    return out
+
+
+def test_newest_pair_passing_on_every_python_is_recommended():
+    rec = report.recommend(TABLE.cells, table_results())
+    assert rec["requirements"] == {"tensorflow": "1.15.5", "keras": "2.2.5"}
+    assert rec["python"] == ["3.6", "3.7"]
+    assert rec["constraints"] == ["tensorflow==1.15.5", "keras==2.2.5", "protobuf<3.21", "h5py<3",
+                                  "gast==0.2.2", "numpy<1.19"]
+
+
+def test_one_failing_python_rejects_the_pair():
+    rec = report.recommend(TABLE.cells, table_results({"py3.6-tf1.15-keras2.2.5": "failed"}))
+    assert rec["requirements"] == {"tensorflow": "1.14.0", "keras": "2.2.5"}
+    assert rec["rejected_newer"][0]["why"] == "py3.6-tf1.15-keras2.2.5 failed"
+
+
+def test_unavailable_python_is_not_a_pass():
+    only_112 = {c.id: "failed" for c in TABLE.cells if c.pins["tensorflow"] != "1.12.3"}
+    rec = report.recommend(TABLE.cells, table_results(only_112))
+    assert rec["requirements"] is None
+    assert "py3.7-tf1.12-keras2.2.4 unavailable" in rec["rejected_newer"][-1]["why"]
+
+
+def test_pin_needed_on_some_pythons_gets_a_marker():
+    cells = [c for c in TABLE.cells if c.pins["tensorflow"] == "1.15.5"]
+    from dataclasses import replace
+
+    from tfpin.cells import Constraint
+    cells[1] = replace(cells[1], constraints=cells[1].constraints + (Constraint("wrapt<1.13", "r"),))
+    assert report.pin_lines(cells)[-1] == 'wrapt<1.13; python_version == "3.7"'
+
+
+def test_json_and_markdown(tmp_path):
+    results = table_results()
+    rep = report.build(TABLE, TABLE.cells, results, "2026-01-01T00:00:00+00:00", None,
+                       {"py3.6-tf1.12-keras2.2.4": {"status": "measured", "images_per_sec": 151.2}})
+    report.write(rep, tmp_path)
+    data = json.loads((tmp_path / "matrix.json").read_text())
+    assert data["schema"] == 1 and data["matrix"] == "table" and data["finished"] is None
+    assert data["summary"] == {"planned": 8, "finished": 8, "passed": 7, "unavailable": 1}
+    assert data["cells"][0]["throughput"]["images_per_sec"] == 151.2
+    md = (tmp_path / "matrix.md").read_text()
+    assert "still running or interrupted" in md
+    assert "| `py3.7-tf1.12-keras2.2.4` | unavailable |" in md
+    assert "py3.7-tf1.12-keras2.2.4: no wheel" in md
+    assert "| 151 |" in md
+    assert "```\ntensorflow==1.15.5\nkeras==2.2.5\n" in md
+
+
+def test_partial_run_lists_cells_not_run(tmp_path):
+    rep = report.build(TABLE, TABLE.cells, table_results()[:3], "t0", None, {})
+    md = report.markdown(rep)
+    assert "| `py3.7-tf1.15-keras2.2.5` | not run |" in md
+    # 1.13.2 ran only on 3.6 in this partial run, so nothing qualifies yet
+    assert rep["recommendation"]["requirements"] is None

@@ -1,0 +1,30 @@
+"""Status rules: nothing that did not run can be reported as passed."""
+import pytest
+
+from tfpin.status import classify
+
+
+def counts(passed=0, failed=0, skipped=0, errors=0, failing=()):
+    return {"passed": passed, "failed": failed, "skipped": skipped, "errors": errors, "failing": list(failing)}
+
+
+@pytest.mark.parametrize("tests,exit_code,status,fragment", [
+    (counts(passed=12, skipped=1), 0, "passed", ""),
+    (counts(), 5, "failed", "zero tests executed"),
+    (counts(skipped=7), 0, "failed", "zero tests executed (7 skipped)"),
+    (counts(passed=3, failed=1, failing=["tests/cell/test_bn.py::test_x[fused]"]), 1, "failed",
+     "tests/cell/test_bn.py::test_x[fused]"),
+    (counts(passed=3, errors=1, failing=["tests/cell/test_a.py"]), 2, "failed", "1 errors"),
+    (counts(passed=3), 2, "error", "interrupted or internal error"),
+    (None, -9, "error", "without writing a JUnit report"),
+])
+def test_classify(tests, exit_code, status, fragment):
+    got, reason = classify(tests, exit_code)
+    assert got == status
+    assert fragment in reason
+
+
+def test_failing_list_is_capped_but_counted():
+    failing = ["t::case%d" % i for i in range(14)]
+    _, reason = classify(counts(failed=14, failing=failing), 1)
+    assert "t::case9" in reason and "t::case10" not in reason and "(+4 more)" in reason
