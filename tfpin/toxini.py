@@ -35,8 +35,8 @@ def render(full, table) -> str:
     lines += _conditional(cells, lambda c: c.requirement_lines())
     lines += _conditional(cells, lambda c: c.constraint_lines())
     lines += ["commands =",
-              "    python -m pytest tests/cell -p no:cacheprovider -q -rs "
-              "--junitxml {toxworkdir}/junit/{envname}.xml {posargs}",
+              "    python -m pytest -p no:cacheprovider -q -rs "
+              "--junitxml {toxworkdir}/junit/{envname}.xml {posargs:tests/cell}",
               ""]
     return "\n".join(lines)
 
