@@ -2,11 +2,38 @@
 
 Everything else imports the TF1 graph API from here (`from compat import tf1`)
 and never looks at a version number itself.
+
+Importing this package does NOT import TensorFlow: the public names (`tf`, `tf1`,
+`TF_VERSION`, `session_config`, ...) live in `compat.core` and are loaded on first
+attribute access.  The reason is `compat.logs.set_log_level`: TF_CPP_MIN_LOG_LEVEL is
+read once by TensorFlow's C++ runtime, so it must be set before `import tensorflow`,
+and `import compat.logs` always executes this file first.  (Python 3.6 has no
+module-level `__getattr__` (PEP 562), hence the module-class swap below.)
 """
-import tensorflow as tf
+import importlib
+import sys
+import types
 
-TF_VERSION = tuple(int(p) for p in tf.__version__.split(".")[:2])
+_CORE = "compat.core"
 
-# tf.compat.v1 appears in 1.13; on 1.12 the top-level namespace *is* the v1 API.
-# On 1.14/1.15 only the compat.v1 spelling is free of "The name tf.X is deprecated".
-tf1 = getattr(getattr(tf, "compat", None), "v1", None) or tf
+
+class _LazyCompat(types.ModuleType):
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError("module 'compat' has no attribute %r" % (name,))
+        core = importlib.import_module(_CORE)
+        try:
+            value = getattr(core, name)
+        except AttributeError:
+            raise AttributeError("module 'compat' has no attribute %r" % (name,))
+        setattr(self, name, value)
+        return value
+
+    def __dir__(self):
+        names = set(super(_LazyCompat, self).__dir__())
+        if _CORE in sys.modules:
+            names.update(getattr(sys.modules[_CORE], "__all__", ()))
+        return sorted(names)
+
+
+sys.modules[__name__].__class__ = _LazyCompat
