@@ -127,6 +127,13 @@ def _write(m, cells, results, started, finished, reports_dir, name):
     return rep
 
 
+def closing_line(results) -> str:
+    """Test totals over every cell, in the plain 'N passed, N failed' form CI logs are read for."""
+    total = {k: sum(r["tests"][k] for r in results) for k in ("passed", "failed", "errors", "skipped")}
+    return "tests: %d passed, %d failed, %d skipped" % (
+        total["passed"], total["failed"] + total["errors"], total["skipped"])
+
+
 def exit_code(results) -> int:
     """0 exactly when every available cell passed."""
     return 0 if all(r["status"] in (PASSED, UNAVAILABLE) for r in results) else 1
@@ -138,6 +145,7 @@ def cmd_matrix(args) -> int:
     t0 = time.monotonic()
     results = run_cells(m, cells, args, args.pytest_args, write_report=True)
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
+    print(closing_line(results))
     return exit_code(results)
 
 

@@ -22,7 +22,13 @@ def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def build(matrix, cells, results: list[dict], started: str, finished: str | None, bench: dict) -> dict:
+def build(matrix, cells, results: list[dict], started: str, finished: str | None, bench: dict,
+          table_groups=None) -> dict:
+    """table_groups: requirement sets of the user's table (default: matrices/table.toml), to mark off-table ones."""
+    if table_groups is None:
+        from . import matrix as matrices
+
+        table_groups = {c.group for c in matrices.load(matrices.DEFAULT_MATRIX).cells}
     for r in results:
         if r["id"] in bench:
             r["throughput"] = bench[r["id"]]
@@ -36,6 +42,7 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
         "cells_planned": [c.id for c in cells],
         "cells": results,
         "summary": summary(results, len(cells)),
+        "pairs": verdicts(cells, results, table_groups),
         "recommendation": recommend(cells, results),
     }
 
@@ -44,6 +51,30 @@ def summary(results, planned: int) -> dict:
     out = {"planned": planned, "finished": len(results)}
     for r in results:
         out[r["status"]] = out.get(r["status"], 0) + 1
+    return out
+
+
+def verdicts(cells, results: list[dict], table_groups) -> list[dict]:
+    """One verdict per requirement set (a TF/Keras pair), across the Pythons it was run on."""
+    by_id = {r["id"]: r for r in results}
+    groups: dict[tuple, list] = {}
+    for cell in cells:
+        groups.setdefault(cell.group, []).append(cell)
+    out = []
+    for group, members in groups.items():
+        statuses = {c.id: by_id[c.id]["status"] if c.id in by_id else "not run" for c in members}
+        failing = [t for c in members if c.id in by_id for t in by_id[c.id].get("failing", [])]
+        ran = [s for s in statuses.values() if s != UNAVAILABLE]
+        if "not run" in ran:
+            verdict = "incomplete"
+        elif not ran:
+            verdict = "unavailable"
+        elif all(s == PASSED for s in ran):
+            verdict = "works"
+        else:
+            verdict = "fails"
+        out.append({"requirements": dict(group), "in_table": group in table_groups, "verdict": verdict,
+                    "cells": statuses, "failing": sorted(set(failing))})
     return out
 
 
@@ -128,6 +159,16 @@ def markdown(report: dict) -> str:
         rows += ["", "## Cells that did not pass", ""]
         for r in notes:
             rows.append("- `%s` **%s**: %s" % (r["id"], r["status"], r["reason"]))
+    off = [p for p in report.get("pairs", []) if not p["in_table"]]
+    if off:
+        rows += ["", "## Off-table pairs", "", "Pairs the user's table does not list, judged on every Python run:", ""]
+        for p in off:
+            cells = ", ".join("`%s` %s" % kv for kv in p["cells"].items())
+            pair = ", ".join("%s %s" % kv for kv in p["requirements"].items())
+            line = "- %s: **%s** (%s)" % (pair, p["verdict"], cells)
+            if p["failing"]:
+                line += "; failing: " + ", ".join(p["failing"][:8]) + (" ..." if len(p["failing"]) > 8 else "")
+            rows.append(line)
     rec = report["recommendation"]
     rows += ["", "## Recommended pin", ""]
     if rec["requirements"]:

@@ -80,3 +80,38 @@ def test_partial_run_lists_cells_not_run(tmp_path):
     assert "| `py3.7-tf1.15-keras2.2.5` | not run |" in md
     # 1.13.2 ran only on 3.6 in this partial run, so nothing qualifies yet
     assert rep["recommendation"]["requirements"] is None
+
+
+def test_off_table_pairs_get_a_verdict_with_failing_tests():
+    full = matrices.load("full")
+    results = []
+    for cell in full.cells:
+        if cell.id.startswith("py3.7-tf1.12"):
+            status = "unavailable"
+        elif cell.id == "py3.7-tf1.14-keras2.2.4":
+            status = "failed"
+        else:
+            status = "passed"
+        r = result(cell, status)
+        if status == "failed":
+            r["failing"] = ["tests/cell/test_keras_models.py::test_h5[keras]"]
+        results.append(r)
+    rep = report.build(full, full.cells, results, "t0", "t1", {})
+    pairs = {(p["requirements"]["tensorflow"], p["requirements"]["keras"]): p for p in rep["pairs"]}
+    assert pairs[("1.14.0", "2.2.4")]["verdict"] == "fails" and not pairs[("1.14.0", "2.2.4")]["in_table"]
+    assert pairs[("1.14.0", "2.2.4")]["failing"] == ["tests/cell/test_keras_models.py::test_h5[keras]"]
+    assert pairs[("1.15.5", "2.2.4")]["verdict"] == "works"
+    assert pairs[("1.12.3", "2.2.5")]["verdict"] == "works"  # 3.6 passed, 3.7 has no wheel
+    assert pairs[("1.15.5", "2.2.5")]["in_table"]
+    md = report.markdown(rep)
+    assert "## Off-table pairs" in md
+    assert "tensorflow 1.14.0, keras 2.2.4: **fails**" in md and "test_h5[keras]" in md
+    # the recommendation still takes the newest pair that passed everywhere, on or off the table
+    assert rep["recommendation"]["requirements"] == {"tensorflow": "1.15.5", "keras": "2.2.5"}
+
+
+def test_closing_line_counts_tests_over_cells():
+    from tfpin.__main__ import closing_line
+
+    line = closing_line(table_results())
+    assert line == "tests: 70 passed, 0 failed, 0 skipped"
