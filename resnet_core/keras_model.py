@@ -1,0 +1,333 @@
+"""The arch.py ResNet as a Keras Model, in standalone Keras or tf.keras.
+
+The network is never described here: `build_keras_model` walks `arch.build` with a
+backend whose primitives are Keras layers, so the Keras models and the graph model
+(`graph_model.build_logits`) are the same network by construction and their weights
+can be matched name-by-name (`graph_var_to_keras`, `copy_graph_weights_to_keras`).
+
+Naming: Keras layer names may not contain '/', so arch name 'stage1/block0/conv1'
+becomes layer 'stage1_block0_conv1' and graph variable 'stage1/block0/conv1/kernel'
+matches that layer's weight 'kernel'.  arch names never contain '_', which makes the
+mapping invertible (checked, not assumed).
+
+Known, intended difference between the flavours (tested in test_keras_parity.py):
+standalone Keras BN updates its moving statistics with
+`assign_moving_average(..., zero_debias=True)`.  After one training step from
+moving_mean = 0 it therefore holds the batch mean itself, where tf.keras and every
+TF BN hold (1 - momentum) * batch mean; and each standalone BN layer creates 4 extra
+non-trainable variables (`biased` and `local_step` for mean and variance) that are not
+layer weights and do not exist in TF checkpoints.  Inference with equal weights is
+identical; only the training-time statistics trajectory differs.
+"""
+import contextlib
+import time
+
+import numpy as np
+
+from compat import keras as ck
+from compat import tf1
+from resnet_core import arch as arch_lib
+
+# TODO(H3): take these from resnet_core.batchnorm once it lands (must equal the graph model's).
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-3
+FLAVOURS = ck.FLAVOURS
+INPUT_NAME = "images"
+
+
+# ----------------------------------------------------------------------------- names
+def keras_layer_name(arch_name):
+    """'stage1/block0/conv1' -> 'stage1_block0_conv1'."""
+    if "_" in arch_name:
+        raise ValueError("arch name %r contains '_': the '/'<->'_' layer-name mapping would not be invertible"
+                         % (arch_name,))
+    return arch_name.replace("/", "_")
+
+
+def arch_layer_name(keras_name):
+    """Inverse of keras_layer_name: 'stage1_block0_conv1' -> 'stage1/block0/conv1'."""
+    return keras_name.replace("_", "/")
+
+
+def graph_var_to_keras(var_name):
+    """Graph variable name ('stage1/block0/bn1/gamma[:0]') -> (keras layer name, weight name)."""
+    var_name = var_name.split(":")[0]
+    layer, _, weight = var_name.rpartition("/")
+    return keras_layer_name(layer), weight
+
+
+def keras_weight_to_graph(layer_name, weight):
+    """(keras layer name, weight) -> graph variable name (no ':0')."""
+    return "%s/%s" % (arch_layer_name(layer_name), _short_weight_name(weight))
+
+
+def _short_weight_name(weight):
+    """'stage1_block0_bn1/moving_mean:0' or a Variable -> 'moving_mean'."""
+    name = weight if isinstance(weight, str) else weight.name
+    return name.split(":")[0].rsplit("/", 1)[-1]
+
+
+def keras_weights_by_graph_name(model):
+    """{graph variable name: keras weight variable} for every weight of the arch layers."""
+    out = {}
+    for layer in model.layers:
+        for w in layer.weights:
+            if layer.name == INPUT_NAME:
+                continue
+            out[keras_weight_to_graph(layer.name, w)] = w
+    return out
+
+
+# ----------------------------------------------------------------------------- custom layer
+class _PadShortcutMixin(object):
+    """He et al. option-A shortcut: subsample by `stride`, zero-pad channels symmetrically.
+
+    Defined once; `pad_shortcut_class(flavour)` combines it with the flavour's Layer base,
+    because standalone keras.layers.Layer and tf.keras' Layer are unrelated classes.
+    """
+
+    def __init__(self, out_filters, stride, data_format="channels_last", **kwargs):
+        super(_PadShortcutMixin, self).__init__(**kwargs)
+        self.out_filters = int(out_filters)
+        self.stride = int(stride)
+        self.data_format = data_format
+
+    def _channel_axis(self):
+        return 3 if self.data_format == "channels_last" else 1
+
+    def _padding(self, in_filters):
+        extra = self.out_filters - in_filters
+        if extra < 0:
+            raise ValueError("PadShortcut cannot shrink channels (%d -> %d)" % (in_filters, self.out_filters))
+        pad = [[0, 0]] * 4
+        pad[self._channel_axis()] = [extra // 2, extra - extra // 2]
+        return pad
+
+    def call(self, inputs):
+        s = self.stride
+        if self.data_format == "channels_last":
+            x = inputs[:, ::s, ::s, :]
+        else:
+            x = inputs[:, :, ::s, ::s]
+        in_filters = int(x.get_shape()[self._channel_axis()])
+        return tf1.pad(x, self._padding(in_filters))
+
+    def compute_output_shape(self, input_shape):
+        shape = list(tf1.TensorShape(input_shape).as_list())
+        spatial = (1, 2) if self.data_format == "channels_last" else (2, 3)
+        for axis in spatial:
+            if shape[axis] is not None:
+                shape[axis] = (shape[axis] + self.stride - 1) // self.stride
+        shape[self._channel_axis()] = self.out_filters
+        return tuple(shape)
+
+    def get_config(self):
+        config = super(_PadShortcutMixin, self).get_config()
+        config.update({"out_filters": self.out_filters, "stride": self.stride, "data_format": self.data_format})
+        return config
+
+
+_PAD_CLASSES = {}
+
+
+def pad_shortcut_class(flavour):
+    """The PadShortcut layer class deriving from `flavour`'s Layer base (one class per flavour)."""
+    if flavour not in _PAD_CLASSES:
+        base = ck.layer_base(flavour)
+        _PAD_CLASSES[flavour] = type("PadShortcut", (_PadShortcutMixin, base),
+                                     {"__doc__": _PadShortcutMixin.__doc__, "__module__": __name__})
+    return _PAD_CLASSES[flavour]
+
+
+def custom_objects(flavour):
+    """What load_model needs to rebuild a model saved by build_keras_model."""
+    return {"PadShortcut": pad_shortcut_class(flavour)}
+
+
+# ----------------------------------------------------------------------------- builder
+class _KerasLayersBackend(object):
+    """arch.build primitives as Keras layers of one flavour."""
+
+    def __init__(self, flavour, data_format, bn_momentum, bn_epsilon):
+        self.layers = ck.layers(flavour)
+        self.pad_cls = pad_shortcut_class(flavour)
+        self.data_format = data_format
+        self.axis = -1 if data_format == "channels_last" else 1
+        self.bn_momentum = bn_momentum
+        self.bn_epsilon = bn_epsilon
+
+    def conv(self, x, filters, kernel, stride, name):
+        return self.layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                                  kernel_initializer="he_normal", data_format=self.data_format,
+                                  name=keras_layer_name(name))(x)
+
+    def batch_norm(self, x, name):
+        return self.layers.BatchNormalization(axis=self.axis, momentum=self.bn_momentum,
+                                              epsilon=self.bn_epsilon, name=keras_layer_name(name))(x)
+
+    def relu(self, x, name):
+        return self.layers.Activation("relu", name=keras_layer_name(name))(x)
+
+    def add(self, a, b, name):
+        return self.layers.Add(name=keras_layer_name(name))([a, b])
+
+    def pad_shortcut(self, x, out_filters, stride, name):
+        return self.pad_cls(out_filters, stride, data_format=self.data_format, name=keras_layer_name(name))(x)
+
+    def max_pool(self, x, size, stride, name):
+        return self.layers.MaxPooling2D(size, stride, padding="same", data_format=self.data_format,
+                                        name=keras_layer_name(name))(x)
+
+    def global_avg_pool(self, x, name):
+        return self.layers.GlobalAveragePooling2D(data_format=self.data_format, name=keras_layer_name(name))(x)
+
+    def dense(self, x, units, name):
+        return self.layers.Dense(units, name=keras_layer_name(name))(x)
+
+
+def build_keras_model(arch, flavour, input_shape, data_format="channels_last",
+                      bn_momentum=None, bn_epsilon=None, input_tensor=None):
+    """A Keras Model (logits output) for `arch` ('resnet20' or an arch.Arch) in `flavour`.
+
+    input_shape excludes the batch axis and follows data_format.  BN momentum/epsilon
+    default to the graph model's, so the flavours differ only where Keras itself does.
+    """
+    if isinstance(arch, str):
+        arch = arch_lib.resnet_arch(arch)
+    backend = _KerasLayersBackend(flavour, data_format,
+                                  BN_MOMENTUM if bn_momentum is None else bn_momentum,
+                                  BN_EPSILON if bn_epsilon is None else bn_epsilon)
+    inputs = backend.layers.Input(shape=tuple(input_shape), name=INPUT_NAME, tensor=input_tensor)
+    logits = arch_lib.build(arch, inputs, backend)
+    return ck.models(flavour).Model(inputs, logits, name=arch.name)
+
+
+def load_keras_model(path, flavour):
+    """load_model for an h5 file written by model.save(), with our custom layer registered."""
+    return ck.models(flavour).load_model(path, custom_objects=custom_objects(flavour))
+
+
+# ----------------------------------------------------------------------------- sessions
+@contextlib.contextmanager
+def keras_session(flavour, threads=None):
+    """A fresh graph + session that `flavour`'s Keras uses as its global session.
+
+    Both Keras libraries keep module-global state (session, per-graph learning phase,
+    layer-name counters); clearing it before and after keeps tests and runs independent.
+    """
+    ck.clear_session(flavour)
+    graph = tf1.Graph()
+    config = tf1.ConfigProto(intra_op_parallelism_threads=threads or 0,
+                             inter_op_parallelism_threads=threads or 0)
+    try:
+        with graph.as_default():
+            with tf1.Session(graph=graph, config=config) as sess:
+                ck.set_session(flavour, sess)
+                yield sess
+    finally:
+        ck.set_session(flavour, None)
+        ck.clear_session(flavour)
+
+
+# ----------------------------------------------------------------------------- weights
+def copy_graph_weights_to_keras(values, model, sess):
+    """Load {graph variable name: ndarray} into `model` by name mapping.
+
+    Every model weight must be covered (extra graph entries such as optimizer slots or
+    global_step are ignored), so a silent partial copy cannot pass a parity check.
+    """
+    weights = keras_weights_by_graph_name(model)
+    missing = sorted(set(weights) - set(values))
+    if missing:
+        raise KeyError("no graph value for keras weights: %s" % (missing,))
+    for name, var in weights.items():
+        var.load(values[name], sess)
+
+
+def keras_weight_values(model, sess):
+    """{graph variable name: ndarray} of the model's weights (the inverse direction)."""
+    weights = keras_weights_by_graph_name(model)
+    names = sorted(weights)
+    return dict(zip(names, sess.run([weights[n] for n in names])))
+
+
+# ----------------------------------------------------------------------------- training
+def bn_updates(model, flavour):
+    """The moving-statistics update ops of `model`.
+
+    Keras BN (both flavours) never adds to UPDATE_OPS: a raw-session train op must
+    depend on these explicitly, and where a Model exposes them differs by flavour.
+    """
+    return ck.model_updates(flavour, model)
+
+
+def raw_session_train_op(model, flavour, labels, optimizer, with_updates=True):
+    """(loss, train_op) for a tf1 optimizer over the Keras model, updates included or not."""
+    loss = tf1.reduce_mean(tf1.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=model.output))
+    step = optimizer.minimize(loss, var_list=model.trainable_weights)
+    if with_updates:
+        step = tf1.group(step, *bn_updates(model, flavour))
+    return loss, step
+
+
+def compile_for_fit(model, flavour, learning_rate=0.1, momentum=0.9):
+    """Compile with the flavour's SGD+momentum and sparse softmax cross-entropy on logits."""
+    K = ck.backend(flavour)
+
+    def loss(y_true, y_pred):
+        y_true = K.cast(K.reshape(y_true, (-1,)), "int32")
+        return K.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+    model.compile(optimizer=ck.optimizers(flavour).SGD(lr=learning_rate, momentum=momentum),
+                  loss=loss, metrics=["sparse_categorical_accuracy"])
+    return model
+
+
+def accuracy(model, x, y, batch_size=256):
+    """Top-1 accuracy of the model's logits (inference mode)."""
+    logits = model.predict(x, batch_size=batch_size)
+    return float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def keras_train(model_name, flavour, dataset_arrays, epochs, batch_size, learning_rate=0.1, momentum=0.9,
+                seed=0, bn_momentum=None, data_format="channels_last", threads=None):
+    """model.fit path of the train CLI: returns {'test_accuracy', 'seconds', 'history'}.
+
+    dataset_arrays: (x_train, y_train, x_test, y_test) NHWC float32 / int labels.
+    """
+    x, y, xt, yt = dataset_arrays
+    if data_format == "channels_first":
+        x, xt = x.transpose(0, 3, 1, 2), xt.transpose(0, 3, 1, 2)
+    with keras_session(flavour, threads=threads):
+        tf1.set_random_seed(seed)
+        model = build_keras_model(model_name, flavour, x.shape[1:], data_format, bn_momentum=bn_momentum)
+        compile_for_fit(model, flavour, learning_rate, momentum)
+        np.random.seed(seed)
+        start = time.time()
+        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+        seconds = time.time() - start
+        return {"test_accuracy": accuracy(model, xt, yt), "seconds": seconds,
+                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+
+
+def keras_fit_throughput(model_name, flavour, batch_size, steps, image_shape=(32, 32, 3), num_classes=10,
+                         warmup_steps=2, data_format="channels_last", threads=None, seed=0):
+    """Images/sec of model.fit on synthetic data (after warm-up), comparable to the graph bench.
+
+    One epoch of `steps` batches from in-memory numpy arrays: that is how fit is used,
+    including its per-batch feed_dict and callback overhead.
+    """
+    rng = np.random.RandomState(seed)
+    shape = tuple(image_shape) if data_format == "channels_last" else (image_shape[2],) + tuple(image_shape[:2])
+    x = rng.uniform(0.0, 1.0, size=(batch_size * steps,) + shape).astype(np.float32)
+    y = rng.randint(0, num_classes, size=batch_size * steps).astype(np.int32)
+    arch = arch_lib.resnet_arch(model_name, num_classes)
+    with keras_session(flavour, threads=threads):
+        tf1.set_random_seed(seed)
+        model = build_keras_model(arch, flavour, shape, data_format)
+        compile_for_fit(model, flavour)
+        model.fit(x[:batch_size * warmup_steps], y[:batch_size * warmup_steps], batch_size=batch_size,
+                  epochs=1, verbose=0)
+        start = time.time()
+        model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        return batch_size * steps / (time.time() - start)
