@@ -25,7 +25,7 @@ class _LazyCompat(types.ModuleType):
         try:
             value = getattr(core, name)
         except AttributeError:
-            raise AttributeError("module 'compat' has no attribute %r" % (name,))
+            raise AttributeError("module 'compat' has no attribute %r" % (name,)) from None
         setattr(self, name, value)
         return value
 
