@@ -16,7 +16,8 @@ import time
 
 DEFAULTS = dict(model="resnet20", dataset="synthetic", towers=1, steps=20, batch_size=64, seed=0, lr=0.1,
                 ema_decay=0.999, clip_norm=5.0, weight_decay=2e-4, bn="layers", data_format="NHWC",
-                log_level=None, log_every=0, json=False, threads=None, checkpoint_dir=None, api="graph")
+                log_level=None, log_every=0, json=False, threads=None, checkpoint_dir=None, api="graph",
+                evaluate=True)
 
 
 def _graph_model_fn(arch, bn, data_format):
@@ -66,6 +67,8 @@ def build_parser():
     p.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     p.add_argument("--threads", type=int, default=None, help="intra- and inter-op threads")
     p.add_argument("--checkpoint-dir", default=None)
+    p.add_argument("--no-eval", dest="evaluate", action="store_false",
+                   help="skip the test-set evaluation (test_accuracy is null)")
     return p
 
 
@@ -166,31 +169,38 @@ def train(args, progress=None):
         result.update(_versions())
         if args.steps == 0:
             return result
-        saver = checkpoint.saver_for_training()
+        saver = checkpoint.saver_for_training() if (args.evaluate or args.checkpoint_dir) else None
         losses = []
         config = session_config(threads=args.threads, cpu_devices=cpu_devices)
         with tf1.Session(graph=graph, config=config) as sess:
             initialize(sess)
-            fetches = [tg.train_op, tg.mean_loss, tg.smoothed_loss, tg.accuracy_update]
+            fetches = [tg.train_op, tg.mean_loss, tg.accuracy_update]
             start = timed_from = time.time()
             for step in range(1, args.steps + 1):
-                _, loss, smoothed, acc = sess.run(fetches)
+                _, loss, acc = sess.run(fetches)
                 losses.append(float(loss))
                 if step == 1 and args.steps > 1:
                     timed_from = time.time()  # first step pays for graph optimisation
                 if progress and args.log_every and step % args.log_every == 0:
+                    # The smoothed loss is a variable: read it after the step, not next to train_op.
                     progress("step %d/%d loss %.4f smoothed %.4f train_acc %.4f"
-                             % (step, args.steps, loss, smoothed, acc))
+                             % (step, args.steps, loss, sess.run(tg.smoothed_loss), acc))
             end = time.time()
+            smoothed = sess.run(tg.smoothed_loss)
             timed_steps = args.steps - 1 if args.steps > 1 else 1
-            ckpt_dir = args.checkpoint_dir or tempfile.mkdtemp(prefix="resnet_core_")
-            ckpt = checkpoint.save(sess, ckpt_dir, tg.global_step, saver)
-    try:
-        test_accuracy, _ = checkpoint.evaluate(ckpt, model_fn, x_test, y_test, ema_decay=args.ema_decay or None,
-                                               threads=args.threads)
-    finally:
-        if not args.checkpoint_dir:
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
+            ckpt = None
+            if args.evaluate or args.checkpoint_dir:
+                ckpt_dir = args.checkpoint_dir or tempfile.mkdtemp(prefix="resnet_core_")
+                ckpt = checkpoint.save(sess, ckpt_dir, tg.global_step, saver)
+    test_accuracy = None
+    if args.evaluate:
+        try:
+            # Evaluated from the checkpoint in a fresh graph: the same path a user's eval job takes.
+            test_accuracy, _ = checkpoint.evaluate(ckpt, model_fn, x_test, y_test,
+                                                   ema_decay=args.ema_decay or None, threads=args.threads)
+        finally:
+            if not args.checkpoint_dir:
+                shutil.rmtree(ckpt_dir, ignore_errors=True)
     result.update({
         "final_loss": losses[-1], "smoothed_loss": float(smoothed), "train_accuracy": float(acc),
         "test_accuracy": test_accuracy, "eval_weights": "ema" if args.ema_decay else "raw",
