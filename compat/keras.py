@@ -1,13 +1,70 @@
-"""Keras flavour switch: standalone `keras` or TensorFlow's `tf.keras`.
+"""Keras flavour switch: standalone `keras` (2.2.4/2.2.5) or TensorFlow's `tf.keras`.
 
 The two are different class hierarchies (a standalone keras Layer is not a tf.keras
-Layer and vice versa) with different sessions, so code picks a flavour once and gets
-every Keras object through here.  Standalone Keras is imported only when asked for:
-its import prints "Using TensorFlow backend." and costs time.
+Layer and vice versa) with different global sessions, so code picks a flavour once and
+gets every Keras object through here.  Everything that differs between the flavours, or
+between Keras 2.2.4 and 2.2.5, is a row of a table below; resnet_core never asks.
+
+* `_MODULES`: where each flavour's pieces live.  tf.keras is the tf1 (compat.v1) namespace,
+  except its backend: on TF 1.14/1.15 even `tf.compat.v1.keras.backend.get_session` logs
+  "The name tf.keras.backend.get_session is deprecated"; the private
+  `tensorflow.python.keras.backend` is the same module without the name wrapper (silent).
+* `_BACKEND_MOVED`: Keras 2.2.4's `keras.backend` re-exported its whole TF backend module
+  (`K.tf`, `K.control_flow_ops`, `K.moving_averages`, ...); 2.2.5 (keras-team/keras#12076)
+  does not.  `backend_symbol` serves those names on every version from where TF keeps them.
+* `keras.engine.topology` exists in both Keras versions but is not an attribute of
+  `keras.engine` until imported explicitly: `topology()` imports it.
+* `_MODEL_UPDATES`: where a functional Model exposes its BN moving-average updates (neither
+  flavour adds them to UPDATE_OPS).
+
+Standalone Keras is imported only when asked for: its import prints "Using TensorFlow
+backend." to stderr and costs time.
 """
 import importlib
 
+from compat.table import resolve
+
 FLAVOURS = ("keras", "tf.keras")
+
+# flavour -> role -> "module:attr.chain" (standalone) or a compat.table row name (tf.keras;
+# resolved per TF version there).
+_MODULES = {
+    "keras": {
+        "keras": "keras:",
+        "backend": "keras.backend:",
+        "layer_base": "keras.layers:Layer",
+        "topology": "keras.engine.topology:",
+    },
+    "tf.keras": {
+        "keras": ("tf1", "keras"),
+        "backend": ("tf_keras_backend", None),
+        "layer_base": ("tf_keras_layer", None),
+        "topology": "tensorflow.python.keras.engine.network:",
+    },
+}
+
+# Names code written against Keras 2.2.4 reads from `keras.backend` that 2.2.5 no longer
+# exports (measured: dir(K) on 2.2.4 minus 2.2.5), with the TF module that provides them.
+_BACKEND_MOVED = {
+    "tf": "tensorflow:",
+    "control_flow_ops": "tensorflow.python.ops.control_flow_ops:",
+    "moving_averages": "tensorflow.python.training.moving_averages:",
+    "functional_ops": "tensorflow.python.ops.functional_ops:",
+    "tensor_array_ops": "tensorflow.python.ops.tensor_array_ops:",
+    "ctc": "tensorflow.python.ops.ctc_ops:",
+    "device_lib": "tensorflow.python.client.device_lib:",
+    "config_pb2": "tensorflow.core.protobuf.config_pb2:",
+    "tf_ops": "tensorflow.python.framework.ops:",
+}
+
+# Standalone Keras' Model.get_updates_for(model.inputs) returns [] (a Network keeps no
+# per-input updates of its own; `.updates` walks its layers).  tf.keras' `.updates` may also
+# hold updates conditional on other inputs (tensorflow/tensorflow#26322), so
+# get_updates_for(model.inputs) is the precise choice there.  Measured on 1.12 and 1.15.
+_MODEL_UPDATES = {
+    "keras": lambda model: list(model.updates),
+    "tf.keras": lambda model: list(model.get_updates_for(model.inputs)),
+}
 
 
 def _check(flavour):
@@ -15,32 +72,99 @@ def _check(flavour):
         raise ValueError("Keras flavour must be one of %s, got %r" % (FLAVOURS, flavour))
 
 
-def keras_module(flavour):
-    """The top-level Keras package of `flavour`."""
+def _load(where):
+    if isinstance(where, tuple):
+        row, attr = where
+        obj = resolve(row)
+        return getattr(obj, attr) if attr else obj
+    module_name, _, attrs = where.partition(":")
+    obj = importlib.import_module(module_name)
+    for attr in filter(None, attrs.split(".")):
+        obj = getattr(obj, attr)
+    return obj
+
+
+def _role(flavour, role):
     _check(flavour)
-    if flavour == "keras":
-        return importlib.import_module("keras")
-    from compat.table import resolve
-    return resolve("tf1").keras
+    return _load(_MODULES[flavour][role])
+
+
+def keras_module(flavour):
+    """The top-level Keras package of `flavour` (.layers, .models, .optimizers, ...)."""
+    return _role(flavour, "keras")
+
+
+def layers(flavour):
+    return keras_module(flavour).layers
+
+
+def models(flavour):
+    return keras_module(flavour).models
+
+
+def optimizers(flavour):
+    return keras_module(flavour).optimizers
 
 
 def layer_base(flavour):
     """The Layer base class custom layers must subclass in `flavour`.
 
-    tf.keras: tensorflow.python.keras.layers.Layer (the notes' import path);
+    tf.keras: tensorflow.python.keras.layers.Layer (the seed spec's import path);
     standalone: keras.engine.base_layer.Layer (== keras.layers.Layer).
     """
-    _check(flavour)
-    if flavour == "keras":
-        return importlib.import_module("keras.layers").Layer
-    from compat.table import resolve
-    return resolve("tf_keras_layer")
+    return _role(flavour, "layer_base")
 
 
 def backend(flavour):
     """The backend module (K) of `flavour`; the tf.keras one is the silent private path."""
+    return _role(flavour, "backend")
+
+
+def topology(flavour):
+    """`keras.engine.topology` (needs an explicit import) or tf.keras' engine.network."""
+    return _role(flavour, "topology")
+
+
+def backend_symbol(flavour, name):
+    """`K.<name>` as Keras 2.2.4 exported it, on either Keras version and flavour."""
+    K = backend(flavour)
+    if hasattr(K, name):
+        return getattr(K, name)
+    if name in _BACKEND_MOVED:
+        return _load(_BACKEND_MOVED[name])
+    raise AttributeError("keras backend symbol %r: not exported by %s and not in the moved table"
+                         % (name, K.__name__))
+
+
+def model_updates(flavour, model):
+    """The update ops (BN moving statistics) a raw-session train op must depend on."""
     _check(flavour)
-    if flavour == "keras":
-        return importlib.import_module("keras.backend")
-    from compat.table import resolve
-    return resolve("tf_keras_backend")
+    return _MODEL_UPDATES[flavour](model)
+
+
+def learning_phase(flavour):
+    """The default graph's learning-phase tensor: placeholder_with_default(False) in both
+    flavours, so a raw Session.run that does not feed it runs BN in inference mode."""
+    return backend(flavour).learning_phase()
+
+
+def set_session(flavour, session):
+    backend(flavour).set_session(session)
+
+
+def get_session(flavour):
+    """The flavour's global session.
+
+    Prefer passing sessions explicitly: standalone Keras' get_session itself reads
+    tf.get_default_session/tf.global_variables and logs their name notices on 1.14/1.15,
+    and it initialises every uninitialised variable of the graph as a side effect.
+    """
+    return backend(flavour).get_session()
+
+
+def clear_session(flavour):
+    """Drop the flavour's global session, learning phase and layer-name counters.
+
+    Resets the default graph, so call it with no nested default graph active.
+    """
+    backend(flavour).clear_session()

@@ -20,6 +20,7 @@ layer weights and do not exist in TF checkpoints.  Inference with equal weights 
 identical; only the training-time statistics trajectory differs.
 """
 import contextlib
+import inspect
 import time
 
 import numpy as np
@@ -27,10 +28,17 @@ import numpy as np
 from compat import keras as ck
 from compat import tf1
 from resnet_core import arch as arch_lib
+from resnet_core import batchnorm
 
-# TODO(H3): take these from resnet_core.batchnorm once it lands (must equal the graph model's).
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-3
+
+def _graph_bn_defaults():
+    """The graph model's BN momentum/epsilon (batchnorm.batch_norm defaults), so the
+    flavours can only differ where Keras itself differs."""
+    params = inspect.signature(batchnorm.batch_norm).parameters
+    return params["momentum"].default, params["epsilon"].default
+
+
+BN_MOMENTUM, BN_EPSILON = _graph_bn_defaults()
 FLAVOURS = ck.FLAVOURS
 INPUT_NAME = "images"
 
