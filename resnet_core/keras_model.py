@@ -269,13 +269,16 @@ def bn_updates(model, flavour):
     return ck.model_updates(flavour, model)
 
 
-def raw_session_train_op(model, flavour, labels, optimizer, with_updates=True):
-    """(loss, train_op) for a tf1 optimizer over the Keras model, updates included or not."""
+def raw_session_train_op(model, flavour, labels, optimizer):
+    """(loss, step, step_with_updates) for a tf1 optimizer over the Keras model's logits.
+
+    `step` alone is the classic pitfall (trains the weights, never moves the BN moving
+    statistics); `step_with_updates` also runs the model's update ops.  Either way the
+    learning phase must be fed as 1, or BN normalises with the moving statistics.
+    """
     loss = tf1.reduce_mean(tf1.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=model.output))
     step = optimizer.minimize(loss, var_list=model.trainable_weights)
-    if with_updates:
-        step = tf1.group(step, *bn_updates(model, flavour))
-    return loss, step
+    return loss, step, tf1.group(step, *bn_updates(model, flavour))
 
 
 def compile_for_fit(model, flavour, learning_rate=0.1, momentum=0.9):
