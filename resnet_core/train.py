@@ -166,7 +166,6 @@ def train(args, progress=None):
             "update_ops": len(tg.update_ops),
             "steps": args.steps,
         }
-        result.update(_versions())
         if args.steps == 0:
             return result
         saver = checkpoint.saver_for_training() if (args.evaluate or args.checkpoint_dir) else None
@@ -226,6 +225,7 @@ def main(argv=None):
         sys.stderr.flush()
 
     result = train(args, progress)
+    result.update(_versions())  # in main only: describe() imports Keras, seconds that train() callers need not pay
     if args.json:
         sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     elif args.steps == 0:
