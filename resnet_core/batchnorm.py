@@ -37,10 +37,15 @@ Implementations (IMPLEMENTATIONS):
 Moving-variance convention (the fused kernel returns the Bessel-corrected batch variance,
 sum((x-mean)^2)/(n-1), while tf.nn.moments returns the biased one, /n; the *normalisation* is
 identical, only what is stored differs):
-  unbiased (n-1): layers, layers_fn, tf.keras, keras, contrib (all run the fused kernel on
-                  4-D inputs and store its variance as is), and `fused`, which follows them
-                  on purpose so that the default and the hand-made fused path agree.
+  unbiased (n-1): layers, layers_fn, tf.keras, contrib (all run the fused kernel on 4-D
+                  inputs and store its variance as is), and `fused`, which follows them on
+                  purpose so that the default and the hand-made fused path agree.
   biased (n):     nn, global_norm (they store what tf.nn.moments returns).
+  keras:          standalone Keras 2.2.4/2.2.5 multiplies by n/(n-1-eps) ("unbiased estimator")
+                  *after* K.normalize_batch_in_training, which already returns the fused kernel's
+                  corrected variance: it stores var_biased * n/(n-1) * n/(n-1-eps) (corrected
+                  twice; measured on every cell).  Only on its non-fused path (NCHW on CPU) is the
+                  correction applied once.  Documented, not fixed.
 
 Variables live in tf1.variable_scope(<name>) and are called gamma, beta, moving_mean,
 moving_variance, so a `variable_scope('resnet', reuse=True)` around a second tower
@@ -95,7 +100,7 @@ def _layers_fn(x, training, name, momentum, epsilon, data_format):
 
 def _keras(flavour):
     def build(x, training, name, momentum, epsilon, data_format):
-        layer = _keras_layer(flavour, name, momentum, epsilon, data_format)
+        layer = _keras_layer(flavour, x, name, momentum, epsilon, data_format)
         seen = set(id(u) for u in layer.updates)
         y = layer(x, training=training)
         _add_updates([u for u in layer.updates if id(u) not in seen])
@@ -104,7 +109,7 @@ def _keras(flavour):
     return build
 
 
-def _keras_layer(flavour, name, momentum, epsilon, data_format):
+def _keras_layer(flavour, x, name, momentum, epsilon, data_format):
     scope = tf1.get_variable_scope()
     key = (flavour, scope.name + "/" + name)
     layers = _keras_layers.setdefault(tf1.get_default_graph(), {})
@@ -115,6 +120,13 @@ def _keras_layer(flavour, name, momentum, epsilon, data_format):
         return layers[key]
     bn_class = keras_module(flavour).layers.BatchNormalization
     layer = bn_class(axis=_axis(data_format), momentum=momentum, epsilon=epsilon, name=name)
+    # Keras names weights after the *name* scope (tower_0/resnet/... under a tower), the other
+    # implementations after the variable scope (resnet/...).  Building the weights under the
+    # variable scope's path as an absolute name scope gives every flavour the same checkpoint
+    # names; the call (ops, updates) still happens under the caller's name scope, so per-tower
+    # filtering of UPDATE_OPS by name scope keeps working.
+    with tf1.name_scope(key[1].lstrip("/") + "/"):
+        layer.build(tuple(x.shape.as_list()))
     layers[key] = layer
     return layer
 
