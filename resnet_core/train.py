@@ -115,10 +115,26 @@ def config_from(**overrides):
     return argparse.Namespace(**values)
 
 
-def _count(variables):
+def _describe_model(args, devices, update_ops):
+    """Summary of the model in the default graph.
+
+    model_variables counts everything under 'resnet/': in a training graph that includes
+    optimizer slots and EMA shadows, for --steps 0 only the model's own variables.
+    """
     import numpy as np
 
-    return int(sum(np.prod(v.get_shape().as_list()) for v in variables))
+    from compat import tf1
+
+    trainable = tf1.get_collection(tf1.GraphKeys.TRAINABLE_VARIABLES, "resnet/")
+    return {
+        "model": args.model, "api": args.api, "dataset": args.dataset, "bn": args.bn,
+        "data_format": args.data_format, "towers": args.towers, "devices": list(devices),
+        "batch_size": args.batch_size, "seed": args.seed, "steps": args.steps,
+        "trainable_params": int(sum(np.prod(v.shape.as_list()) for v in trainable)),
+        "layers": sum(1 for v in trainable if v.op.name.endswith("/kernel")),
+        "model_variables": len(tf1.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES, "resnet/")),
+        "update_ops": update_ops,
+    }
 
 
 def _versions():
@@ -141,11 +157,20 @@ def train(args, progress=None):
     from resnet_core.arch import resnet_arch
     from resnet_core.training import build_training, initialize
 
-    x_train, y_train, x_test, y_test, num_classes = data.load_dataset(args.dataset, seed=args.seed)
-    arch = resnet_arch(args.model, num_classes=num_classes)
+    # Synthetic data takes the architecture's own class count (10 CIFAR, 1000 ImageNet).
+    arch = resnet_arch(args.model, num_classes=data.DIGITS_CLASSES if args.dataset == "digits" else None)
+    x_train, y_train, x_test, y_test, _ = data.load_dataset(args.dataset, seed=args.seed,
+                                                            num_classes=arch.num_classes)
     model_fn = make_model_fn(args.api, arch, args.bn, args.data_format)
     devices = compat.tower_devices(args.towers)
     cpu_devices = args.towers if any("cpu" in d.lower() for d in devices) else None
+
+    if args.steps == 0:
+        with tf1.Graph().as_default():
+            images = tf1.placeholder(tf1.float32, (None,) + x_train.shape[1:], name="images")
+            with tf1.variable_scope("resnet"):
+                model_fn(images, True)
+            return _describe_model(args, devices, len(tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)))
 
     graph = tf1.Graph()
     with graph.as_default():
@@ -155,19 +180,7 @@ def train(args, progress=None):
         tg = build_training(images, labels, model_fn, devices, learning_rate=args.lr,
                             weight_decay=args.weight_decay, clip_norm=args.clip_norm or None,
                             ema_decay=args.ema_decay or None)
-        trainable = tf1.trainable_variables()
-        result = {
-            "model": args.model, "api": args.api, "dataset": args.dataset, "bn": args.bn,
-            "data_format": args.data_format, "towers": args.towers, "devices": list(devices),
-            "batch_size": args.batch_size, "seed": args.seed,
-            "trainable_params": _count(trainable),
-            "layers": sum(1 for v in trainable if v.op.name.endswith("/kernel")),
-            "variables": len(tf1.global_variables()),
-            "update_ops": len(tg.update_ops),
-            "steps": args.steps,
-        }
-        if args.steps == 0:
-            return result
+        result = _describe_model(args, devices, len(tg.update_ops))
         saver = checkpoint.saver_for_training() if (args.evaluate or args.checkpoint_dir) else None
         losses = []
         config = session_config(threads=args.threads, cpu_devices=cpu_devices)
@@ -211,8 +224,8 @@ def train(args, progress=None):
 
 
 def _print_summary(result, out):
-    keys = ("model", "api", "bn", "data_format", "towers", "devices", "trainable_params", "layers", "variables",
-            "update_ops", "tensorflow", "keras")
+    keys = ("model", "api", "bn", "data_format", "towers", "devices", "trainable_params", "layers",
+            "model_variables", "update_ops", "tensorflow", "keras")
     for key in keys:
         out.write("%-17s %s\n" % (key, result[key]))
 

@@ -1,0 +1,80 @@
+"""The two command lines: `python -m resnet_core.train` and `python -m resnet_core.bench`."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from resnet_core import train
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TRAIN_KEYS = {"model", "trainable_params", "steps", "final_loss", "train_accuracy", "test_accuracy",
+              "images_per_sec", "tensorflow", "keras"}
+RESNET20_CIFAR_PARAMS = 269722  # He et al. 2016, option A, 32x32x3 input, 10 classes
+
+
+def run_module(module, *args):
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", module] + list(args), cwd=REPO, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def single_json(stdout):
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, stdout
+    return json.loads(lines[0])
+
+
+def test_train_json_reports_a_short_run():
+    code, out, err = run_module("resnet_core.train", "--dataset", "synthetic", "--steps", "2", "--batch-size", "4",
+                                "--towers", "2", "--log-every", "1", "--log-level", "2", "--json")
+    assert code == 0, err
+    result = single_json(out)
+    assert TRAIN_KEYS <= set(result)
+    assert result["steps"] == 2 and result["towers"] == 2
+    assert result["trainable_params"] == RESNET20_CIFAR_PARAMS
+    assert 0.0 <= result["test_accuracy"] <= 1.0 and result["images_per_sec"] > 0
+    assert [line for line in err.splitlines() if line.startswith("step ")][-1].startswith("step 2/2 loss ")
+
+
+def test_steps_zero_prints_summary_without_training(capsys):
+    assert train.main(["--steps", "0", "--model", "resnet20"]) == 0
+    out = capsys.readouterr().out
+    fields = dict(line.split(None, 1) for line in out.splitlines())
+    assert int(fields["trainable_params"]) == RESNET20_CIFAR_PARAMS
+    assert int(fields["layers"]) == 20  # 19 convs + the dense layer: the "20" of ResNet-20
+    assert "final_loss" not in out
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--towers", "0"], "--towers"),
+    (["--batch-size", "10", "--towers", "3"], "--batch-size"),
+    (["--model", "resnet21"], "--model"),
+    (["--bn", "no-such-bn"], "--bn"),
+    (["--ema-decay", "1.5"], "--ema-decay"),
+    (["--steps", "-1"], "--steps"),
+    (["--data-format", "NWHC"], "--data-format"),
+    (["--towers", "two"], "--towers"),
+])
+def test_bad_arguments_exit_2_naming_the_argument(capsys, argv, named):
+    with pytest.raises(SystemExit) as exc:
+        train.parse_args(argv)
+    assert exc.value.code == 2
+    assert named in capsys.readouterr().err
+
+
+def test_bad_log_level_exits_2_before_tensorflow_starts():
+    code, out, err = run_module("resnet_core.train", "--log-level", "7")
+    assert code == 2 and out == ""
+    assert "--log-level" in err
+
+
+def test_bench_json_with_few_steps():
+    code, out, err = run_module("resnet_core.bench", "--batch-size", "8", "--image-size", "16", "--warmup", "1",
+                                "--windows", "2", "--window-steps", "1", "--log-level", "2", "--json")
+    assert code == 0, err
+    result = single_json(out)
+    assert len(result["windows"]) == 2 and result["images_per_sec"] > 0
+    assert result["model"] == "resnet20" and result["batch_size"] == 8 and result["loss_finite"]
