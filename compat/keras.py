@@ -16,6 +16,7 @@ between Keras 2.2.4 and 2.2.5, is a row of a table below; resnet_core never asks
   `keras.engine` until imported explicitly: `topology()` imports it.
 * `_MODEL_UPDATES`: where a functional Model exposes its BN moving-average updates (neither
   flavour adds them to UPDATE_OPS).
+* `_PATCHES`: methods standalone Keras 2.2.x lacks for TF 1.14/1.15 (added, never replaced).
 
 Standalone Keras is imported only when asked for: its import prints "Using TensorFlow
 backend." to stderr and costs time.
@@ -67,6 +68,36 @@ _MODEL_UPDATES = {
 }
 
 
+def _device_capture_from_string(self, device_string):
+    # TF >= 1.14's Graph._apply_device_functions calls op._set_device_from_string(str) on the
+    # fake op Keras 2.2.x uses to read the current tf.device (keras/backend/tensorflow_backend.py
+    # `_TfDeviceCaptureOp`), which only has `_set_device`: any standalone-Keras BatchNormalization
+    # built under `with tf.device(...)` raised AttributeError: '_TfDeviceCaptureOp' object has no
+    # attribute '_set_device_from_string' (the multi_gpu_model breakage, keras-team/keras#13057).
+    # Keras then reads `.device_type`, so store a DeviceSpec, as _set_device did.
+    from tensorflow.python.framework import device as tf_device
+    self.device = tf_device.DeviceSpec.from_string(device_string) if device_string else None
+
+
+# (module, class, missing method, implementation): added only when the class lacks it.
+_PATCHES = {
+    "keras": [("keras.backend.tensorflow_backend", "_TfDeviceCaptureOp", "_set_device_from_string",
+               _device_capture_from_string)],
+    "tf.keras": [],
+}
+_patched = set()
+
+
+def _apply_patches(flavour):
+    if flavour in _patched:
+        return
+    for module_name, class_name, method, impl in _PATCHES[flavour]:
+        cls = getattr(importlib.import_module(module_name), class_name, None)
+        if cls is not None and not hasattr(cls, method):
+            setattr(cls, method, impl)
+    _patched.add(flavour)
+
+
 def _check(flavour):
     if flavour not in FLAVOURS:
         raise ValueError("Keras flavour must be one of %s, got %r" % (FLAVOURS, flavour))
@@ -86,7 +117,9 @@ def _load(where):
 
 def _role(flavour, role):
     _check(flavour)
-    return _load(_MODULES[flavour][role])
+    obj = _load(_MODULES[flavour][role])
+    _apply_patches(flavour)
+    return obj
 
 
 def keras_module(flavour):

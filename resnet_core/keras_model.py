@@ -22,6 +22,7 @@ identical; only the training-time statistics trajectory differs.
 import contextlib
 import inspect
 import time
+import weakref
 
 import numpy as np
 
@@ -149,7 +150,7 @@ def pad_shortcut_class(flavour):
 
 def custom_objects(flavour):
     """What load_model needs to rebuild a model saved by build_keras_model."""
-    return {"PadShortcut": pad_shortcut_class(flavour)}
+    return {"PadShortcut": pad_shortcut_class(flavour), "sparse_softmax_logits_loss": sparse_softmax_logits_loss}
 
 
 # ----------------------------------------------------------------------------- builder
@@ -191,6 +192,91 @@ class _KerasLayersBackend(object):
 
     def dense(self, x, units, name):
         return self.layers.Dense(units, name=keras_layer_name(name))(x)
+
+
+class _TowerKerasBackend(_KerasLayersBackend):
+    """The same Keras layers, shared across the towers of the tf1 tower stack.
+
+    * Keras layers ignore `variable_scope(reuse=True)` (tensorflow/tensorflow#27016): a new
+      Conv2D per tower would give every tower its own weights.  Weighted layers are cached per
+      graph and variable-scope path and reused when the scope is reusing.
+    * Keras names variables after the *name* scope, so inside the trainer's
+      `name_scope('tower_0')` they would be 'tower_0/resnet/...', outside the 'resnet/' prefix
+      the trainer collects model variables by.  Weights are therefore built under the absolute
+      scope '<variable scope>/<layer>/' ('resnet/stage1_block0_conv1/kernel'); the ops of
+      each call stay in the tower's name scope.
+    * BN gets `training` explicitly (no learning phase to feed); each call's update ops go to
+      UPDATE_OPS (Keras never puts them there), where the trainer picks tower 0's by scope.
+    * Standalone Keras creates every weight as a trainable tf.Variable and tracks trainability
+      itself, so its moving statistics land in TRAINABLE_VARIABLES; they are taken out.
+    """
+
+    def __init__(self, flavour, data_format, training):
+        super(_TowerKerasBackend, self).__init__(flavour, data_format, BN_MOMENTUM, BN_EPSILON)
+        self.flavour = flavour
+        self.training = training
+
+    def _shared(self, name, make, x):
+        scope = tf1.get_variable_scope()
+        cache = _tower_layers.setdefault(tf1.get_default_graph(), {})
+        key = (self.flavour, scope.name, name)
+        if key in cache:
+            if not scope.reuse:
+                raise ValueError("Keras layer %r already exists under variable scope %r; build further towers "
+                                 "under a reusing variable scope" % (name, scope.name))
+            return cache[key]
+        layer = make()
+        prefix = scope.name + "/" if scope.name else ""
+        with tf1.name_scope(prefix + layer.name + "/"):
+            layer.build(tuple(x.get_shape().as_list()))
+        _drop_from_trainable(layer.non_trainable_weights)
+        cache[key] = layer
+        return layer
+
+    def conv(self, x, filters, kernel, stride, name):
+        return self._shared(name, lambda: self.layers.Conv2D(
+            filters, kernel, strides=stride, padding="same", use_bias=False, kernel_initializer="he_normal",
+            data_format=self.data_format, name=keras_layer_name(name)), x)(x)
+
+    def dense(self, x, units, name):
+        return self._shared(name, lambda: self.layers.Dense(units, name=keras_layer_name(name)), x)(x)
+
+    def batch_norm(self, x, name):
+        layer = self._shared(name, lambda: self.layers.BatchNormalization(
+            axis=self.axis, momentum=self.bn_momentum, epsilon=self.bn_epsilon, name=keras_layer_name(name)), x)
+        y = layer(x, training=self.training)
+        collection = tf1.get_collection_ref(tf1.GraphKeys.UPDATE_OPS)
+        collection.extend(layer.get_updates_for(x))
+        return y
+
+
+def _drop_from_trainable(variables):
+    drop = set(id(v) for v in variables)
+    collection = tf1.get_collection_ref(tf1.GraphKeys.TRAINABLE_VARIABLES)
+    collection[:] = [v for v in collection if id(v) not in drop]
+
+
+_tower_layers = weakref.WeakKeyDictionary()  # graph -> {(flavour, variable scope, arch name): layer}
+
+
+def tower_model_builder(flavour):
+    """A train.MODEL_BUILDERS factory for `--api keras|tf.keras`: factory(arch, bn, data_format)
+    -> model_fn(images NHWC, training) -> logits, built from `flavour`'s Keras layers.
+
+    `bn` is ignored: the Keras flavours use their own BatchNormalization (that is the point).
+    """
+    ck.backend(flavour)  # fail early (and import standalone Keras once) if the flavour is unusable
+
+    def factory(arch, bn, data_format):
+        keras_format = {"NHWC": "channels_last", "NCHW": "channels_first"}[data_format]
+
+        def model_fn(images, training):
+            x = images if data_format == "NHWC" else tf1.transpose(images, [0, 3, 1, 2], name="to_nchw")
+            return arch_lib.build(arch, x, _TowerKerasBackend(flavour, keras_format, training))
+
+        return model_fn
+
+    return factory
 
 
 def build_keras_model(arch, flavour, input_shape, data_format="channels_last",
@@ -281,16 +367,20 @@ def raw_session_train_op(model, flavour, labels, optimizer):
     return loss, step, tf1.group(step, *bn_updates(model, flavour))
 
 
+def sparse_softmax_logits_loss(y_true, y_pred):
+    """Cross-entropy on logits with integer labels, the graph trainer's loss.
+
+    A module-level function (not a closure) so an h5 file of a compiled model can name it
+    and load_model can find it in custom_objects.  Keras hands labels as float [N, 1].
+    """
+    labels = tf1.cast(tf1.reshape(y_true, [-1]), tf1.int32)
+    return tf1.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=y_pred)
+
+
 def compile_for_fit(model, flavour, learning_rate=0.1, momentum=0.9):
     """Compile with the flavour's SGD+momentum and sparse softmax cross-entropy on logits."""
-    K = ck.backend(flavour)
-
-    def loss(y_true, y_pred):
-        y_true = K.cast(K.reshape(y_true, (-1,)), "int32")
-        return K.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
-
     model.compile(optimizer=ck.optimizers(flavour).SGD(lr=learning_rate, momentum=momentum),
-                  loss=loss, metrics=["sparse_categorical_accuracy"])
+                  loss=sparse_softmax_logits_loss, metrics=["sparse_categorical_accuracy"])
     return model
 
 

@@ -56,7 +56,7 @@ def test_h5_round_trip_gives_identical_predictions(flavour, tmp_path):
     x = random_batch(DIGIT_SHAPE, 16, seed=3)
     path = str(tmp_path / "model.h5")
     with km.keras_session(flavour, threads=2) as sess:
-        model = km.build_keras_model(arch, flavour, DIGIT_SHAPE)
+        model = km.compile_for_fit(km.build_keras_model(arch, flavour, DIGIT_SHAPE), flavour, learning_rate=0.05)
         _randomise_bn_statistics(model, sess)
         before = model.predict(x)
         model.save(path)
@@ -66,6 +66,7 @@ def test_h5_round_trip_gives_identical_predictions(flavour, tmp_path):
         pads = [layer for layer in loaded.layers if type(layer).__name__ == "PadShortcut"]
     assert len(pads) == 2 and all(isinstance(p, km.pad_shortcut_class(flavour)) for p in pads)
     assert [p.get_config()["out_filters"] for p in pads] == [32, 64]
+    assert loaded.loss is km.sparse_softmax_logits_loss  # compiled state came back too
     np.testing.assert_array_equal(after, before)
     assert np.std(before) > 0
 
