@@ -78,3 +78,22 @@ def test_unfed_learning_phase_silently_means_inference(flavour, keras_sess, digi
     assert np.abs(inference - training).max() > 0.1  # the two modes are distinguishable here
     np.testing.assert_allclose(bn_unfed, inference, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(bn_train, training, rtol=1e-4, atol=1e-4)
+
+
+def test_tower_stack_shares_keras_layers(flavour, keras_sess):
+    """Two towers under the trainer's scoping: one set of weights (the paper's 269,722 for RGB
+    input), all under 'resnet/', no moving statistics among the trainables, tower-0 BN updates
+    in UPDATE_OPS.  The explicit tf.device is what broke standalone Keras BN on TF 1.14+."""
+    model_fn = km.tower_model_builder(flavour)(km.arch_lib.resnet_arch("resnet20"), "layers", "NHWC")
+    images = tf1.placeholder(tf1.float32, (4, 8, 8, 3))
+    for i in range(2):
+        with tf1.device("/cpu:0"), tf1.name_scope("tower_%d" % i) as scope:
+            with tf1.variable_scope("resnet", reuse=i > 0):
+                model_fn(images, True)
+        if i == 0:
+            tower0_updates = tf1.get_collection(tf1.GraphKeys.UPDATE_OPS, scope)
+    trainable = tf1.trainable_variables()
+    assert sum(int(np.prod(v.get_shape().as_list())) for v in trainable) == 269722
+    assert all(v.name.startswith("resnet/") for v in trainable)
+    assert not [v for v in trainable if "moving_" in v.name]
+    assert len(tower0_updates) == 2 * 19  # mean and variance of 19 BN layers (6n+1, n=3)
