@@ -16,6 +16,8 @@ What each level hides (asserted, per cell, by tests/cell/test_log_level.py):
     3     | INFO, WARNING, ERROR
 
 FATAL is never hidden.  On the Python side level 0 also shows DEBUG.
+Not covered by any level: with log_device_placement=True TF also printf()s each node's device
+to stdout besides its C++ INFO log line; that stdout copy shows at every level.
 """
 import logging
 import os

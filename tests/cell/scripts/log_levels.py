@@ -1,0 +1,39 @@
+"""Emit one DEBUG/INFO/WARNING/ERROR message from TF's Python logger and one INFO/WARNING/ERROR
+line from TF's C++ runtime, after compat.logs.set_log_level(LEVEL) and BEFORE importing TF.
+
+Usage: log_levels.py LEVEL.  Run as a file in a fresh process (the C++ level is read once).
+The C++ messages are real TF behaviour, not our prints:
+  INFO    placer.cc logs each node's device when log_device_placement=True (node TFPIN_CPP_INFO)
+  WARNING op_kernel.cc "OP_REQUIRES failed" when ReadFile cannot open /nonexistent/TFPIN_CPP_WARNING
+  ERROR   executor.cc "Executor failed to create kernel": CPU MaxPool has no NCHW kernel (node TFPIN_CPP_ERROR)
+"""
+import sys
+
+from compat.logs import set_log_level
+
+set_log_level(int(sys.argv[1]))
+
+import compat  # noqa: E402
+from compat import tf1  # noqa: E402
+
+log = compat.get_logger()
+for severity in ("debug", "info", "warning", "error"):
+    getattr(log, severity)("TFPIN-PY-%s", severity.upper())
+
+nhwc = tf1.placeholder(tf1.float32, [1, 4, 4, 1])
+nchw = tf1.placeholder(tf1.float32, [1, 1, 4, 4])
+info = tf1.multiply(nhwc, 2.0, name="TFPIN_CPP_INFO")
+warning = tf1.read_file(tf1.constant("/nonexistent/TFPIN_CPP_WARNING"))
+error = tf1.nn.max_pool(nchw, [1, 1, 2, 2], [1, 1, 2, 2], "VALID", data_format="NCHW", name="TFPIN_CPP_ERROR")
+with tf1.Session(config=compat.session_config(threads=1, log_device_placement=True)) as sess:
+    sess.run(info, {nhwc: [[[[1.0]] * 4] * 4]})
+with tf1.Session(config=compat.session_config(threads=1)) as sess:
+    for op, feed, expected in ((warning, {}, tf1.errors.NotFoundError),
+                               (error, {nchw: [[[[1.0] * 4] * 4]]}, tf1.errors.InvalidArgumentError)):
+        try:
+            sess.run(op, feed)
+        except expected:
+            pass
+        else:
+            raise AssertionError("%s should have failed" % op.name)
+print("TFPIN-DONE")
