@@ -7,7 +7,7 @@ of the underlying TF/Keras APIs (api-catalog [b], [b4]), stated here independent
 import numpy as np
 import pytest
 
-from compat import conv2d, fused_batch_norm, moments, session_config, tf1
+from compat import conv2d, fused_batch_norm, moments, session_config, tf1, tower_devices
 from compat.keras import keras_module
 from resnet_core.batchnorm import IMPLEMENTATIONS, batch_norm
 
@@ -185,10 +185,14 @@ def test_keras_bn_updates_need_explicit_wiring(flavour, graph):
 
 @impls
 def test_towers_share_bn_variables(impl, graph):
-    """A reusing variable scope around a second tower shares every BN variable; each tower has its updates."""
+    """A reusing variable scope around a second tower shares every BN variable; each tower has its updates.
+
+    Built the way towers are (tf.device + name_scope): standalone Keras 2.2.x BN under tf.device
+    needs compat.keras' device-capture patch on TF 1.14+.
+    """
     x = tf1.placeholder(tf1.float32, SHAPE)
-    for i in range(2):
-        with tf1.name_scope("tower_%d" % i):
+    for i, device in enumerate(tower_devices(2)):
+        with tf1.device(device), tf1.name_scope("tower_%d" % i):
             bn(x, True, impl, reuse=i > 0)
     names = sorted(v.name for v in graph.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES))
     core = ["net/block/bn/%s:0" % n for n in ("beta", "gamma", "moving_mean", "moving_variance")]
