@@ -106,11 +106,11 @@ TINY = arch_lib.Arch("tiny", "test", 0, 1, 4, 3, 1, True,
                       arch_lib.BlockSpec("bottleneck", 4, 2, "projection", "stage2/block0")), 5)
 
 
-def build_tiny(data_format="NHWC", seed=None, towers=1, arch=TINY):
+def build_tiny(data_format="NHWC", seed=None, towers=1, arch=TINY, scope="resnet"):
     images = tf1.placeholder(tf1.float32, [2, 8, 8, 3])
     outs = []
     for i in range(towers):
-        with tf1.name_scope("tower_%d" % i), tf1.variable_scope("resnet", reuse=i > 0):
+        with tf1.name_scope("tower_%d" % i), tf1.variable_scope(scope, reuse=i > 0):
             outs.append(build_logits(images, arch, True, data_format=data_format, weight_init_seed=seed))
     return images, outs
 
@@ -129,30 +129,28 @@ def test_variable_names_are_the_trainer_contract(graph):
     assert rest == []
 
 
-def test_towers_share_every_variable(graph):
-    build_tiny(towers=1)
-    one = len(graph.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES))
-    with tf1.Graph().as_default() as g2:
-        build_tiny(towers=2)
-        assert len(g2.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES)) == one
-
-
-def initial_weights(seed, towers=1):
+def initial_weights(builds):
+    """Initial values of all variables of one graph made by build_tiny(**kwargs) for each kwargs."""
     with tf1.Graph().as_default() as g:
-        build_tiny(seed=seed, towers=towers)
+        for kwargs in builds:
+            build_tiny(**kwargs)
         with tf1.Session(graph=g, config=session_config(threads=1)) as sess:
             sess.run(tf1.global_variables_initializer())
-            return {v.name: sess.run(v) for v in g.get_collection(tf1.GraphKeys.TRAINABLE_VARIABLES)}
+            return {v.name: sess.run(v) for v in g.get_collection(tf1.GraphKeys.GLOBAL_VARIABLES)}
 
 
-def test_weight_init_seed_is_per_layer_and_reproducible():
-    a, b, c = initial_weights(7), initial_weights(7, towers=2), initial_weights(8)
-    assert sorted(a) == sorted(b)
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name])
-    conv = "resnet/stage1/block0/conv1/kernel:0"
-    assert not np.array_equal(a[conv], c[conv])
-    assert not np.allclose(a[conv][..., :4], a["resnet/stage1/block0/conv2/kernel:0"][:, :, :4, :4])
+def test_towers_share_variables_and_seeds_are_per_layer():
+    """Two towers share every variable; the seed fixes each layer's init independently of graph order."""
+    one = initial_weights([dict(seed=7)])
+    two = initial_weights([dict(seed=8, scope="other"), dict(seed=7, towers=2)])
+    other = {k[len("other/"):]: v for k, v in two.items() if k.startswith("other/")}
+    mine = {k[len("resnet/"):]: v for k, v in two.items() if k.startswith("resnet/")}
+    assert sorted("resnet/" + k for k in mine) == sorted(one) and len(mine) + len(other) == len(two)
+    for name, value in one.items():
+        np.testing.assert_array_equal(value, two[name])
+    conv = "stage1/block0/conv1/kernel:0"
+    assert not np.array_equal(mine[conv], other[conv])
+    assert not np.allclose(mine[conv][..., :4], mine["stage1/block0/conv2/kernel:0"][:, :, :4, :4])
 
 
 def test_he_init_variance(graph, session):

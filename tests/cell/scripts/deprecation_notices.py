@@ -42,7 +42,7 @@ def ours():
 
 def use_compat():
     with tf1.Graph().as_default():
-        ds = tf1.data.Dataset.range(4).map(lambda v: v, num_parallel_calls=compat.AUTOTUNE).batch(2)
+        ds = tf1.data.Dataset.range(4).map(tf1.negative, num_parallel_calls=compat.AUTOTUNE).batch(2)
         compat.dataset_output_shapes(ds)
         nxt = compat.make_one_shot_iterator(ds).get_next()
         it = compat.make_initializable_iterator(ds)
