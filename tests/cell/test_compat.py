@@ -31,7 +31,7 @@ def test_tf1_namespace_has_graph_api(dotted):
     obj = tf1
     for part in dotted.split("."):
         obj = getattr(obj, part, None)
-        assert obj is not None, "tf1.%s missing on TensorFlow %s" % (dotted, compat.tf.__version__)
+        assert obj is not None, "tf1.%s missing on TensorFlow %d.%d" % ((dotted,) + compat.TF_VERSION)
 
 
 def test_tf1_graph_api_runs(graph, session):
