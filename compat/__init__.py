@@ -15,12 +15,15 @@ import sys
 import types
 
 _CORE = "compat.core"
+_SUBMODULES = ("logs", "keras", "table", "core")
 
 
 class _LazyCompat(types.ModuleType):
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError("module 'compat' has no attribute %r" % (name,))
+        if name in _SUBMODULES:  # `from compat import logs` probes the attribute first: don't load TF for it
+            return importlib.import_module(__name__ + "." + name)
         core = importlib.import_module(_CORE)
         try:
             value = getattr(core, name)

@@ -126,5 +126,9 @@ class GraphBackend(object):
 
 
 def _op_name(path):
-    """Op names may not contain the arch's '/' separators in a single name_scope-free call."""
+    """One flat op name per arch layer ('stage1/block0/relu1' -> 'stage1_block0_relu1').
+
+    A '/' in an op name would read as nested name scopes that do not exist; variables carry the
+    hierarchy (variable scopes), ops only need to be recognisable.
+    """
     return path.replace("/", "_")
