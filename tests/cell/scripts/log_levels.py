@@ -9,9 +9,12 @@ The C++ messages are real TF behaviour, not our prints:
 """
 import sys
 
+from compat import logs
 from compat.logs import set_log_level
 
 set_log_level(int(sys.argv[1]))
+# The level must be settable before TensorFlow loads: neither import spelling may load it.
+assert "tensorflow" not in sys.modules and logs.set_log_level is set_log_level, "compat.logs imported TensorFlow"
 
 import compat  # noqa: E402
 from compat import tf1  # noqa: E402
