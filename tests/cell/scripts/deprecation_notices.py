@@ -4,11 +4,12 @@ Run as a FILE (not python -c): TF 1.14/1.15 suppress "The name tf.X is deprecate
 whose frame filename starts with '<'.  Usage: deprecation_notices.py REPO [batch-norm implementation ...] (default: all)
 Notices are raised while graphs are *built*, so nothing is run in a session (keeps it fast).
 Prints one JSON line {step: [notice, ...]} where a notice is kept only if its "From <file>:<line>"
-location is inside REPO.
+location is one of our source files (REPO/compat, REPO/resnet_core, REPO/tests).
 """
 import json
 import logging
 import os
+import re
 import sys
 
 REPO = os.path.realpath(sys.argv[1])
@@ -34,8 +35,17 @@ TINY = arch_lib.Arch("tiny", "test", 0, 1, 4, 3, 1, True,
                       arch_lib.BlockSpec("bottleneck", 4, 2, "projection", "stage2/block0")), 3)
 
 
+# Our sources.  Not "anything under REPO": the harness keeps cell envs (site-packages) inside it.
+OURS = tuple(os.path.join(REPO, d) + os.sep for d in ("compat", "resnet_core", "tests"))
+FROM = re.compile(r"^From (.+?):\d+: ")
+
+
 def ours():
-    found = [m.splitlines()[0] for m in records if "deprecat" in m and ("From " + REPO) in os.path.realpath(m)]
+    found = []
+    for message in records:
+        match = FROM.match(message)
+        if "deprecat" in message and match and os.path.realpath(match.group(1)).startswith(OURS):
+            found.append(message.splitlines()[0])
     del records[:]
     return found
 
