@@ -60,7 +60,6 @@ from compat.keras import keras_module
 
 IMPLEMENTATIONS = ("layers", "layers_fn", "tf.keras", "keras", "contrib", "nn", "fused", "global_norm")
 DEFAULT = "layers"
-KERAS_FLAVOURS = {"tf.keras": "tf.keras", "keras": "keras"}
 
 _keras_layers = weakref.WeakKeyDictionary()  # graph -> {variable-scope path: Keras BN layer}
 
