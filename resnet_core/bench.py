@@ -12,14 +12,22 @@ import json
 import sys
 import time
 
-from resnet_core.train import MODEL_BUILDERS, _log_level_parser, make_model_fn
+from resnet_core.train import MODEL_BUILDERS, log_level_parser, make_model_fn
+
+# CPU kernels registered for the conv gradients: TF's default ("custom", im2col-style) ones or the
+# Eigen tensor-contraction ones, chosen per graph through kernel labels.  Which is faster depends
+# on the TF build (measured: Eigen is faster on 1.15, slower on 1.12), hence a switch, not a rule.
+CONV_BACKPROP_KERNELS = {
+    "default": {},
+    "eigen": {"Conv2DBackpropFilter": "eigen_tensor", "Conv2DBackpropInput": "eigen_tensor"},
+}
 
 
 def build_parser():
     from resnet_core.arch import model_names
     from resnet_core.batchnorm import IMPLEMENTATIONS
 
-    p = argparse.ArgumentParser(prog="python -m resnet_core.bench", parents=[_log_level_parser()],
+    p = argparse.ArgumentParser(prog="python -m resnet_core.bench", parents=[log_level_parser()],
                                 description="Training throughput of a ResNet on synthetic data.")
     p.add_argument("--api", choices=sorted(MODEL_BUILDERS), default="graph")
     p.add_argument("--model", choices=model_names(), default="resnet20")
@@ -30,6 +38,8 @@ def build_parser():
     p.add_argument("--data-format", choices=("NHWC", "NCHW"), default="NHWC")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: TF's choice)")
     p.add_argument("--inter-threads", type=int, default=None, help="inter-op threads (default: TF's choice)")
+    p.add_argument("--conv-backprop", choices=sorted(CONV_BACKPROP_KERNELS), default="default",
+                   help="CPU kernels for the conv gradients (see CONV_BACKPROP_KERNELS)")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps")
     p.add_argument("--windows", type=int, default=5, help="timed windows; the median is reported")
     p.add_argument("--window-steps", type=int, default=10, help="steps per timed window")
@@ -43,7 +53,7 @@ def build_parser():
 
 
 def parse_args(argv=None):
-    early, _ = _log_level_parser().parse_known_args(argv)
+    early, _ = log_level_parser().parse_known_args(argv)
     if early.log_level is not None:
         from compat.logs import set_log_level
 
@@ -88,7 +98,8 @@ def run(args):
     devices = compat.tower_devices(args.towers)
     cpu_devices = args.towers if any("cpu" in d.lower() for d in devices) else None
     graph = tf1.Graph()
-    with graph.as_default():
+    # Graph._kernel_label_map is private but unchanged 1.12-1.15; it only picks registered kernels.
+    with graph.as_default(), graph._kernel_label_map(CONV_BACKPROP_KERNELS[args.conv_backprop]):
         tf1.set_random_seed(0)
         dataset = data.cached_batch_input(args.batch_size, shape, arch.num_classes)
         images, labels = compat.make_one_shot_iterator(dataset).get_next()
@@ -113,6 +124,7 @@ def run(args):
     result = {
         "model": args.model, "api": args.api, "batch_size": args.batch_size, "image_size": args.image_size,
         "towers": args.towers, "devices": list(devices), "bn": args.bn, "data_format": args.data_format,
+        "conv_backprop": args.conv_backprop,
         "threads": args.threads, "inter_threads": args.inter_threads, "ema": bool(args.ema_decay),
         "clip": bool(args.clip_norm), "metrics": args.metrics, "warmup": args.warmup,
         "window_steps": args.window_steps, "windows": windows,

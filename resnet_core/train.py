@@ -29,7 +29,17 @@ def _graph_model_fn(arch, bn, data_format):
     return model_fn
 
 
-MODEL_BUILDERS = {"graph": _graph_model_fn}
+def _keras_model_fn(flavour):
+    """Keras layers in the same towers (resnet_core.keras_layers, helper H3); imported only when chosen."""
+    def factory(arch, bn, data_format):
+        from resnet_core.keras_layers import tower_model_builder
+
+        return tower_model_builder(flavour)(arch, bn, data_format)
+
+    return factory
+
+
+MODEL_BUILDERS = {"graph": _graph_model_fn, "keras": _keras_model_fn("keras"), "tf.keras": _keras_model_fn("tf.keras")}
 
 
 def make_model_fn(api, arch, bn, data_format):
@@ -37,7 +47,7 @@ def make_model_fn(api, arch, bn, data_format):
     return MODEL_BUILDERS[api](arch, bn, data_format)
 
 
-def _log_level_parser():
+def log_level_parser():
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--log-level", type=int, choices=(0, 1, 2, 3), default=None,
                    help="TF_CPP_MIN_LOG_LEVEL: 0 all, 1 no INFO, 2 no WARNING, 3 no ERROR")
@@ -48,7 +58,7 @@ def build_parser():
     from resnet_core.arch import model_names
     from resnet_core.batchnorm import IMPLEMENTATIONS
 
-    p = argparse.ArgumentParser(prog="python -m resnet_core.train", parents=[_log_level_parser()],
+    p = argparse.ArgumentParser(prog="python -m resnet_core.train", parents=[log_level_parser()],
                                 description="Train a ResNet with the TF1 multi-tower stack.")
     p.add_argument("--api", choices=sorted(MODEL_BUILDERS), default=DEFAULTS["api"])
     p.add_argument("--model", choices=model_names(), default=DEFAULTS["model"])
@@ -94,7 +104,7 @@ def validate(parser, args):
 
 def parse_args(argv=None):
     """Apply --log-level first (before TF is imported), then parse and validate everything."""
-    early, _ = _log_level_parser().parse_known_args(argv)
+    early, _ = log_level_parser().parse_known_args(argv)
     if early.log_level is not None:
         from compat.logs import set_log_level
 

@@ -10,7 +10,7 @@ MAX_TRAIN_SECONDS = 60.0
 
 @pytest.mark.slow
 def test_resnet20_learns_digits():
-    config = config_from(dataset="digits", model="resnet20", towers=2, steps=120, batch_size=64, lr=0.1,
+    config = config_from(dataset="digits", model="resnet20", towers=2, steps=150, batch_size=32, lr=0.1,
                          ema_decay=0.999, clip_norm=5.0, weight_decay=2e-4, seed=0)
     result = train(config)
     assert result["finite"]
