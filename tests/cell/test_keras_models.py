@@ -5,9 +5,12 @@ counts, a numpy option-A shortcut, and the model's own predictions before an h5 
 """
 import numpy as np
 import pytest
+from keras_fixtures import DIGIT_SHAPE, random_batch, small_cifar_arch
 
-from keras_fixtures import DIGIT_SHAPE, flavour, keras_sess, random_batch, small_cifar_arch  # noqa: F401
+from compat import keras as ck
 from resnet_core import keras_model as km
+
+pytest_plugins = ("keras_fixtures",)  # the flavour / keras_sess fixtures
 
 # Trainable parameters: CIFAR ResNet-20 from He et al. 2016 (0.27M; exact count as in the
 # repository's arch notes), ImageNet ResNet-18 from torchvision (11,689,512).
@@ -32,7 +35,7 @@ def _numpy_option_a(x, out_filters, stride):
 def test_pad_shortcut_layer_is_option_a(size, flavour, keras_sess):
     x = random_batch((size, size, 16), 2, seed=size)
     layer = km.pad_shortcut_class(flavour)(32, 2, name="sc")
-    inp = km.ck.layers(flavour).Input(shape=x.shape[1:])
+    inp = ck.layers(flavour).Input(shape=x.shape[1:])
     out = layer(inp)
     got = keras_sess.run(out, {inp: x})
     expected = _numpy_option_a(x, 32, 2)
@@ -48,7 +51,7 @@ def test_pad_shortcut_config_round_trip(flavour, keras_sess):
     assert (config["out_filters"], config["stride"], config["data_format"], config["name"]) == (
         64, 2, "channels_first", "stage3_block0_shortcut")
     assert cls.from_config(config).get_config() == config
-    assert isinstance(layer, km.ck.layer_base(flavour))
+    assert isinstance(layer, ck.layer_base(flavour))
 
 
 def test_h5_round_trip_gives_identical_predictions(flavour, tmp_path):

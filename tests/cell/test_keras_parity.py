@@ -10,13 +10,15 @@ against its closed form rather than papered over.
 """
 import numpy as np
 import pytest
+from keras_fixtures import DIGIT_SHAPE, bn_layer_count, random_batch, small_cifar_arch
 
 from compat import keras as ck
 from compat import session_config, tf1
-from keras_fixtures import DIGIT_SHAPE, bn_layer_count, flavour, keras_sess, random_batch, small_cifar_arch  # noqa: F401
 from resnet_core import arch as arch_lib
 from resnet_core import keras_model as km
 from resnet_core.graph_model import build_logits
+
+pytest_plugins = ("keras_fixtures",)  # the flavour / keras_sess fixtures
 
 ARCHS = {
     "cifar_v1": (lambda: small_cifar_arch(1), DIGIT_SHAPE),

@@ -9,11 +9,14 @@
     (inference mode) although the session is "training".
 """
 import numpy as np
+from keras_fixtures import DIGIT_SHAPE, bn_layer_count, small_cifar_arch
 
 from compat import keras as ck
 from compat import tf1
-from keras_fixtures import DIGIT_SHAPE, bn_layer_count, flavour, keras_sess, small_cifar_arch  # noqa: F401
 from resnet_core import keras_model as km
+from resnet_core.arch import resnet_arch
+
+pytest_plugins = ("keras_fixtures",)  # the flavour / keras_sess fixtures
 
 
 def test_fit_learns_digits(flavour, digits):
@@ -84,7 +87,7 @@ def test_tower_stack_shares_keras_layers(flavour, keras_sess):
     """Two towers under the trainer's scoping: one set of weights (the paper's 269,722 for RGB
     input), all under 'resnet/', no moving statistics among the trainables, tower-0 BN updates
     in UPDATE_OPS.  The explicit tf.device is what broke standalone Keras BN on TF 1.14+."""
-    model_fn = km.tower_model_builder(flavour)(km.arch_lib.resnet_arch("resnet20"), "layers", "NHWC")
+    model_fn = km.tower_model_builder(flavour)(resnet_arch("resnet20"), "layers", "NHWC")
     images = tf1.placeholder(tf1.float32, (4, 8, 8, 3))
     for i in range(2):
         with tf1.device("/cpu:0"), tf1.name_scope("tower_%d" % i) as scope:
