@@ -30,7 +30,6 @@ warning = tf1.read_file(tf1.constant("/nonexistent/TFPIN_CPP_WARNING"))
 error = tf1.nn.max_pool(nchw, [1, 1, 2, 2], [1, 1, 2, 2], "VALID", data_format="NCHW", name="TFPIN_CPP_ERROR")
 with tf1.Session(config=compat.session_config(threads=1, log_device_placement=True)) as sess:
     sess.run(info, {nhwc: [[[[1.0]] * 4] * 4]})
-with tf1.Session(config=compat.session_config(threads=1)) as sess:
     for op, feed, expected in ((warning, {}, tf1.errors.NotFoundError),
                                (error, {nchw: [[[[1.0] * 4] * 4]]}, tf1.errors.InvalidArgumentError)):
         try:
