@@ -130,9 +130,9 @@ def description():
 
 
 def test_describe_reports_everything(description):
-    for key in ("python", "tensorflow", "keras", "tf.keras", "numpy", "protobuf", "h5py", "gpus",
-                "fused_batch_norm_op"):
+    for key in ("python", "tensorflow", "tf.keras", "numpy", "protobuf", "h5py", "fused_batch_norm_op"):
         assert description.get(key) not in (None, ""), "describe() lacks %s: %s" % (key, description)
+    assert "keras" in description and isinstance(description["gpus"], list)  # keras: None if not installed
     assert description["fused_batch_norm_op"].startswith("FusedBatchNorm")
     json.dumps(description)  # it goes into reports
 
