@@ -15,12 +15,46 @@ import time
 from resnet_core.train import MODEL_BUILDERS, log_level_parser, make_model_fn
 
 # CPU kernels registered for the conv gradients: TF's default ("custom", im2col-style) ones or the
-# Eigen tensor-contraction ones, chosen per graph through kernel labels.  Which is faster depends
-# on the TF build (measured: Eigen is faster on 1.15, slower on 1.12), hence a switch, not a rule.
+# Eigen tensor-contraction ones, chosen per graph through kernel labels.  Measured here: Eigen is
+# ~10-30% faster on 1.15; on 1.14 the float kernel is not registered; on 1.12/1.13 it is
+# registered but its filter gradient is WRONG (relative error ~1, sometimes inf).  So a
+# non-default choice is only used after check_conv_backprop() proved it right on this build.
 CONV_BACKPROP_KERNELS = {
     "default": {},
     "eigen": {"Conv2DBackpropFilter": "eigen_tensor", "Conv2DBackpropInput": "eigen_tensor"},
 }
+# (batch, size, in channels, out channels, stride): the stride-1 and stride-2 convs of a CIFAR ResNet.
+CHECK_SHAPES = ((4, 8, 16, 16, 1), (4, 8, 16, 32, 2))
+
+
+def check_conv_backprop(kernels, rtol=1e-4):
+    """None if `kernels` computes the same conv gradients as TF's default kernels, else the reason."""
+    import numpy as np
+
+    from compat import session_config, tf1
+
+    rng = np.random.RandomState(0)
+    for batch, size, cin, cout, stride in CHECK_SHAPES:
+        x0 = rng.randn(batch, size, size, cin).astype(np.float32)
+        w0 = rng.randn(3, 3, cin, cout).astype(np.float32)
+        results = []
+        for labels in ({}, CONV_BACKPROP_KERNELS[kernels]):
+            graph = tf1.Graph()
+            with graph.as_default(), graph._kernel_label_map(labels):
+                x = tf1.placeholder(tf1.float32, x0.shape)
+                w = tf1.placeholder(tf1.float32, w0.shape)
+                y = tf1.nn.conv2d(x, w, [1, stride, stride, 1], "SAME")
+                grads = tf1.gradients(tf1.reduce_sum(y * y), [x, w])
+                with tf1.Session(graph=graph, config=session_config()) as sess:
+                    try:
+                        results.append(sess.run(grads, {x: x0, w: w0}))
+                    except tf1.errors.InvalidArgumentError as exc:
+                        return "not registered on this TensorFlow: " + str(exc).splitlines()[0][:200]
+        for name, want, got in zip(("input", "filter"), results[0], results[1]):
+            if not np.allclose(got, want, rtol=rtol, atol=rtol * float(np.max(np.abs(want)))):
+                return "wrong %s gradient on this TensorFlow (stride %d: max relative error %.3g)" % (
+                    name, stride, float(np.max(np.abs(got - want)) / np.max(np.abs(want))))
+    return None
 
 
 def build_parser():
@@ -38,8 +72,8 @@ def build_parser():
     p.add_argument("--data-format", choices=("NHWC", "NCHW"), default="NHWC")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: TF's choice)")
     p.add_argument("--inter-threads", type=int, default=None, help="inter-op threads (default: TF's choice)")
-    p.add_argument("--conv-backprop", choices=sorted(CONV_BACKPROP_KERNELS), default="default",
-                   help="CPU kernels for the conv gradients (see CONV_BACKPROP_KERNELS)")
+    p.add_argument("--conv-backprop", choices=sorted(CONV_BACKPROP_KERNELS) + ["auto"], default="auto",
+                   help="CPU kernels for the conv gradients; auto times both, interleaved, and keeps the faster")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps")
     p.add_argument("--windows", type=int, default=5, help="timed windows; the median is reported")
     p.add_argument("--window-steps", type=int, default=10, help="steps per timed window")
@@ -83,65 +117,105 @@ def _session_config(args, cpu_devices):
     return config
 
 
+class _Candidate(object):
+    """One built, initialised training graph with its own session, ready to time."""
+
+    def __init__(self, args, kernels):
+        import compat
+        from compat import tf1
+        from resnet_core import data
+        from resnet_core.arch import resnet_arch
+        from resnet_core.training import build_training, initialize
+
+        arch = resnet_arch(args.model)
+        self.devices = compat.tower_devices(args.towers)
+        cpu_devices = args.towers if any("cpu" in d.lower() for d in self.devices) else None
+        self.graph = tf1.Graph()
+        # Graph._kernel_label_map is private but unchanged 1.12-1.15; it only selects registered kernels.
+        with self.graph.as_default(), self.graph._kernel_label_map(CONV_BACKPROP_KERNELS[kernels]):
+            tf1.set_random_seed(0)
+            shape = (args.image_size, args.image_size, 3)
+            dataset = data.cached_batch_input(args.batch_size, shape, arch.num_classes)
+            images, labels = compat.make_one_shot_iterator(dataset).get_next()
+            model_fn = make_model_fn(args.api, arch, args.bn, args.data_format)
+            self.tg = build_training(images, labels, model_fn, self.devices, learning_rate=0.01,
+                                     weight_decay=args.weight_decay, clip_norm=args.clip_norm or None,
+                                     ema_decay=args.ema_decay or None, loss_ema_decay=None, metrics=args.metrics)
+            self.fetches = [self.tg.train_op] + ([self.tg.accuracy_update] if args.metrics else [])
+            self.session = tf1.Session(graph=self.graph, config=_session_config(args, cpu_devices))
+            initialize(self.session)
+        self.windows = []
+
+    def steps(self, count):
+        for _ in range(count):
+            self.session.run(self.fetches)
+
+    def window(self, steps, batch_size):
+        start = time.time()
+        self.steps(steps)
+        self.windows.append(steps * batch_size / (time.time() - start))
+
+    def close(self):
+        import numpy as np
+
+        loss = float(self.session.run(self.tg.mean_loss))
+        self.session.close()
+        return bool(np.isfinite(loss))
+
+
 def run(args):
-    """Build, warm up, time; returns the result dict."""
+    """Build, warm up, time; returns the result dict.
+
+    With --conv-backprop auto both kernel choices are built and their windows interleaved
+    (A, B, A, B, ...), so both see the same machine load; the faster median is reported.
+    """
     import numpy as np
 
     import compat
-    from compat import tf1
-    from resnet_core import data
-    from resnet_core.arch import resnet_arch
-    from resnet_core.training import build_training, initialize
 
-    arch = resnet_arch(args.model)
-    shape = (args.image_size, args.image_size, 3)
-    devices = compat.tower_devices(args.towers)
-    cpu_devices = args.towers if any("cpu" in d.lower() for d in devices) else None
-    graph = tf1.Graph()
-    # Graph._kernel_label_map is private but unchanged 1.12-1.15; it only picks registered kernels.
-    with graph.as_default(), graph._kernel_label_map(CONV_BACKPROP_KERNELS[args.conv_backprop]):
-        tf1.set_random_seed(0)
-        dataset = data.cached_batch_input(args.batch_size, shape, arch.num_classes)
-        images, labels = compat.make_one_shot_iterator(dataset).get_next()
-        model_fn = make_model_fn(args.api, arch, args.bn, args.data_format)
-        tg = build_training(images, labels, model_fn, devices, learning_rate=0.01, weight_decay=args.weight_decay,
-                            clip_norm=args.clip_norm or None, ema_decay=args.ema_decay or None,
-                            loss_ema_decay=None, metrics=args.metrics)
-        fetches = [tg.train_op] + ([tg.accuracy_update] if args.metrics else [])
-        with tf1.Session(graph=graph, config=_session_config(args, cpu_devices)) as sess:
-            initialize(sess)
-            for _ in range(args.warmup):
-                sess.run(fetches)
-            if args.trace:
-                _write_trace(sess, fetches, args.trace)
-            windows = []
-            for _ in range(args.windows):
-                start = time.time()
-                for _ in range(args.window_steps):
-                    sess.run(fetches)
-                windows.append(args.window_steps * args.batch_size / (time.time() - start))
-            loss = float(sess.run(tg.mean_loss))
+    names = sorted(CONV_BACKPROP_KERNELS) if args.conv_backprop == "auto" else [args.conv_backprop]
+    unavailable = {}
+    for name in names:
+        reason = check_conv_backprop(name) if CONV_BACKPROP_KERNELS[name] else None
+        if reason:
+            unavailable[name] = reason
+    names = [name for name in names if name not in unavailable]
+    if not names:
+        raise SystemExit("--conv-backprop %s: %s" % (args.conv_backprop, "; ".join(unavailable.values())))
+    candidates = dict((name, _Candidate(args, name)) for name in names)
+    for cand in candidates.values():
+        cand.steps(args.warmup)
+    if args.trace:
+        _write_trace(candidates[names[0]], args.trace)
+    for _ in range(args.windows):
+        for name in names:
+            candidates[name].window(args.window_steps, args.batch_size)
+    medians = dict((name, float(np.median(c.windows))) for name, c in candidates.items())
+    best = max(names, key=lambda name: medians[name])
+    finite = all([c.close() for c in candidates.values()])
     result = {
         "model": args.model, "api": args.api, "batch_size": args.batch_size, "image_size": args.image_size,
-        "towers": args.towers, "devices": list(devices), "bn": args.bn, "data_format": args.data_format,
-        "conv_backprop": args.conv_backprop,
+        "towers": args.towers, "devices": list(candidates[best].devices), "bn": args.bn,
+        "data_format": args.data_format, "conv_backprop": best,
+        "conv_backprop_medians": medians if args.conv_backprop == "auto" else None,
+        "conv_backprop_unavailable": unavailable,
         "threads": args.threads, "inter_threads": args.inter_threads, "ema": bool(args.ema_decay),
         "clip": bool(args.clip_norm), "metrics": args.metrics, "warmup": args.warmup,
-        "window_steps": args.window_steps, "windows": windows,
-        "images_per_sec": float(np.median(windows)), "loss_finite": bool(np.isfinite(loss)),
+        "window_steps": args.window_steps, "windows": candidates[best].windows,
+        "images_per_sec": medians[best], "loss_finite": finite,
     }
-    result.update({k: v for k, v in compat.describe().items() if k in ("tensorflow", "keras", "python")})
+    result.update(dict((k, v) for k, v in compat.describe().items() if k in ("tensorflow", "keras", "python")))
     return result
 
 
-def _write_trace(sess, fetches, path):
+def _write_trace(candidate, path):
     """One fully traced step as a Chrome trace, to see where the time goes."""
     from compat import tf1
     from tensorflow.python.client import timeline
 
     options = tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE)
     metadata = tf1.RunMetadata()
-    sess.run(fetches, options=options, run_metadata=metadata)
+    candidate.session.run(candidate.fetches, options=options, run_metadata=metadata)
     with open(path, "w") as f:
         f.write(timeline.Timeline(metadata.step_stats).generate_chrome_trace_format())
 
@@ -152,9 +226,10 @@ def main(argv=None):
     if args.json:
         sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     else:
-        sys.stdout.write("%s batch %d x%d tower(s): %.1f img/s (median of %s)\n" % (
+        sys.stdout.write("%s batch %d x%d tower(s): %.1f img/s (median of %s; conv gradients: %s %s)\n" % (
             result["model"], result["batch_size"], result["towers"], result["images_per_sec"],
-            ", ".join("%.1f" % w for w in result["windows"])))
+            ", ".join("%.1f" % w for w in result["windows"]), result["conv_backprop"],
+            result["conv_backprop_medians"] or ""))
     return 0
 
 

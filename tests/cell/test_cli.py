@@ -73,8 +73,12 @@ def test_bad_log_level_exits_2_before_tensorflow_starts():
 
 def test_bench_json_with_few_steps():
     code, out, err = run_module("resnet_core.bench", "--batch-size", "8", "--image-size", "16", "--warmup", "1",
-                                "--windows", "2", "--window-steps", "1", "--log-level", "2", "--json")
+                                "--windows", "2", "--window-steps", "1", "--conv-backprop", "auto",
+                                "--log-level", "2", "--json")
     assert code == 0, err
     result = single_json(out)
     assert len(result["windows"]) == 2 and result["images_per_sec"] > 0
     assert result["model"] == "resnet20" and result["batch_size"] == 8 and result["loss_finite"]
+    medians = result["conv_backprop_medians"]
+    assert sorted(list(medians) + list(result["conv_backprop_unavailable"])) == ["default", "eigen"]
+    assert result["images_per_sec"] == max(medians.values()) and result["conv_backprop"] in medians

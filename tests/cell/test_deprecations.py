@@ -45,6 +45,7 @@ from resnet_core.train import config_from, train
 train(config_from(dataset="digits", towers=2, steps=2, batch_size=8, threads=1))
 bench.run(bench.parse_args(["--batch-size", "4", "--image-size", "8", "--warmup", "0", "--windows", "1",
                             "--window-steps", "1", "--ema-decay", "0.9", "--clip-norm", "1", "--metrics",
+                            "--conv-backprop", "default",
                             "--trace", {trace!r}]))
 """
 NOTICE = re.compile(r"^WARNING:tensorflow:(?:From (?P<file>.+?):(?P<line>\d+): )?(?P<message>.*deprecat.*)$",

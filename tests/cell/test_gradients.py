@@ -69,3 +69,46 @@ def test_l2_weight_decay_value_and_gradient(session):
             np.testing.assert_allclose(session.run(grad), wd * value, rtol=1e-5)
         else:
             assert grad is None, "%s must not be decayed" % name
+
+
+def numpy_conv_filter_grad(x, w, stride):
+    """d/dw of sum(conv2d(x, w, SAME)**2), written out with explicit patches."""
+    k, size = w.shape[0], x.shape[1]
+    out = -(-size // stride)
+    pad = max((out - 1) * stride + k - size, 0)
+    xp = np.pad(x, [(0, 0), (pad // 2, pad - pad // 2), (pad // 2, pad - pad // 2), (0, 0)], "constant")
+    patch = lambda a, b: xp[:, a:a + stride * out:stride, b:b + stride * out:stride, :]  # noqa: E731
+    y = sum(np.einsum("nijc,co->nijo", patch(a, b), w[a, b]) for a in range(k) for b in range(k))
+    grad = np.zeros_like(w)
+    for a in range(k):
+        for b in range(k):
+            grad[a, b] = np.einsum("nijc,nijo->co", patch(a, b), 2.0 * y)
+    return grad
+
+
+@pytest.mark.parametrize("kernels", ["default", "eigen"])
+def test_bench_uses_a_conv_kernel_only_if_its_gradient_is_right(kernels):
+    """The bench may swap the conv-gradient kernels (a real speed-up on 1.15); its safety check must
+    accept a choice exactly when that kernel's filter gradient matches numpy on this cell."""
+    from resnet_core.bench import CHECK_SHAPES, CONV_BACKPROP_KERNELS, check_conv_backprop
+
+    correct = True
+    for batch, size, cin, cout, stride in CHECK_SHAPES:
+        x0 = RNG.randn(batch, size, size, cin).astype(np.float32)
+        w0 = RNG.randn(3, 3, cin, cout).astype(np.float32)
+        graph = tf1.Graph()
+        with graph.as_default(), graph._kernel_label_map(CONV_BACKPROP_KERNELS[kernels]):
+            y = tf1.nn.conv2d(tf1.constant(x0), tf1.constant(w0), [1, stride, stride, 1], "SAME")
+            (grad,) = tf1.gradients(tf1.reduce_sum(y * y), [y.op.inputs[1]])
+            with tf1.Session(graph=graph) as sess:
+                try:
+                    got = sess.run(grad)
+                except tf1.errors.InvalidArgumentError:  # label not registered on this TF
+                    correct = False
+                    break
+        want = numpy_conv_filter_grad(x0.astype(np.float64), w0.astype(np.float64), stride)
+        correct = correct and np.allclose(got, want, rtol=1e-3, atol=1e-3 * np.max(np.abs(want)))
+    if kernels == "default":
+        assert correct, "TensorFlow's default conv filter gradient disagrees with numpy"
+    else:
+        assert (check_conv_backprop(kernels) is None) == correct
