@@ -33,9 +33,13 @@ def _attribute(name):
 
 
 def _gpus_from_device_lib():
-    # 1.12/1.13 have no tf.config; device_lib enumerates (and on a GPU host initialises) devices.
+    # 1.12/1.13 have no tf.config; device_lib enumerates (and on a GPU host initialises) devices,
+    # so ask it to grow GPU memory instead of reserving all of it for this process.
+    from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.client import device_lib
-    return [d.name for d in device_lib.list_local_devices() if d.device_type == "GPU"]
+    config = config_pb2.ConfigProto()
+    config.gpu_options.allow_growth = True
+    return [d.name for d in device_lib.list_local_devices(config) if d.device_type == "GPU"]
 
 
 def _gpus_from_config():
