@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import compat
-from compat import tf1
+from compat import table, tf1
 from resnet_core import batchnorm
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,6 +32,14 @@ def test_tf1_namespace_has_graph_api(dotted):
     for part in dotted.split("."):
         obj = getattr(obj, part, None)
         assert obj is not None, "tf1.%s missing on TensorFlow %d.%d" % ((dotted,) + compat.TF_VERSION)
+
+
+@pytest.mark.parametrize("name", sorted(table.TABLE))
+def test_every_version_table_row_resolves_on_this_cell(name):
+    """A row that points to a moved or missing symbol would only fail when first used: resolve them all."""
+    versions = [tuple(first) for first, _ in table.TABLE[name]]
+    assert versions == sorted(set(versions)) and versions[0] == table.SUPPORTED[0], versions
+    assert table.resolve(name) is not None
 
 
 def test_tf1_graph_api_runs(graph, session):
