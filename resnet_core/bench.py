@@ -204,7 +204,6 @@ def run(args):
         "window_steps": args.window_steps, "windows": candidates[best].windows,
         "images_per_sec": medians[best], "loss_finite": finite,
     }
-    result.update(dict((k, v) for k, v in compat.describe().items() if k in ("tensorflow", "keras", "python")))
     return result
 
 
@@ -220,9 +219,17 @@ def _write_trace(candidate, path):
         f.write(timeline.Timeline(metadata.step_stats).generate_chrome_trace_format())
 
 
+def compat_describe():
+    import compat
+
+    return compat.describe()
+
+
 def main(argv=None):
     args = parse_args(argv)
     result = run(args)
+    # Versions in main only: describe() imports Keras, seconds that run() callers need not pay.
+    result.update(dict((k, v) for k, v in compat_describe().items() if k in ("tensorflow", "keras", "python")))
     if args.json:
         sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     else:

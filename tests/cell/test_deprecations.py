@@ -1,5 +1,6 @@
-"""A short run of the whole stack (train with towers/EMA/clip/metrics/checkpoint eval, then bench
-with a trace) emits no TensorFlow deprecation notice from our own code, on every cell.
+"""A short run of the whole stack (train with towers/EMA/clip/metrics/checkpoint eval, then the
+bench's own pieces: cached input, trace, kernel check) emits no TensorFlow deprecation notice
+from our own code, on every cell.
 
 Mechanics this test depends on (shared notes, "Deprecation mechanics"):
 * TF logs notices through the `tensorflow` logger as "From <file>:<line>: ...", naming the frame
@@ -44,9 +45,8 @@ from resnet_core.train import config_from, train
 
 train(config_from(dataset="digits", towers=2, steps=2, batch_size=8, threads=1))
 bench.run(bench.parse_args(["--batch-size", "4", "--image-size", "8", "--warmup", "0", "--windows", "1",
-                            "--window-steps", "1", "--ema-decay", "0.9", "--clip-norm", "1", "--metrics",
-                            "--conv-backprop", "default",
-                            "--trace", {trace!r}]))
+                            "--window-steps", "1", "--conv-backprop", "default", "--trace", {trace!r}]))
+bench.check_conv_backprop("eigen")
 """
 NOTICE = re.compile(r"^WARNING:tensorflow:(?:From (?P<file>.+?):(?P<line>\d+): )?(?P<message>.*deprecat.*)$",
                     re.IGNORECASE)
