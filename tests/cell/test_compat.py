@@ -1,17 +1,13 @@
 """The shim resolves one API on every cell, and the cell really is the cell it claims to be."""
 import json
-import os
-import subprocess
-import sys
 
+import background
 import numpy as np
 import pytest
 
 import compat
 from compat import table, tf1
 from resnet_core import batchnorm
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 GRAPH_API = [
     "Session", "ConfigProto", "Graph", "GraphKeys", "placeholder", "placeholder_with_default", "get_variable",
@@ -160,9 +156,11 @@ def test_cell_versions_are_the_pinned_ones(cell, description):
         assert description["python"].split(".")[:2] == cell["python"].split(".")[:2]
 
 
-NOTICE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "deprecation_notices.py")
 # The notes list these deprecated APIs on purpose; they may notice (and tf.contrib is slow to load).
 DEPRECATED_BY_DESIGN = ("layers_fn", "contrib", "global_norm")
+SILENT_BN = [impl for impl in batchnorm.IMPLEMENTATIONS if impl not in DEPRECATED_BY_DESIGN]
+NOTICE_ARGS = [background.REPO] + SILENT_BN
+background.start("deprecation_notices.py", NOTICE_ARGS)  # fresh process, runs while other tests do
 
 
 def test_our_code_triggers_no_deprecation_notice():
@@ -173,12 +171,9 @@ def test_our_code_triggers_no_deprecation_notice():
     Runs in a fresh process from a file: notices fire once per process, and 1.14/1.15 suppress
     'The name tf.X is deprecated' for code run from a string.
     """
-    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
-    silent = [impl for impl in batchnorm.IMPLEMENTATIONS if impl not in DEPRECATED_BY_DESIGN]
-    out = subprocess.run([sys.executable, NOTICE_SCRIPT, REPO] + silent, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-3000:]
-    found = json.loads(out.stdout.strip().splitlines()[-1])
-    assert sorted(found) == sorted(["compat"] + silent), found
+    run = background.result("deprecation_notices.py", NOTICE_ARGS)
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert sorted(found) == sorted(["compat"] + SILENT_BN), found
     ours = {step: notices for step, notices in found.items() if notices}
     assert not ours, "deprecation notices raised from our code:\n" + json.dumps(ours, indent=1)

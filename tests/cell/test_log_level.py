@@ -1,22 +1,20 @@
 """What each TF_CPP_MIN_LOG_LEVEL really hides on this cell, in C++ and in the Python logger.
 
 Each level runs in its own fresh process (the C++ runtime reads the level once) from a script
-FILE; the four processes run in parallel to stay within the time budget.  The expected table is
+FILE; the four processes start when this module is collected (tests/cell/background.py) and run
+alongside the rest of the suite.  The expected table is
 the one documented in compat/logs.py's docstring, so docs and behaviour cannot drift apart.
 """
 import logging
 import os
 import re
-import subprocess
-import sys
 
+import background
 import pytest
 
 from compat import logs
 
 SEVERITIES = ("INFO", "WARNING", "ERROR")
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "log_levels.py")
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CPP_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) ")
 CPP_SEVERITY = {"I": "INFO", "W": "WARNING", "E": "ERROR", "F": "FATAL"}
 
@@ -40,18 +38,20 @@ def cpp_records(stderr):
     return records
 
 
+# One fresh process per level, started at collection (the C++ runtime reads the level once).
+LEVEL_ENV = {logs.ENV_VAR: None}  # the script sets the level itself, before importing TF
+for _level in sorted(logs.LOG_LEVELS):
+    background.start("log_levels.py", [str(_level)], env=LEVEL_ENV)
+
+
 @pytest.fixture(scope="module")
 def runs():
-    env = {k: v for k, v in os.environ.items() if k != logs.ENV_VAR}
-    env["PYTHONPATH"] = REPO
-    procs = {level: subprocess.Popen([sys.executable, SCRIPT, str(level)], env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, universal_newlines=True)
-             for level in sorted(logs.LOG_LEVELS)}
     out = {}
-    for level, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 0 and "TFPIN-DONE" in stdout, "level %d run failed:\n%s" % (level, stderr[-3000:])
-        out[level] = (stdout, stderr)
+    for level in sorted(logs.LOG_LEVELS):
+        run = background.result("log_levels.py", [str(level)], env=LEVEL_ENV, timeout=300)
+        assert run.returncode == 0 and "TFPIN-DONE" in run.stdout, "level %d run failed:\n%s" % (
+            level, run.stderr[-3000:])
+        out[level] = (run.stdout, run.stderr)
     return out
 
 

@@ -6,12 +6,9 @@ started when this module is collected, because that takes 20-40 s on one core.  
 independent of our code: the papers' / torchvision's numbers, and for ImageNet v2 (no published
 count) a closed form written here from the architecture text.
 """
-import atexit
 import json
-import os
-import subprocess
-import sys
 
+import background
 import numpy as np
 import pytest
 
@@ -56,29 +53,14 @@ def imagenet_closed_form(depth, version, classes=1000):
     return total + cin * classes + classes
 
 
-def _start_counting():
-    """Start (once) the background process that builds every variant; see scripts/param_counts.py."""
-    global _JOB
-    if _JOB is None:
-        env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
-        _JOB = subprocess.Popen([sys.executable, COUNT_SCRIPT], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, universal_newlines=True)
-        atexit.register(lambda: _JOB.poll() is None and _JOB.kill())
-    return _JOB
-
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COUNT_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts", "param_counts.py")
-_JOB = None
-_start_counting()  # at collection: graphs build on the second core while the other test modules run
+background.start("param_counts.py")  # at collection: the graphs build while other modules' tests run
 
 
 @pytest.fixture(scope="module")
 def built():
-    job = _start_counting()
-    out, err = job.communicate(timeout=900)
-    assert job.returncode == 0, "building the ResNet graphs failed:\n" + err[-4000:]
-    return json.loads(out.strip().splitlines()[-1])
+    run = background.result("param_counts.py")
+    assert run.returncode == 0, "building the ResNet graphs failed:\n" + run.stderr[-4000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def graph_params(built, arch, record_property):
