@@ -166,7 +166,8 @@ background.start("deprecation_notices.py", NOTICE_ARGS)  # fresh process, runs w
 def test_our_code_triggers_no_deprecation_notice():
     """Through compat, resnet_core builds model + loss with every non-deprecated BN without a notice.
 
-    Only notices whose "From <file>" is in this repository count (TF internals notice on their own).
+    Only notices whose "From <file>" is one of our sources (compat/, resnet_core/, tests/) count: TF
+    and Keras internals notice on their own, and the harness keeps cell envs inside the repository.
 
     Runs in a fresh process from a file: notices fire once per process, and 1.14/1.15 suppress
     'The name tf.X is deprecated' for code run from a string.
