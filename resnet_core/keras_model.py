@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from compat import keras as ck
-from compat import tf1
+from compat import session_config, tf1
 from resnet_core import arch as arch_lib
 from resnet_core.keras_layers import (  # noqa: F401
     BN_EPSILON,
@@ -108,8 +108,7 @@ def keras_session(flavour, threads=None):
     """
     ck.clear_session(flavour)
     graph = tf1.Graph()
-    config = tf1.ConfigProto(intra_op_parallelism_threads=threads or 0,
-                             inter_op_parallelism_threads=threads or 0)
+    config = session_config(threads=threads)
     try:
         with graph.as_default():
             with tf1.Session(graph=graph, config=config) as sess:
