@@ -171,7 +171,6 @@ def run(args):
     """
     import numpy as np
 
-    import compat
 
     names = sorted(CONV_BACKPROP_KERNELS) if args.conv_backprop == "auto" else [args.conv_backprop]
     unavailable = {}
@@ -209,8 +208,9 @@ def run(args):
 
 def _write_trace(candidate, path):
     """One fully traced step as a Chrome trace, to see where the time goes."""
-    from compat import tf1
     from tensorflow.python.client import timeline
+
+    from compat import tf1
 
     options = tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE)
     metadata = tf1.RunMetadata()

@@ -1,10 +1,10 @@
 """Checkpoints keep everything training made: BN moving statistics and EMA shadows included."""
 import numpy as np
 import pytest
+from stack_helpers import model_fn, placeholders, record_training
 
 from compat import session_config, tf1
 from resnet_core.training import build_training
-from stack_helpers import model_fn, placeholders, record_training
 
 OPTIONS = dict(learning_rate=0.05, ema_decay=0.5, loss_ema_decay=0.999, weight_decay=1e-4, clip_norm=5.0)
 

@@ -6,9 +6,9 @@ Weight shadows start at the initial weights, the loss shadow (a tensor's) at zer
 """
 import numpy as np
 import pytest
+from stack_helpers import logits_with_values, model_fn, record_training
 
 from resnet_core import checkpoint
-from stack_helpers import logits_with_values, model_fn, record_training
 
 STEPS = 4
 WEIGHT_DECAY_RATE = 0.3   # (1+k)/(10+k) < 0.3 for k < 3, then 0.3 caps it: both branches of min()

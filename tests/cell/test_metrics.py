@@ -1,8 +1,8 @@
 """Streaming accuracy (seed-spec §7) against a numpy running count."""
 import numpy as np
+from stack_helpers import record_training
 
 from compat import tf1
-from stack_helpers import record_training
 
 BATCHES = [([1, 2, 3, 4], [1, 2, 0, 0]), ([5, 5, 5], [5, 0, 5]), ([7, 8], [7, 8]), ([0] * 5, [1] * 5)]
 

@@ -1,10 +1,10 @@
 """Tower training (seed-spec §6): averaged towers == one device on the whole batch."""
 import numpy as np
 import pytest
+from stack_helpers import model_fn, placeholders
 
 from compat import session_config, tf1
 from resnet_core.towers import average_gradients, build_towers
-from stack_helpers import model_fn, placeholders
 
 BATCH = 8
 WD = 1e-3
