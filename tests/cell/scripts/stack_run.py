@@ -1,0 +1,27 @@
+"""A short run of the whole training stack in a fresh process (for test_deprecations.py).
+
+train(): digits, 2 towers, BN updates, L2 decay, clipping, weight + loss EMA, streaming accuracy,
+checkpoint and EMA evaluation in a fresh graph; then the bench's own pieces (cached input,
+traced step, conv-kernel check).  TF's notices go to stderr; stdout gets one JSON line.
+Run as a FILE: TF 1.14/1.15 hide name notices for '<string>' frames.
+"""
+import json
+import os
+import shutil
+import tempfile
+
+from resnet_core import bench
+from resnet_core.train import config_from, train
+
+if __name__ == "__main__":
+    result = train(config_from(dataset="digits", towers=2, steps=2, batch_size=8, threads=1))
+    tmp = tempfile.mkdtemp(prefix="stack_run_")
+    try:
+        trace = os.path.join(tmp, "trace.json")
+        bench.run(bench.parse_args(["--batch-size", "4", "--image-size", "8", "--warmup", "0", "--windows", "1",
+                                    "--window-steps", "1", "--conv-backprop", "default", "--trace", trace]))
+        trace_bytes = os.path.getsize(trace)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    bench.check_conv_backprop("eigen")
+    print(json.dumps({"finite": result["finite"], "trace_bytes": trace_bytes}))
