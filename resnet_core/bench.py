@@ -81,6 +81,8 @@ def build_parser():
     p.add_argument("--clip-norm", type=float, default=0.0, help="global-norm clip (0 = off)")
     p.add_argument("--weight-decay", type=float, default=2e-4)
     p.add_argument("--metrics", action="store_true", help="also run the streaming accuracy")
+    p.add_argument("--keras-fit", choices=("none", "keras", "tf.keras"), default="none",
+                   help="also time model.fit of the same ResNet in this Keras flavour (keras_images_per_sec)")
     p.add_argument("--trace", default=None, help="write a Chrome trace (timeline JSON) of one step here")
     p.add_argument("--json", action="store_true")
     return p
@@ -203,7 +205,22 @@ def run(args):
         "window_steps": args.window_steps, "windows": candidates[best].windows,
         "images_per_sec": medians[best], "loss_finite": finite,
     }
+    if args.keras_fit != "none":
+        result.update(keras_fit(args))
     return result
+
+
+def keras_fit(args):
+    """model.fit of the same network, same batch and input, for the Keras-vs-graph ratio."""
+    from resnet_core.keras_model import keras_fit_throughput
+
+    data_format = "channels_last" if args.data_format == "NHWC" else "channels_first"
+    rates = [keras_fit_throughput(args.model, args.keras_fit, args.batch_size, args.window_steps * 2,
+                                  image_shape=(args.image_size, args.image_size, 3), data_format=data_format,
+                                  threads=args.threads, warmup_steps=args.warmup)
+             for _ in range(3)]
+    return {"keras_fit_flavour": args.keras_fit, "keras_fit_windows": rates,
+            "keras_images_per_sec": sorted(rates)[1]}
 
 
 def _write_trace(candidate, path):
