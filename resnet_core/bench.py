@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from resnet_core.train import MODEL_BUILDERS, log_level_parser, make_model_fn
+from resnet_core.train import MODEL_BUILDERS, log_level_parser, make_model_fn, parse_cli
 
 # CPU kernels registered for the conv gradients: TF's default ("custom", im2col-style) ones or the
 # Eigen tensor-contraction ones, chosen per graph through kernel labels.  Measured here: Eigen is
@@ -89,13 +89,10 @@ def build_parser():
 
 
 def parse_args(argv=None):
-    early, _ = log_level_parser().parse_known_args(argv)
-    if early.log_level is not None:
-        from compat.logs import set_log_level
+    return parse_cli(build_parser, validate, argv)
 
-        set_log_level(early.log_level)
-    parser = build_parser()
-    args = parser.parse_args(argv)
+
+def validate(parser, args):
     positive = ("image_size", "batch_size", "towers", "windows", "window_steps")
     for name in positive:
         if getattr(args, name) < 1:
@@ -107,7 +104,6 @@ def parse_args(argv=None):
     for name in ("threads", "inter_threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error("--%s must be >= 1" % name.replace("_", "-"))
-    return args
 
 
 def _session_config(args, cpu_devices):

@@ -102,17 +102,21 @@ def validate(parser, args):
             parser.error(message)
 
 
-def parse_args(argv=None):
-    """Apply --log-level first (before TF is imported), then parse and validate everything."""
+def parse_cli(build, check, argv=None):
+    """Apply --log-level first (before TF is imported), then parse with build() and check(parser, args)."""
     early, _ = log_level_parser().parse_known_args(argv)
     if early.log_level is not None:
         from compat.logs import set_log_level
 
         set_log_level(early.log_level)
-    parser = build_parser()
+    parser = build()
     args = parser.parse_args(argv)
-    validate(parser, args)
+    check(parser, args)
     return args
+
+
+def parse_args(argv=None):
+    return parse_cli(build_parser, validate, argv)
 
 
 def config_from(**overrides):
