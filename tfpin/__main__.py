@@ -128,8 +128,7 @@ def run_cells(m, cells, args, pytest_args, write_report: bool) -> list[dict]:
 
 def _write(m, cells, results, started, finished, reports_dir, name):
     rep = report.build(m, cells, results, started, finished, report.load_bench(reports_dir))
-    write_atomic(Path(reports_dir) / (name + ".json"), json.dumps(rep, indent=2) + "\n")
-    write_atomic(Path(reports_dir) / (name + ".md"), report.markdown(rep))
+    report.write(rep, reports_dir, name)
     return rep
 
 
@@ -189,8 +188,7 @@ def cmd_bench(args) -> int:
         for r in old["cells"]:
             if r["id"] in bench:
                 r["throughput"] = bench[r["id"]]
-        write_atomic(existing, json.dumps(old, indent=2) + "\n")
-        write_atomic(existing.with_suffix(".md"), report.markdown(old))
+        report.write(old, ctx.reports, report_name(m))
         print("throughput merged into %s and %s" % (rel(existing), rel(existing.with_suffix(".md"))))
     return 1 if failed else 0
 

@@ -6,7 +6,6 @@ distributions or extra packages are just more entries in `requirements`.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +61,3 @@ def cell_id(python: str, requirements, packages: dict) -> str:
         spec = packages[name]
         parts.append(spec["label"] + ".".join(version.split(".")[: spec["id_parts"]]))
     return "-".join(parts)
-
-
-def dumps(cells) -> str:
-    return json.dumps([c.describe() for c in cells], indent=2)

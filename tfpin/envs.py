@@ -9,7 +9,6 @@ installer) is unchanged, so an immediate re-run installs nothing.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -150,9 +149,6 @@ class CellEnv:
 
     def freeze(self) -> str:
         return (self.path / FREEZE).read_text()
-
-    def digest(self) -> str:
-        return hashlib.sha256(self.freeze().encode()).hexdigest()[:12]
 
 
 def _short(line: str) -> str:

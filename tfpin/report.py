@@ -54,12 +54,18 @@ def summary(results, planned: int) -> dict:
     return out
 
 
-def verdicts(cells, results: list[dict], table_groups) -> list[dict]:
-    """One verdict per requirement set (a TF/Keras pair), across the Pythons it was run on."""
-    by_id = {r["id"]: r for r in results}
+def group_cells(cells) -> dict[tuple, list]:
+    """Cells by requirement set: the members of one pinnable choice, one per Python."""
     groups: dict[tuple, list] = {}
     for cell in cells:
         groups.setdefault(cell.group, []).append(cell)
+    return groups
+
+
+def verdicts(cells, results: list[dict], table_groups) -> list[dict]:
+    """One verdict per requirement set (a TF/Keras pair), across the Pythons it was run on."""
+    by_id = {r["id"]: r for r in results}
+    groups = group_cells(cells)
     out = []
     for group, members in groups.items():
         statuses = {c.id: by_id[c.id]["status"] if c.id in by_id else "not run" for c in members}
@@ -81,9 +87,7 @@ def verdicts(cells, results: list[dict], table_groups) -> list[dict]:
 def recommend(cells, results: list[dict]) -> dict:
     """The newest requirement set whose cells passed on every Python this matrix asks for."""
     by_id = {r["id"]: r for r in results}
-    groups: dict[tuple, list] = {}
-    for cell in cells:
-        groups.setdefault(cell.group, []).append(cell)
+    groups = group_cells(cells)
     ranked = sorted(groups, key=lambda g: [Version(v) for _, v in g], reverse=True)
     rejected = []
     for group in ranked:
@@ -191,9 +195,10 @@ def throughput_cell(tp) -> str:
     return value
 
 
-def write(report: dict, reports_dir: Path) -> None:
-    write_atomic(Path(reports_dir) / "matrix.json", json.dumps(report, indent=2) + "\n")
-    write_atomic(Path(reports_dir) / "matrix.md", markdown(report))
+def write(report: dict, reports_dir: Path, name: str = "matrix") -> None:
+    """<name>.json and <name>.md, each replaced atomically."""
+    write_atomic(Path(reports_dir) / (name + ".json"), json.dumps(report, indent=2) + "\n")
+    write_atomic(Path(reports_dir) / (name + ".md"), markdown(report))
 
 
 def load_bench(reports_dir: Path) -> dict:
