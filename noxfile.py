@@ -1,8 +1,9 @@
 """nox front end of tfpin. Matrices live in matrices/*.toml; the work is done by `python -m tfpin`.
 
 Sessions:
-  matrix     every cell of a matrix (default: the user's table), reports + recommended pin
-  cell(ID)   one cell, e.g. nox -s "cell(py3.7-tf1.15-keras2.2.5)"; tagged for CI fan-out
+  matrix     every cell of a matrix (default: the user's table), reports + recommended pin;
+             tfpin options after --, pytest args after a second -- (nox -s matrix -- --cells ID -- -k x)
+  cell(ID)   one cell, pytest args after --: nox -s "cell(py3.7-tf1.15-keras2.2.5)" -- -k batchnorm
   bench      training throughput in every cell, merged into the matrix report
   tests      the project's own tests: harness self-tests + cell suite in the newest cell
   lint       ruff over the repository
@@ -41,7 +42,7 @@ def matrix(session):
 @nox.parametrize("cell_id", list(_cell_params()))
 def cell(session, cell_id):
     """One matrix cell, alone (extra pytest args after --)."""
-    session.run(*TFPIN, "cell", cell_id, *session.posargs, external=True)
+    session.run(*TFPIN, "cell", cell_id, "--", *session.posargs, external=True)
 
 
 @nox.session(python=False, default=False)
@@ -55,7 +56,7 @@ def tests(session):
     """The project's own tests: harness self-tests (host, no TF), then the cell suite in the newest cell."""
     session.run(sys.executable, "-m", "pytest", "tests/harness", "-q", "-p", "no:cacheprovider", external=True)
     newest = matrices.load("table").cells[-1]
-    session.run(*TFPIN, "cell", newest.id, *session.posargs, external=True)
+    session.run(*TFPIN, "cell", newest.id, "--", *session.posargs, external=True)
 
 
 @nox.session(python=False, default=False)

@@ -2,3 +2,5 @@
 
 Host-side only (runs under the Python that runs nox); nothing here imports TensorFlow.
 """
+
+__version__ = "0.2.0"

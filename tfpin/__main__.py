@@ -1,64 +1,83 @@
-"""Command line: `python -m tfpin matrix|cell|bench|list|tox-ini` (nox sessions call these)."""
+"""Command line: `tfpin matrix|cell|bench|report|list|tox-ini` (nox sessions call these too).
+
+Arguments after the first `--` go to pytest unchanged (`tfpin cell ID -- -k batchnorm -x`).
+A run with such arguments, or with --cells, is a subset: it writes `<report>-partial.*`
+and never the full matrix's report, and a filtered (`--`) result never enters a
+recommendation.
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
+from . import __version__, procs, report, toxini
 from . import matrix as matrices
-from . import report, toxini
-from .runner import ROOT, Context, rel, run_bench, run_cell, write_atomic
-from .status import PASSED, UNAVAILABLE
+from . import project as projects
+from .runner import CellInterrupted, Context, now, rel, run_bench, run_cell, stamp, write_atomic
+from .status import EXIT_USAGE, UNAVAILABLE, exit_code, exit_reason
 
-REPORTS = ROOT / "reports"
-ENVS = ROOT / ".tfpin" / "envs"
 CATALOGUE = "full"  # the superset a single cell is looked up in
 # What `bench` measures when no arguments follow `--`: the graph stack and Keras fit, same network.
 DEFAULT_BENCH_ARGS = ("--keras-fit", "keras")
 
 
+class UsageError(Exception):
+    """Refused before anything ran (exit 2)."""
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough = None
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
     args = parser().parse_args(argv)
+    args.passthrough = passthrough
+    procs.install_signal_handlers()
     try:
         return args.func(args)
-    except matrices.MatrixError as exc:
+    except (matrices.MatrixError, projects.ProjectError, UsageError) as exc:
         print("tfpin: error: %s" % exc, file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tfpin", description=__doc__)
+    p = argparse.ArgumentParser(prog="tfpin", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version="tfpin " + __version__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    def common(sp, default_matrix=matrices.DEFAULT_MATRIX):
+    def common(sp, default_matrix=None):
         sp.add_argument("--matrix", default=default_matrix,
-                        help="matrix name in matrices/ (%s) or a path to a .toml file (default: %s)"
-                        % (", ".join(matrices.available_matrices()), default_matrix))
+                        help="built-in matrix (%s) or a path to a matrix .toml (default: the project's, else table)"
+                        % ", ".join(matrices.available_matrices()))
         sp.add_argument("--cells", default="", help="comma-separated cell ids to run (default: all)")
-        sp.add_argument("--reports", type=Path, default=REPORTS, help="report directory (default: reports/)")
-        sp.add_argument("--envs", type=Path, default=ENVS, help="where cell environments live (default: .tfpin/envs)")
+        sp.add_argument("--reports", type=Path, default=None, help="report directory (default: <project>/reports)")
+        sp.add_argument("--envs", type=Path, default=None, help="cell environments (default: <project>/.tfpin/envs)")
         sp.add_argument("--log-level", type=int, choices=(0, 1, 2, 3), default=None,
                         help="TF_CPP_MIN_LOG_LEVEL inside the cells: 0 all, 1 no INFO, 2 no WARNING, 3 no ERROR")
+        sp.add_argument("--skip-missing-interpreters", action="store_true",
+                        help="a cell whose Python is not on this machine does not fail the run (as in tox)")
 
-    m = sub.add_parser("matrix", help="run every cell of a matrix and write the reports")
+    m = sub.add_parser("matrix", help="run every cell of a matrix and write the reports (pytest args after --)")
     common(m)
-    m.add_argument("pytest_args", nargs="*", help="extra pytest arguments for the cell suite (after --)")
     m.set_defaults(func=cmd_matrix)
 
-    c = sub.add_parser("cell", help="run one cell (looked up in the full matrix unless --matrix is given)")
-    common(c, CATALOGUE)
+    c = sub.add_parser("cell", help="run one cell of the project's matrix, else of the built-in full matrix "
+                                    "(pytest args after --)")
+    common(c)
     c.add_argument("cell_id")
-    c.add_argument("pytest_args", nargs="*")
     c.set_defaults(func=cmd_cell)
 
-    b = sub.add_parser("bench", help="measure training throughput in each cell; merged into the matrix report")
+    b = sub.add_parser("bench", help="training throughput in each cell (this repo's stack); merged into the report")
     common(b)
-    b.add_argument("bench_args", nargs="*", help="extra arguments for resnet_core.bench (after --)")
     b.set_defaults(func=cmd_bench)
 
-    rp = sub.add_parser("report", help="assemble the matrix report from reports/cells/*.json (CI fan-out)")
+    rp = sub.add_parser("report", help="join reports/cells/*.json into the matrix report (CI fan-out)")
     common(rp)
     rp.set_defaults(func=cmd_report)
 
@@ -67,24 +86,41 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_list)
 
-    t = sub.add_parser("tox-ini", help="write tox.ini from matrices/ (or --check that it is current)")
+    t = sub.add_parser("tox-ini", help="write tox.ini from the built-in matrices (or --check that it is current)")
     t.add_argument("--check", action="store_true")
     t.set_defaults(func=cmd_tox)
     return p
 
 
-def selected(args):
-    m = matrices.load(args.matrix)
+def load(args):
+    """(project, matrix, selected cells, context) with every input validated; nothing has run yet."""
+    project = projects.load()
+    name = args.matrix or project.matrix
+    m = matrices.load(name, project)
     ids = [i.strip() for i in args.cells.split(",") if i.strip()]
-    return m, (m.select(ids) if ids else m.cells)
+    cells = m.select(ids) if ids else m.cells
+    reports = (args.reports or project.root / "reports").resolve()
+    envs = (args.envs or project.root / ".tfpin" / "envs").resolve()
+    check_writable(reports)
+    ctx = Context(project, reports, envs, args.log_level, args.passthrough)
+    return project, m, cells, ctx
 
 
-def context(args, pytest_args=()):
-    return Context(args.reports, args.envs, args.log_level, pytest_args)
+def check_writable(reports: Path) -> None:
+    """Refuse an unusable report directory before any cell runs, not after the first hour of them."""
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        probe = reports / (".tfpin-write-test-%d" % os.getpid())
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError("report directory %s is not writable (%s); pass --reports DIR with a writable "
+                         "directory" % (reports, exc.strerror or exc)) from None
 
 
-def report_name(m) -> str:
-    return "matrix" if m.name == matrices.DEFAULT_MATRIX else "matrix-" + m.name
+def report_name(m, partial: bool) -> str:
+    base = "matrix" if m.name == matrices.DEFAULT_MATRIX else "matrix-" + m.name
+    return base + "-partial" if partial else base
 
 
 def progress(i, n, cell, text):
@@ -100,35 +136,48 @@ def result_line(r) -> str:
         line = "%-11s no tests run  setup %.1fs" % (r["status"], d["setup_s"])
     if r.get("env", {}).get("reused"):
         line += "  (env reused)"
-    if r["status"] != PASSED and r["reason"]:
+    if r.get("env", {}).get("rebuilt_because"):
+        line += "  (env rebuilt: %s)" % r["env"]["rebuilt_because"]
+    if r["status"] != "passed" and r["reason"]:
         line += "\n        " + r["reason"]
     return line
 
 
-def run_cells(m, cells, args, pytest_args, write_report: bool) -> list[dict]:
-    ctx = context(args, pytest_args)
-    started, results = report.now(), []
-    name = report_name(m)
+def run_cells(m, cells, ctx, report_as: str | None) -> tuple[list[dict], int | None]:
+    """Run cells in order; (results, interrupt exit code or None). Reports are rewritten after each cell."""
+    started, results = now(), []
+    partial = report_as is not None and report_as.endswith("-partial")
+    interrupted = None
     for i, cell in enumerate(cells, 1):
         progress(i, len(cells), cell, "started")
-        result = run_cell(cell, ctx)
+        try:
+            result = run_cell(cell, ctx, lambda text, i=i, cell=cell: progress(i, len(cells), cell, text))
+        except CellInterrupted as exc:
+            result, interrupted = exc.result, exc.code
         results.append(result)
         write_atomic(ctx.reports / "cells" / (cell.id + ".json"), json.dumps(result, indent=2) + "\n")
         progress(i, len(cells), cell, result_line(result))
-        if write_report:
-            _write(m, cells, results, started, None, ctx.reports, name)
-    if write_report:
-        final = _write(m, cells, results, started, report.now(), ctx.reports, name)
+        if interrupted is not None:
+            break
+        if report_as:
+            _write(m, cells, results, started, None, ctx, report_as, partial)
+    if report_as:
+        final = _write(m, cells, results, started, now() if interrupted is None else None, ctx,
+                       report_as, partial, interrupted=interrupted is not None)
         print()
         print(report.markdown(final), end="")
-        print("reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.reports / (name + ".json")),
-                                                          rel(ctx.reports / (name + ".md"))))
-    return results
+        print("reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.reports / (report_as + ".json"), ctx),
+                                                          rel(ctx.reports / (report_as + ".md"), ctx)))
+        if partial:
+            print("tfpin: a subset run (--cells or pytest args after --) wrote %s.*; the full matrix's %s.* "
+                  "is untouched" % (report_as, report_as[: -len("-partial")]))
+    return results, interrupted
 
 
-def _write(m, cells, results, started, finished, reports_dir, name):
-    rep = report.build(m, cells, results, started, finished, report.load_bench(reports_dir))
-    report.write(rep, reports_dir, name)
+def _write(m, cells, results, started, finished, ctx, name, partial, interrupted=False):
+    rep = report.build(m, cells, results, started, finished, report.load_bench(ctx.reports),
+                       selection=ctx.selection, partial=partial, interrupted=interrupted)
+    report.write(rep, ctx.reports, name)
     return rep
 
 
@@ -139,39 +188,57 @@ def closing_line(results) -> str:
         total["passed"], total["failed"] + total["errors"], total["skipped"])
 
 
-def exit_code(results) -> int:
-    """0 exactly when every available cell passed."""
-    return 0 if all(r["status"] in (PASSED, UNAVAILABLE) for r in results) else 1
+def finish(results, interrupted, args) -> int:
+    print(closing_line(results))
+    if interrupted is not None:
+        print("tfpin: interrupted: finished cells are kept in the report; no recommendation from an "
+              "interrupted run", file=sys.stderr)
+        return interrupted
+    code = exit_code(results, args.skip_missing_interpreters)
+    if code:
+        print("tfpin: %s" % exit_reason(results, args.skip_missing_interpreters), file=sys.stderr)
+    return code
 
 
 def cmd_matrix(args) -> int:
-    m, cells = selected(args)
-    print("tfpin: matrix %r (%s), %d cells" % (m.name, rel(m.path), len(cells)), flush=True)
+    project, m, cells, ctx = load(args)
+    partial = bool(args.cells) or ctx.selection is not None
+    print("tfpin: project %s, matrix %r (%s), %d cells%s" % (
+        project.root, m.name, m.path, len(cells), ", pytest args: " + " ".join(ctx.selection)
+        if ctx.selection else ""), flush=True)
     t0 = time.monotonic()
-    results = run_cells(m, cells, args, args.pytest_args, write_report=True)
+    results, interrupted = run_cells(m, cells, ctx, report_name(m, partial))
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
-    print(closing_line(results))
-    return exit_code(results)
+    return finish(results, interrupted, args)
 
 
 def cmd_cell(args) -> int:
-    m = matrices.load(args.matrix)
-    (cell,) = m.select([args.cell_id])
-    results = run_cells(m, [cell], args, args.pytest_args, write_report=False)
+    project, m, (cell,), ctx = load_one(args)
+    results, interrupted = run_cells(m, [cell], ctx, None)
     r = results[0]
-    print("junit: %s  log: %s  lock: %s" % (r.get("junit", "-"), r.get("log", "-"),
-                                            rel(args.reports / "locks" / (cell.id + ".txt"))))
+    print("junit: %s  log: %s  lock: %s" % (r.get("junit", "-"), r.get("log", "-"), r.get("lock", "-")))
     # Same rule as the matrix, so a CI job per cell agrees with the whole-matrix run.
-    return exit_code(results)
+    return finish(results, interrupted, args)
+
+
+def load_one(args):
+    """A cell id the project's matrix lacks is looked up in the built-in cross product (off-table pairs)."""
+    args.cells = args.cell_id
+    try:
+        return load(args)
+    except matrices.UnknownCell:
+        if args.matrix:
+            raise
+        args.matrix = CATALOGUE
+        return load(args)
 
 
 def cmd_bench(args) -> int:
-    m, cells = selected(args)
-    ctx = context(args)
+    project, m, cells, ctx = load(args)
     failed = False
     for i, cell in enumerate(cells, 1):
         progress(i, len(cells), cell, "bench started")
-        data = run_bench(cell, ctx, args.bench_args or DEFAULT_BENCH_ARGS)
+        data = run_bench(cell, ctx, ctx.selection or DEFAULT_BENCH_ARGS)
         write_atomic(ctx.reports / "bench" / (cell.id + ".json"), json.dumps(data, indent=2) + "\n")
         if data["status"] == "measured":
             text = "%.1f img/s graph" % data["images_per_sec"]
@@ -181,40 +248,47 @@ def cmd_bench(args) -> int:
             text = "%s: %s" % (data["status"], data["reason"])
             failed = failed or data["status"] != UNAVAILABLE
         progress(i, len(cells), cell, text)
-    existing = ctx.reports / (report_name(m) + ".json")
+    existing = ctx.reports / (report_name(m, False) + ".json")
     if existing.exists():
         old = json.loads(existing.read_text())
-        bench = report.load_bench(ctx.reports)
-        for r in old["cells"]:
-            if r["id"] in bench:
-                r["throughput"] = bench[r["id"]]
-        report.write(old, ctx.reports, report_name(m))
-        print("throughput merged into %s and %s" % (rel(existing), rel(existing.with_suffix(".md"))))
+        report.attach_bench(old["cells"], report.load_bench(ctx.reports))
+        report.write(old, ctx.reports, report_name(m, False))
+        print("throughput merged into %s and %s" % (rel(existing, ctx), rel(existing.with_suffix(".md"), ctx)))
     return 1 if failed else 0
 
 
 def cmd_report(args) -> int:
-    """Cells run on separate runners each leave reports/cells/<id>.json; this joins them."""
-    m, cells = selected(args)
-    results = []
+    """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
+    project, m, cells, ctx = load(args)
+    results, refused = [], []
     for cell in cells:
-        path = args.reports / "cells" / (cell.id + ".json")
-        if path.exists():
-            results.append(json.loads(path.read_text()))
-    missing = len(cells) - len(results)
-    started = report.now()
-    rep = _write(m, cells, results, started, started if not missing else None, args.reports, report_name(m))
+        path = ctx.reports / "cells" / (cell.id + ".json")
+        if not path.exists():
+            refused.append("%s: no result for cell %s" % (rel(path, ctx), cell.id))
+            continue
+        problem, data = report.check_result(path, cell, stamp(cell, project))
+        if problem:
+            refused.append(problem)
+        else:
+            results.append(data)
+    started = now()
+    name = report_name(m, bool(args.cells))
+    rep = _write(m, cells, results, started, started if not refused else None, ctx, name, bool(args.cells))
     print(report.markdown(rep), end="")
-    if missing:
-        print("tfpin: %d of %d cells have no result in %s" % (missing, len(cells), rel(args.reports / "cells")))
-    return exit_code(results) if not missing else 1
+    for line in refused:
+        print("tfpin: refused %s" % line, file=sys.stderr)
+    if refused:
+        print("tfpin: %d of %d cells have no valid result; re-run them with `tfpin cell ID` (full suite, no -k)"
+              % (len(refused), len(cells)), file=sys.stderr)
+        return 1
+    return finish(results, None, args)
 
 
 def cmd_list(args) -> int:
-    m, cells = selected(args)
+    project, m, cells, ctx = load(args)
     if args.json:
-        print(json.dumps([{**c.describe(), "tox_env": c.tox_env(), "constraints": c.constraint_lines()}
-                          for c in cells], indent=2))
+        print(json.dumps([{**c.describe(), "tox_env": c.tox_env(), "constraints": c.constraint_lines(),
+                           "install": list(c.install)} for c in cells], indent=2))
     else:
         for c in cells:
             print("%-26s %s" % (c.id, " ".join(c.requirement_lines()[: len(c.requirements)] + c.constraint_lines())))
@@ -222,16 +296,17 @@ def cmd_list(args) -> int:
 
 
 def cmd_tox(args) -> int:
+    project = projects.load()
     text = toxini.render(matrices.load(CATALOGUE), matrices.load(matrices.DEFAULT_MATRIX))
-    path = ROOT / "tox.ini"
+    path = project.root / "tox.ini"
     if args.check:
         if not path.exists() or path.read_text() != text:
-            print("tox.ini is out of date with matrices/; run `python -m tfpin tox-ini`", file=sys.stderr)
+            print("tox.ini is out of date with the built-in matrices; run `tfpin tox-ini`", file=sys.stderr)
             return 1
-        print("tox.ini matches matrices/")
+        print("tox.ini matches the built-in matrices")
         return 0
     write_atomic(path, text)
-    print("wrote %s" % rel(path))
+    print("wrote %s" % path)
     return 0
 
 

@@ -23,6 +23,7 @@ class Cell:
     tools: tuple[str, ...] = ()  # test tooling for this Python (pytest, sklearn, ...)
     pip: str = ""  # pip release the stdlib-venv fallback upgrades to
     source: str = ""  # which matrix file and entry declared it, for error messages
+    install: tuple[str, ...] = ()  # the project's own install lines (tfpin.toml `install`)
 
     @property
     def pins(self) -> dict[str, str]:
@@ -38,6 +39,11 @@ class Cell:
 
     def constraint_lines(self) -> list[str]:
         return [c.pin for c in self.constraints]
+
+    def definition(self) -> dict:
+        """Everything that decides what a cell installs: a result counts only for this exact definition."""
+        return {"python": self.python, "requirements": self.requirement_lines(),
+                "constraints": self.constraint_lines(), "install": list(self.install)}
 
     def env_token(self) -> str:
         """What the cell suite reads from TFPIN_CELL: no JSON, so tox.ini can carry it verbatim."""

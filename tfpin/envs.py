@@ -1,40 +1,48 @@
-"""Create, reuse and freeze one virtual environment per cell.
+"""Create, reuse, check and freeze one virtual environment per cell.
 
 uv is used when it is available (fast, a warm cache makes re-creation cheap); otherwise
 the cell interpreter's own `venv` plus an upgraded pip (modern virtualenv cannot make
 3.6 environments, and 3.6's stock pip 18.1 cannot see manylinux2010 wheels).
 
-An environment is reused exactly when its stamp (interpreter, requirements, pins,
-installer) is unchanged, so an immediate re-run installs nothing.
+An environment is reused when its stamp (interpreter, requirements, pins, the project's
+install lines and the files they name, installer) is unchanged AND a probe finds it whole;
+otherwise it is rebuilt. Its installed set is read from the env itself on every run, never
+copied from an earlier one.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
-import subprocess
-import time
+import tempfile
 from pathlib import Path
 
+from . import procs
 from .cells import Cell
 from .interpreters import find
 
 STAMP = "tfpin-stamp.json"
-FREEZE = "tfpin-freeze.txt"
+PLUGIN_DIR = Path(__file__).resolve().parent / "cellplugin"
+INSTALL_TIMEOUT = 1800
 
-# The installer's own words for "this requirement has no distribution for this Python".
-NO_DISTRIBUTION = [
-    re.compile(r"has no wheels with a matching Python ABI tag"),
-    re.compile(r"has no wheels with a matching Python version tag"),
-    re.compile(r"Could not find a version that satisfies the requirement"),
-    re.compile(r"No matching distribution found for"),
-    re.compile(r"only found wheels for .* with the following Python ABI tags"),
+# uv's words for "the index has this requirement, but no build of it for this Python".
+UV_NO_BUILD = [
+    re.compile(r"has no wheels with a matching Python (ABI|version) tag"),
+    re.compile(r"only found wheels for .* with the following Python (ABI|implementation|version) tags?"),
+    re.compile(r"the current Python version \([\d.]+\) does not satisfy Python"),
+    re.compile(r"has no wheels with a matching platform tag"),
 ]
+PIP_NOT_FOUND = re.compile(r"Could not find a version that satisfies the requirement (\S+) \(from versions: ([^)]*)\)")
+
+
+class MissingInterpreter(Exception):
+    """This machine has no interpreter for the cell's Python."""
 
 
 class Unavailable(Exception):
-    """The cell cannot exist here (no interpreter, no wheel); not a failure of the code."""
+    """The installer says a pinned package has no build for this Python: the cell cannot exist."""
 
 
 class InstallError(Exception):
@@ -56,68 +64,153 @@ def installer() -> str:
     return "uv" if uv_binary() else "venv"
 
 
-class CellEnv:
-    def __init__(self, cell: Cell, root: Path):
-        self.cell = cell
-        self.path = root / cell.id
-        self.python = self.path / "bin" / "python"
+class EnvLock:
+    """One run at a time per env: a second run on the same env waits, and says so."""
 
-    def _stamp(self, interpreter: str, version: str, backend: str) -> dict:
+    def __init__(self, env_path: Path, announce):
+        self.path = env_path.parent / (".%s.lock" % env_path.name)
+        self.announce = announce
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "?"
+            self.announce("waiting: another tfpin run (pid %s) is using %s" % (holder, self.path.parent))
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, str(os.getpid()).encode(), 0)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+class CellEnv:
+    def __init__(self, cell: Cell, root: Path, project_root: Path, install_digest: dict | None = None):
+        self.cell, self.project_root = cell, Path(project_root)
+        self.path = Path(root) / cell.id
+        self.python = self.path / "bin" / "python"
+        self.install_digest = install_digest or {}
+
+    def stamp(self, interpreter: str, version: str, backend: str) -> dict:
         return {
             "interpreter": interpreter,
             "interpreter_version": version,
             "installer": backend,
-            "requirements": self.cell.requirement_lines(),
-            "constraints": self.cell.constraint_lines(),
+            **self.cell.definition(),
+            **self.install_digest,
             "pip": self.cell.pip if backend == "venv" else "",
         }
 
     def ensure(self, log) -> dict:
-        """Make the environment current. Returns {'reused': bool, 'installer': str, 'seconds': float}."""
-        start = time.monotonic()
+        """Make the environment current. Returns {'reused', 'installer', 'rebuilt_because'}."""
         try:
             interpreter, version = find(self.cell.python)
         except LookupError as exc:
-            raise Unavailable(str(exc)) from None
+            raise MissingInterpreter(str(exc)) from None
         backend = installer()
-        stamp = self._stamp(interpreter, version, backend)
+        stamp = self.stamp(interpreter, version, backend)
         stamp_file = self.path / STAMP
+        why = "new environment"
         if self.python.exists() and stamp_file.exists():
-            if json.loads(stamp_file.read_text()) == stamp and (self.path / FREEZE).exists():
-                return {"reused": True, "installer": backend, "seconds": time.monotonic() - start}
+            try:
+                same = json.loads(stamp_file.read_text()) == stamp
+            except ValueError:
+                same = False
+            if same:
+                problems = self.probe(log)
+                if not problems:
+                    return {"reused": True, "installer": backend, "rebuilt_because": ""}
+                why = "damaged: " + "; ".join(problems[:3])
+            else:
+                why = "stamp changed (requirements, pins, install lines or interpreter)"
+        elif self.path.exists():
+            why = "incomplete environment"
+        log("== %s: building environment (%s)" % (self.cell.id, why))
         if self.path.exists():
             shutil.rmtree(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._create(interpreter, backend, log)
             self._install(backend, log)
-            (self.path / FREEZE).write_text(self._freeze(backend))
         except (Unavailable, InstallError):
             shutil.rmtree(self.path, ignore_errors=True)  # never leave a half-built env to be reused
             raise
+        except BaseException:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
         stamp_file.write_text(json.dumps(stamp, indent=2))
-        return {"reused": False, "installer": backend, "seconds": time.monotonic() - start}
+        return {"reused": False, "installer": backend, "rebuilt_because": why if why != "new environment" else ""}
+
+    def probe(self, log) -> list[str]:
+        """What is broken in a reused env (empty when it is whole)."""
+        names = [name for name, _ in self.cell.requirements]
+        code, out = procs.run([self.python, PLUGIN_DIR / "tfpin_probe.py", *names], timeout=120)
+        problems = [ln.strip() for ln in (out or "").splitlines() if ln.strip()]
+        if code != 0 and not problems:
+            problems = ["the env's python does not run (exit %s)" % code]
+        if problems:
+            log("== probe of %s found: %s" % (self.path, "; ".join(problems)))
+        return problems if code != 0 else []
 
     def _run(self, cmd, log, what):
         log("$ " + " ".join(str(c) for c in cmd))
-        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-        output = (proc.stdout or "") + (proc.stderr or "")
+        code, output = procs.run(cmd, cwd=self.project_root, timeout=INSTALL_TIMEOUT)
+        output = output or ""
         log(output)
-        if proc.returncode != 0:
-            lines = [ln for ln in output.strip().splitlines() if ln.strip()]
-            if what == "install" and self._no_distribution(output):
-                quoted = [_short(ln.strip()) for ln in lines if any(p.search(ln) for p in NO_DISTRIBUTION)]
-                raise Unavailable("installer: " + " | ".join(quoted or lines[-3:]))
-            raise InstallError("%s failed (exit %d): %s" % (what, proc.returncode, " | ".join(lines[-8:])))
+        if code is None:
+            raise InstallError("%s did not finish within %d s" % (what, INSTALL_TIMEOUT))
+        if code != 0:
+            lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip() and not _noise(ln)]
+            if what == "install":
+                no_build = self._no_build(output, log)
+                if no_build:
+                    raise Unavailable("installer: " + no_build)
+            raise InstallError("%s failed (exit %d): %s" % (what, code, " | ".join(lines[-6:])))
         return output
 
-    def _no_distribution(self, output: str) -> bool:
-        """True when the installer says one of *our pinned* packages has no build for this Python."""
+    def _no_build(self, output: str, log) -> str:
+        """The installer's words when one of *our pinned* packages has no build for this Python, else ''."""
         names = [name for name, _ in self.cell.requirements]
-        for line in output.splitlines():
-            if any(p.search(line) for p in NO_DISTRIBUTION) and any(n in line for n in names):
-                return True
-        return False
+        lines = output.splitlines()
+        for line in lines:
+            if any(p.search(line) for p in UV_NO_BUILD) and any(n in line for n in names):
+                return _short(line.strip())
+        # pip only says "could not find a version"; ask it (verbosely) whether the index had builds of
+        # exactly that release that this Python cannot use. An empty version list means the index was
+        # not reached or does not know the package: an error, not a fact about the world.
+        for line in lines:
+            match = PIP_NOT_FOUND.search(line)
+            if not match or match.group(2).strip() in ("", "none"):
+                continue
+            requirement = match.group(1)
+            name, _, version = requirement.partition("==")
+            if name not in names or not version:
+                continue
+            evidence = self._pip_incompatible_builds(requirement, name, version, log)
+            if evidence:
+                return "%s | %s" % (_short(line.strip()), evidence)
+        return ""
+
+    def _pip_incompatible_builds(self, requirement, name, version, log) -> str:
+        with tempfile.TemporaryDirectory() as scratch:
+            cmd = [self.python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-vv",
+                   "-d", scratch, requirement]
+            _, out = procs.run(cmd, cwd=self.project_root, timeout=INSTALL_TIMEOUT)
+        name_re = "[-_.]".join(re.escape(part) for part in re.split(r"[-_.]+", name))
+        spelled = re.compile(r"/%s-%s[-.]" % (name_re, re.escape(version)), re.I)
+        incompatible = [ln.strip() for ln in (out or "").splitlines()
+                        if ("none of the wheel's tags" in ln or "requires a different Python" in ln)
+                        and spelled.search(ln)]
+        log("== pip download -vv found %d builds of %s it cannot use" % (len(incompatible), requirement))
+        if not incompatible:
+            return ""
+        return "%d builds of %s exist, none for this Python (e.g. %s)" % (
+            len(incompatible), requirement, incompatible[0].split(":")[1].strip()[:80])
 
     def _create(self, interpreter, backend, log):
         if backend == "uv":
@@ -130,7 +223,8 @@ class CellEnv:
     def _install(self, backend, log):
         req = self.path / "tfpin-requirements.txt"
         con = self.path / "tfpin-constraints.txt"
-        req.write_text("\n".join(self.cell.requirement_lines()) + "\n")
+        lines = self.cell.requirement_lines() + [absolute_install_line(x, self.project_root) for x in self.cell.install]
+        req.write_text("\n".join(lines) + "\n")
         con.write_text("\n".join(self.cell.constraint_lines()) + "\n")
         if backend == "uv":
             cmd = [uv_binary(), "pip", "install", "--python", self.python, "-r", req, "-c", con]
@@ -139,16 +233,30 @@ class CellEnv:
                    "-r", req, "-c", con]
         self._run(cmd, log, "install")
 
-    def _freeze(self, backend) -> str:
-        if backend == "uv":
+    def freeze(self) -> str:
+        """The installed set as it is now (re-read on every run, reused env or not)."""
+        if installer() == "uv" and not (self.path / "bin" / "pip").exists():
             cmd = [uv_binary(), "pip", "freeze", "--python", self.python]
         else:
             cmd = [self.python, "-m", "pip", "freeze", "--disable-pip-version-check"]
-        out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=True).stdout
+        code, out = procs.run(cmd, timeout=300)
+        if code != 0:
+            raise InstallError("freeze failed (exit %s): %s" % (code, (out or "").strip()[-300:]))
         return out if out.endswith("\n") else out + "\n"
 
-    def freeze(self) -> str:
-        return (self.path / FREEZE).read_text()
+
+def absolute_install_line(line: str, root: Path) -> str:
+    """'.', '-e .', '-r reqs.txt' are relative to the project root, wherever the installer runs."""
+    parts = line.strip().split()
+    if parts and parts[0] in ("-r", "-c", "--requirement", "--constraint", "-e") and len(parts) == 2:
+        return "%s %s" % (parts[0], (root / parts[1]).resolve())
+    if len(parts) == 1 and (parts[0].startswith(".") or (root / parts[0]).is_dir()):
+        return str((root / parts[0]).resolve())
+    return line.strip()
+
+
+def _noise(line: str) -> bool:
+    return "is ignored: it is neither a file nor a directory" in line
 
 
 def _short(line: str) -> str:

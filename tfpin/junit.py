@@ -1,20 +1,41 @@
 """Read pytest's JUnit XML: counts and the ids of what failed, nothing else."""
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+# pytest-timeout's failure message for a hung test: "Timeout >3.0s" (2.1), "Timeout (>3.0s) from ..." (2.4)
+TIMEOUT_RE = re.compile(r"Timeout \(?>[\d.]+s")
+
+
+class CorruptReport(ValueError):
+    """The file is not a complete JUnit report (truncated, not XML, not pytest's shape)."""
+
 
 def read(path: Path) -> dict:
-    """{'passed', 'failed', 'skipped', 'errors', 'failing': [test ids], 'skip_reasons': {id: reason}}."""
-    root = ET.parse(path).getroot()
+    """{'passed', 'failed', 'skipped', 'errors', 'failing': [ids], 'skip_reasons': {id: reason},
+    'timed_out': [ids], 'first_error': the first failure's error line}."""
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise CorruptReport("not well-formed XML: %s" % exc) from None
+    if root.tag not in ("testsuite", "testsuites"):
+        raise CorruptReport("root element is <%s>, not <testsuites>/<testsuite>" % root.tag)
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    if not suites:
+        raise CorruptReport("no <testsuite> element")
     counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
-    failing, skip_reasons = [], {}
+    failing, skip_reasons, timed_out, first_error = [], {}, [], ""
     for suite in suites:
         for case in suite.iter("testcase"):
             tid = test_id(case)
             kinds = {child.tag for child in case}
+            bad = case.find("error") if "error" in kinds else case.find("failure")
+            if bad is not None:
+                if TIMEOUT_RE.search(bad.get("message") or ""):
+                    timed_out.append(tid)
+                first_error = first_error or error_line(bad)
             if "error" in kinds:
                 counts["errors"] += 1
                 failing.append(tid)
@@ -30,7 +51,16 @@ def read(path: Path) -> dict:
         declared_errors = int(suite.get("errors", 0))
         counted = sum(1 for c in suite.iter("testcase") if c.find("error") is not None)
         counts["errors"] += max(0, declared_errors - counted)
-    return {**counts, "failing": failing, "skip_reasons": skip_reasons}
+    return {**counts, "failing": failing, "skip_reasons": skip_reasons, "timed_out": timed_out,
+            "first_error": first_error}
+
+
+def error_line(element) -> str:
+    """The line a person wants first: pytest's `E   ImportError: ...`, else the message."""
+    for line in (element.text or "").splitlines():
+        if line.startswith("E "):
+            return line[1:].strip()[:300]
+    return (element.get("message") or "").strip().splitlines()[0][:300] if element.get("message") else ""
 
 
 def test_id(case) -> str:

@@ -10,12 +10,12 @@ import itertools
 import re
 from pathlib import Path
 
-import tomllib
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from .cells import Cell, Constraint, cell_id
+from .project import tomllib
 
 MATRICES_DIR = Path(__file__).resolve().parent.parent / "matrices"
 DEFAULT_MATRIX = "table"
@@ -32,6 +32,10 @@ class MatrixError(ValueError):
     """A matrix file is malformed; the message says where and what is allowed."""
 
 
+class UnknownCell(MatrixError):
+    """A cell id that the matrix does not define."""
+
+
 class Matrix:
     def __init__(self, name: str, path: Path, description: str, cells: list[Cell]):
         self.name, self.path, self.description, self.cells = name, path, description, cells
@@ -40,7 +44,7 @@ class Matrix:
         known = {c.id: c for c in self.cells}
         unknown = [i for i in ids if i not in known]
         if unknown:
-            raise MatrixError(
+            raise UnknownCell(
                 "%s: unknown cell id(s) %s; cells of matrix %r: %s"
                 % (self.path, ", ".join(unknown), self.name, ", ".join(known))
             )
@@ -58,7 +62,8 @@ def available_matrices() -> list[str]:
     return sorted(p.stem for p in MATRICES_DIR.glob("*.toml"))
 
 
-def load(name_or_path: str = DEFAULT_MATRIX) -> Matrix:
+def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
+    """project: a tfpin.project.Project whose constraints and install lines every cell gets."""
     path = resolve_path(name_or_path)
     if not path.is_file():
         raise MatrixError(
@@ -82,12 +87,16 @@ def load(name_or_path: str = DEFAULT_MATRIX) -> Matrix:
     packages = _packages(path, data.get("packages", {}))
     pythons = _pythons(path, data.get("pythons", {}))
     constraints = _constraints(path, data.get("constraints", []), packages)
+    install = ()
+    if project is not None:
+        constraints += _constraints(project.source, project.constraints, packages)
+        install = tuple(project.install)
     if not isinstance(cells_raw, list) or not cells_raw:
         raise MatrixError("%s: key 'cells' must be a non-empty array of tables ([[cells]])" % path)
     cells: list[Cell] = []
     seen: dict[str, str] = {}
     for index, entry in enumerate(cells_raw):
-        for cell in _expand(path, index, entry, packages, pythons, constraints):
+        for cell in _expand(path, index, entry, packages, pythons, constraints, install):
             if cell.id in seen:
                 raise MatrixError(
                     "%s: duplicate cell %s (declared by %s and again by %s)"
@@ -170,7 +179,7 @@ def _constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
     return out
 
 
-def _expand(path, index, entry, packages, pythons, constraints):
+def _expand(path, index, entry, packages, pythons, constraints, install=()):
     where = "[[cells]] #%d" % (index + 1)
     _no_unknown(path, where, entry, {"python", *packages})
     if "python" not in entry:
@@ -204,5 +213,6 @@ def _expand(path, index, entry, packages, pythons, constraints):
             constraints=applied,
             tools=tuple(pythons[python].get("tools", [])),
             pip=pythons[python].get("pip", ""),
+            install=install,
             source="%s %s" % (path.name, where),
         )

@@ -5,33 +5,41 @@ every cell that finished.
 """
 from __future__ import annotations
 
-import datetime
 import json
 from pathlib import Path
 
 from packaging.version import Version
 
 from .runner import write_atomic
-from .status import PASSED, UNAVAILABLE
+from .status import PASSED, STATUSES, UNAVAILABLE
 
-SCHEMA = 1
+SCHEMA = 2  # 2: results carry stamp, definition, selection; reports partial/interrupted
 MD_VERSIONS = ("numpy", "protobuf", "h5py")
 
 
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-
-
 def build(matrix, cells, results: list[dict], started: str, finished: str | None, bench: dict,
-          table_groups=None) -> dict:
-    """table_groups: requirement sets of the user's table (default: matrices/table.toml), to mark off-table ones."""
+          table_groups=None, selection=None, partial: bool = False, interrupted: bool = False) -> dict:
+    """table_groups: requirement sets of the user's table (default: matrices/table.toml), to mark off-table ones.
+
+    selection: pytest args of a filtered run (no recommendation at all); partial: a subset of the
+    matrix's cells (recommendation marked partial); interrupted: the run was stopped (none).
+    """
     if table_groups is None:
         from . import matrix as matrices
 
         table_groups = {c.group for c in matrices.load(matrices.DEFAULT_MATRIX).cells}
-    for r in results:
-        if r["id"] in bench:
-            r["throughput"] = bench[r["id"]]
+    attach_bench(results, bench)
+    if interrupted:
+        rec = no_recommendation("the run was interrupted: finished cells are listed, nothing is recommended")
+    elif selection:
+        rec = no_recommendation("a filtered run (pytest args %s) proves only part of the suite and never "
+                                "enters a recommendation" % " ".join(selection))
+    else:
+        rec = recommend(cells, results)
+        if partial:
+            rec["partial"] = True
+            rec["summary"] = "partial evidence (%d of %d cells of matrix %r): %s" % (
+                len(cells), len(matrix.cells), matrix.name, rec["summary"])
     return {
         "schema": SCHEMA,
         "matrix": matrix.name,
@@ -39,12 +47,49 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
         "description": matrix.description,
         "started": started,
         "finished": finished,
+        "selection": list(selection) if selection else None,
+        "partial": bool(partial or selection),
+        "interrupted": interrupted,
         "cells_planned": [c.id for c in cells],
         "cells": results,
         "summary": summary(results, len(cells)),
         "pairs": verdicts(cells, results, table_groups),
-        "recommendation": recommend(cells, results),
+        "recommendation": rec,
     }
+
+
+def no_recommendation(why: str) -> dict:
+    return {"requirements": None, "python": [], "constraints": [], "summary": why, "rejected_newer": []}
+
+
+def attach_bench(results: list[dict], bench: dict) -> None:
+    """Throughput only where it was measured for this very cell definition, on a finite loss."""
+    for r in results:
+        r.pop("throughput", None)
+        b = bench.get(r["id"])
+        if b and b.get("stamp") == r.get("stamp") and (b.get("status") != "measured" or b.get("loss_finite")):
+            r["throughput"] = b
+
+
+def check_result(path: Path, cell, current_stamp: str):
+    """(problem or '', result): a stored result joins a report only if it is whole, for this definition, unfiltered."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        return "%s: unreadable (%s)" % (path, exc), None
+    if not isinstance(data, dict) or data.get("id") != cell.id or data.get("status") not in STATUSES:
+        return "%s: not a tfpin result for cell %s" % (path, cell.id), None
+    if data.get("stamp") != current_stamp:
+        old, wanted = data.get("definition") or {}, cell.definition()
+        diffs = ["%s: %s -> %s" % (k, old.get(k), wanted[k]) for k in wanted if old.get(k) != wanted[k]]
+        return ("%s: produced for another definition of %s (stamp %s, the matrix now gives %s%s)"
+                % (path, cell.id, data.get("stamp"), current_stamp,
+                   "; " + "; ".join(diffs) if diffs else "")), None
+    if data.get("selection"):
+        return ("%s: a filtered run (pytest args %s), not the full suite" % (path, " ".join(data["selection"]))), None
+    if data.get("finished") is None or data.get("status") == "interrupted":
+        return "%s: the run of %s did not finish" % (path, cell.id), None
+    return "", data
 
 
 def summary(results, planned: int) -> dict:
@@ -93,7 +138,7 @@ def recommend(cells, results: list[dict]) -> dict:
     for group in ranked:
         members = groups[group]
         problems = []
-        for cell in members:
+        for cell in members:  # every Python this evidence set asks for must have passed in it
             r = by_id.get(cell.id)
             if r is None:
                 problems.append("%s not run" % cell.id)
@@ -106,7 +151,7 @@ def recommend(cells, results: list[dict]) -> dict:
         return {
             **{name: version for name, version in group},
             "requirements": dict(group),
-            "python": [c.python for c in members],
+            "python": [c.python for c in members if by_id[c.id]["status"] == PASSED],
             "cells": [c.id for c in members],
             "constraints": pin_lines(members),
             "summary": "%s on Python %s" % (label, ", ".join(c.python for c in members)),
@@ -142,7 +187,8 @@ def markdown(report: dict) -> str:
         "",
         "%s. Started %s, %s." % (
             report["description"] or report["matrix_file"], report["started"],
-            "finished " + report["finished"] if report["finished"] else "**still running or interrupted**"),
+            "finished " + report["finished"] if report["finished"] else
+            "**interrupted**" if report.get("interrupted") else "**still running or interrupted**"),
         "",
         "| cell | status | passed | failed | skipped | setup s | tests s | tensorflow | keras | %s | img/s |"
         % " | ".join(MD_VERSIONS),
@@ -164,7 +210,7 @@ def markdown(report: dict) -> str:
         for r in notes:
             rows.append("- `%s` **%s**: %s" % (r["id"], r["status"], r["reason"]))
     off = [p for p in report.get("pairs", []) if not p["in_table"]]
-    if off:
+    if off and any(p["in_table"] for p in report.get("pairs", [])):  # only where the matrix overlaps the table
         rows += ["", "## Off-table pairs", "", "Pairs the user's table does not list, judged on every Python run:", ""]
         for p in off:
             cells = ", ".join("`%s` %s" % kv for kv in p["cells"].items())
@@ -174,7 +220,7 @@ def markdown(report: dict) -> str:
                 line += "; failing: " + ", ".join(p["failing"][:8]) + (" ..." if len(p["failing"]) > 8 else "")
             rows.append(line)
     rec = report["recommendation"]
-    rows += ["", "## Recommended pin", ""]
+    rows += ["", "## Recommended pin" + (" (partial evidence)" if report.get("partial") else ""), ""]
     if rec["requirements"]:
         rows += ["%s." % rec["summary"], "", "```", *rec["constraints"], "```"]
     else:

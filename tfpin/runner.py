@@ -1,66 +1,113 @@
-"""Run one cell end to end: environment, cell suite, result record.
+"""Run one cell end to end: fresh evidence, environment, the project's suite, result record.
 
 Nothing here raises for a cell-level problem: every outcome becomes a result with a
-status and a reason naming the cell, so one broken cell never costs the others.
+status and a reason naming the cell, so one broken cell never costs the others. The one
+exception is an interrupt (Ctrl-C, SIGTERM): the running cell is recorded as
+`interrupted` and the interrupt goes on up, so the run stops.
 """
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import os
-import subprocess
+import signal
 import time
 from pathlib import Path
 
-from . import junit
+from . import junit, procs
 from .cells import Cell
-from .envs import CellEnv, InstallError, Unavailable, parse_freeze
-from .status import ERROR, UNAVAILABLE, classify
+from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable, parse_freeze
+from .status import ERROR, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY_PACKAGES = ("tensorflow", "keras", "numpy", "protobuf", "h5py", "gast", "keras-applications",
                 "keras-preprocessing", "tensorflow-estimator", "scipy", "scikit-learn", "pytest")
+# Host variables that would change what a cell runs (a `-k` in PYTEST_ADDOPTS, a host PYTHONPATH,
+# TF's log/threading knobs, Keras backend choice): never inherited; tfpin sets what cells need.
+SCRUBBED_PREFIXES = ("PYTHON", "PYTEST_", "TF_", "KERAS_")
+SCRUBBED = ("VIRTUAL_ENV",)
+EVIDENCE = (("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"), ("cells", ".json"), ("progress", ".txt"))
 
 
 class Context:
-    """Where things go and how the suite is run; shared by every cell of a run."""
+    """What every cell of one run shares: the project, where things go, how the suite is run."""
 
-    def __init__(self, reports: Path, envs: Path, log_level: int | None = None, pytest_args=(),
-                 suite: str = "tests/cell", timeout: int = 900):
+    def __init__(self, project, reports: Path, envs: Path, log_level: int | None = None, selection=None):
+        self.project = project
         self.reports, self.envs = Path(reports), Path(envs)
-        self.log_level, self.pytest_args, self.suite, self.timeout = log_level, list(pytest_args), suite, timeout
+        self.log_level = log_level
+        self.selection = list(selection) if selection else None  # pytest args after --: a debugging subset
+
+    @property
+    def deadline(self) -> int:
+        """The whole suite's bound; pytest-timeout catches single hung tests long before."""
+        return self.project.timeout * 4
 
 
-def base_result(cell: Cell) -> dict:
+class CellInterrupted(BaseException):
+    def __init__(self, result: dict, code: int):
+        super().__init__(result["reason"])
+        self.result, self.code = result, code
+
+
+def stamp(cell: Cell, project) -> str:
+    """Fingerprint of what the cell installs; a stored result counts only while it matches."""
+    data = json.dumps({**cell.definition(), **project.install_digest()}, sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def base_result(cell: Cell, ctx: Context) -> dict:
     pins = cell.pins
     return {
         "id": cell.id, "python": cell.python,
         "tensorflow": pins.get("tensorflow"), "keras": pins.get("keras"),
         "requirements": pins, "constraints": cell.constraint_lines(),
+        "definition": cell.definition(), "stamp": stamp(cell, ctx.project), "selection": ctx.selection,
         "status": None, "reason": "",
         "tests": {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}, "failing": [],
         "durations": {"setup_s": 0.0, "tests_s": 0.0},
-        "resolved": {}, "env": {},
+        "resolved": {}, "env": {}, "started": now(), "finished": None,
     }
 
 
+def evidence_path(ctx: Context, kind: str, cell: Cell) -> Path:
+    return ctx.reports / kind / (cell.id + dict(EVIDENCE)[kind])
+
+
+def clear_evidence(cell: Cell, ctx: Context) -> None:
+    """A cell's earlier JUnit, lock, log and result never outlive its next run, whatever that run ends as."""
+    for kind, _ in EVIDENCE:
+        path = evidence_path(ctx, kind, cell)
+        if path.exists():
+            path.unlink()
+
+
 def cell_environ(cell: Cell, ctx: Context) -> dict:
-    env = dict(os.environ)
-    for var in ("PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP"):
-        env.pop(var, None)
-    env["PYTHONPATH"] = str(ROOT)
-    env["TFPIN_CELL"] = cell.env_token()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES) and k not in SCRUBBED}
+    env["PYTHONPATH"] = os.pathsep.join([str(ctx.project.root), str(PLUGIN_DIR)])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["TFPIN_CELL"] = cell.env_token()
+    env["TFPIN_PROGRESS"] = str(evidence_path(ctx, "progress", cell))
     if ctx.log_level is not None:
         env["TF_CPP_MIN_LOG_LEVEL"] = str(ctx.log_level)
+    env.update(ctx.project.env)
     return env
 
 
 def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
     """Build or reuse the env; fill setup time, lock file and resolved versions. None if unusable."""
-    env = CellEnv(cell, ctx.envs)
+    env = CellEnv(cell, ctx.envs, ctx.project.root, ctx.project.install_digest())
     start = time.monotonic()
     try:
         info = env.ensure(log)
+        freeze = env.freeze()
+    except MissingInterpreter as exc:
+        result.update(status=MISSING, reason="%s: %s" % (cell.id, exc))
+        return None
     except Unavailable as exc:
         result.update(status=UNAVAILABLE, reason="%s: %s" % (cell.id, exc))
         return None
@@ -70,78 +117,129 @@ def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
     finally:
         result["durations"]["setup_s"] = round(time.monotonic() - start, 2)
     result["env"] = {"installer": info["installer"], "reused": info["reused"], "path": str(env.path)}
-    freeze = env.freeze()
-    write_atomic(ctx.reports / "locks" / (cell.id + ".txt"), freeze)
+    if info["rebuilt_because"]:
+        result["env"]["rebuilt_because"] = info["rebuilt_because"]
+    lock = evidence_path(ctx, "locks", cell)
+    write_atomic(lock, freeze)
+    result["lock"] = rel(lock, ctx)
     resolved = parse_freeze(freeze)
     result["resolved"] = {k: resolved[k] for k in KEY_PACKAGES if k in resolved}
+    result["_has_timeout_plugin"] = "pytest-timeout" in resolved
     return env
 
 
-def run_cell(cell: Cell, ctx: Context) -> dict:
-    result = base_result(cell)
-    log_path = ctx.reports / "logs" / (cell.id + ".log")
+def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> dict:
+    result = base_result(cell, ctx)
+    clear_evidence(cell, ctx)
+    log_path = evidence_path(ctx, "logs", cell)
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    phase = "waiting for its environment"
     with open(log_path, "w", encoding="utf-8") as log_file:
         def log(text):
             log_file.write(text.rstrip("\n") + "\n")
             log_file.flush()
 
-        env = prepare(cell, ctx, result, log)
-        if env is None:
-            log("== %s: %s" % (result["status"], result["reason"]))
-            return result
-        junit_path = ctx.reports / "junit" / (cell.id + ".xml")
-        junit_path.parent.mkdir(parents=True, exist_ok=True)
-        if junit_path.exists():
-            junit_path.unlink()
-        cmd = [str(env.python), "-m", "pytest", ctx.suite, "-p", "no:cacheprovider", "-q", "-rs",
-               "--junitxml", str(junit_path), "-o", "junit_suite_name=" + cell.id,
-               "-o", "junit_family=xunit1", "--timeout", str(ctx.timeout), *ctx.pytest_args]
-        log("$ " + " ".join(cmd))
-        start = time.monotonic()
         try:
-            proc = subprocess.run(cmd, cwd=ROOT, env=cell_environ(cell, ctx), stdout=log_file,
-                                  stderr=subprocess.STDOUT, timeout=ctx.timeout * 4)
-            exit_code = proc.returncode
-        except subprocess.TimeoutExpired:
-            exit_code = "timeout"
-        result["durations"]["tests_s"] = round(time.monotonic() - start, 2)
-        tests = junit.read(junit_path) if junit_path.exists() else None
-        if tests:
-            result["tests"] = {k: tests[k] for k in ("passed", "failed", "skipped", "errors")}
-            result["failing"] = tests["failing"]
-            result["skips"] = tests["skip_reasons"]
-        status, reason = classify(tests, exit_code)
-        result["status"] = status
-        result["reason"] = "%s: %s (log: %s)" % (cell.id, reason, rel(log_path)) if reason else ""
-        result["log"] = rel(log_path)
-        result["junit"] = rel(junit_path)
-        return result
+            with EnvLock(ctx.envs / cell.id, announce):
+                phase = "building its environment"
+                env = prepare(cell, ctx, result, log)
+                if env is not None:
+                    phase = "running its tests"
+                    run_suite(cell, ctx, env, result, log_file, log)
+        except (KeyboardInterrupt, procs.Interrupted) as exc:
+            code = exc.code if isinstance(exc, procs.Interrupted) else 130
+            name = exc.name if isinstance(exc, procs.Interrupted) else signal.Signals.SIGINT.name
+            result.update(status=INTERRUPTED, reason="%s: interrupted by %s while %s" % (cell.id, name, phase))
+            result["finished"] = now()
+            result.pop("_has_timeout_plugin", None)
+            log("== %s" % result["reason"])
+            raise CellInterrupted(result, code) from None
+        if result["status"] in (MISSING, UNAVAILABLE, ERROR) and not result["durations"]["tests_s"]:
+            log("== %s: %s" % (result["status"], result["reason"]))
+    result.pop("_has_timeout_plugin", None)
+    result["log"] = rel(log_path, ctx)
+    result["finished"] = now()
+    return result
+
+
+def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, log) -> None:
+    junit_path = evidence_path(ctx, "junit", cell)
+    progress = evidence_path(ctx, "progress", cell)
+    junit_path.parent.mkdir(parents=True, exist_ok=True)
+    progress.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [str(env.python), "-m", "pytest", *ctx.project.test, "-p", "no:cacheprovider", "-p", "tfpin_progress",
+           "-q", "-rs", "--junitxml", str(junit_path), "-o", "junit_suite_name=" + cell.id,
+           "-o", "junit_family=xunit1"]
+    if result["_has_timeout_plugin"]:
+        cmd += ["--timeout", str(ctx.project.timeout)]
+    cmd += ctx.selection or []
+    log("$ " + " ".join(cmd))
+    start = time.monotonic()
+    exit_code, _ = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), stdout=log_file,
+                             timeout=ctx.deadline)
+    result["durations"]["tests_s"] = round(time.monotonic() - start, 2)
+    running = progress.read_text().strip() if progress.exists() else ""
+    crash = ""
+    if exit_code is None:
+        crash = "pytest was still running after the %d s deadline and was killed%s" % (
+            ctx.deadline, "; the test running: " + running if running else "")
+    elif exit_code < 0:
+        crash = "pytest died from %s%s" % (signal.Signals(-exit_code).name,
+                                          " while running " + running if running else "")
+    tests = None
+    if junit_path.exists() and exit_code is not None and exit_code >= 0:
+        try:
+            tests = junit.read(junit_path)
+        except junit.CorruptReport as exc:
+            crash = "its JUnit report %s is unreadable (%s)" % (rel(junit_path, ctx), exc)
+    if tests is None and junit_path.exists():
+        junit_path.unlink()  # half-written, or left by a killed run: not evidence of anything
+    if tests:
+        result["tests"] = {k: tests[k] for k in ("passed", "failed", "skipped", "errors")}
+        result["failing"] = tests["failing"]
+        result["skips"] = tests["skip_reasons"]
+        result["junit"] = rel(junit_path, ctx)
+    status, reason = classify(tests, exit_code, crash)
+    result["status"] = status
+    result["reason"] = "%s: %s (log: %s)" % (cell.id, reason, rel(evidence_path(ctx, "logs", cell), ctx)) \
+        if reason else ""
+    if progress.exists():
+        progress.unlink()
 
 
 def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
-    """Throughput of the training stack in this cell (resnet_core.bench --json)."""
-    result = base_result(cell)
-    env = prepare(cell, ctx, result, lambda _text: None)
-    if env is None:
-        return {"status": result["status"], "reason": result["reason"]}
-    cmd = [str(env.python), "-m", "resnet_core.bench", "--json", *args]
-    proc = subprocess.run(cmd, cwd=ROOT, env=cell_environ(cell, ctx), capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = " | ".join(proc.stderr.strip().splitlines()[-5:])
-        return {"status": ERROR, "reason": "%s: bench exited %d: %s" % (cell.id, proc.returncode, tail)}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.strip().startswith("{")]
+    """Throughput of the training stack in this cell (resnet_core.bench --json), tied to the cell's stamp."""
+    result = base_result(cell, ctx)
+    with EnvLock(ctx.envs / cell.id, lambda text: None):
+        env = prepare(cell, ctx, result, lambda _text: None)
+        if env is None:
+            return {"status": result["status"], "reason": result["reason"], "stamp": result["stamp"]}
+        cmd = [str(env.python), "-m", "resnet_core.bench", "--json", *args]
+        code, out = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx))
+    out = out or ""
+    if code != 0:
+        tail = " | ".join(out.strip().splitlines()[-5:])
+        return {"status": ERROR, "reason": "%s: bench exited %s: %s" % (cell.id, code, tail), "stamp": result["stamp"]}
+    lines = [ln for ln in out.splitlines() if ln.strip().startswith("{")]
     try:
         data = json.loads(lines[-1])
     except (IndexError, ValueError):
-        return {"status": ERROR, "reason": "%s: bench printed no JSON object" % cell.id}
+        return {"status": ERROR, "reason": "%s: bench printed no JSON object" % cell.id, "stamp": result["stamp"]}
+    data["stamp"] = result["stamp"]
+    if data.get("loss_finite") is not True:
+        data.update(status=ERROR, reason="%s: the training loss was not finite during the timed steps: "
+                                         "a throughput of a diverged run is not reported" % cell.id)
+        data.pop("images_per_sec", None)
+        data.pop("keras_images_per_sec", None)
+        return data
     data["status"] = "measured"
     return data
 
 
-def rel(path: Path) -> str:
+def rel(path: Path, ctx: Context | None = None) -> str:
+    base = ctx.project.root if ctx is not None else Path.cwd()
     try:
-        return str(Path(path).resolve().relative_to(ROOT))
+        return str(Path(path).resolve().relative_to(Path(base).resolve()))
     except ValueError:
         return str(path)
 
@@ -153,4 +251,3 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name("." + path.name + ".tmp%d" % os.getpid())
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-

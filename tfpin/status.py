@@ -1,25 +1,88 @@
-"""The status rules, in one place, so the report can never call a non-run a pass."""
+"""The status and exit-code rules, in one place, so a report can never call a non-run a pass.
+
+Statuses of a cell:
+  passed               the suite ran, at least one test executed, nothing failed
+  failed               a test failed, or zero tests executed
+  error                the environment could not be built (the installer's words are quoted),
+                       pytest crashed or hung, its JUnit report is missing or corrupt
+  unavailable          the installer itself says no build of a pinned package exists for this
+                       Python: a fact about the world, never a pass and never a failure
+  missing-interpreter  this machine has no such Python: a fact about the machine; fails the run
+                       unless --skip-missing-interpreters (tox's flag) accepts it
+  interrupted          the run was stopped (Ctrl-C, SIGTERM) while this cell was running
+
+Exit code of a run (`matrix`, `cell`, `report`):
+  0    every cell passed or is unavailable (or missing, when accepted), and at least one test
+       executed somewhere: zero executed tests is never a green run
+  1    anything else
+  130  interrupted by Ctrl-C (143 by SIGTERM)
+  2    bad input (matrix, project file, cell id, report directory), refused before anything ran
+"""
 from __future__ import annotations
 
-PASSED, FAILED, ERROR, UNAVAILABLE = "passed", "failed", "error", "unavailable"
-STATUSES = (PASSED, FAILED, ERROR, UNAVAILABLE)
+PASSED, FAILED, ERROR = "passed", "failed", "error"
+UNAVAILABLE, MISSING, INTERRUPTED = "unavailable", "missing-interpreter", "interrupted"
+STATUSES = (PASSED, FAILED, ERROR, UNAVAILABLE, MISSING, INTERRUPTED)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT = 0, 1, 2, 130
 
 
-def classify(tests: dict | None, pytest_exit: int | None) -> tuple[str, str]:
+def classify(tests: dict | None, pytest_exit, crash: str = "") -> tuple[str, str]:
     """Status and reason for a cell whose environment was built and whose suite was started.
 
-    tests: JUnit counts (None when pytest left no JUnit file); pytest_exit: its exit code.
+    tests: JUnit counts (None when pytest left no readable JUnit file); pytest_exit: its exit
+    code (negative = killed by that signal); crash: what the harness saw (last test started,
+    deadline passed, JUnit unreadable), quoted when there is no JUnit to go on.
     """
     if tests is None:
-        return ERROR, "pytest exited %s without writing a JUnit report" % pytest_exit
+        return ERROR, crash or "pytest exited %s without writing a JUnit report" % pytest_exit
+    hung = tests.get("timed_out", [])
+    if hung:
+        return ERROR, "%d test(s) hung past the per-test timeout: %s" % (len(hung), ", ".join(hung[:5]))
     executed = tests["passed"] + tests["failed"] + tests["errors"]
     if tests["failed"] or tests["errors"]:
         shown = tests.get("failing", [])[:10]
         more = len(tests.get("failing", [])) - len(shown)
-        return FAILED, "%d failed, %d errors: %s%s" % (
-            tests["failed"], tests["errors"], ", ".join(shown), " (+%d more)" % more if more else "")
+        first = tests.get("first_error", "")
+        return FAILED, "%d failed, %d errors: %s%s%s" % (
+            tests["failed"], tests["errors"], ", ".join(shown), " (+%d more)" % more if more else "",
+            "; first error: %s" % first if first else "")
     if executed == 0:
         return FAILED, "zero tests executed (%d skipped): a cell that runs nothing proves nothing" % tests["skipped"]
     if pytest_exit not in (0, None):
-        return ERROR, "pytest exited %s although no test failed (interrupted or internal error)" % pytest_exit
+        return ERROR, "pytest exited %s although no test failed (interrupted or internal error)%s" % (
+            pytest_exit, "; " + crash if crash else "")
     return PASSED, ""
+
+
+def executed(results) -> int:
+    return sum(r["tests"]["passed"] + r["tests"]["failed"] + r["tests"]["errors"] for r in results)
+
+
+def exit_code(results, skip_missing: bool = False) -> int:
+    """0 exactly when every cell passed or honestly cannot exist, and something actually ran."""
+    accepted = {PASSED, UNAVAILABLE} | ({MISSING} if skip_missing else set())
+    if any(r["status"] not in accepted for r in results):
+        return EXIT_FAILED
+    if executed(results) == 0:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def exit_reason(results, skip_missing: bool = False) -> str:
+    """The one line that says why a run is red (empty when it is green)."""
+    accepted = {PASSED, UNAVAILABLE} | ({MISSING} if skip_missing else set())
+    bad = [r for r in results if r["status"] not in accepted]
+    if bad:
+        missing = [r for r in bad if r["status"] == MISSING]
+        line = "%d of %d cells did not pass: %s" % (
+            len(bad), len(results), ", ".join("%s (%s)" % (r["id"], r["status"]) for r in bad))
+        if missing:
+            pys = sorted({r["python"] for r in missing})
+            line += ("; no interpreter for Python %s on this machine: install it (e.g. `pyenv install %s`) or put "
+                     "python%s on PATH, or pass --skip-missing-interpreters to accept it"
+                     % (", ".join(pys), pys[0], pys[0]))
+        return line
+    if executed(results) == 0:
+        return "zero tests executed across %d cells: nothing was proven, so the run is not green" % len(results)
+    return ""

@@ -1,4 +1,7 @@
-"""Installer answers: 'no distribution for this Python' is told apart from other failures."""
+"""Installer answers: 'no build for this Python' is told apart from other failures.
+
+pip's answers need a second, verbose pip query and are covered by real runs in test_faults.py.
+"""
 import pytest
 
 from tfpin import matrix as matrices
@@ -14,9 +17,18 @@ OTHER = "error: Failed to fetch: `https://pypi.org/simple/numpy/` Connection ref
 UNRELATED = "ERROR: Could not find a version that satisfies the requirement leftpad==9 (from versions: none)"
 
 
-@pytest.mark.parametrize("text,expected", [(UV, True), (PIP, True), (OTHER, False), (UNRELATED, False)])
-def test_no_distribution_detection(tmp_path, text, expected):
-    assert CellEnv(CELL, tmp_path)._no_distribution(text) is expected
+UV_PYTHON = ("error: No solution found when resolving dependencies:\n  Because the current Python version "
+             "(3.6.15) does not satisfy Python>=3.7 and tensorflow==1.12.3 depends on Python>=3.7, we can conclude ...")
+UV_TYPO = "  Because there is no version of tensorflow==1.12.9 and you require tensorflow==1.12.9, we can conclude ..."
+
+
+@pytest.mark.parametrize("text,expected", [(UV, True), (UV_PYTHON, True), (UV_TYPO, False), (OTHER, False),
+                                           (UNRELATED, False), (PIP.replace("1.13.1", "none"), False)])
+def test_no_build_detection(tmp_path, text, expected):
+    found = CellEnv(CELL, tmp_path, tmp_path)._no_build(text, lambda _: None)
+    assert bool(found) is expected
+    if expected:
+        assert "tensorflow==1.12.3" in found
 
 
 def test_parse_freeze_normalises_names():

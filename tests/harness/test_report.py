@@ -15,6 +15,7 @@ def result(cell, status, passed=10, reason=""):
                   "skipped": 0, "errors": 0},
         "failing": [], "durations": {"setup_s": 1.0, "tests_s": 2.0},
         "resolved": {"tensorflow": cell.pins["tensorflow"], "numpy": "1.16.6", "protobuf": "3.19.6", "h5py": "2.10.0"},
+        "stamp": "stamp-" + cell.id, "definition": cell.definition(), "selection": None, "finished": "t1",
     }
 
 
@@ -59,11 +60,12 @@ def test_pin_needed_on_some_pythons_gets_a_marker():
 
 def test_json_and_markdown(tmp_path):
     results = table_results()
-    rep = report.build(TABLE, TABLE.cells, results, "2026-01-01T00:00:00+00:00", None,
-                       {"py3.6-tf1.12-keras2.2.4": {"status": "measured", "images_per_sec": 151.2}})
+    bench = {"py3.6-tf1.12-keras2.2.4": {"status": "measured", "images_per_sec": 151.2, "loss_finite": True,
+                                         "stamp": "stamp-py3.6-tf1.12-keras2.2.4"}}
+    rep = report.build(TABLE, TABLE.cells, results, "2026-01-01T00:00:00+00:00", None, bench)
     report.write(rep, tmp_path)
     data = json.loads((tmp_path / "matrix.json").read_text())
-    assert data["schema"] == 1 and data["matrix"] == "table" and data["finished"] is None
+    assert data["schema"] == 2 and data["matrix"] == "table" and data["finished"] is None
     assert data["summary"] == {"planned": 8, "finished": 8, "passed": 7, "unavailable": 1}
     assert data["cells"][0]["throughput"]["images_per_sec"] == 151.2
     md = (tmp_path / "matrix.md").read_text()
@@ -115,3 +117,52 @@ def test_closing_line_counts_tests_over_cells():
 
     line = closing_line(table_results())
     assert line == "tests: 70 passed, 0 failed, 0 skipped"
+
+
+def test_bench_figures_attach_only_to_the_same_definition_and_a_finite_loss():
+    results = table_results()[:3]
+    ids = [r["id"] for r in results]
+    bench = {ids[0]: {"status": "measured", "images_per_sec": 100.0, "loss_finite": True, "stamp": "stamp-" + ids[0]},
+             ids[1]: {"status": "measured", "images_per_sec": 100.0, "loss_finite": True, "stamp": "an-older-env"},
+             ids[2]: {"status": "measured", "images_per_sec": 100.0, "loss_finite": False, "stamp": "stamp-" + ids[2]}}
+    results[0]["throughput"] = results[1]["throughput"] = {"images_per_sec": 1.0}  # stale figures from before
+    report.attach_bench(results, bench)
+    assert results[0]["throughput"]["images_per_sec"] == 100.0
+    assert "throughput" not in results[1] and "throughput" not in results[2]
+
+
+def test_filtered_or_interrupted_runs_recommend_nothing():
+    results = table_results()
+    filtered = report.build(TABLE, TABLE.cells, results, "t0", "t1", {}, selection=["-k", "batchnorm"])
+    rec = filtered["recommendation"]
+    assert rec["requirements"] is None and "-k batchnorm" in rec["summary"]
+    assert filtered["partial"] is True and filtered["selection"] == ["-k", "batchnorm"]
+    stopped = report.build(TABLE, TABLE.cells, results, "t0", None, {}, interrupted=True)
+    assert stopped["recommendation"]["requirements"] is None and stopped["interrupted"] is True
+    assert "**interrupted**" in report.markdown(stopped)
+
+
+def test_subset_recommends_only_pythons_that_ran_and_is_marked_partial():
+    py37 = [c for c in TABLE.cells if c.python == "3.7"]
+    results = [r for r in table_results() if r["python"] == "3.7"]
+    rep = report.build(TABLE, py37, results, "t0", "t1", {}, partial=True)
+    rec = rep["recommendation"]
+    assert rec["python"] == ["3.7"] and rec["cells"] == ["py3.7-tf1.15-keras2.2.5"] and rec["partial"] is True
+    assert rec["summary"].startswith("partial evidence (4 of 8 cells of matrix 'table')")
+    assert "## Recommended pin (partial evidence)" in report.markdown(rep)
+
+
+def test_stored_results_are_checked_against_the_matrix_now(tmp_path):
+    cell = TABLE.cells[-1]
+    good = result(cell, "passed")
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(good))
+    assert report.check_result(path, cell, good["stamp"]) == ("", good)
+    problem, _ = report.check_result(path, cell, "another-stamp")
+    assert "produced for another definition of py3.7-tf1.15-keras2.2.5" in problem
+    path.write_text(json.dumps({**good, "selection": ["-x"]}))
+    assert "a filtered run (pytest args -x)" in report.check_result(path, cell, good["stamp"])[0]
+    path.write_text(json.dumps({**good, "status": "interrupted"}))
+    assert "did not finish" in report.check_result(path, cell, good["stamp"])[0]
+    path.write_text('{"id": "py3.7')
+    assert "unreadable" in report.check_result(path, cell, good["stamp"])[0]

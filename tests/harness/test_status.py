@@ -28,3 +28,30 @@ def test_failing_list_is_capped_but_counted():
     failing = ["t::case%d" % i for i in range(14)]
     _, reason = classify(counts(failed=14, failing=failing), 1)
     assert "t::case9" in reason and "t::case10" not in reason and "(+4 more)" in reason
+
+
+def cell(status, passed=0):
+    return {"id": "c-" + status, "python": "3.6", "status": status,
+            "tests": {"passed": passed, "failed": 0, "skipped": 0, "errors": 0}}
+
+
+@pytest.mark.parametrize("results,skip_missing,code", [
+    ([cell("passed", 5), cell("unavailable")], False, 0),
+    ([cell("passed", 5), cell("missing-interpreter")], False, 1),
+    ([cell("passed", 5), cell("missing-interpreter")], True, 0),
+    ([cell("missing-interpreter"), cell("missing-interpreter")], True, 1),  # nothing ran: never green
+    ([cell("unavailable")], False, 1),
+    ([], False, 1),
+    ([cell("passed", 5), cell("interrupted")], False, 1),
+    ([cell("passed", 5), cell("error")], True, 1),
+])
+def test_exit_code(results, skip_missing, code):
+    from tfpin.status import exit_code, exit_reason
+
+    assert exit_code(results, skip_missing) == code
+    assert bool(exit_reason(results, skip_missing)) == bool(code)
+
+
+def test_hung_tests_are_an_error_naming_them():
+    status, reason = classify(dict(counts(passed=2, failed=1, failing=["t::slow"]), timed_out=["t::slow"]), 1)
+    assert status == "error" and "hung past the per-test timeout: t::slow" in reason

@@ -1,0 +1,156 @@
+"""The project whose tests tfpin runs: `tfpin.toml` or `[tool.tfpin]` in pyproject.toml.
+
+Looked up from the current directory upwards, like pytest's rootdir or ruff's config. This
+repository is one such project (`[tool.tfpin]` in its pyproject), run through exactly the
+same path as a user's. Every key is validated before anything runs; an error names the file,
+the key and what is allowed.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib
+
+CONFIG_FILE = "tfpin.toml"
+KEYS = {"matrix", "test", "install", "constraints", "env", "timeout"}
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_TIMEOUT = 900  # seconds one test may run before it counts as hung
+
+
+class ProjectError(ValueError):
+    """The project configuration is missing or malformed; the message says where and what is allowed."""
+
+
+class Project:
+    def __init__(self, root: Path, source: Path, matrix: str = "table", test=(), install=(),
+                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT):
+        self.root, self.source = Path(root), Path(source)
+        self.matrix, self.test, self.install = matrix, list(test), list(install)
+        self.constraints, self.env, self.timeout = list(constraints), dict(env or {}), timeout
+
+    def install_files(self) -> list[Path]:
+        """Requirement files the install lines name (`-r file`, `-c file`): their content is part of the stamp."""
+        out = []
+        for line in self.install:
+            parts = line.split()
+            if parts and parts[0] in ("-r", "-c", "--requirement", "--constraint") and len(parts) == 2:
+                out.append(self.root / parts[1])
+        return out
+
+    def install_digest(self) -> dict:
+        """Install lines plus a hash of every file they name, so editing requirements.txt rebuilds envs."""
+        files = {}
+        for path in self.install_files():
+            data = path.read_bytes() if path.is_file() else b""
+            files[str(path.relative_to(self.root))] = hashlib.sha256(data).hexdigest()[:16]
+        return {"install": self.install, "install_files": files}
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest tfpin.toml, or pyproject.toml with a [tool.tfpin] table, from start upwards."""
+    for directory in [start, *start.parents]:
+        candidate = directory / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and re.search(r"^\[tool\.tfpin\]", pyproject.read_text(encoding="utf-8"), re.M):
+            return pyproject
+    return None
+
+
+def load(start: Path | None = None) -> Project:
+    start = Path(start or os.getcwd()).resolve()
+    path = find_config(start)
+    if path is None:
+        raise ProjectError(
+            "no %s (or [tool.tfpin] in pyproject.toml) in %s or any parent directory; "
+            "run `tfpin init` in your project root to write one" % (CONFIG_FILE, start))
+    return load_file(path)
+
+
+def load_file(path: Path) -> Project:
+    path = Path(path).resolve()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ProjectError("%s: not valid TOML: %s" % (path, exc)) from None
+    where = "top level"
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("tfpin")
+        where = "[tool.tfpin]"
+        if not isinstance(data, dict):
+            raise ProjectError("%s: [tool.tfpin] must be a table" % path)
+    unknown = sorted(set(data) - KEYS)
+    if unknown:
+        raise ProjectError("%s: unknown key %s in %s; allowed keys: %s"
+                           % (path, ", ".join(repr(k) for k in unknown), where, ", ".join(sorted(KEYS))))
+    root = path.parent
+
+    def bad(key, what):
+        return ProjectError("%s: key %r = %r %s" % (path, key, data[key], what))
+
+    matrix = data.get("matrix", "table")
+    if not isinstance(matrix, str) or not matrix.strip():
+        raise bad("matrix", "must be a built-in matrix name (e.g. \"table\") or a path to a matrix .toml file")
+    if matrix.endswith(".toml") or "/" in matrix:
+        matrix = str((root / matrix).resolve())
+    if "test" not in data:
+        raise ProjectError("%s: key 'test' is missing in %s: give the pytest arguments that run your suite from "
+                           "the project root, e.g. test = [\"tests\"]" % (path, where))
+    test = data["test"]
+    if isinstance(test, str):
+        test = [test]
+    if not isinstance(test, list) or not test or not all(isinstance(t, str) and t for t in test):
+        raise bad("test", "must be a non-empty list of pytest arguments, e.g. [\"tests/test_model.py\"]")
+    for arg in test:
+        target = arg.split("::")[0]
+        if not arg.startswith("-") and not (root / target).exists():
+            raise bad("test", "names %s, which does not exist under %s" % (target, root))
+    install = data.get("install", [])
+    if not isinstance(install, list) or not all(isinstance(x, str) for x in install):
+        raise bad("install", "must be a list of requirement lines, e.g. [\".\"] or [\"-r requirements.txt\"]")
+    for line in install:
+        _check_install_line(path, root, line)
+    constraints = data.get("constraints", [])
+    if not isinstance(constraints, list):
+        raise bad("constraints", "must be an array of tables ([[constraints]] with pin, reason, optional when)")
+    env = data.get("env", {})
+    if not isinstance(env, dict):
+        raise bad("env", "must be a table of NAME = \"value\" strings")
+    for name, value in env.items():
+        if not ENV_NAME_RE.match(name) or not isinstance(value, str):
+            raise ProjectError("%s: key 'env.%s' must be a variable name with a string value" % (path, name))
+    timeout = data.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        raise ProjectError("%s: key 'timeout' = %r must be a positive whole number of seconds per test"
+                           % (path, timeout))
+    return Project(root, path, matrix, test, install, constraints, env, timeout)
+
+
+def _check_install_line(path: Path, root: Path, line: str) -> None:
+    stripped = line.strip()
+    if stripped in (".", "-e .", "-e."):
+        return
+    parts = stripped.split()
+    if parts and parts[0] in ("-r", "-c", "--requirement", "--constraint"):
+        if len(parts) != 2 or not (root / parts[1]).is_file():
+            raise ProjectError("%s: key 'install' line %r names a file that does not exist under %s"
+                               % (path, line, root))
+        return
+    if parts and parts[0] == "-e" and len(parts) == 2 and (root / parts[1]).is_dir():
+        return
+    if (root / stripped).is_dir():
+        return
+    try:
+        Requirement(stripped)
+    except InvalidRequirement as exc:
+        raise ProjectError("%s: key 'install' line %r is not a requirement (%s); allowed: \".\", \"-e .\", "
+                           "\"-r FILE\", or a PEP 508 line like \"pyyaml<6\"" % (path, line, exc)) from None
