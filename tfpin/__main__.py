@@ -86,6 +86,9 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_list)
 
+    i = sub.add_parser("init", help="write a starter tfpin.toml in the current directory (asks nothing)")
+    i.set_defaults(func=cmd_init)
+
     t = sub.add_parser("tox-ini", help="write tox.ini from the built-in matrices (or --check that it is current)")
     t.add_argument("--check", action="store_true")
     t.set_defaults(func=cmd_tox)
@@ -235,6 +238,9 @@ def load_one(args):
 
 def cmd_bench(args) -> int:
     project, m, cells, ctx = load(args)
+    if not (project.root / "resnet_core" / "bench.py").is_file():
+        raise UsageError("bench times tfpin's reference training stack (resnet_core.bench), which project %s does "
+                         "not have; it runs in the tfpin repository" % project.root)
     failed = False
     for i, cell in enumerate(cells, 1):
         progress(i, len(cells), cell, "bench started")
@@ -292,6 +298,22 @@ def cmd_list(args) -> int:
     else:
         for c in cells:
             print("%-26s %s" % (c.id, " ".join(c.requirement_lines()[: len(c.requirements)] + c.constraint_lines())))
+    return 0
+
+
+def cmd_init(args) -> int:
+    from . import init
+
+    root = Path.cwd()
+    existing = projects.find_config(root)
+    if existing is not None and existing.parent == root:
+        raise UsageError("%s already configures tfpin for %s; edit it, or delete it to start over" % (existing, root))
+    text, notes = init.starter(root)
+    write_atomic(root / projects.CONFIG_FILE, text)
+    print("wrote %s" % (root / projects.CONFIG_FILE))
+    for note in notes + init.ignore_outputs(root):
+        print("  " + note)
+    print("next: tfpin matrix    (or one cell first: tfpin cell py3.7-tf1.15-keras2.2.5)")
     return 0
 
 

@@ -17,10 +17,10 @@ from packaging.version import Version
 from .cells import Cell, Constraint, cell_id
 from .project import tomllib
 
-MATRICES_DIR = Path(__file__).resolve().parent.parent / "matrices"
+MATRICES_DIR = Path(__file__).resolve().parent / "matrices"  # shipped inside the package: works installed
 DEFAULT_MATRIX = "table"
 
-TOP_KEYS = {"description", "extends", "cells", "packages", "pythons", "constraints"}
+TOP_KEYS = {"description", "extends", "remove", "cells", "packages", "pythons", "constraints"}
 PACKAGE_KEYS = {"label", "id_parts"}
 PYTHON_KEYS = {"pip", "tools"}
 CONSTRAINT_KEYS = {"pin", "reason", "when"}
@@ -37,8 +37,9 @@ class UnknownCell(MatrixError):
 
 
 class Matrix:
-    def __init__(self, name: str, path: Path, description: str, cells: list[Cell]):
+    def __init__(self, name: str, path: Path, description: str, cells: list[Cell], shared=None):
         self.name, self.path, self.description, self.cells = name, path, description, cells
+        self.shared = shared or {}  # packages, pythons, constraints as written: what a child inherits
 
     def select(self, ids: list[str]) -> list[Cell]:
         known = {c.id: c for c in self.cells}
@@ -51,10 +52,11 @@ class Matrix:
         return [known[i] for i in ids]
 
 
-def resolve_path(name_or_path: str) -> Path:
-    """'table' -> matrices/table.toml; anything with a suffix or slash is a path."""
+def resolve_path(name_or_path: str, relative_to: Path | None = None) -> Path:
+    """'table' -> the built-in table.toml; anything with a .toml suffix or a slash is a path."""
     if name_or_path.endswith(".toml") or "/" in name_or_path:
-        return Path(name_or_path)
+        path = Path(name_or_path)
+        return path if path.is_absolute() or relative_to is None else relative_to / path
     return MATRICES_DIR / (name_or_path + ".toml")
 
 
@@ -71,19 +73,20 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
             % (name_or_path, path, ", ".join(available_matrices()))
         )
     data = _read(path)
-    cells_raw = data.get("cells")
+    cells_raw = data.get("cells", [])
+    inherited: list[Cell] = []
     if "extends" in data:
-        base_path = path.parent / data["extends"]
-        if not base_path.is_file():
-            raise MatrixError("%s: key 'extends' names %s, which does not exist" % (path, base_path))
-        base = _read(base_path)
+        base = load(_base_name(path, data["extends"]))
         for key in ("packages", "pythons", "constraints"):
             if key in data:
                 raise MatrixError(
                     "%s: key %r is inherited from %s via 'extends'; define it there only"
-                    % (path, key, base_path.name)
+                    % (path, key, base.path.name)
                 )
-            data[key] = base.get(key, {} if key != "constraints" else [])
+        data.update(base.shared)
+        inherited = _without(path, base, data.get("remove", []))
+    elif "remove" in data:
+        raise MatrixError("%s: key 'remove' only makes sense with 'extends' (cells of the base matrix to drop)" % path)
     packages = _packages(path, data.get("packages", {}))
     pythons = _pythons(path, data.get("pythons", {}))
     constraints = _constraints(path, data.get("constraints", []), packages)
@@ -91,11 +94,12 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
     if project is not None:
         constraints += _constraints(project.source, project.constraints, packages)
         install = tuple(project.install)
-    if not isinstance(cells_raw, list) or not cells_raw:
+    if not isinstance(cells_raw, list) or not (cells_raw or inherited):
         raise MatrixError("%s: key 'cells' must be a non-empty array of tables ([[cells]])" % path)
     cells: list[Cell] = []
     seen: dict[str, str] = {}
-    for index, entry in enumerate(cells_raw):
+    entries = [(None, _entry_of(c)) for c in inherited] + list(enumerate(cells_raw))
+    for index, entry in entries:  # inherited cells are re-expanded so this file's project applies to them too
         for cell in _expand(path, index, entry, packages, pythons, constraints, install):
             if cell.id in seen:
                 raise MatrixError(
@@ -104,7 +108,37 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
                 )
             seen[cell.id] = cell.source
             cells.append(cell)
-    return Matrix(path.stem, path, data.get("description", ""), cells)
+    shared = {key: data.get(key, {} if key != "constraints" else []) for key in ("packages", "pythons", "constraints")}
+    return Matrix(path.stem, path, data.get("description", ""), cells, shared)
+
+
+def _base_name(path: Path, extends) -> str:
+    if not isinstance(extends, str) or not extends.strip():
+        raise MatrixError("%s: key 'extends' must name a built-in matrix (%s) or a .toml path"
+                          % (path, ", ".join(available_matrices())))
+    base = resolve_path(extends, path.parent)
+    if not base.is_file():
+        raise MatrixError("%s: key 'extends' names %s, which does not exist; built-in matrices: %s"
+                          % (path, base, ", ".join(available_matrices())))
+    if base.resolve() == path.resolve():
+        raise MatrixError("%s: key 'extends' names the file itself" % path)
+    return str(base)
+
+
+def _without(path: Path, base: Matrix, remove) -> list[Cell]:
+    if not isinstance(remove, list) or not all(isinstance(r, str) for r in remove):
+        raise MatrixError("%s: key 'remove' must be a list of cell ids of %s" % (path, base.path.name))
+    known = {c.id for c in base.cells}
+    unknown = [r for r in remove if r not in known]
+    if unknown:
+        raise MatrixError("%s: key 'remove' names %s, not a cell of %s; its cells: %s"
+                          % (path, ", ".join(unknown), base.path.name, ", ".join(sorted(known))))
+    return [c for c in base.cells if c.id not in remove]
+
+
+def _entry_of(cell: Cell) -> dict:
+    """An inherited cell as a [[cells]] entry, so this file's pins and project apply to it as to its own."""
+    return {"python": cell.python, **dict(cell.requirements), "_source": cell.source}
 
 
 def _read(path: Path) -> dict:
@@ -180,7 +214,9 @@ def _constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
 
 
 def _expand(path, index, entry, packages, pythons, constraints, install=()):
-    where = "[[cells]] #%d" % (index + 1)
+    entry = dict(entry)
+    inherited_from = entry.pop("_source", None)
+    where = inherited_from or "[[cells]] #%d" % (index + 1)
     _no_unknown(path, where, entry, {"python", *packages})
     if "python" not in entry:
         raise MatrixError("%s: %s has no 'python' key; allowed Pythons: %s" % (path, where, ", ".join(pythons)))
@@ -214,5 +250,5 @@ def _expand(path, index, entry, packages, pythons, constraints, install=()):
             tools=tuple(pythons[python].get("tools", [])),
             pip=pythons[python].get("pip", ""),
             install=install,
-            source="%s %s" % (path.name, where),
+            source=inherited_from or "%s %s" % (path.name, where),
         )

@@ -1,0 +1,113 @@
+"""Every command README.md shows is run here, or is named with the test or CI step that runs its code path.
+
+A command added to README without an entry in COVERAGE fails `test_every_readme_command_is_covered`,
+so the front door cannot drift into commands nobody ran.
+"""
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+PREFIXES = ("nox ", "tfpin ", "python -m tfpin", "python3 -m venv", ".venv/bin/", "tox ", "PYTHONPATH=", "pip ",
+            "uv tool", "../v/bin/", "v/bin/")
+NOX = [sys.executable, "-m", "nox"]
+TFPIN = [sys.executable, "-m", "tfpin"]
+
+
+def readme_commands():
+    """Shell lines of ```sh blocks and inline `code` that starts like a command."""
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", README, re.S):
+        for line in block.splitlines():
+            line = line.split(" #")[0].strip().rstrip("\\").strip()
+            if line and not line.startswith("#") and line.startswith(PREFIXES):
+                found.append(line)
+    for span in re.findall(r"`([^`\n]+)`", README):
+        if span.startswith(PREFIXES) and "<" not in span:
+            found.append(span.strip())
+    return sorted(set(found))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=kw.pop("timeout", 120), **kw)
+
+
+# regex over the README command -> where its code path runs ("here": this module runs it; "ci": .ci/run;
+# "faults"/"cell": the named test runs the same path on a TF-free project or inside the cell suite).
+COVERAGE = [
+    (r"^python3 -m venv \.venv && \.venv/bin/pip install -r requirements/host\.txt", "ci", "set-up in .ci/run"),
+    (r"^(\.venv/bin/)?nox -s tests$", "ci", ".ci/run runs `nox -s tests`"),
+    (r"^(\.venv/bin/)?nox -s matrix$", "ci", ".ci/run runs `nox -s matrix`"),
+    (r"^(\.venv/bin/)?nox -s lint$", "ci", ".ci/run runs `nox -s lint`"),
+    (r"^nox -s matrix -- --matrix full$", "here", "test_matrix_names_parse (list --matrix full: 16 cells)"),
+    (r"^nox -s matrix -- --cells [\w.,-]+$", "faults", "test_subset_run_recommends_only_the_pythons_that_ran"),
+    (r"^nox -s matrix -- --cells [\w.-]+ -- -k \w+$", "faults", "test_filtered_run_is_recorded_and_never_joins"),
+    (r"^nox -s matrix -- --skip-missing-interpreters$", "faults", "test_one_missing_python_fails_unless_skipped"),
+    (r"^nox -s matrix -- --log-level 2$", "cell", "tests/cell/test_log_level.py (each level in a fresh process)"),
+    (r'^nox -s "cell\([\w.-]+\)" -- -k batchnorm -x$', "here", "test_nox_cell_passes_pytest_args"),
+    (r"^python -m tfpin cell [\w.-]+ -- -k batchnorm -x$", "faults", "test_filtered_run_is_recorded_and_never_joins"),
+    (r"^nox -l --json -t cell$", "here", "test_nox_lists_cells_as_json"),
+    (r"^python -m tfpin report$", "faults", "test_report_refuses_results_for_another_definition"),
+    (r"^python -m tfpin matrix\|cell\|bench\|report\|list\|tox-ini --help$", "here", "test_every_subcommand_has_help"),
+    (r"^nox -s bench$", "cell", "tests/cell/test_cli.py runs resnet_core.bench --json; bench is not a test (README)"),
+    (r"^nox -s tox_ini$", "here", "test_toxini.py: tox.ini equals what `nox -s tox_ini` writes"),
+    (r"^tox (-e|-m) [\w-]+$", "here", "test_tox_lists_the_generated_envs"),
+    (r"^PYTHONPATH=\. \.tfpin/envs/[\w.<>-]+/bin/python -m (pytest tests/cell|resnet_core\.\w+)", "ci",
+     "the cell suite and CLIs run inside every cell of `nox -s matrix`"),
+]
+
+
+def test_every_readme_command_is_covered():
+    commands = readme_commands()
+    assert commands, "no commands found in README.md"
+    uncovered = [c for c in commands if not any(re.search(rx, c) for rx, _, _ in COVERAGE)]
+    assert not uncovered, "README commands with no test or CI step: %s" % uncovered
+
+
+def test_ci_runs_readme_setup_and_test_commands():
+    ci = (ROOT / ".ci" / "run").read_text()
+    for step in ("python3 -m venv .venv", "-r requirements/host.txt", "nox -s lint", "nox -s tests", "nox -s matrix"):
+        assert step in ci
+
+
+def test_matrix_names_parse():
+    out = run([*TFPIN, "list", "--json", "--matrix", "full"])
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)) == 16
+
+
+def test_every_subcommand_has_help():
+    for sub in ("matrix", "cell", "bench", "report", "list", "tox-ini"):
+        out = run([*TFPIN, sub, "--help"])
+        assert out.returncode == 0 and "usage: tfpin %s" % sub in out.stdout
+
+
+def test_nox_lists_cells_as_json():
+    out = run([*NOX, "-l", "--json", "-t", "cell"])
+    assert out.returncode == 0, out.stderr
+    sessions = json.loads(out.stdout)
+    assert len(sessions) == 16 and all(s["session"].startswith("cell(") for s in sessions)
+
+
+def test_tox_lists_the_generated_envs():
+    out = run([sys.executable, "-m", "tox", "l", "-m", "table"])
+    assert out.returncode == 0, out.stderr
+    assert "py37-tf115-keras225" in out.stdout and "py36-tf112-keras224" in out.stdout
+
+
+def test_nox_cell_passes_pytest_args():
+    """README's own example, for real: only the selected tests run and the result records the selection."""
+    cell = "py3.7-tf1.15-keras2.2.5"
+    out = run([*NOX, "-s", "cell(%s)" % cell, "--", "-k", "batchnorm", "-x"], timeout=900)
+    result = json.loads((ROOT / "reports" / "cells" / (cell + ".json")).read_text())
+    if result["status"] == "missing-interpreter":
+        pytest.fail("Python 3.7 is required here (CI has it): %s" % result["reason"])
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert result["selection"] == ["-k", "batchnorm", "-x"]
+    assert 0 < result["tests"]["passed"] < 100
+    junit = (ROOT / "reports" / "junit" / (cell + ".xml")).read_text()
+    assert "test_batchnorm" in junit and "test_params" not in junit
