@@ -47,17 +47,21 @@ def uv():
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """A venv outside the repository with the freshly built wheel (and its dependencies) installed."""
+    """README's install, literally: `python3 -m venv v && v/bin/pip install <checkout>`, outside the repository."""
     base = tmp_path_factory.mktemp("installed")
-    build = subprocess.run([uv(), "build", "--wheel", "--out-dir", str(base / "dist"), str(ROOT)],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr
-    (wheel,) = (base / "dist").glob("tfpin-*.whl")
     subprocess.run([sys.executable, "-m", "venv", str(base / "v")], check=True)
-    install = subprocess.run([uv(), "pip", "install", "--python", str(base / "v" / "bin" / "python"), str(wheel)],
+    install = subprocess.run([str(base / "v" / "bin" / "pip"), "install", "-q", str(ROOT)], cwd=base,
                              capture_output=True, text=True)
     assert install.returncode == 0, install.stderr
     return base / "v" / "bin" / "tfpin"
+
+
+def test_uv_tool_install_gives_the_command(tmp_path):
+    env = dict(os.environ, UV_TOOL_DIR=str(tmp_path / "tools"), UV_TOOL_BIN_DIR=str(tmp_path / "bin"))
+    out = subprocess.run([uv(), "tool", "install", str(ROOT)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    version = subprocess.run([str(tmp_path / "bin" / "tfpin"), "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("tfpin ")
 
 
 def test_installed_tfpin_reports_its_version_and_builtins(installed, tmp_path):
