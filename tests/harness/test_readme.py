@@ -12,8 +12,8 @@ import pytest
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
-PREFIXES = ("nox ", "tfpin ", "python -m tfpin", "python3 -m venv", ".venv/bin/", "tox ", "PYTHONPATH=", "pip ",
-            "uv tool", "../v/bin/", "v/bin/")
+PREFIXES = ("nox ", "tfpin ", "python -m tfpin", "python3 -m venv", ".venv/bin/", "~/.tfpin/bin/", "tox ",
+            "PYTHONPATH=", "pip ", "uv tool")
 NOX = [sys.executable, "-m", "nox"]
 TFPIN = [sys.executable, "-m", "tfpin"]
 
@@ -39,6 +39,17 @@ def run(cmd, **kw):
 # regex over the README command -> where its code path runs ("here": this module runs it; "ci": .ci/run;
 # "faults"/"cell": the named test runs the same path on a TF-free project or inside the cell suite).
 COVERAGE = [
+    (r"^python3 -m venv ~/\.tfpin && ~/\.tfpin/bin/pip install \.$", "here",
+     "test_installed.py: the same venv + `pip install <checkout>` outside the repository"),
+    (r"^uv tool install \.$", "here", "test_installed.py::test_uv_tool_install_gives_the_command"),
+    (r"^python -m tfpin$", "here", "every run in this module is `python -m tfpin ...`"),
+    (r"^tfpin init$", "here", "test_project.py::test_init_writes_a_working_config_and_ignores_outputs"),
+    (r"^tfpin matrix( --cells [\w.,-]+)?( -- -x)?$", "here",
+     "test_installed.py: the installed tfpin runs another project's matrix (--cells, real TF cells)"),
+    (r"^tfpin cell [\w.-]+ -- -k \w+$", "faults", "test_filtered_run_is_recorded_and_never_joins"),
+    (r"^tfpin list --json$", "here", "test_installed.py and test_ci_github.py run `tfpin list --json`"),
+    (r"^tfpin report$", "faults", "test_report_refuses_results_for_another_definition"),
+    (r"^tfpin ci github$", "here", "test_ci_github.py: the workflow it writes, parsed and linted"),
     (r"^python3 -m venv \.venv && \.venv/bin/pip install -r requirements/host\.txt", "ci", "set-up in .ci/run"),
     (r"^(\.venv/bin/)?nox -s tests$", "ci", ".ci/run runs `nox -s tests`"),
     (r"^(\.venv/bin/)?nox -s matrix$", "ci", ".ci/run runs `nox -s matrix`"),
@@ -64,7 +75,8 @@ COVERAGE = [
 def test_every_readme_command_is_covered():
     commands = readme_commands()
     assert commands, "no commands found in README.md"
-    uncovered = [c for c in commands if not any(re.search(rx, c) for rx, _, _ in COVERAGE)]
+    uncovered = [c for c in commands if not any(re.search(rx, re.sub(r"^~/\.tfpin/bin/", "", c))
+                                                for rx, _, _ in COVERAGE)]
     assert not uncovered, "README commands with no test or CI step: %s" % uncovered
 
 
