@@ -243,9 +243,14 @@ def main(argv=None):
     result = run(args)
     # Versions in main only: describe() imports Keras, seconds that run() callers need not pay.
     result.update(dict((k, v) for k, v in compat_describe().items() if k in ("tensorflow", "keras", "python")))
+    if not result["loss_finite"]:  # the speed of a diverged run is not a throughput
+        result["images_per_sec"] = None
+        sys.stderr.write("bench: the training loss was not finite after the timed steps; no throughput reported\n")
     if args.json:
         sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
-    else:
+    if not result["loss_finite"]:
+        return 1
+    if not args.json:
         sys.stdout.write("%s batch %d x%d tower(s): %.1f img/s (median of %s; conv gradients: %s %s)\n" % (
             result["model"], result["batch_size"], result["towers"], result["images_per_sec"],
             ", ".join("%.1f" % w for w in result["windows"]), result["conv_backprop"],

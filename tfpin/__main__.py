@@ -86,6 +86,16 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_list)
 
+    gh = sub.add_parser("ci", help="write a CI workflow that runs every cell as its own job")
+    gh.add_argument("system", choices=("github",), help="the CI system (GitHub Actions)")
+    common(gh)
+    gh.add_argument("--output", type=Path, default=None,
+                    help="where to write it (default: .github/workflows/tfpin.yml at the git root)")
+    gh.add_argument("--tfpin", default=None,
+                    help="how the jobs install tfpin: a requirement, wheel URL or path (default: this tfpin's "
+                         "checkout when the project is tfpin itself, else tfpin==%s)" % __version__)
+    gh.set_defaults(func=cmd_ci)
+
     i = sub.add_parser("init", help="write a starter tfpin.toml in the current directory (asks nothing)")
     i.set_defaults(func=cmd_init)
 
@@ -119,11 +129,6 @@ def check_writable(reports: Path) -> None:
     except OSError as exc:
         raise UsageError("report directory %s is not writable (%s); pass --reports DIR with a writable "
                          "directory" % (reports, exc.strerror or exc)) from None
-
-
-def report_name(m, partial: bool) -> str:
-    base = "matrix" if m.name == matrices.DEFAULT_MATRIX else "matrix-" + m.name
-    return base + "-partial" if partial else base
 
 
 def progress(i, n, cell, text):
@@ -210,7 +215,7 @@ def cmd_matrix(args) -> int:
         project.root, m.name, m.path, len(cells), ", pytest args: " + " ".join(ctx.selection)
         if ctx.selection else ""), flush=True)
     t0 = time.monotonic()
-    results, interrupted = run_cells(m, cells, ctx, report_name(m, partial))
+    results, interrupted = run_cells(m, cells, ctx, report.report_name(m, partial))
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
     return finish(results, interrupted, args)
 
@@ -254,11 +259,11 @@ def cmd_bench(args) -> int:
             text = "%s: %s" % (data["status"], data["reason"])
             failed = failed or data["status"] != UNAVAILABLE
         progress(i, len(cells), cell, text)
-    existing = ctx.reports / (report_name(m, False) + ".json")
+    existing = ctx.reports / (report.report_name(m, False) + ".json")
     if existing.exists():
         old = json.loads(existing.read_text())
         report.attach_bench(old["cells"], report.load_bench(ctx.reports))
-        report.write(old, ctx.reports, report_name(m, False))
+        report.write(old, ctx.reports, report.report_name(m, False))
         print("throughput merged into %s and %s" % (rel(existing, ctx), rel(existing.with_suffix(".md"), ctx)))
     return 1 if failed else 0
 
@@ -278,7 +283,7 @@ def cmd_report(args) -> int:
         else:
             results.append(data)
     started = now()
-    name = report_name(m, bool(args.cells))
+    name = report.report_name(m, bool(args.cells))
     rep = _write(m, cells, results, started, started if not refused else None, ctx, name, bool(args.cells))
     print(report.markdown(rep), end="")
     for line in refused:
@@ -298,6 +303,22 @@ def cmd_list(args) -> int:
     else:
         for c in cells:
             print("%-26s %s" % (c.id, " ".join(c.requirement_lines()[: len(c.requirements)] + c.constraint_lines())))
+    return 0
+
+
+def cmd_ci(args) -> int:
+    from . import ci_github
+
+    project, m, cells, ctx = load(args)
+    requirement = args.tfpin or ("." if (project.root / "tfpin" / "__init__.py").is_file() else "tfpin==" + __version__)
+    try:
+        text = ci_github.render(project, m, cells, requirement)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    output = (args.output or ci_github.default_output(project)).resolve()
+    write_atomic(output, text)
+    print("wrote %s: %d cell jobs and a report job (tfpin installed from %r)" % (output, len(cells), requirement))
+    print("each job runs `tfpin cell <id>` in a python:X.Y container; `tfpin report` joins them into the summary")
     return 0
 
 

@@ -17,6 +17,14 @@ SCHEMA = 2  # 2: results carry stamp, definition, selection; reports partial/int
 MD_VERSIONS = ("numpy", "protobuf", "h5py")
 
 
+def report_name(matrix, partial: bool) -> str:
+    """File stem of a run's report: matrix.*, matrix-<name>.*, and -partial for a subset or filtered run."""
+    from . import matrix as matrices
+
+    base = "matrix" if matrix.name == matrices.DEFAULT_MATRIX else "matrix-" + matrix.name
+    return base + "-partial" if partial else base
+
+
 def build(matrix, cells, results: list[dict], started: str, finished: str | None, bench: dict,
           table_groups=None, selection=None, partial: bool = False, interrupted: bool = False) -> dict:
     """table_groups: requirement sets of the user's table (default: matrices/table.toml), to mark off-table ones.

@@ -217,21 +217,22 @@ def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
         cmd = [str(env.python), "-m", "resnet_core.bench", "--json", *args]
         code, out = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx))
     out = out or ""
-    if code != 0:
-        tail = " | ".join(out.strip().splitlines()[-5:])
-        return {"status": ERROR, "reason": "%s: bench exited %s: %s" % (cell.id, code, tail), "stamp": result["stamp"]}
     lines = [ln for ln in out.splitlines() if ln.strip().startswith("{")]
     try:
         data = json.loads(lines[-1])
     except (IndexError, ValueError):
-        return {"status": ERROR, "reason": "%s: bench printed no JSON object" % cell.id, "stamp": result["stamp"]}
-    data["stamp"] = result["stamp"]
-    if data.get("loss_finite") is not True:
-        data.update(status=ERROR, reason="%s: the training loss was not finite during the timed steps: "
-                                         "a throughput of a diverged run is not reported" % cell.id)
+        data = None
+    if data is not None and data.get("loss_finite") is False:
+        data.update(status=ERROR, stamp=result["stamp"], reason="%s: the training loss was not finite during the "
+                    "timed steps: a throughput of a diverged run is not reported" % cell.id)
         data.pop("images_per_sec", None)
         data.pop("keras_images_per_sec", None)
         return data
+    if code != 0 or data is None:
+        tail = " | ".join(out.strip().splitlines()[-5:])
+        return {"status": ERROR, "reason": "%s: bench exited %s: %s" % (cell.id, code, tail or "no JSON printed"),
+                "stamp": result["stamp"]}
+    data["stamp"] = result["stamp"]
     data["status"] = "measured"
     return data
 

@@ -15,6 +15,8 @@ Exit code of a run (`matrix`, `cell`, `report`):
   0    every cell passed or is unavailable (or missing, when accepted), and at least one test
        executed somewhere: zero executed tests is never a green run
   1    anything else
+  3    nothing ran because every cell is unavailable: proves nothing, yet is not a failure either
+       (a CI job for one cell that cannot exist treats 3 as done; the joined report still judges)
   130  interrupted by Ctrl-C (143 by SIGTERM)
   2    bad input (matrix, project file, cell id, report directory), refused before anything ran
 """
@@ -24,7 +26,7 @@ PASSED, FAILED, ERROR = "passed", "failed", "error"
 UNAVAILABLE, MISSING, INTERRUPTED = "unavailable", "missing-interpreter", "interrupted"
 STATUSES = (PASSED, FAILED, ERROR, UNAVAILABLE, MISSING, INTERRUPTED)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGINT = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ONLY_UNAVAILABLE, EXIT_SIGINT = 0, 1, 2, 3, 130
 
 
 def classify(tests: dict | None, pytest_exit, crash: str = "") -> tuple[str, str]:
@@ -65,7 +67,7 @@ def exit_code(results, skip_missing: bool = False) -> int:
     if any(r["status"] not in accepted for r in results):
         return EXIT_FAILED
     if executed(results) == 0:
-        return EXIT_FAILED
+        return EXIT_ONLY_UNAVAILABLE if results and all(r["status"] == UNAVAILABLE for r in results) else EXIT_FAILED
     return EXIT_OK
 
 
@@ -84,5 +86,7 @@ def exit_reason(results, skip_missing: bool = False) -> str:
                      % (", ".join(pys), pys[0], pys[0]))
         return line
     if executed(results) == 0:
+        if results and all(r["status"] == UNAVAILABLE for r in results):
+            return "every cell is unavailable (no build for its Python): nothing ran, nothing is proven (exit 3)"
         return "zero tests executed across %d cells: nothing was proven, so the run is not green" % len(results)
     return ""

