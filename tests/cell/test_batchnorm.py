@@ -131,8 +131,12 @@ def test_eval_switch_and_update_ops(impl, graph, session):
     step = tf1.group(*update_ops())
     session.run(tf1.global_variables_initializer())
     session.run(step, {x: batch(6), training: False})
-    moved = not np.allclose(session.run(stat(graph, "moving_mean")), 0.0)
-    assert moved == (impl in UPDATES_EVEN_IN_EVAL)
+    moving_mean = session.run(stat(graph, "moving_mean"))
+    moved = not np.allclose(moving_mean, 0.0)
+    # Seen once (py3.6-tf1.14, full suite): the layers BN's stats changed here. The fused inference
+    # kernel leaves its batch-mean output unset, and the update multiplies it by zero: harmless unless
+    # the reused buffer holds inf/NaN. The values are in the message so a recurrence says which.
+    assert moved == (impl in UPDATES_EVEN_IN_EVAL), "moving_mean after an eval-mode update: %s" % moving_mean
 
 
 def test_fused_kernel_returns_bessel_corrected_variance(graph, session):
