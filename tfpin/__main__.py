@@ -96,6 +96,15 @@ def parser() -> argparse.ArgumentParser:
                          "checkout when the project is tfpin itself, else tfpin==%s)" % __version__)
     gh.set_defaults(func=cmd_ci)
 
+    pn = sub.add_parser("pins", help="discover, by measurement, the constraint pins each cell needs")
+    pn.add_argument("action", choices=("discover",))
+    common(pn)
+    pn.add_argument("--packages", default="", help="comma-separated packages to vary (default: every package "
+                                                   "of the resolved set but the cell's exact pins)")
+    pn.add_argument("--apply", action="store_true", help="merge the proposed pins into the matrix file (or the "
+                                                         "project's config when the matrix is a built-in elsewhere)")
+    pn.set_defaults(func=cmd_pins)
+
     i = sub.add_parser("init", help="write a starter tfpin.toml in the current directory (asks nothing)")
     i.set_defaults(func=cmd_init)
 
@@ -192,8 +201,8 @@ def _write(m, cells, results, started, finished, ctx, name, partial, interrupted
 def closing_line(results) -> str:
     """Test totals over every cell, in the plain 'N passed, N failed' form CI logs are read for."""
     total = {k: sum(r["tests"][k] for r in results) for k in ("passed", "failed", "errors", "skipped")}
-    return "tests: %d passed, %d failed, %d skipped" % (
-        total["passed"], total["failed"] + total["errors"], total["skipped"])
+    return "tests: %d passed, %d failed, %d errors, %d skipped" % (
+        total["passed"], total["failed"], total["errors"], total["skipped"])
 
 
 def finish(results, interrupted, args) -> int:
@@ -320,6 +329,62 @@ def cmd_ci(args) -> int:
     print("wrote %s: %d cell jobs and a report job (tfpin installed from %r)" % (output, len(cells), requirement))
     print("each job runs `tfpin cell <id>` in a python:X.Y container; `tfpin report` joins them into the summary")
     return 0
+
+
+def cmd_pins(args) -> int:
+    from . import pins
+
+    project, m, cells, ctx = load(args)
+    packages = [p.strip() for p in args.packages.split(",") if p.strip()] or None
+    out_dir = ctx.reports / "pins"
+    results = []
+    print("tfpin: pin discovery for %d cells of matrix %r; cheap oracle: pytest %s; confirmation: pytest %s"
+          % (len(cells), m.name, " ".join(project.smoke), " ".join(project.test)), flush=True)
+    for i, cell in enumerate(cells, 1):
+        progress(i, len(cells), cell, "discovery started")
+        try:
+            res = pins.Discovery(cell, ctx, project.smoke, lambda text: print(text, flush=True), packages).run()
+        except pins.DiscoveryError as exc:
+            res = {"cell": cell.id, "python": cell.python, "requirements": dict(cell.requirements), "pins": [],
+                   "problem": str(exc), "env_builds": 0, "seconds": 0.0, "trials": []}
+        except procs.Interrupted as exc:
+            return exc.code
+        except KeyboardInterrupt:
+            return 130
+        results.append(res)
+        write_atomic(out_dir / (cell.id + ".json"), json.dumps(res, indent=2) + "\n")
+        entries = pins.constraint_blocks([res], [cell])
+        write_atomic(out_dir / (cell.id + ".toml"), "# tfpin pins discover, %s, %s: %d env builds, %.0f s%s\n\n%s"
+                     % (cell.id, now(), res["env_builds"], res["seconds"],
+                        "\n# PROBLEM: " + res["problem"] if res["problem"] else "", pins.toml_blocks(entries)))
+        progress(i, len(cells), cell, "%d pins, %d env builds, %.0f s%s" % (
+            len(res["pins"]), res["env_builds"], res["seconds"], " -- " + res["problem"] if res["problem"] else ""))
+    entries = pins.constraint_blocks(results, cells)
+    summary = ["# Discovered pins", "", "| cell | era | pins | env builds | seconds | problem |",
+               "|---|---|---|--:|--:|---|"]
+    for r in results:
+        summary.append("| `%s` | %s | %s | %d | %.0f | %s |" % (r["cell"], r.get("era") or "", ", ".join(
+            "`%s`" % p["pin"] for p in r["pins"]) or "none", r["env_builds"], r["seconds"], r["problem"]))
+    summary += ["", "Proposed `[[constraints]]`:", "", "```toml", pins.toml_blocks(entries).rstrip(), "```", ""]
+    write_atomic(out_dir / "summary.md", "\n".join(summary))
+    print("\n".join(summary))
+    print("wrote %s/<cell>.toml, <cell>.json (every trial: versions, verdict, seconds) and summary.md"
+          % rel(out_dir, ctx))
+    if args.apply and entries:
+        target, header = pins_target(project, m)
+        replaced = pins.apply(target, entries, header)
+        print("applied %d pins to %s (replacing %s)" % (len(entries), target, ", ".join(replaced) or "nothing"))
+    return 0 if results and not any(r["problem"] for r in results) else 1
+
+
+def pins_target(project, m):
+    """The matrix file when it belongs to the project, else the project's own config."""
+    try:
+        m.path.resolve().relative_to(project.root.resolve())
+        return m.path, "[[constraints]]"
+    except ValueError:
+        header = "[[tool.tfpin.constraints]]" if project.source.name == "pyproject.toml" else "[[constraints]]"
+        return project.source, header
 
 
 def cmd_init(args) -> int:

@@ -66,6 +66,8 @@ def error_line(element) -> str:
 def test_id(case) -> str:
     """'tests.cell.test_bn' + 'test_x[fused]' -> 'tests/cell/test_bn.py::test_x[fused]'."""
     classname, name = case.get("classname", ""), case.get("name", "")
+    if not classname:  # a collection error: pytest names the module in `name` ("tests.test_io")
+        return case.get("file") or name.replace(".", "/") + ".py"
     parts = classname.split(".")
     # pytest uses module path then class names; class names start with an upper-case letter.
     mod = [p for p in parts if not p[:1].isupper()]

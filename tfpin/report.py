@@ -62,8 +62,19 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
         "cells": results,
         "summary": summary(results, len(cells)),
         "pairs": verdicts(cells, results, table_groups),
+        "pins": pins_in_force(cells),
         "recommendation": rec,
     }
+
+
+def pins_in_force(cells) -> list[dict]:
+    """Every constraint pin of this run: why it exists, which cells it applies to, who added it."""
+    out: dict[str, dict] = {}
+    for cell in cells:
+        for c in cell.constraints:
+            entry = out.setdefault(c.pin, {"pin": c.pin, "reason": c.reason, "origin": c.origin, "cells": []})
+            entry["cells"].append(cell.id)
+    return list(out.values())
 
 
 def no_recommendation(why: str) -> dict:
@@ -198,20 +209,20 @@ def markdown(report: dict) -> str:
             "finished " + report["finished"] if report["finished"] else
             "**interrupted**" if report.get("interrupted") else "**still running or interrupted**"),
         "",
-        "| cell | status | passed | failed | skipped | setup s | tests s | tensorflow | keras | %s | img/s |"
+        "| cell | status | passed | failed | errors | skipped | setup s | tests s | tensorflow | keras | %s | img/s |"
         % " | ".join(MD_VERSIONS),
-        "|---|---|--:|--:|--:|--:|--:|---|---|%s|--:|" % "|".join("---" for _ in MD_VERSIONS),
+        "|---|---|--:|--:|--:|--:|--:|--:|---|---|%s|--:|" % "|".join("---" for _ in MD_VERSIONS),
     ]
     for r in report["cells"]:
         t, d, res = r["tests"], r["durations"], r.get("resolved", {})
         shown = r["status"] if r["status"] != UNAVAILABLE else "unavailable"
-        rows.append("| `%s` | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s |" % (
-            r["id"], shown, t["passed"], t["failed"] + t["errors"], t["skipped"], d["setup_s"], d["tests_s"],
+        rows.append("| `%s` | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s |" % (
+            r["id"], shown, t["passed"], t["failed"], t["errors"], t["skipped"], d["setup_s"], d["tests_s"],
             res.get("tensorflow", r.get("tensorflow") or ""), res.get("keras", r.get("keras") or ""),
             " | ".join(res.get(k, "") for k in MD_VERSIONS), throughput_cell(r.get("throughput"))))
     missing = [c for c in report["cells_planned"] if c not in {r["id"] for r in report["cells"]}]
     for cid in missing:
-        rows.append("| `%s` | not run | | | | | | | | %s | |" % (cid, " | ".join("" for _ in MD_VERSIONS)))
+        rows.append("| `%s` | not run | | | | | | | | | %s | |" % (cid, " | ".join("" for _ in MD_VERSIONS)))
     notes = [r for r in report["cells"] if r["status"] != PASSED]
     if notes:
         rows += ["", "## Cells that did not pass", ""]
@@ -227,6 +238,15 @@ def markdown(report: dict) -> str:
             if p["failing"]:
                 line += "; failing: " + ", ".join(p["failing"][:8]) + (" ..." if len(p["failing"]) > 8 else "")
             rows.append(line)
+    pins = report.get("pins", [])
+    if pins:
+        rows += ["", "## Pins", "", "| pin | why (the failure measured without it) | cells | added by |",
+                 "|---|---|---|---|"]
+        planned = len(report["cells_planned"])
+        for p in pins:
+            where = "all %d" % planned if len(p["cells"]) == planned else ", ".join("`%s`" % c for c in p["cells"])
+            rows.append("| `%s` | %s | %s | %s |" % (p["pin"], p["reason"].replace("|", "\\|"), where,
+                                                 "discovery" if p["origin"] == "discovered" else "a person"))
     rec = report["recommendation"]
     rows += ["", "## Recommended pin" + (" (partial evidence)" if report.get("partial") else ""), ""]
     if rec["requirements"]:

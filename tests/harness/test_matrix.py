@@ -83,7 +83,7 @@ BAD = [
     ("duplicate cell", GOOD + '[[cells]]\npython = "3.6"\ntensorflow = "1.15.5"\n',
      ["duplicate cell py3.6-tf1.15", "[[cells]] #1", "[[cells]] #2"]),
     ("unknown constraint key", GOOD + '[[constraints]]\npin = "h5py<3"\nreason = "r"\nwhy = "x"\n',
-     ["unknown key 'why'", "[[constraints]] #1", "allowed keys: pin, reason, when"]),
+     ["unknown key 'why'", "[[constraints]] #1", "allowed keys: origin, pin, reason, when"]),
     ("bad pin", GOOD + '[[constraints]]\npin = "h5py<<3"\nreason = "r"\n', ["key 'pin' = 'h5py<<3'"]),
     ("constraint without reason", GOOD + '[[constraints]]\npin = "h5py<3"\n', ["non-empty string 'reason'"]),
     ("unknown when key", GOOD + '[[constraints]]\npin = "h5py<3"\nreason = "r"\nwhen = { keras = "<2" }\n',

@@ -116,7 +116,7 @@ def test_closing_line_counts_tests_over_cells():
     from tfpin.__main__ import closing_line
 
     line = closing_line(table_results())
-    assert line == "tests: 70 passed, 0 failed, 0 skipped"
+    assert line == "tests: 70 passed, 0 failed, 0 errors, 0 skipped"
 
 
 def test_bench_figures_attach_only_to_the_same_definition_and_a_finite_loss():
