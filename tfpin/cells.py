@@ -12,6 +12,7 @@ import dataclasses
 class Constraint:
     pin: str  # a PEP 508 requirement, e.g. "protobuf<3.21"
     reason: str
+    origin: str = "person"  # or "discovered" (tfpin pins discover measured it)
 
 
 @dataclasses.dataclass(frozen=True)

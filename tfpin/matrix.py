@@ -23,7 +23,8 @@ DEFAULT_MATRIX = "table"
 TOP_KEYS = {"description", "extends", "remove", "cells", "packages", "pythons", "constraints"}
 PACKAGE_KEYS = {"label", "id_parts"}
 PYTHON_KEYS = {"pip", "tools"}
-CONSTRAINT_KEYS = {"pin", "reason", "when"}
+CONSTRAINT_KEYS = {"pin", "reason", "when", "origin"}
+ORIGINS = ("person", "discovered")
 VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 PYTHON_RE = re.compile(r"^3\.\d+$")
 
@@ -209,7 +210,10 @@ def _constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
                 raise MatrixError(
                     "%s: %s key 'when.%s' = %r is not a version specifier" % (path, where, key, spec)
                 ) from None
-        out.append((Constraint(entry["pin"], entry["reason"]), when))
+        origin = entry.get("origin", "person")
+        if origin not in ORIGINS:
+            raise MatrixError("%s: %s key 'origin' = %r; allowed: %s" % (path, where, origin, ", ".join(ORIGINS)))
+        out.append((Constraint(entry["pin"], entry["reason"], origin), when))
     return out
 
 

@@ -20,7 +20,7 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 CONFIG_FILE = "tfpin.toml"
-KEYS = {"matrix", "test", "install", "constraints", "env", "timeout"}
+KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout"}
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TIMEOUT = 900  # seconds one test may run before it counts as hung
 
@@ -31,9 +31,10 @@ class ProjectError(ValueError):
 
 class Project:
     def __init__(self, root: Path, source: Path, matrix: str = "table", test=(), install=(),
-                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT):
+                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None):
         self.root, self.source = Path(root), Path(source)
         self.matrix, self.test, self.install = matrix, list(test), list(install)
+        self.smoke = list(smoke) if smoke else list(test)  # the cheap oracle of `tfpin pins discover`
         self.constraints, self.env, self.timeout = list(constraints), dict(env or {}), timeout
 
     def install_files(self) -> list[Path]:
@@ -110,10 +111,16 @@ def load_file(path: Path) -> Project:
         test = [test]
     if not isinstance(test, list) or not test or not all(isinstance(t, str) and t for t in test):
         raise bad("test", "must be a non-empty list of pytest arguments, e.g. [\"tests/test_model.py\"]")
-    for arg in test:
-        target = arg.split("::")[0]
-        if not arg.startswith("-") and not (root / target).exists():
-            raise bad("test", "names %s, which does not exist under %s" % (target, root))
+    smoke = data.get("smoke")
+    if isinstance(smoke, str):
+        smoke = [smoke]
+    if smoke is not None and (not isinstance(smoke, list) or not smoke or not all(isinstance(t, str) for t in smoke)):
+        raise bad("smoke", "must be a non-empty list of pytest arguments: a cheap subset of `test` for pin discovery")
+    for key, args in (("test", test), ("smoke", smoke or [])):
+        for arg in args:
+            target = arg.split("::")[0]
+            if not arg.startswith("-") and not (root / target).exists():
+                raise bad(key, "names %s, which does not exist under %s" % (target, root))
     install = data.get("install", [])
     if not isinstance(install, list) or not all(isinstance(x, str) for x in install):
         raise bad("install", "must be a list of requirement lines, e.g. [\".\"] or [\"-r requirements.txt\"]")
@@ -132,7 +139,7 @@ def load_file(path: Path) -> Project:
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
         raise ProjectError("%s: key 'timeout' = %r must be a positive whole number of seconds per test"
                            % (path, timeout))
-    return Project(root, path, matrix, test, install, constraints, env, timeout)
+    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke)
 
 
 def _check_install_line(path: Path, root: Path, line: str) -> None:

@@ -9,6 +9,12 @@ import os
 
 def pytest_runtest_logstart(nodeid, location):
     path = os.environ.get("TFPIN_PROGRESS")
-    if path:
+    if not path:
+        return
+    try:  # bookkeeping must never be what breaks a suite
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path))
         with open(path, "w") as f:
             f.write(nodeid + "\n")
+    except OSError:
+        pass

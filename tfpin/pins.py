@@ -1,0 +1,295 @@
+"""`tfpin pins discover`: the constraint pins a cell needs, found by measurement rather than remembered.
+
+Per cell:
+1. Baseline: the cell resolved as of its pinned releases' upload date (`uv pip compile
+   --exclude-newer`; the test tools' own dependencies are exempt, they are not the era's) must pass
+   the cheap oracle, else discovery stops for that cell and says so.
+2. One package at a time (every package of the resolved set except the cell's exact pins), from the
+   newest-passing set: let uv raise it as far as the rest of the set allows; if the oracle still
+   passes, keep it; if not, bisect the releases in between (the installer decides what is
+   installable) to the newest passing release, and propose `<package><first failing release` with
+   the first error seen there as the reason. Rounds repeat until nothing moves.
+3. The final set is confirmed by the project's full suite.
+Every trial is logged (versions, verdict, seconds); env builds are `uv pip sync` of one trial env,
+so uv's cache makes each a second or two.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from . import index, junit, procs
+from .envs import EnvLock, uv_binary
+from .interpreters import find
+from .runner import cell_environ, write_atomic
+from .status import PASSED, classify
+
+ROUNDS = 2
+
+
+class DiscoveryError(Exception):
+    """Discovery cannot proceed for this cell; the message says why."""
+
+
+def parse_set(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line and not line.startswith("-"):
+            name, _, version = line.partition("==")
+            out[canonicalize_name(name.split("[")[0])] = version.split(";")[0].strip()
+    return out
+
+
+class Discovery:
+    def __init__(self, cell, ctx, oracle: list[str], log, packages=None):
+        self.cell, self.ctx, self.oracle, self.log = cell, ctx, list(oracle), log
+        self.only = {canonicalize_name(p) for p in packages} if packages else None
+        self.root = ctx.envs.parent / "pins" / cell.id
+        self.env = self.root / "env"
+        self.python = self.env / "bin" / "python"
+        self.trials: list[dict] = []
+        self.builds = 0
+
+    # -- resolution ------------------------------------------------------------------------------------------
+    def _requirements(self) -> list[str]:
+        from .envs import absolute_install_line
+
+        return self.cell.requirement_lines() + [absolute_install_line(x, self.ctx.project.root)
+                                                for x in self.cell.install]
+
+    def compile(self, requirements, constraints=(), extra=()) -> tuple[dict | None, str]:
+        """(exact set, '') or (None, the resolver's reason)."""
+        with tempfile.TemporaryDirectory() as scratch:
+            req, con = Path(scratch) / "req.in", Path(scratch) / "con.txt"
+            req.write_text("\n".join(requirements) + "\n")
+            con.write_text("\n".join(constraints) + "\n")
+            cmd = [uv_binary(), "pip", "compile", "-q", "--no-header", "--no-annotate", "--python", self.interpreter,
+                   str(req), "-c", str(con), *extra]
+            code, out = procs.run(cmd, cwd=self.ctx.project.root, timeout=600)
+        if code != 0:
+            lines = [ln.strip() for ln in (out or "").splitlines() if ln.strip()]
+            return None, " | ".join(lines[:3])[:400]
+        return parse_set(out), ""
+
+    def era(self) -> datetime.datetime:
+        """The day after the newest of the cell's exact pins was uploaded: the world it was born into."""
+        dates = []
+        for name, version in self.cell.requirements:
+            when = index.released(name, version)
+            if when is None:
+                raise DiscoveryError("%s %s is not on the index %s" % (name, version, index.index_url()))
+            dates.append(when)
+        return max(dates) + datetime.timedelta(days=1)
+
+    def baseline(self) -> dict:
+        era = self.era()
+        tools, err = self.compile(list(self.cell.tools))
+        stack, err2 = self.compile([r for r in self._requirements() if r not in self.cell.tools])
+        if tools is None or stack is None:
+            raise DiscoveryError("cannot resolve the cell as it is today: %s" % (err or err2))
+        exempt = sorted(set(tools) - set(stack))
+        now = datetime.date.today().isoformat()
+        extra = ["--exclude-newer", era.date().isoformat()]
+        for name in exempt:
+            extra += ["--exclude-newer-package", "%s=%s" % (name, now)]
+        found, err = self.compile(self._requirements(), extra=extra)
+        if found is None:
+            raise DiscoveryError("cannot resolve the cell as of %s: %s" % (era.date(), err))
+        self.era_date, self.exempt = era.date().isoformat(), exempt
+        return found
+
+    # -- trials ----------------------------------------------------------------------------------------------
+    def trial(self, versions: dict, label: str, args=None) -> dict:
+        """Install exactly `versions` into the trial env and run the oracle (or `args`)."""
+        start = time.monotonic()
+        lines = ["%s==%s" % kv for kv in sorted(versions.items())]
+        lines += [x for x in self._requirements() if "==" not in x]  # project lines (".", -r ...) as given
+        spec = self.root / "trial.txt"
+        write_atomic(spec, "\n".join(lines) + "\n")
+        if not self.python.exists():
+            code, out = procs.run([uv_binary(), "venv", "-q", "--python", self.interpreter, self.env], timeout=300)
+            if code != 0:
+                raise DiscoveryError("cannot create the trial env: %s" % (out or "").strip()[-300:])
+        code, out = procs.run([uv_binary(), "pip", "sync", "-q", "--python", self.python, spec],
+                              cwd=self.ctx.project.root, timeout=1800)
+        self.builds += 1
+        if code != 0:
+            record = {"label": label, "verdict": "uninstallable", "error": (out or "").strip()[-300:]}
+        else:
+            record = self._oracle(args or self.oracle)
+            record["label"] = label
+        record["seconds"] = round(time.monotonic() - start, 1)
+        record["versions"] = dict(versions)
+        self.trials.append(record)
+        self.log("  %-44s %-13s %5.1fs %s" % (label, record["verdict"], record["seconds"],
+                                              record.get("error", "")[:110]))
+        return record
+
+    def _oracle(self, args) -> dict:
+        xml = self.root / "oracle.xml"
+        if xml.exists():
+            xml.unlink()
+        cmd = [str(self.python), "-m", "pytest", *args, "-p", "no:cacheprovider", "-p", "tfpin_progress", "-q",
+               "-x", "--junitxml", str(xml), "-o", "junit_family=xunit1"]
+        log_path = self.root / "oracle.log"
+        with open(log_path, "w") as out:
+            code, _ = procs.run(cmd, cwd=self.ctx.project.root, env=cell_environ(self.cell, self.ctx), stdout=out,
+                                timeout=self.ctx.deadline)
+        tests = None
+        if xml.exists() and code is not None and code >= 0:
+            try:
+                tests = junit.read(xml)
+            except junit.CorruptReport:
+                tests = None
+        status, reason = classify(tests, code, "pytest exited %s (log %s)" % (code, log_path))
+        if status == PASSED:
+            return {"verdict": "pass"}
+        first = (tests or {}).get("first_error") or reason
+        return {"verdict": "fail", "error": first}
+
+    # -- the search ------------------------------------------------------------------------------------------
+    def run(self) -> dict:
+        self.interpreter, _ = find(self.cell.python)
+        started = time.monotonic()
+        self.root.mkdir(parents=True, exist_ok=True)
+        with EnvLock(self.root, self.log):
+            current = self.baseline()
+            self.log("%s: baseline as of %s (%d packages; tools' own dependencies exempt: %s)"
+                     % (self.cell.id, self.era_date, len(current), ", ".join(self.exempt) or "none"))
+            base = self.trial(current, "baseline")
+            if base["verdict"] != "pass":
+                return self._result(current, [], started, "baseline fails: %s" % base.get("error", ""))
+            fixed = {canonicalize_name(n) for n, _ in self.cell.requirements}
+            fixed |= {canonicalize_name(t.split("==")[0]) for t in self.cell.tools if "==" in t}
+            pins = {}
+            for _ in range(ROUNDS):
+                moved = False
+                for name in sorted(current):
+                    if name in fixed or (self.only is not None and name not in self.only) or name in pins:
+                        continue
+                    moved |= self._raise(name, current, pins)
+                if not moved:
+                    break
+            final = self.trial(current, "confirm with the full suite", args=self.ctx.project.test)
+            verdict = "" if final["verdict"] == "pass" else "the combined set fails the full suite: %s" % final.get(
+                "error", "")
+            return self._result(current, list(pins.values()), started, verdict)
+
+    def _raise(self, name: str, current: dict, pins: dict) -> bool:
+        others = ["%s==%s" % (n, v) for n, v in current.items() if n != name]
+        top, why = self.compile(self._requirements(), others)
+        if top is None or top.get(name) == current[name] or name not in top:
+            return False
+        newest = top[name]
+        first = self.trial({**current, name: newest}, "%s %s -> %s" % (name, current[name], newest))
+        if first["verdict"] == "pass":
+            current[name] = newest
+            return True
+        if first["verdict"] == "uninstallable":
+            return False
+        versions = index.candidates(name, self.cell.python, current[name], newest)[:-1]  # newest is known bad
+        good, bad, bad_error = current[name], newest, first.get("error", "")
+        lo, hi = 0, len(versions)  # invariant: versions[:lo] good-or-skipped, versions[hi:] bad
+        while lo < hi:
+            mid = (lo + hi) // 2
+            probe = {**current, name: versions[mid]}
+            resolved, _ = self.compile(["%s==%s" % kv for kv in sorted(probe.items())])
+            if resolved is None:  # not installable with the rest of the set: look at its neighbours
+                versions.pop(mid)
+                hi -= 1
+                continue
+            rec = self.trial(probe, "%s bisect %s" % (name, versions[mid]))
+            if rec["verdict"] == "pass":
+                good, lo = versions[mid], mid + 1
+            elif rec["verdict"] == "fail":
+                bad, bad_error, hi = versions[mid], rec.get("error", ""), mid
+            else:
+                versions.pop(mid)
+                hi -= 1
+        moved = good != current[name]
+        current[name] = good
+        pins[name] = {"package": name, "pin": "%s<%s" % (name, bad), "last_good": good, "first_bad": bad,
+                      "reason": "%s %s: %s" % (name, bad, bad_error or "the oracle failed")}
+        return moved
+
+    def _result(self, current, pins, started, problem) -> dict:
+        return {
+            "cell": self.cell.id, "python": self.cell.python, "requirements": dict(self.cell.requirements),
+            "era": getattr(self, "era_date", None), "oracle": self.oracle, "problem": problem,
+            "pins": pins, "final_set": current, "env_builds": self.builds,
+            "seconds": round(time.monotonic() - started, 1), "trials": self.trials,
+        }
+
+
+def constraint_blocks(results: list[dict], all_cells) -> list[dict]:
+    """Discovered pins as [[constraints]] entries; `when` names the cells each applies to."""
+    by_pin: dict[str, list[dict]] = {}
+    for res in results:
+        for pin in res["pins"]:
+            by_pin.setdefault(pin["pin"], []).append({**pin, "cell": res["cell"], "python": res["python"],
+                                                     "requirements": res["requirements"]})
+    discovered = {r["cell"] for r in results if not r["problem"]}
+    entries = []
+    for pin, hits in sorted(by_pin.items()):
+        cells = {h["cell"] for h in hits}
+        reason = hits[0]["reason"]
+        if cells >= discovered:
+            entries.append({"pin": pin, "reason": reason, "origin": "discovered", "cells": sorted(cells)})
+            continue
+        for h in hits:  # one entry per cell: python and every exact requirement
+            when = {"python": "==" + h["python"], **{k: "==" + v for k, v in h["requirements"].items()}}
+            entries.append({"pin": pin, "reason": h["reason"], "origin": "discovered", "when": when,
+                            "cells": [h["cell"]]})
+    return entries
+
+
+def toml_blocks(entries: list[dict]) -> str:
+    out = []
+    for e in entries:
+        out.append("[[constraints]]")
+        out.append("pin = %s" % json.dumps(e["pin"]))
+        out.append("reason = %s" % json.dumps(e["reason"]))
+        if e.get("when"):
+            out.append("when = { %s }" % ", ".join("%s = %s" % (k, json.dumps(v)) for k, v in e["when"].items()))
+        out.append('origin = "discovered"  # cells: %s' % ", ".join(e["cells"]))
+        out.append("")
+    return "\n".join(out)
+
+
+def apply(path: Path, entries: list[dict], header: str = "[[constraints]]") -> list[str]:
+    """Merge discovered entries into a matrix or project file: a package's earlier pins are replaced.
+
+    Returns the replaced pins. Text-level, so every other line and comment of the file stays as written.
+    """
+    from packaging.requirements import Requirement
+
+    packages = {canonicalize_name(Requirement(e["pin"]).name) for e in entries}
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    kept, replaced, i = [], [], 0
+    while i < len(lines):
+        if lines[i].strip() == header:
+            j = i + 1
+            while j < len(lines) and not lines[j].lstrip().startswith("["):
+                j += 1
+            block = lines[i:j]
+            pin = next((ln.split("=", 1)[1].strip().strip('"') for ln in block if ln.strip().startswith("pin")), "")
+            if pin and canonicalize_name(Requirement(pin).name) in packages:
+                replaced.append(pin)
+                while kept and kept[-1].startswith("#"):  # its comment goes with it
+                    kept.pop()
+                i = j
+                continue
+        kept.append(lines[i])
+        i += 1
+    text = "\n".join(kept).rstrip("\n") + "\n\n"
+    blocks = toml_blocks(entries)
+    if header != "[[constraints]]":
+        blocks = blocks.replace("[[constraints]]", header)
+    write_atomic(Path(path), text + blocks)
+    return replaced
