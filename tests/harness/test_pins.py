@@ -1,0 +1,81 @@
+"""`tfpin pins discover` on a real TF-free project: a dependency whose newer releases break the suite.
+
+The cell pins packaging 20.9 (January 2021); its dependency pyparsing removed `operatorPrecedence`
+in 3.0.0 (October 2021). Nothing here knows that: discovery must find the bound by resolving the
+cell as of its era, raising pyparsing and bisecting, with real uv and real pytest runs, then
+`--apply` must make a plain `tfpin matrix` of the same project pass.
+"""
+import json
+import textwrap
+
+import pytest
+from faultkit import harness_env, tfpin
+
+MATRIX = """
+description = "one cell whose dependency broke later"
+
+[[cells]]
+python = "3.7"
+packaging = "20.9"
+
+[packages.packaging]
+label = "packaging"
+id_parts = 3
+
+[pythons."3.7"]
+pip = "pip==24.0"
+tools = ["pytest==7.4.4", "pytest-timeout==2.4.0"]
+"""
+SUITE = '''
+import pyparsing
+
+
+def test_the_old_grammar_api_is_there():
+    assert hasattr(pyparsing, "operatorPrecedence"), "pyparsing %s has no operatorPrecedence" % pyparsing.__version__
+
+
+def test_packaging_is_the_pinned_release():
+    import packaging
+    assert packaging.__version__ == "20.9"
+'''
+CELL = "py3.7-packaging20.9"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pinproject")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_grammar.py").write_text(textwrap.dedent(SUITE))
+    (root / "m.toml").write_text(textwrap.dedent(MATRIX))
+    (root / "tfpin.toml").write_text('matrix = "m.toml"\ntest = ["tests"]\ntimeout = 120\n')
+    return root
+
+
+def test_without_the_pin_the_cell_fails(project):
+    out = tfpin(project, "matrix", env=harness_env())
+    assert out.returncode == 1
+    result = json.loads((project / "reports" / "cells" / (CELL + ".json")).read_text())
+    assert result["status"] == "failed" and "has no operatorPrecedence" in result["reason"]
+
+
+def test_discovery_finds_the_bound_and_apply_makes_the_cell_pass(project):
+    out = tfpin(project, "pins", "discover", "--apply", env=harness_env(), timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    found = json.loads((project / "reports" / "pins" / (CELL + ".json")).read_text())
+    assert found["problem"] == "" and found["era"] == "2021-01-30"
+    (pin,) = found["pins"]
+    assert pin["pin"] == "pyparsing<3.0.0" and pin["last_good"].startswith("2.") and pin["first_bad"] == "3.0.0"
+    assert "has no operatorPrecedence" in pin["reason"]
+    labels = [t["label"] for t in found["trials"]]
+    assert labels[0] == "baseline" and labels[-1] == "confirm with the full suite"
+    assert found["env_builds"] == len(found["trials"]) and all(t["seconds"] > 0 for t in found["trials"])
+    assert "pyparsing<3.0.0" in (project / "reports" / "pins" / (CELL + ".toml")).read_text()
+    applied = (project / "m.toml").read_text()
+    assert 'pin = "pyparsing<3.0.0"' in applied and 'origin = "discovered"' in applied
+    out = tfpin(project, "matrix", env=harness_env())
+    assert out.returncode == 0, out.stdout[-2000:]
+    report = json.loads((project / "reports" / "matrix-m.json").read_text())
+    assert "pyparsing==2." in (project / "reports" / "locks" / (CELL + ".txt")).read_text()
+    assert report["recommendation"]["constraints"] == ["packaging==20.9", "pyparsing<3.0.0"]
+    assert report["pins"] == [{"pin": "pyparsing<3.0.0", "reason": pin["reason"], "origin": "discovered",
+                               "cells": [CELL]}]
