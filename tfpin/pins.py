@@ -263,18 +263,28 @@ def constraint_blocks(results: list[dict], all_cells) -> list[dict]:
         for pin in res["pins"]:
             by_pin.setdefault(pin["pin"], []).append({**pin, "cell": res["cell"], "python": res["python"],
                                                      "requirements": res["requirements"]})
-    discovered = {r["cell"] for r in results if not r["problem"]}
+    discovered = [r for r in results if not r["problem"]]
     entries = []
     for pin, hits in sorted(by_pin.items()):
         cells = {h["cell"] for h in hits}
         reason = hits[0]["reason"]
-        if cells >= discovered:
+        if cells >= {r["cell"] for r in discovered}:
             entries.append({"pin": pin, "reason": reason, "origin": "discovered", "cells": sorted(cells)})
             continue
-        for h in hits:  # one entry per cell: python and every exact requirement
-            when = {"python": "==" + h["python"], **{k: "==" + v for k, v in h["requirements"].items()}}
-            entries.append({"pin": pin, "reason": h["reason"], "origin": "discovered", "when": when,
-                            "cells": [h["cell"]]})
+        # Cells differing only in Python share their requirements: one entry when every such cell needs it.
+        groups: dict[tuple, list[dict]] = {}
+        for h in hits:
+            groups.setdefault(tuple(sorted(h["requirements"].items())), []).append(h)
+        for reqs, members in groups.items():
+            siblings = [r for r in discovered if tuple(sorted(r["requirements"].items())) == reqs]
+            when = {k: "==" + v for k, v in reqs}
+            if len(members) < len(siblings):
+                for h in members:
+                    entries.append({"pin": pin, "reason": h["reason"], "origin": "discovered",
+                                    "when": {"python": "==" + h["python"], **when}, "cells": [h["cell"]]})
+            else:
+                entries.append({"pin": pin, "reason": members[0]["reason"], "origin": "discovered", "when": when,
+                                "cells": sorted(h["cell"] for h in members)})
     return entries
 
 
