@@ -49,7 +49,7 @@ COVERAGE = [
     (r"^tfpin cell [\w.-]+ -- -k \w+$", "faults", "test_filtered_run_is_recorded_and_never_joins"),
     (r"^tfpin list --json$", "here", "test_installed.py and test_ci_github.py run `tfpin list --json`"),
     (r"^tfpin report$", "faults", "test_report_refuses_results_for_another_definition"),
-    (r"^tfpin pins discover --cells [\w.-]+$", "here",
+    (r"^tfpin pins discover( --cells [\w.-]+)?$", "here",
      "test_pins.py: discovery on a real TF-free project, --apply, then a passing matrix"),
     (r"^tfpin ci github$", "here", "test_ci_github.py: the workflow it writes, parsed and linted"),
     (r"^python3 -m venv \.venv && \.venv/bin/pip install -r requirements/host\.txt", "ci", "set-up in .ci/run"),
