@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -151,7 +152,7 @@ class Discovery:
         status, reason = classify(tests, code, "pytest exited %s (log %s)" % (code, log_path))
         if status == PASSED:
             return {"verdict": "pass"}
-        first = (tests or {}).get("first_error") or reason
+        first = (tests or {}).get("first_error") or _last_error(log_path) or reason
         return {"verdict": "fail", "error": first}
 
     # -- the search ------------------------------------------------------------------------------------------
@@ -200,9 +201,9 @@ class Discovery:
         if not changed:
             return False
         label = "%d packages up: %s" % (len(changed), ", ".join("%s %s" % (n, top[n]) for n in changed[:4]))
-        rec = self.trial({**current, **{n: top[n] for n in changed}}, label[:60] + ("..." if len(changed) > 4 else ""))
+        rec = self.trial(top, label[:60] + ("..." if len(changed) > 4 else ""))  # with any new dependencies
         if rec["verdict"] == "pass":
-            current.update({n: top[n] for n in changed})
+            _replace(current, top)
             return True
         half = len(changed) // 2
         return self._raise_group(changed[:half], current, pins) | self._raise_group(changed[half:], current, pins)
@@ -213,33 +214,32 @@ class Discovery:
         if top is None or top.get(name) == current[name] or name not in top:
             return False
         newest = top[name]
-        first = self.trial({**current, name: newest}, "%s %s -> %s" % (name, current[name], newest))
+        first = self.trial(top, "%s %s -> %s" % (name, current[name], newest))
         if first["verdict"] == "pass":
-            current[name] = newest
+            _replace(current, top)
             return True
         if first["verdict"] == "uninstallable":
             return False
         versions = index.candidates(name, self.cell.python, current[name], newest)[:-1]  # newest is known bad
-        good, bad, bad_error = current[name], newest, first.get("error", "")
+        good, good_set, bad, bad_error = current[name], dict(current), newest, first.get("error", "")
         lo, hi = 0, len(versions)  # invariant: versions[:lo] good-or-skipped, versions[hi:] bad
         while lo < hi:
             mid = (lo + hi) // 2
-            probe = {**current, name: versions[mid]}
-            resolved, _ = self.compile(["%s==%s" % kv for kv in sorted(probe.items())])
+            resolved, _ = self.compile(self._requirements(), others + ["%s==%s" % (name, versions[mid])])
             if resolved is None:  # not installable with the rest of the set: look at its neighbours
                 versions.pop(mid)
                 hi -= 1
                 continue
-            rec = self.trial(probe, "%s bisect %s" % (name, versions[mid]))
+            rec = self.trial(resolved, "%s bisect %s" % (name, versions[mid]))
             if rec["verdict"] == "pass":
-                good, lo = versions[mid], mid + 1
+                good, good_set, lo = versions[mid], resolved, mid + 1
             elif rec["verdict"] == "fail":
                 bad, bad_error, hi = versions[mid], rec.get("error", ""), mid
             else:
                 versions.pop(mid)
                 hi -= 1
         moved = good != current[name]
-        current[name] = good
+        _replace(current, good_set)
         # Bound just above the last good release: what lies between it and the first bad one could not be
         # installed (yanked, no build for this Python) and was never proven good.
         above = str(min(v for v in index.releases(name) if v > Version(good) and not v.is_prerelease))
@@ -254,6 +254,19 @@ class Discovery:
             "pins": pins, "final_set": current, "env_builds": self.builds,
             "seconds": round(time.monotonic() - started, 1), "trials": self.trials,
         }
+
+
+def _last_error(log_path: Path) -> str:
+    """pytest died before any test (a plugin or conftest import): the exception line of its traceback."""
+    lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    errors = [ln.lstrip("E ").strip() for ln in lines if re.match(r"^(E\s+)?[\w.]*(Error|Exception)\b[:(]", ln)]
+    return errors[-1][:300] if errors else ""
+
+
+def _replace(current: dict, resolved: dict) -> None:
+    """The accepted set becomes exactly what the installer resolved (new dependencies in, dropped ones out)."""
+    current.clear()
+    current.update(resolved)
 
 
 def constraint_blocks(results: list[dict], all_cells) -> list[dict]:
