@@ -11,6 +11,7 @@ __all__ = [
     "tf", "tf1", "TF_VERSION", "AUTOTUNE", "make_one_shot_iterator", "make_initializable_iterator",
     "dataset_output_shapes", "moments", "assign_moving_average", "fused_batch_norm", "conv2d",
     "contrib_batch_norm", "session_config", "gpu_devices", "tower_devices", "get_logger", "describe",
+    "load_saved_model", "numpy_input_fn",
 ]
 
 tf1 = resolve("tf1")
@@ -55,6 +56,16 @@ def conv2d(x, kernel, stride, padding="SAME", data_format="NHWC"):
 def contrib_batch_norm():
     """tf.contrib.layers.batch_norm, loaded on demand (tf.contrib is slow to load and notices on 1.13+)."""
     return resolve("contrib_batch_norm")
+
+
+def load_saved_model(sess, tags, export_dir):
+    """tf.saved_model.loader.load(sess, tags, export_dir) without its 1.13+ deprecation notice; the MetaGraphDef."""
+    return resolve("saved_model_loader")(export_dir).load(sess, tags)
+
+
+def numpy_input_fn(x, y=None, **kwargs):
+    """tf.estimator.inputs.numpy_input_fn, through the spelling that logs no name notice on this TF."""
+    return resolve("numpy_input_fn")(x, y, **kwargs)
 
 
 def get_logger():

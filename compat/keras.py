@@ -17,6 +17,9 @@ between Keras 2.2.4 and 2.2.5, is a row of a table below; resnet_core never asks
 * `_MODEL_UPDATES`: where a functional Model exposes its BN moving-average updates (neither
   flavour adds them to UPDATE_OPS).
 * `_PATCHES`: methods standalone Keras 2.2.x lacks for TF 1.14/1.15 (added, never replaced).
+* `_BROKEN`: round trips a flavour cannot make on some TF release with any dependency versions
+  (the reason is a compat.table row, so tests expect exactly that failure there).
+* A tf.keras Model as a SavedModel is a different API on each TF (`tf_keras_export_saved_model`).
 
 Standalone Keras is imported only when asked for: its import prints "Using TensorFlow
 backend." to stderr and costs time.
@@ -193,6 +196,32 @@ def get_session(flavour):
     and it initialises every uninitialised variable of the graph as a side effect.
     """
     return backend(flavour).get_session()
+
+
+# Round trips a flavour cannot make on some TF release whatever the other packages' versions: flavour ->
+# round trip -> compat.table row holding table.Broken(measured failure) there (False where it works).
+_BROKEN = {
+    "keras": {},
+    "tf.keras": {"yaml_batchnorm": "tf_keras_yaml_batchnorm_broken"},
+}
+
+
+def broken(flavour, round_trip):
+    """Why `round_trip` cannot work in `flavour` on this TF (the measured failure), or None where it can."""
+    _check(flavour)
+    row = _BROKEN[flavour].get(round_trip)
+    value = resolve(row) if row else None
+    return value.reason if value else None
+
+
+def tf_keras_export_saved_model(model, path):
+    """Write a tf.keras Model as a SavedModel (the API differs per TF: compat.table); returns its directory."""
+    return resolve("tf_keras_export_saved_model")(model, path)
+
+
+def tf_keras_load_saved_model(export_dir):
+    """A tf.keras Model back from tf_keras_export_saved_model's directory (in the current graph and session)."""
+    return resolve("tf_keras_load_saved_model")(export_dir)
 
 
 def clear_session(flavour):

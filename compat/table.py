@@ -5,16 +5,22 @@ Every version difference the project depends on is one row of TABLE:
 The entry with the highest version <= the running TF wins.  "Where it is" is either
   * "package.module:attr.chain" -- imported/looked up on first use (lazily, so e.g.
     tf.contrib is never loaded unless a row that points into it is used), or
-  * any other value, returned as is (a keyword name, an adapter function).
+  * any other value, returned as is (a keyword name, an adapter function, `Broken(reason)`: cannot work there).
 Rows were measured on every cell (see shared notes, api-catalog.md); keep them that way:
 add a row only for a difference you have seen.
 """
+import collections
 import importlib
 
 import tensorflow as tf
 
 TF_VERSION = tuple(int(p) for p in tf.__version__.split(".")[:2])
 SUPPORTED = ((1, 12), (1, 15))
+
+
+# A row value saying "this cannot work on these releases", with the measured failure (a plain string would be
+# read as a "module:attr" path).
+Broken = collections.namedtuple("Broken", "reason")
 
 
 def _method(name):
@@ -47,6 +53,27 @@ def _gpus_from_config():
     return [d.name for d in tf.config.experimental.list_physical_devices("GPU")]
 
 
+def _keras_export_contrib(model, path):
+    # 1.12/1.13: tf.contrib.saved_model.save_keras_model(model, base) writes base/<timestamp>/ and returns that
+    # directory as bytes (tf.keras.experimental does not exist yet).
+    from tensorflow.contrib import saved_model
+    export_dir = saved_model.save_keras_model(model, path)
+    return export_dir.decode("utf-8") if isinstance(export_dir, bytes) else export_dir
+
+
+def _keras_export_experimental(model, path):
+    # 1.14: tf.keras.experimental.export_saved_model writes into `path` itself and returns None
+    # (model.save(save_format="tf") raises NotImplementedError in 1.14 graph mode).
+    tf.compat.v1.keras.experimental.export_saved_model(model, path)
+    return path
+
+
+def _keras_export_save_format_tf(model, path):
+    # 1.15: export_saved_model notices ("Please use model.save(..., save_format=\"tf\")"), and that works in graph mode.
+    model.save(path, save_format="tf")
+    return path
+
+
 TABLE = {
     # tf.compat.v1 appears in 1.13; on 1.12 the top-level namespace *is* the v1 API.  On 1.14/1.15
     # only the compat.v1 spelling is free of "The name tf.X is deprecated" notices.
@@ -72,6 +99,34 @@ TABLE = {
     "tf_keras_backend": [((1, 12), "tensorflow.python.keras:backend")],
     "tf_keras_layer": [((1, 12), "tensorflow.python.keras.layers:Layer")],
     "contrib_batch_norm": [((1, 12), "tensorflow:contrib.layers.batch_norm")],
+    # tf.saved_model.loader.load (also as tf.compat.v1.saved_model.load / .loader.load) notices from 1.13 ("will only
+    # be available through the v1 compatibility library"); the class its body uses is silent and the same on 1.12-1.15.
+    "saved_model_loader": [((1, 12), "tensorflow.python.saved_model.loader_impl:SavedModelLoader")],
+    # 1.14/1.15 log "The name tf.estimator.inputs is deprecated" even for tf.compat.v1.estimator.inputs; the function
+    # itself (tensorflow_estimator since 1.13) is silent.
+    "numpy_input_fn": [((1, 12), "tensorflow:estimator.inputs.numpy_input_fn"),
+                       ((1, 14), "tensorflow_estimator.python.estimator.inputs.numpy_io:numpy_input_fn")],
+    # A tf.keras Model as a SavedModel: adapter(model, path) -> the directory holding saved_model.pb.
+    "tf_keras_export_saved_model": [((1, 12), _keras_export_contrib), ((1, 14), _keras_export_experimental),
+                                    ((1, 15), _keras_export_save_format_tf)],
+    # ... and back (1.15: load_from_saved_model notices "Please switch to tf.keras.models.load_model").
+    "tf_keras_load_saved_model": [((1, 12), "tensorflow:contrib.saved_model.load_keras_model"),
+                                  ((1, 14), "tensorflow:compat.v1.keras.experimental.load_from_saved_model"),
+                                  ((1, 15), "tensorflow:compat.v1.keras.models.load_model")],
+    # tf.keras 1.14 writes a BatchNormalization's `axis` (a tracking _ListWrapper) into to_yaml() as a python/object/new
+    # tag with both `listitems` and `_storage`, so model_from_yaml fails with every PyYAML: "ValueError: Duplicate
+    # axis: ListWrapper([3, 3])" (3.13, 5.1.2, 5.3.1), ConstructorError (5.4.1), no Loader (6.0.1).  1.12/1.13 write
+    # an int.  1.15 writes a python/object/apply tag that loads with PyYAML 5.1.x only (5.2-5.4.1: ConstructorError;
+    # 6.x: no Loader), and 5.1.x is the line with the published FullLoader advisories (fixed in 5.3.1 and 5.4), so
+    # no pin can make it work safely: broken too.
+    "tf_keras_yaml_batchnorm_broken": [
+        ((1, 12), False),
+        ((1, 14), Broken("tf.keras on TF 1.14: model_from_yaml of a BatchNormalization model fails with every PyYAML "
+                         "(to_yaml writes axis as a _ListWrapper object that loads as ListWrapper([3, 3]): "
+                         "Duplicate axis)")),
+        ((1, 15), Broken("tf.keras on TF 1.15: model_from_yaml of a BatchNormalization model loads only with PyYAML "
+                         "5.1.x (5.2-5.4.1: ConstructorError on the ListWrapper tag), whose FullLoader has published "
+                         "advisories; tfpin does not pin an unsafe PyYAML for it"))],
 }
 
 _cache = {}
