@@ -49,12 +49,12 @@ def test_this_repository_is_a_project():
 def test_project_constraints_and_install_reach_every_cell_and_the_stamp(tmp_path):
     from tfpin.runner import stamp
 
-    path = make(tmp_path, MINIMAL + 'install = ["-r requirements-test.txt"]\n[[constraints]]\npin = "pyyaml<6"\n'
-                'reason = "yaml.load needs Loader from PyYAML 6 on"\nwhen = { tensorflow = "<1.14" }\n')
+    path = make(tmp_path, MINIMAL + 'install = ["-r requirements-test.txt"]\n[[constraints]]\npin = "pillow<9"\n'
+                'reason = "our image code uses Image.ANTIALIAS"\nwhen = { tensorflow = "<1.14" }\n')
     project = projects.load_file(path)
     cells = {c.id: c for c in matrices.load(project.matrix, project).cells}
-    assert "pyyaml<6" in cells["py3.6-tf1.13-keras2.2.4"].constraint_lines()
-    assert "pyyaml<6" not in cells["py3.6-tf1.15-keras2.2.5"].constraint_lines()
+    assert "pillow<9" in cells["py3.6-tf1.13-keras2.2.4"].constraint_lines()
+    assert "pillow<9" not in cells["py3.6-tf1.15-keras2.2.5"].constraint_lines()
     assert cells["py3.6-tf1.15-keras2.2.5"].install == ("-r requirements-test.txt",)
     before = stamp(cells["py3.6-tf1.15-keras2.2.5"], project)
     (tmp_path / "requirements-test.txt").write_text("pyyaml<5\n")  # the named file's content is in the stamp
