@@ -160,10 +160,10 @@ def result_line(r) -> str:
     return line
 
 
-def run_cells(m, cells, ctx, report_as: str | None) -> tuple[list[dict], int | None]:
+def run_cells(m, cells, ctx, write_report: bool, partial: bool = False) -> tuple[list[dict], int | None]:
     """Run cells in order; (results, interrupt exit code or None). Reports are rewritten after each cell."""
     started, results = now(), []
-    partial = report_as is not None and report_as.endswith("-partial")
+    report_as = report.report_name(m, partial) if write_report else None
     interrupted = None
     for i, cell in enumerate(cells, 1):
         progress(i, len(cells), cell, "started")
@@ -187,7 +187,7 @@ def run_cells(m, cells, ctx, report_as: str | None) -> tuple[list[dict], int | N
                                                           rel(ctx.reports / (report_as + ".md"), ctx)))
         if partial:
             print("tfpin: a subset run (--cells or pytest args after --) wrote %s.*; the full matrix's %s.* "
-                  "is untouched" % (report_as, report_as[: -len("-partial")]))
+                  "is untouched" % (report_as, report.report_name(m, False)))
     return results, interrupted
 
 
@@ -224,14 +224,14 @@ def cmd_matrix(args) -> int:
         project.root, m.name, m.path, len(cells), ", pytest args: " + " ".join(ctx.selection)
         if ctx.selection else ""), flush=True)
     t0 = time.monotonic()
-    results, interrupted = run_cells(m, cells, ctx, report.report_name(m, partial))
+    results, interrupted = run_cells(m, cells, ctx, True, partial)
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
     return finish(results, interrupted, args)
 
 
 def cmd_cell(args) -> int:
     project, m, (cell,), ctx = load_one(args)
-    results, interrupted = run_cells(m, [cell], ctx, None)
+    results, interrupted = run_cells(m, [cell], ctx, False)
     r = results[0]
     print("junit: %s  log: %s  lock: %s" % (r.get("junit", "-"), r.get("log", "-"), r.get("lock", "-")))
     # Same rule as the matrix, so a CI job per cell agrees with the whole-matrix run.
@@ -281,12 +281,13 @@ def cmd_report(args) -> int:
     """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
     project, m, cells, ctx = load(args)
     results, refused = [], []
+    digest = project.install_digest()
     for cell in cells:
         path = ctx.reports / "cells" / (cell.id + ".json")
         if not path.exists():
             refused.append("%s: no result for cell %s" % (rel(path, ctx), cell.id))
             continue
-        problem, data = report.check_result(path, cell, stamp(cell, project))
+        problem, data = report.check_result(path, cell, stamp(cell, digest))
         if problem:
             refused.append(problem)
         else:
@@ -345,29 +346,20 @@ def cmd_pins(args) -> int:
         try:
             res = pins.Discovery(cell, ctx, project.smoke, lambda text: print(text, flush=True), packages).run()
         except pins.DiscoveryError as exc:
-            res = {"cell": cell.id, "python": cell.python, "requirements": dict(cell.requirements), "pins": [],
-                   "problem": str(exc), "env_builds": 0, "seconds": 0.0, "trials": []}
+            res = pins.failed(cell, str(exc))
         except procs.Interrupted as exc:
             return exc.code
         except KeyboardInterrupt:
             return 130
         results.append(res)
         write_atomic(out_dir / (cell.id + ".json"), json.dumps(res, indent=2) + "\n")
-        entries = pins.constraint_blocks([res], [cell])
-        write_atomic(out_dir / (cell.id + ".toml"), "# tfpin pins discover, %s, %s: %d env builds, %.0f s%s\n\n%s"
-                     % (cell.id, now(), res["env_builds"], res["seconds"],
-                        "\n# PROBLEM: " + res["problem"] if res["problem"] else "", pins.toml_blocks(entries)))
+        write_atomic(out_dir / (cell.id + ".toml"), pins.cell_toml(res, cell))
         progress(i, len(cells), cell, "%d pins, %d env builds, %.0f s%s" % (
             len(res["pins"]), res["env_builds"], res["seconds"], " -- " + res["problem"] if res["problem"] else ""))
     entries = pins.constraint_blocks(results, cells)
-    summary = ["# Discovered pins", "", "| cell | era | pins | env builds | seconds | problem |",
-               "|---|---|---|--:|--:|---|"]
-    for r in results:
-        summary.append("| `%s` | %s | %s | %d | %.0f | %s |" % (r["cell"], r.get("era") or "", ", ".join(
-            "`%s`" % p["pin"] for p in r["pins"]) or "none", r["env_builds"], r["seconds"], r["problem"]))
-    summary += ["", "Proposed `[[constraints]]`:", "", "```toml", pins.toml_blocks(entries).rstrip(), "```", ""]
-    write_atomic(out_dir / "summary.md", "\n".join(summary))
-    print("\n".join(summary))
+    summary = pins.summary_markdown(results, entries)
+    write_atomic(out_dir / "summary.md", summary)
+    print(summary)
     print("wrote %s/<cell>.toml, <cell>.json (every trial: versions, verdict, seconds) and summary.md"
           % rel(out_dir, ctx))
     if args.apply and entries:

@@ -95,6 +95,7 @@ class CellEnv:
         self.path = Path(root) / cell.id
         self.python = self.path / "bin" / "python"
         self.install_digest = install_digest or {}
+        self.resolved: dict[str, str] = {}  # what is installed now, filled from a fresh freeze before each use
 
     def stamp(self, interpreter: str, version: str, backend: str) -> dict:
         return {
@@ -137,10 +138,7 @@ class CellEnv:
         try:
             self._create(interpreter, backend, log)
             self._install(backend, log)
-        except (Unavailable, InstallError):
-            shutil.rmtree(self.path, ignore_errors=True)  # never leave a half-built env to be reused
-            raise
-        except BaseException:
+        except BaseException:  # an installer failure or an interrupt: never leave a half-built env to be reused
             shutil.rmtree(self.path, ignore_errors=True)
             raise
         stamp_file.write_text(json.dumps(stamp, indent=2))

@@ -25,10 +25,10 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from . import index, junit, procs
+from . import index, procs
 from .envs import EnvLock, uv_binary
 from .interpreters import find
-from .runner import cell_environ, write_atomic
+from .runner import cell_environ, now, pytest_command, read_junit, write_atomic
 from .status import PASSED, classify
 
 ROUNDS = 2
@@ -137,18 +137,11 @@ class Discovery:
         xml = self.root / "oracle.xml"
         if xml.exists():
             xml.unlink()
-        cmd = [str(self.python), "-m", "pytest", *args, "-p", "no:cacheprovider", "-p", "tfpin_progress", "-q",
-               "-x", "--junitxml", str(xml), "-o", "junit_family=xunit1"]
         log_path = self.root / "oracle.log"
         with open(log_path, "w") as out:
-            code, _ = procs.run(cmd, cwd=self.ctx.project.root, env=cell_environ(self.cell, self.ctx), stdout=out,
-                                timeout=self.ctx.deadline)
-        tests = None
-        if xml.exists() and code is not None and code >= 0:
-            try:
-                tests = junit.read(xml)
-            except junit.CorruptReport:
-                tests = None
+            code, _ = procs.run(pytest_command(self.python, args, xml, "-x"), cwd=self.ctx.project.root,
+                                env=cell_environ(self.cell, self.ctx), stdout=out, timeout=self.ctx.deadline)
+        tests, _ = read_junit(xml, code)
         status, reason = classify(tests, code, "pytest exited %s (log %s)" % (code, log_path))
         if status == PASSED:
             return {"verdict": "pass"}
@@ -345,3 +338,26 @@ def apply(path: Path, entries: list[dict], header: str = "[[constraints]]") -> l
         blocks = blocks.replace("[[constraints]]", header)
     write_atomic(Path(path), text + blocks)
     return replaced
+
+
+def failed(cell, problem: str) -> dict:
+    """The record of a cell whose discovery could not run (the same keys as Discovery.run's)."""
+    return {"cell": cell.id, "python": cell.python, "requirements": dict(cell.requirements), "pins": [],
+            "problem": problem, "env_builds": 0, "seconds": 0.0, "trials": []}
+
+
+def cell_toml(res: dict, cell) -> str:
+    """reports/pins/<cell>.toml: the proposal for one cell, for review."""
+    problem = "\n# PROBLEM: " + res["problem"] if res["problem"] else ""
+    return "# tfpin pins discover, %s, %s: %d env builds, %.0f s%s\n\n%s" % (
+        res["cell"], now(), res["env_builds"], res["seconds"], problem, toml_blocks(constraint_blocks([res], [cell])))
+
+
+def summary_markdown(results: list[dict], entries: list[dict]) -> str:
+    rows = ["# Discovered pins", "", "| cell | era | pins | env builds | seconds | problem |",
+            "|---|---|---|--:|--:|---|"]
+    for r in results:
+        rows.append("| `%s` | %s | %s | %d | %.0f | %s |" % (r["cell"], r.get("era") or "", ", ".join(
+            "`%s`" % p["pin"] for p in r["pins"]) or "none", r["env_builds"], r["seconds"], r["problem"]))
+    rows += ["", "Proposed `[[constraints]]`:", "", "```toml", toml_blocks(entries).rstrip(), "```", ""]
+    return "\n".join(rows)

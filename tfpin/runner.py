@@ -37,6 +37,7 @@ class Context:
         self.reports, self.envs = Path(reports), Path(envs)
         self.log_level = log_level
         self.selection = list(selection) if selection else None  # pytest args after --: a debugging subset
+        self.install_digest = project.install_digest()  # read once: the named files do not change mid-run
 
     @property
     def deadline(self) -> int:
@@ -50,9 +51,9 @@ class CellInterrupted(BaseException):
         self.result, self.code = result, code
 
 
-def stamp(cell: Cell, project) -> str:
+def stamp(cell: Cell, install_digest: dict) -> str:
     """Fingerprint of what the cell installs; a stored result counts only while it matches."""
-    data = json.dumps({**cell.definition(), **project.install_digest()}, sort_keys=True)
+    data = json.dumps({**cell.definition(), **install_digest}, sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
@@ -66,7 +67,7 @@ def base_result(cell: Cell, ctx: Context) -> dict:
         "id": cell.id, "python": cell.python,
         "tensorflow": pins.get("tensorflow"), "keras": pins.get("keras"),
         "requirements": pins, "constraints": cell.constraint_lines(),
-        "definition": cell.definition(), "stamp": stamp(cell, ctx.project), "selection": ctx.selection,
+        "definition": cell.definition(), "stamp": stamp(cell, ctx.install_digest), "selection": ctx.selection,
         "status": None, "reason": "",
         "tests": {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}, "failing": [],
         "durations": {"setup_s": 0.0, "tests_s": 0.0},
@@ -100,7 +101,7 @@ def cell_environ(cell: Cell, ctx: Context) -> dict:
 
 def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
     """Build or reuse the env; fill setup time, lock file and resolved versions. None if unusable."""
-    env = CellEnv(cell, ctx.envs, ctx.project.root, ctx.project.install_digest())
+    env = CellEnv(cell, ctx.envs, ctx.project.root, ctx.install_digest)
     start = time.monotonic()
     try:
         info = env.ensure(log)
@@ -122,9 +123,8 @@ def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
     lock = evidence_path(ctx, "locks", cell)
     write_atomic(lock, freeze)
     result["lock"] = rel(lock, ctx)
-    resolved = parse_freeze(freeze)
-    result["resolved"] = {k: resolved[k] for k in KEY_PACKAGES if k in resolved}
-    result["_has_timeout_plugin"] = "pytest-timeout" in resolved
+    env.resolved = parse_freeze(freeze)
+    result["resolved"] = {k: env.resolved[k] for k in KEY_PACKAGES if k in env.resolved}
     return env
 
 
@@ -151,12 +151,10 @@ def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> dict:
             name = exc.name if isinstance(exc, procs.Interrupted) else signal.Signals.SIGINT.name
             result.update(status=INTERRUPTED, reason="%s: interrupted by %s while %s" % (cell.id, name, phase))
             result["finished"] = now()
-            result.pop("_has_timeout_plugin", None)
             log("== %s" % result["reason"])
             raise CellInterrupted(result, code) from None
         if result["status"] in (MISSING, UNAVAILABLE, ERROR) and not result["durations"]["tests_s"]:
             log("== %s: %s" % (result["status"], result["reason"]))
-    result.pop("_has_timeout_plugin", None)
     result["log"] = rel(log_path, ctx)
     result["finished"] = now()
     return result
@@ -167,10 +165,8 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, lo
     progress = evidence_path(ctx, "progress", cell)
     junit_path.parent.mkdir(parents=True, exist_ok=True)
     progress.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [str(env.python), "-m", "pytest", *ctx.project.test, "-p", "no:cacheprovider", "-p", "tfpin_progress",
-           "-q", "-rs", "--junitxml", str(junit_path), "-o", "junit_suite_name=" + cell.id,
-           "-o", "junit_family=xunit1"]
-    if result["_has_timeout_plugin"]:
+    cmd = pytest_command(env.python, ctx.project.test, junit_path, "-rs", "-o", "junit_suite_name=" + cell.id)
+    if "pytest-timeout" in env.resolved:
         cmd += ["--timeout", str(ctx.project.timeout)]
     cmd += ctx.selection or []
     log("$ " + " ".join(cmd))
@@ -186,14 +182,9 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, lo
     elif exit_code < 0:
         crash = "pytest died from %s%s" % (signal.Signals(-exit_code).name,
                                           " while running " + running if running else "")
-    tests = None
-    if junit_path.exists() and exit_code is not None and exit_code >= 0:
-        try:
-            tests = junit.read(junit_path)
-        except junit.CorruptReport as exc:
-            crash = "its JUnit report %s is unreadable (%s)" % (rel(junit_path, ctx), exc)
-    if tests is None and junit_path.exists():
-        junit_path.unlink()  # half-written, or left by a killed run: not evidence of anything
+    tests, unreadable = read_junit(junit_path, exit_code)
+    if unreadable:
+        crash = "its JUnit report %s is unreadable (%s)" % (rel(junit_path, ctx), unreadable)
     if tests:
         result["tests"] = {k: tests[k] for k in ("passed", "failed", "skipped", "errors")}
         result["failing"] = tests["failing"]
@@ -205,6 +196,28 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, lo
         if reason else ""
     if progress.exists():
         progress.unlink()
+
+
+def pytest_command(python, args, junit_path: Path, *extra) -> list[str]:
+    """pytest as tfpin runs it in a cell env: no cache, the progress plugin, JUnit (xunit1) to `junit_path`."""
+    return [str(python), "-m", "pytest", *args, "-p", "no:cacheprovider", "-p", "tfpin_progress", "-q",
+            "--junitxml", str(junit_path), "-o", "junit_family=xunit1", *extra]
+
+
+def read_junit(junit_path: Path, exit_code) -> tuple[dict | None, str]:
+    """(counts, '') from a finished pytest's JUnit; (None, why) when it is unreadable, and then it is deleted.
+
+    A killed or crashed pytest (exit None or negative) leaves nothing that counts: any file there is removed.
+    """
+    tests, unreadable = None, ""
+    if junit_path.exists() and exit_code is not None and exit_code >= 0:
+        try:
+            tests = junit.read(junit_path)
+        except junit.CorruptReport as exc:
+            unreadable = str(exc)
+    if tests is None and junit_path.exists():
+        junit_path.unlink()  # half-written, or left by a killed run: not evidence of anything
+    return tests, unreadable
 
 
 def run_bench(cell: Cell, ctx: Context, args=()) -> dict:

@@ -14,6 +14,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The test tools of a TF-free cell, per Python (the newest releases that still support it).
+PYTHONS = """
+[pythons."3.6"]
+pip = "pip==21.3.1"
+tools = ["pytest==7.0.1", "pytest-timeout==2.1.0"]
+
+[pythons."3.7"]
+pip = "pip==24.0"
+tools = ["pytest==7.4.4", "pytest-timeout==2.4.0"]
+"""
+
 MATRIX = """
 description = "fault suite: six on two Pythons"
 
@@ -28,15 +39,7 @@ id_parts = 3
 [packages.tensorflow]
 label = "tf"
 id_parts = 2
-
-[pythons."3.6"]
-pip = "pip==21.3.1"
-tools = ["pytest==7.0.1", "pytest-timeout==2.1.0"]
-
-[pythons."3.7"]
-pip = "pip==24.0"
-tools = ["pytest==7.4.4", "pytest-timeout==2.4.0"]
-"""
+""" + PYTHONS
 GOOD_CELL, FAULT_CELL = "py3.6-six1.16.0", "py3.7-six1.16.0"
 
 SUITE = '''

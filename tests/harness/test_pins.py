@@ -9,7 +9,7 @@ import json
 import textwrap
 
 import pytest
-from faultkit import harness_env, tfpin
+from faultkit import PYTHONS, harness_env, tfpin
 
 MATRIX = """
 description = "one cell whose dependency broke later"
@@ -21,11 +21,7 @@ packaging = "20.9"
 [packages.packaging]
 label = "packaging"
 id_parts = 3
-
-[pythons."3.7"]
-pip = "pip==24.0"
-tools = ["pytest==7.4.4", "pytest-timeout==2.4.0"]
-"""
+""" + PYTHONS
 SUITE = '''
 import pyparsing
 

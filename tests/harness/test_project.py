@@ -56,9 +56,9 @@ def test_project_constraints_and_install_reach_every_cell_and_the_stamp(tmp_path
     assert "pillow<9" in cells["py3.6-tf1.13-keras2.2.4"].constraint_lines()
     assert "pillow<9" not in cells["py3.6-tf1.15-keras2.2.5"].constraint_lines()
     assert cells["py3.6-tf1.15-keras2.2.5"].install == ("-r requirements-test.txt",)
-    before = stamp(cells["py3.6-tf1.15-keras2.2.5"], project)
+    before = stamp(cells["py3.6-tf1.15-keras2.2.5"], project.install_digest())
     (tmp_path / "requirements-test.txt").write_text("pyyaml<5\n")  # the named file's content is in the stamp
-    assert stamp(cells["py3.6-tf1.15-keras2.2.5"], project) != before
+    assert stamp(cells["py3.6-tf1.15-keras2.2.5"], project.install_digest()) != before
 
 
 BAD = [
