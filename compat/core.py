@@ -11,7 +11,7 @@ __all__ = [
     "tf", "tf1", "TF_VERSION", "AUTOTUNE", "make_one_shot_iterator", "make_initializable_iterator",
     "dataset_output_shapes", "moments", "assign_moving_average", "fused_batch_norm", "conv2d",
     "contrib_batch_norm", "session_config", "gpu_devices", "tower_devices", "get_logger", "describe",
-    "load_saved_model", "numpy_input_fn",
+    "load_saved_model", "numpy_input_fn", "autograph_to_graph",
 ]
 
 tf1 = resolve("tf1")
@@ -66,6 +66,11 @@ def load_saved_model(sess, tags, export_dir):
 def numpy_input_fn(x, y=None, **kwargs):
     """tf.estimator.inputs.numpy_input_fn, through the spelling that logs no name notice on this TF."""
     return resolve("numpy_input_fn")(x, y, **kwargs)
+
+
+def autograph_to_graph(function):
+    """AutoGraph's to_graph: `function` with its Python `if`/`while` on tensors turned into graph control flow."""
+    return resolve("autograph_to_graph")(function)
 
 
 def get_logger():

@@ -106,6 +106,10 @@ TABLE = {
     # itself (tensorflow_estimator since 1.13) is silent.
     "numpy_input_fn": [((1, 12), "tensorflow:estimator.inputs.numpy_input_fn"),
                        ((1, 14), "tensorflow_estimator.python.estimator.inputs.numpy_io:numpy_input_fn")],
+    # AutoGraph (Python control flow on tensors -> graph ops) is tf.contrib.autograph in 1.12, tf.autograph from 1.13.
+    # It parses source with gast, which TF 1.12-1.14 leave unpinned (api-catalog.md: gast 0.7.0 breaks 1.13).
+    "autograph_to_graph": [((1, 12), "tensorflow:contrib.autograph.to_graph"),
+                           ((1, 13), "tensorflow:autograph.to_graph")],
     # A tf.keras Model as a SavedModel: adapter(model, path) -> the directory holding saved_model.pb.
     "tf_keras_export_saved_model": [((1, 12), _keras_export_contrib), ((1, 14), _keras_export_experimental),
                                     ((1, 15), _keras_export_save_format_tf)],

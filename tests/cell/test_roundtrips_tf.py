@@ -11,7 +11,7 @@ import os
 import numpy as np
 from google.protobuf import text_format
 
-from compat import load_saved_model, numpy_input_fn, session_config, tf1
+from compat import autograph_to_graph, load_saved_model, numpy_input_fn, session_config, tf1
 
 SERVING_KEY = "serving_default"  # tf.saved_model.signature_constants.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 W = np.array([[1.5, -0.5, 0.25], [-2.0, 0.75, 1.0]], np.float32)
@@ -231,3 +231,33 @@ def test_estimator_trains_evaluates_and_predicts(tmp_path):
 
     predicted = estimator.predict(numpy_input_fn({"x": x}, batch_size=8, num_epochs=1, shuffle=False))
     np.testing.assert_allclose(np.array([p["y"] for p in predicted]), x.dot(w) + b, rtol=1e-5, atol=1e-6)
+
+
+def _collatz_steps(n):
+    """Python control flow on a tensor: AutoGraph must turn the `while` and `if` into graph ops.
+
+    (`n % 2 > 0`, not `== 1`: a TF1 Tensor's `==` is Python identity, so AutoGraph would see a constant False.)
+    """
+    steps = 0
+    while n > 1:
+        if n % 2 > 0:
+            n = 3 * n + 1
+        else:
+            n = n // 2
+        steps += 1
+    return steps
+
+
+def test_autograph_converts_python_control_flow():
+    """AutoGraph parses Python source with gast; a gast its TF release does not know fails right here."""
+    converted = autograph_to_graph(_collatz_steps)
+    starts = [1, 2, 3, 6, 7, 27]
+    expected = [_collatz_steps(n) for n in starts]  # plain Python on ints
+    graph, sess = fresh_session()
+    with graph.as_default(), sess:
+        n = tf1.placeholder(tf1.int32, [], name="n")
+        steps = converted(n)
+        got = [sess.run(steps, {n: start}) for start in starts]
+        ops = {op.type for op in graph.get_operations()}
+    assert got == expected
+    assert "While" in ops or "Enter" in ops, "no graph loop was built: %s" % sorted(ops)
