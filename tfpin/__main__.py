@@ -97,10 +97,14 @@ def parser() -> argparse.ArgumentParser:
     gh.set_defaults(func=cmd_ci)
 
     pn = sub.add_parser("pins", help="discover, by measurement, the constraint pins each cell needs")
-    pn.add_argument("action", choices=("discover",))
+    pn.add_argument("action", choices=("discover", "apply"),
+                    help="discover: search each cell and write reports/pins/; apply: merge the stored results of "
+                         "the selected cells into the matrix (as --apply does), refusing any that are stale")
     common(pn)
     pn.add_argument("--packages", default="", help="comma-separated packages to vary (default: every package "
                                                    "of the resolved set but the cell's exact pins)")
+    pn.add_argument("-j", "--jobs", type=int, default=1, help="cells searched at once (each search is mostly one "
+                                                                "busy process; default 1)")
     pn.add_argument("--apply", action="store_true", help="merge the proposed pins into the matrix file (or the "
                                                          "project's config when the matrix is a built-in elsewhere)")
     pn.set_defaults(func=cmd_pins)
@@ -336,37 +340,85 @@ def cmd_pins(args) -> int:
     from . import pins
 
     project, m, cells, ctx = load(args)
-    packages = [p.strip() for p in args.packages.split(",") if p.strip()] or None
     out_dir = ctx.reports / "pins"
-    results = []
-    print("tfpin: pin discovery for %d cells of matrix %r; cheap oracle: pytest %s; confirmation: pytest %s"
-          % (len(cells), m.name, " ".join(project.smoke), " ".join(project.test)), flush=True)
-    for i, cell in enumerate(cells, 1):
-        progress(i, len(cells), cell, "discovery started")
+    if args.action == "apply":
         try:
-            res = pins.Discovery(cell, ctx, project.smoke, lambda text: print(text, flush=True), packages).run()
-        except pins.DiscoveryError as exc:
-            res = pins.failed(cell, str(exc))
-        except procs.Interrupted as exc:
-            return exc.code
-        except KeyboardInterrupt:
-            return 130
-        results.append(res)
-        write_atomic(out_dir / (cell.id + ".json"), json.dumps(res, indent=2) + "\n")
-        write_atomic(out_dir / (cell.id + ".toml"), pins.cell_toml(res, cell))
-        progress(i, len(cells), cell, "%d pins, %d env builds, %.0f s%s" % (
-            len(res["pins"]), res["env_builds"], res["seconds"], " -- " + res["problem"] if res["problem"] else ""))
+            results = pins.load_results(out_dir, cells, ctx, project.smoke)
+        except pins.StoredResultError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        if args.jobs < 1:
+            raise UsageError("--jobs must be 1 or more (got %d)" % args.jobs)
+        packages = [p.strip() for p in args.packages.split(",") if p.strip()] or None
+        print("tfpin: pin discovery for %d cells of matrix %r (%d at a time); cheap oracle: pytest %s; "
+              "confirmation: pytest %s" % (len(cells), m.name, min(args.jobs, len(cells)), " ".join(project.smoke),
+                                          " ".join(project.test)), flush=True)
+        results = discover_cells(cells, ctx, project, packages, args.jobs, out_dir)
+        if isinstance(results, int):
+            return results
     entries = pins.constraint_blocks(results, cells)
     summary = pins.summary_markdown(results, entries)
     write_atomic(out_dir / "summary.md", summary)
     print(summary)
     print("wrote %s/<cell>.toml, <cell>.json (every trial: versions, verdict, seconds) and summary.md"
           % rel(out_dir, ctx))
-    if args.apply and entries:
+    problems = [r for r in results if r["problem"]]
+    if (args.apply or args.action == "apply") and entries:
         target, header = pins_target(project, m)
         replaced = pins.apply(target, entries, header)
         print("applied %d pins to %s (replacing %s)" % (len(entries), target, ", ".join(replaced) or "nothing"))
-    return 0 if results and not any(r["problem"] for r in results) else 1
+        if problems:
+            print("tfpin: note: these pins were measured without %s (discovery did not finish there)"
+                  % ", ".join(r["cell"] for r in problems))
+    searched = [r for r in results if not r["problem"] and not r["unavailable"]]
+    return 0 if searched and not problems else 1
+
+
+def discover_cells(cells, ctx, project, packages, jobs: int, out_dir: Path):
+    """Each cell's search, `jobs` at a time (threads; the work is in child processes); each result is
+    written as soon as it exists. Returns the results in matrix order, or the exit code of an interrupt."""
+    import concurrent.futures
+    import threading
+
+    from . import pins
+
+    printing = threading.Lock()
+
+    def one(i, cell):
+        def log(text):
+            with printing:
+                print(("%s| " % cell.id if jobs > 1 else "") + text, flush=True)
+        with printing:
+            progress(i, len(cells), cell, "discovery started")
+        try:
+            res = pins.Discovery(cell, ctx, project.smoke, log, packages).run()
+        except pins.DiscoveryError as exc:
+            res = pins.failed(cell, ctx, project.smoke, exc)
+        write_atomic(out_dir / (cell.id + ".json"), json.dumps(res, indent=2) + "\n")
+        write_atomic(out_dir / (cell.id + ".toml"), pins.cell_toml(res, cell))
+        with printing:
+            progress(i, len(cells), cell, "%d pins, %d env builds, %.0f s%s" % (
+                len(res["pins"]), res["env_builds"], res["seconds"],
+                " -- " + (res["problem"] or "unavailable: " + res["unavailable"])
+                if res["problem"] or res["unavailable"] else ""))
+        return res
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    futures = [pool.submit(one, i, cell) for i, cell in enumerate(cells, 1)]
+    try:
+        pending = set(futures)
+        while pending:  # short waits, so Ctrl-C and SIGTERM reach this (the main) thread promptly
+            _, pending = concurrent.futures.wait(pending, timeout=0.5)
+        results = [f.result() for f in futures]
+    except (procs.Interrupted, KeyboardInterrupt) as exc:
+        code = exc.code if isinstance(exc, procs.Interrupted) else 130
+        procs.stop_all(code, "interrupt")
+        pool.shutdown(wait=True, cancel_futures=True)
+        print("tfpin: pin discovery interrupted; finished cells' results are in %s" % rel(out_dir, ctx),
+              file=sys.stderr)
+        return code
+    pool.shutdown()
+    return results
 
 
 def pins_target(project, m):

@@ -175,9 +175,9 @@ class CellEnv:
         """The installer's words when one of *our pinned* packages has no build for this Python, else ''."""
         names = [name for name, _ in self.cell.requirements]
         lines = output.splitlines()
-        for line in lines:
-            if any(p.search(line) for p in UV_NO_BUILD) and any(n in line for n in names):
-                return _short(line.strip())
+        said = uv_no_build(output, names)
+        if said:
+            return said
         # pip only says "could not find a version"; ask it (verbosely) whether the index had builds of
         # exactly that release that this Python cannot use. An empty version list means the index was
         # not reached or does not know the package: an error, not a fact about the world.
@@ -255,6 +255,14 @@ def absolute_install_line(line: str, root: Path) -> str:
 
 def _noise(line: str) -> bool:
     return "is ignored: it is neither a file nor a directory" in line
+
+
+def uv_no_build(output: str, names) -> str:
+    """uv's own line saying one of `names` has no build for this Python, else ''."""
+    for line in output.splitlines():
+        if any(p.search(line) for p in UV_NO_BUILD) and any(n in line for n in names):
+            return _short(line.strip())
+    return ""
 
 
 def _short(line: str) -> str:

@@ -26,7 +26,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from . import index, procs
-from .envs import EnvLock, uv_binary
+from .envs import EnvLock, uv_binary, uv_no_build
 from .interpreters import find
 from .runner import cell_environ, now, pytest_command, read_junit, write_atomic
 from .status import PASSED, classify
@@ -36,6 +36,10 @@ ROUNDS = 2
 
 class DiscoveryError(Exception):
     """Discovery cannot proceed for this cell; the message says why."""
+
+
+class CellUnavailable(DiscoveryError):
+    """The installer says a pinned release has no build for this Python: nothing to discover, nothing wrong."""
 
 
 def parse_set(text: str) -> dict[str, str]:
@@ -75,8 +79,7 @@ class Discovery:
                    str(req), "-c", str(con), *extra]
             code, out = procs.run(cmd, cwd=self.ctx.project.root, timeout=600)
         if code != 0:
-            lines = [ln.strip() for ln in (out or "").splitlines() if ln.strip()]
-            return None, " | ".join(lines[:3])[:400]
+            return None, out or ""
         return parse_set(out), ""
 
     def era(self) -> datetime.datetime:
@@ -93,8 +96,12 @@ class Discovery:
         era = self.era()
         tools, err = self.compile(list(self.cell.tools))
         stack, err2 = self.compile([r for r in self._requirements() if r not in self.cell.tools])
+        if stack is None:
+            said = uv_no_build(err2, [name for name, _ in self.cell.requirements])
+            if said:
+                raise CellUnavailable("installer: " + said)
         if tools is None or stack is None:
-            raise DiscoveryError("cannot resolve the cell as it is today: %s" % (err or err2))
+            raise DiscoveryError("cannot resolve the cell as it is today: %s" % _gist(err or err2))
         exempt = sorted(set(tools) - set(stack))
         now = datetime.date.today().isoformat()
         extra = ["--exclude-newer", era.date().isoformat()]
@@ -102,7 +109,7 @@ class Discovery:
             extra += ["--exclude-newer-package", "%s=%s" % (name, now)]
         found, err = self.compile(self._requirements(), extra=extra)
         if found is None:
-            raise DiscoveryError("cannot resolve the cell as of %s: %s" % (era.date(), err))
+            raise DiscoveryError("cannot resolve the cell as of %s: %s" % (era.date(), _gist(err)))
         self.era_date, self.exempt = era.date().isoformat(), exempt
         return found
 
@@ -242,11 +249,15 @@ class Discovery:
 
     def _result(self, current, pins, started, problem) -> dict:
         return {
-            "cell": self.cell.id, "python": self.cell.python, "requirements": dict(self.cell.requirements),
-            "era": getattr(self, "era_date", None), "oracle": self.oracle, "problem": problem,
+            **record(self.cell, self.ctx, self.oracle), "era": getattr(self, "era_date", None), "problem": problem,
             "pins": pins, "final_set": current, "env_builds": self.builds,
             "seconds": round(time.monotonic() - started, 1), "trials": self.trials,
         }
+
+
+def _gist(output: str) -> str:
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    return " | ".join(lines[:3])[:400]
 
 
 def _last_error(log_path: Path) -> str:
@@ -269,7 +280,7 @@ def constraint_blocks(results: list[dict], all_cells) -> list[dict]:
         for pin in res["pins"]:
             by_pin.setdefault(pin["pin"], []).append({**pin, "cell": res["cell"], "python": res["python"],
                                                      "requirements": res["requirements"]})
-    discovered = [r for r in results if not r["problem"]]
+    discovered = [r for r in results if not r["problem"] and not r.get("unavailable")]
     entries = []
     for pin, hits in sorted(by_pin.items()):
         cells = {h["cell"] for h in hits}
@@ -340,15 +351,32 @@ def apply(path: Path, entries: list[dict], header: str = "[[constraints]]") -> l
     return replaced
 
 
-def failed(cell, problem: str) -> dict:
+def record(cell, ctx, oracle) -> dict:
+    """What every result starts with: the cell and the `basis` that decided the search.
+
+    `basis` is what a stored result must still match to be applied later (`tfpin pins apply`): the cell's
+    Python, exact pins, tools and install lines, the oracle and the confirming suite. The matrix's own
+    constraints are not in it: discovery starts from none of them.
+    """
+    basis = {"python": cell.python, "requirements": cell.requirement_lines(), "install": list(cell.install),
+             "oracle": list(oracle), "test": list(ctx.project.test)}
+    return {"cell": cell.id, "python": cell.python, "requirements": dict(cell.requirements), "oracle": list(oracle),
+            "basis": basis, "unavailable": ""}
+
+
+def failed(cell, ctx, oracle, exc: DiscoveryError) -> dict:
     """The record of a cell whose discovery could not run (the same keys as Discovery.run's)."""
-    return {"cell": cell.id, "python": cell.python, "requirements": dict(cell.requirements), "pins": [],
-            "problem": problem, "env_builds": 0, "seconds": 0.0, "trials": []}
+    res = {**record(cell, ctx, oracle), "era": None, "problem": "", "pins": [], "final_set": {}, "env_builds": 0,
+           "seconds": 0.0, "trials": []}
+    res["unavailable" if isinstance(exc, CellUnavailable) else "problem"] = str(exc)
+    return res
 
 
 def cell_toml(res: dict, cell) -> str:
     """reports/pins/<cell>.toml: the proposal for one cell, for review."""
     problem = "\n# PROBLEM: " + res["problem"] if res["problem"] else ""
+    if res.get("unavailable"):
+        problem = "\n# UNAVAILABLE (nothing to discover): " + res["unavailable"]
     return "# tfpin pins discover, %s, %s: %d env builds, %.0f s%s\n\n%s" % (
         res["cell"], now(), res["env_builds"], res["seconds"], problem, toml_blocks(constraint_blocks([res], [cell])))
 
@@ -357,7 +385,41 @@ def summary_markdown(results: list[dict], entries: list[dict]) -> str:
     rows = ["# Discovered pins", "", "| cell | era | pins | env builds | seconds | problem |",
             "|---|---|---|--:|--:|---|"]
     for r in results:
-        rows.append("| `%s` | %s | %s | %d | %.0f | %s |" % (r["cell"], r.get("era") or "", ", ".join(
-            "`%s`" % p["pin"] for p in r["pins"]) or "none", r["env_builds"], r["seconds"], r["problem"]))
+        pins = ", ".join("`%s`" % p["pin"] for p in r["pins"]) or ("-" if r.get("unavailable") else "none")
+        problem = r["problem"] or ("unavailable: " + r["unavailable"] if r.get("unavailable") else "")
+        rows.append("| `%s` | %s | %s | %d | %.0f | %s |" % (r["cell"], r.get("era") or "", pins, r["env_builds"],
+                                                             r["seconds"], problem))
     rows += ["", "Proposed `[[constraints]]`:", "", "```toml", toml_blocks(entries).rstrip(), "```", ""]
     return "\n".join(rows)
+
+
+class StoredResultError(Exception):
+    """A stored result cannot be applied: missing, unreadable, or made for another basis."""
+
+
+def load_results(out_dir: Path, cells, ctx, oracle) -> list[dict]:
+    """The stored per-cell results of `cells`, each checked against what the cell is now (CI fan-out: one
+    job per cell discovers, one job applies). A stale or missing result is refused, never merged."""
+    results, problems = [], []
+    for cell in cells:
+        path = out_dir / (cell.id + ".json")
+        rerun = "run `tfpin pins discover --cells %s`" % cell.id
+        try:
+            res = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            problems.append("%s: no result at %s; %s" % (cell.id, path, rerun))
+            continue
+        except (OSError, ValueError) as exc:
+            problems.append("%s: %s is unreadable (%s); %s" % (cell.id, path, exc, rerun))
+            continue
+        want = record(cell, ctx, oracle)["basis"]
+        have = res.get("basis") if isinstance(res, dict) else None
+        if not isinstance(have, dict) or have != want:
+            differ = sorted(k for k in want if not isinstance(have, dict) or have.get(k) != want[k])
+            problems.append("%s: %s was made for another cell definition (differs in: %s); %s"
+                            % (cell.id, path, ", ".join(differ), rerun))
+            continue
+        results.append(res)
+    if problems:
+        raise StoredResultError("cannot apply stored pin discoveries:\n  " + "\n  ".join(problems))
+    return results

@@ -9,6 +9,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
+
+# Children running now, so that a stop seen by the main thread reaches those that worker threads started.
+_live: set = set()
+_live_lock = threading.Lock()
+_stopped: list = []  # [(code, name)] once stop_all was called: no new child starts after that
 
 
 class Interrupted(BaseException):
@@ -46,12 +52,29 @@ def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
         pass
 
 
+def stop_all(code: int, name: str) -> None:
+    """The main thread was interrupted: kill every running child; worker threads then raise Interrupted."""
+    with _live_lock:
+        _stopped[:] = [(code, name)]
+        running = list(_live)
+    for proc in running:
+        kill_group(proc)
+
+
+def _raise_if_stopped() -> None:
+    if _stopped:
+        raise Interrupted(*_stopped[0])
+
+
 def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None):
     """(returncode or None when the deadline passed, captured text or None). Re-raises interrupts."""
     capture = stdout is None
-    proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, start_new_session=True,
-                            stdout=subprocess.PIPE if capture else stdout,
-                            stderr=subprocess.STDOUT, text=True if capture else None)
+    with _live_lock:
+        _raise_if_stopped()
+        proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, start_new_session=True,
+                                stdout=subprocess.PIPE if capture else stdout,
+                                stderr=subprocess.STDOUT, text=True if capture else None)
+        _live.add(proc)
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -61,6 +84,10 @@ def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None):
     except BaseException:
         kill_group(proc)
         raise
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+    _raise_if_stopped()
     try:  # the leader exited: whatever it left running in its group goes with it
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
