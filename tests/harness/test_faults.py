@@ -234,6 +234,25 @@ def test_sigterm_ends_the_run_like_ctrl_c(tmp_path, envs):
     assert statuses(project) == {GOOD_CELL: "passed", FAULT_CELL: "interrupted"}
 
 
+def test_ctrl_c_stops_parallel_pin_discovery_and_every_child(tmp_path, envs):
+    """-j 2: the stop lands in the main thread, the searches' children run under worker threads."""
+    project = make_project(tmp_path / "p", fault="sleep")
+    proc = start(project, "pins", "discover", "-j", "2", envs=envs)
+    pidfile = project / "pids.txt"
+    deadline = time.monotonic() + 180
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pidfile.exists(), "the sleeping test never started in the baseline trial"
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "pin discovery interrupted" in stderr
+    assert not (project / "reports" / "pins" / (FAULT_CELL + ".json")).exists()  # no result for a search cut short
+    for pid in map(int, pidfile.read_text().split()):
+        assert not running(pid), "process %d survived the interrupted discovery" % pid
+
+
 # -- the machine misbehaves ----------------------------------------------------------------------------------
 
 def test_damaged_env_is_detected_and_rebuilt(tmp_path, envs):

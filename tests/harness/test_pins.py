@@ -3,7 +3,9 @@
 The cell pins packaging 20.9 (January 2021); its dependency pyparsing removed `operatorPrecedence`
 in 3.0.0 (October 2021). Nothing here knows that: discovery must find the bound by resolving the
 cell as of its era, raising pyparsing and bisecting, with real uv and real pytest runs, then
-`--apply` must make a plain `tfpin matrix` of the same project pass.
+`--apply` must make a plain `tfpin matrix` of the same project pass. A second cell asks for
+TensorFlow 1.12.3 on Python 3.7, which has no such wheel: discovery must call it unavailable
+(nothing to search, nothing wrong) while the first cell is searched alongside it (-j 2).
 """
 import json
 import textwrap
@@ -18,9 +20,17 @@ description = "one cell whose dependency broke later"
 python = "3.7"
 packaging = "20.9"
 
+[[cells]]
+python = "3.7"
+tensorflow = "1.12.3"
+
 [packages.packaging]
 label = "packaging"
 id_parts = 3
+
+[packages.tensorflow]
+label = "tf"
+id_parts = 2
 """ + PYTHONS
 SUITE = '''
 import pyparsing
@@ -35,6 +45,7 @@ def test_packaging_is_the_pinned_release():
     assert packaging.__version__ == "20.9"
 '''
 CELL = "py3.7-packaging20.9"
+NO_WHEEL = "py3.7-tf1.12"
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +66,12 @@ def test_without_the_pin_the_cell_fails(project):
 
 
 def test_discovery_finds_the_bound_and_apply_makes_the_cell_pass(project):
-    out = tfpin(project, "pins", "discover", "--apply", env=harness_env(), timeout=900)
+    out = tfpin(project, "pins", "discover", "-j", "2", "--apply", env=harness_env(), timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    none = json.loads((project / "reports" / "pins" / (NO_WHEEL + ".json")).read_text())
+    assert none["problem"] == "" and none["pins"] == [] and none["env_builds"] == 0
+    assert "tensorflow==1.12.3 has no wheels with a matching Python ABI tag" in none["unavailable"]
+    assert "%s| " % CELL in out.stdout  # parallel searches say whose line each is
     found = json.loads((project / "reports" / "pins" / (CELL + ".json")).read_text())
     assert found["problem"] == "" and found["era"] == "2021-01-30"
     (pin,) = found["pins"]
@@ -73,5 +88,23 @@ def test_discovery_finds_the_bound_and_apply_makes_the_cell_pass(project):
     report = json.loads((project / "reports" / "matrix-m.json").read_text())
     assert "pyparsing==2." in (project / "reports" / "locks" / (CELL + ".txt")).read_text()
     assert report["recommendation"]["constraints"] == ["packaging==20.9", "pyparsing<3.0.0"]
+    # Measured where a search ran, and in force (no `when`) on every cell, the one without a wheel too.
     assert report["pins"] == [{"pin": "pyparsing<3.0.0", "reason": pin["reason"], "origin": "discovered",
-                               "cells": [CELL]}]
+                               "cells": [CELL, NO_WHEEL]}]
+
+
+def test_apply_merges_stored_results_and_refuses_stale_ones(project):
+    """`pins apply` (CI fan-out: one job per cell discovers, one applies) re-reads reports/pins/; a result
+    made for another definition (here: another cheap oracle) is refused by name, and nothing is written."""
+    before = (project / "m.toml").read_text()
+    out = tfpin(project, "pins", "apply", env=harness_env())
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    after = (project / "m.toml").read_text()
+    assert after.count('pin = "pyparsing<3.0.0"') == 1 and after == before  # the same pins again: replaced, not added
+    config = project / "tfpin.toml"
+    config.write_text(config.read_text() + 'smoke = ["tests/test_grammar.py"]\n')
+    out = tfpin(project, "pins", "apply", env=harness_env())
+    assert out.returncode == 2
+    assert "%s: " % CELL in out.stderr and "differs in: oracle" in out.stderr
+    assert "tfpin pins discover --cells %s" % CELL in out.stderr
+    assert (project / "m.toml").read_text() == before
