@@ -376,13 +376,15 @@ def cmd_pins(args) -> int:
 
 def discover_cells(cells, ctx, project, packages, jobs: int, out_dir: Path):
     """Each cell's search, `jobs` at a time (threads; the work is in child processes); each result is
-    written as soon as it exists. Returns the results in matrix order, or the exit code of an interrupt."""
+    written as soon as it exists. A cell's hints are its constraints in force plus the pins found for the
+    cells finished before it. Returns the results in matrix order, or the exit code of an interrupt."""
     import concurrent.futures
     import threading
 
     from . import pins
 
     printing = threading.Lock()
+    learned: list[str] = []  # pins found so far in this run: hints for the cells searched after them
 
     def one(i, cell):
         def log(text):
@@ -390,10 +392,14 @@ def discover_cells(cells, ctx, project, packages, jobs: int, out_dir: Path):
                 print(("%s| " % cell.id if jobs > 1 else "") + text, flush=True)
         with printing:
             progress(i, len(cells), cell, "discovery started")
+        with printing:
+            hints = list(dict.fromkeys(cell.constraint_lines() + learned))
         try:
-            res = pins.Discovery(cell, ctx, project.smoke, log, packages).run()
+            res = pins.Discovery(cell, ctx, project.smoke, log, packages, hints).run()
         except pins.DiscoveryError as exc:
             res = pins.failed(cell, ctx, project.smoke, exc)
+        with printing:
+            learned.extend(p["pin"] for p in res["pins"])
         write_atomic(out_dir / (cell.id + ".json"), json.dumps(res, indent=2) + "\n")
         write_atomic(out_dir / (cell.id + ".toml"), pins.cell_toml(res, cell))
         with printing:

@@ -9,6 +9,11 @@ Per cell:
    passes, keep it; if not, bisect the releases in between (the installer decides what is
    installable) to the newest passing release, and propose `<package><first failing release` with
    the first error seen there as the reason. Rounds repeat until nothing moves.
+   Pins already known (the cell's constraints in force, and pins found for other cells earlier in
+   the same run) are hints, never results: discovery first tries the newest set that respects them,
+   then checks each hinted bound by installing the first release above it. A bound that still
+   fails there is re-measured in one trial (with its own error as the reason); one that passes is
+   searched upward as usual. A wrong or stale hint costs a trial, never a wrong pin.
 3. The final set is confirmed by the project's full suite.
 Every trial is logged (versions, verdict, seconds); env builds are `uv pip sync` of one trial env,
 so uv's cache makes each a second or two.
@@ -53,8 +58,9 @@ def parse_set(text: str) -> dict[str, str]:
 
 
 class Discovery:
-    def __init__(self, cell, ctx, oracle: list[str], log, packages=None):
+    def __init__(self, cell, ctx, oracle: list[str], log, packages=None, hints=None):
         self.cell, self.ctx, self.oracle, self.log = cell, ctx, list(oracle), log
+        self.hints = list(hints) if hints is not None else cell.constraint_lines()
         self.only = {canonicalize_name(p) for p in packages} if packages else None
         self.root = ctx.envs.parent / "pins" / cell.id
         self.env = self.root / "env"
@@ -170,6 +176,7 @@ class Discovery:
             fixed = {canonicalize_name(n) for n, _ in self.cell.requirements}
             fixed |= {canonicalize_name(t.split("==")[0]) for t in self.cell.tools if "==" in t}
             pins = {}
+            self._start_from_hints(current, pins, fixed)
             for _ in range(ROUNDS):
                 movable = [n for n in sorted(current) if n not in fixed and n not in pins
                            and (self.only is None or n in self.only)]
@@ -179,6 +186,56 @@ class Discovery:
             verdict = "" if final["verdict"] == "pass" else "the combined set fails the full suite: %s" % final.get(
                 "error", "")
             return self._result(current, list(pins.values()), started, verdict)
+
+    def _start_from_hints(self, current: dict, pins: dict, fixed: set) -> None:
+        """Jump to the newest set under the hinted bounds, then check each bound one release above it."""
+        from packaging.requirements import Requirement
+
+        hinted = {}
+        for line in self.hints:
+            name = canonicalize_name(Requirement(line).name)
+            if name in current and name not in fixed and (self.only is None or name in self.only):
+                hinted.setdefault(name, []).append(line)
+        if not hinted:
+            return
+        lines = [ln for group in hinted.values() for ln in group]
+        top, _ = self.compile(self._requirements(), lines)
+        if top is None:
+            self.log("  hints %s do not resolve together; searching without them" % ", ".join(lines))
+            return
+        rec = self.trial(top, "newest under the hints")
+        if rec["verdict"] != "pass":
+            self.log("  the newest set under the hints fails; searching without them")
+            return
+        _replace(current, top)
+        for name in sorted(hinted):
+            if name in current and name not in pins:
+                self._check_bound(name, current, pins, ", ".join(hinted[name]))
+
+    def _check_bound(self, name: str, current: dict, pins: dict, hint: str) -> None:
+        others = ["%s==%s" % (n, v) for n, v in current.items() if n != name]
+        top, _ = self.compile(self._requirements(), others)
+        if top is None or top.get(name) in (None, current[name]):
+            return  # the rest of the set keeps it where it is: nothing to bound
+        for version in index.candidates(name, self.cell.python, current[name], top[name]):
+            resolved, _ = self.compile(self._requirements(), others + ["%s==%s" % (name, version)])
+            if resolved is None:
+                continue
+            rec = self.trial(resolved, "%s %s -> %s (above the hint %s)" % (name, current[name], version, hint))
+            if rec["verdict"] == "fail":
+                pins[name] = self._pin(name, current[name], version, rec.get("error", ""))
+                return
+            if rec["verdict"] == "pass":
+                _replace(current, resolved)
+                break
+        self._raise(name, current, pins)  # the hint was too tight here: search on upward
+
+    def _pin(self, name: str, good: str, bad: str, error: str) -> dict:
+        # Bound just above the last good release: what lies between it and the first bad one could not be
+        # installed (yanked, no build for this Python) and was never proven good.
+        above = str(min(v for v in index.releases(name) if v > Version(good) and not v.is_prerelease))
+        return {"package": name, "pin": "%s<%s" % (name, above), "last_good": good, "first_bad": bad,
+                "reason": "%s %s: %s" % (name, bad, error or "the oracle failed")}
 
     def _raise_group(self, names: list[str], current: dict, pins: dict) -> bool:
         """Raise `names` together as far as the rest of the set allows; split the group while it fails.
@@ -240,16 +297,13 @@ class Discovery:
                 hi -= 1
         moved = good != current[name]
         _replace(current, good_set)
-        # Bound just above the last good release: what lies between it and the first bad one could not be
-        # installed (yanked, no build for this Python) and was never proven good.
-        above = str(min(v for v in index.releases(name) if v > Version(good) and not v.is_prerelease))
-        pins[name] = {"package": name, "pin": "%s<%s" % (name, above), "last_good": good, "first_bad": bad,
-                      "reason": "%s %s: %s" % (name, bad, bad_error or "the oracle failed")}
+        pins[name] = self._pin(name, good, bad, bad_error)
         return moved
 
     def _result(self, current, pins, started, problem) -> dict:
         return {
             **record(self.cell, self.ctx, self.oracle), "era": getattr(self, "era_date", None), "problem": problem,
+            "hints": self.hints,
             "pins": pins, "final_set": current, "env_builds": self.builds,
             "seconds": round(time.monotonic() - started, 1), "trials": self.trials,
         }

@@ -108,3 +108,34 @@ def test_apply_merges_stored_results_and_refuses_stale_ones(project):
     assert "%s: " % CELL in out.stderr and "differs in: oracle" in out.stderr
     assert "tfpin pins discover --cells %s" % CELL in out.stderr
     assert (project / "m.toml").read_text() == before
+
+
+def test_a_known_pin_is_a_hint_rechecked_in_one_trial(project):
+    """After --apply the matrix carries pyparsing<3.0.0: the next search starts from it and re-measures the
+    bound by installing 3.0.0 alone, instead of raising and halving groups again."""
+    out = tfpin(project, "pins", "discover", "--cells", CELL, env=harness_env(), timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    found = json.loads((project / "reports" / "pins" / (CELL + ".json")).read_text())
+    assert "pyparsing<3.0.0" in found["hints"]
+    labels = [t["label"] for t in found["trials"]]
+    assert labels[:2] == ["baseline", "newest under the hints"]
+    assert labels[2].startswith("pyparsing 2.") and labels[2].endswith("-> 3.0.0 (above the hint pyparsing<3.0.0)")
+    assert found["trials"][2]["verdict"] == "fail" and labels[-1] == "confirm with the full suite"
+    assert len(labels) == 4, labels
+    (pin,) = found["pins"]
+    assert pin["pin"] == "pyparsing<3.0.0" and "has no operatorPrecedence" in pin["reason"]
+
+
+def test_a_stale_hint_is_searched_past(project):
+    """A pin tighter than needed (pyparsing<2.3, a person's old guess) is not kept: 2.3.0 passes, so the
+    search goes on upward and ends at the measured bound."""
+    stale = (project / "m.toml").read_text().replace('pin = "pyparsing<3.0.0"', 'pin = "pyparsing<2.3"')
+    (project / "stale.toml").write_text(stale)
+    out = tfpin(project, "pins", "discover", "--matrix", "stale.toml", "--cells", CELL, env=harness_env(),
+                timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    found = json.loads((project / "reports" / "pins" / (CELL + ".json")).read_text())
+    checks = [t for t in found["trials"] if "above the hint pyparsing<2.3" in t["label"]]
+    assert [t["verdict"] for t in checks] == ["pass"] and checks[0]["versions"]["pyparsing"] == "2.3.0"
+    (pin,) = found["pins"]
+    assert pin["pin"] == "pyparsing<3.0.0" and pin["first_bad"] == "3.0.0"
