@@ -24,7 +24,7 @@ MOMENTUM = 0.9
 TrainGraph = collections.namedtuple("TrainGraph", [
     "train_op", "apply_op", "mean_loss", "smoothed_loss", "tower_losses", "accuracy", "accuracy_update",
     "global_step", "learning_rate", "grads_and_vars", "clipped_grads", "global_norm", "update_ops",
-    "weight_ema", "loss_ema", "logits", "labels", "weight_decay_loss",
+    "weight_ema", "loss_ema", "logits", "labels", "weight_decay_loss", "tower_grads",
 ])
 
 
@@ -34,6 +34,7 @@ def build_training(images, labels, model_fn, devices, learning_rate=0.1, weight_
 
     images/labels: the full batch (e.g. iterator.get_next()); its size must divide by len(devices).
     ema_decay None/0 disables weight averaging; loss_ema_decay None/0 disables the smoothed loss.
+    tower_grads keeps each tower's [(gradient, variable)] before averaging and clipping.
     """
     global_step = tf1.train.get_or_create_global_step()
     lr = tf1.constant(learning_rate, tf1.float32, name="learning_rate")
@@ -76,7 +77,8 @@ def build_training(images, labels, model_fn, devices, learning_rate=0.1, weight_
 
     return TrainGraph(train_op, apply_op, mean_loss, smoothed_loss, towers.tower_losses, accuracy,
                       accuracy_update, global_step, lr, grads_and_vars, clipped, global_norm,
-                      towers.update_ops, weight_ema, loss_ema, logits, labels_all, towers.weight_decay_loss)
+                      towers.update_ops, weight_ema, loss_ema, logits, labels_all, towers.weight_decay_loss,
+                      towers.tower_grads)
 
 
 def initialize(session):
