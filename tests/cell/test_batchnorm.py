@@ -77,14 +77,48 @@ def update_ops():
     return tf1.get_collection(tf1.GraphKeys.UPDATE_OPS)
 
 
+def np_forward_backward(x, gamma, beta, upstream):
+    """Training-mode batch norm and its gradients, from the formulas (float64).
+
+    y = gamma * xhat + beta, xhat = (x - mean) / sqrt(var + eps), mean/var (biased) over N = batch*H*W:
+      dbeta = sum(g), dgamma = sum(g * xhat),
+      dx = gamma / (N * sqrt(var + eps)) * (N * g - sum(g) - xhat * sum(g * xhat)).
+    """
+    x, g = x.astype(np.float64), upstream.astype(np.float64)
+    axes = (0, 1, 2)
+    n = x.size // x.shape[-1]
+    mean, var = x.mean(axis=axes), x.var(axis=axes)
+    xhat = (x - mean) / np.sqrt(var + EPS)
+    y = gamma * xhat + beta
+    dbeta, dgamma = g.sum(axis=axes), (g * xhat).sum(axis=axes)
+    dx = gamma / (n * np.sqrt(var + EPS)) * (n * g - dbeta - xhat * dgamma)
+    return y, dx, dgamma, dbeta
+
+
 @impls
-def test_training_output_is_numpy_batch_norm(impl, graph, session):
+def test_training_forward_and_backward_match_numpy(impl, graph, session):
+    """Random gamma/beta (gamma = 1, beta = 0 would hide a swapped or missing affine step) and a random
+    upstream gradient: the output and dL/dx, dL/dgamma, dL/dbeta against the closed form."""
+    rng = np.random.RandomState(11)
+    gamma_value = rng.uniform(0.5, 2.0, SHAPE[-1]).astype(np.float32)
+    beta_value = rng.uniform(-1.0, 1.0, SHAPE[-1]).astype(np.float32)
+    upstream = rng.normal(size=SHAPE).astype(np.float32)
     x = tf1.placeholder(tf1.float32, SHAPE)
     y = bn(x, True, impl)
+    gamma, beta = stat(graph, "gamma"), stat(graph, "beta")
+    loss = tf1.reduce_sum(y * tf1.constant(upstream))
+    grads = tf1.gradients(loss, [x, gamma, beta])
     session.run(tf1.global_variables_initializer())
+    gamma.load(gamma_value, session)
+    beta.load(beta_value, session)
     xb = batch(1)
-    mean, var = xb.mean(axis=(0, 1, 2)), xb.var(axis=(0, 1, 2))  # normalisation always uses the biased variance
-    np.testing.assert_allclose(session.run(y, {x: xb}), np_normalize(xb, mean, var), atol=2e-4)
+    got_y, got_dx, got_dgamma, got_dbeta = session.run([y] + grads, {x: xb})
+    want_y, want_dx, want_dgamma, want_dbeta = np_forward_backward(xb, gamma_value, beta_value, upstream)
+    np.testing.assert_allclose(got_y, want_y, atol=5e-4, err_msg="output")
+    # Sums over N = 128 float32 terms of magnitude ~1-10: relative 1e-4 plus a small absolute floor.
+    np.testing.assert_allclose(got_dbeta, want_dbeta, rtol=1e-4, atol=1e-4, err_msg="dbeta")
+    np.testing.assert_allclose(got_dgamma, want_dgamma, rtol=1e-4, atol=1e-4, err_msg="dgamma")
+    np.testing.assert_allclose(got_dx, want_dx, rtol=1e-3, atol=2e-4, err_msg="dx")
 
 
 @impls

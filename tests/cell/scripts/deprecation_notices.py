@@ -82,10 +82,21 @@ def build_once(impl):
             return tf1.identity(loss)
 
 
+def positive_control():
+    """A use of an API deprecated on every TF 1.12-1.15, on purpose, from this (our) file: if the capture
+    above were broken (a silenced logger, a detached handler, a changed message format), this step would
+    report nothing and the test fails instead of passing on silence."""
+    with tf1.Graph().as_default():
+        logits = tf1.placeholder(tf1.float32, [2, 3])
+        tf1.nn.softmax_cross_entropy_with_logits(labels=tf1.ones([2, 3]) / 3.0, logits=logits)
+
+
 found = {}
 use_compat()
 found["compat"] = ours()
 for impl in IMPLS or batchnorm.IMPLEMENTATIONS:
     build_once(impl)
     found[impl] = ours()
+positive_control()  # last: proves the capture still worked after every step above
+found["control"] = ours()
 print(json.dumps(found))
