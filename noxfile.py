@@ -5,6 +5,7 @@ Sessions:
              tfpin options after --, pytest args after a second -- (nox -s matrix -- --cells ID -- -k x)
   cell(ID)   one cell, pytest args after --: nox -s "cell(py3.7-tf1.15-keras2.2.5)" -- -k batchnorm
   bench      training throughput in every cell, merged into the matrix report
+  gpu        the table on tensorflow-gpu (matrices/gpu.toml): needs an NVIDIA GPU with CUDA/cuDNN
   tests      the project's own tests: harness self-tests + cell suite in the newest cell
   lint       ruff over the repository
   tox_ini    regenerate tox.ini from matrices/
@@ -49,6 +50,13 @@ def cell(session, cell_id):
 def bench(session):
     """Training throughput (images/sec) in every cell; fills the `throughput` column of the report."""
     session.run(*TFPIN, "bench", *session.posargs, external=True)
+
+
+@nox.session(python=False, default=False)
+def gpu(session):
+    """The table on tensorflow-gpu; runs the @pytest.mark.gpu tests. Without CUDA every cell fails naming
+    the library TensorFlow could not load (never a pass)."""
+    session.run(*TFPIN, "matrix", "--matrix", "gpu", *session.posargs, external=True)
 
 
 @nox.session(python=False, default=False)

@@ -78,12 +78,15 @@ def get_logger():
     return resolve("get_logger")()
 
 
-def session_config(threads=None, cpu_devices=None, soft_placement=True, log_device_placement=False):
+def session_config(threads=None, cpu_devices=None, soft_placement=True, log_device_placement=False,
+                   gpu_allow_growth=True):
     """ConfigProto for our sessions.
 
     threads=1 makes reductions deterministic (intra/inter op pools of one thread);
     cpu_devices=N creates N virtual CPU devices so /cpu:0../cpu:N-1 towers can run here
     (without it, placing an op on /cpu:1 is an InvalidArgumentError).
+    gpu_allow_growth: take GPU memory as needed instead of TF's default of nearly all of every
+    visible GPU (tests, a bench and an eval job can then share a GPU); no effect without a GPU.
     """
     kwargs = {"allow_soft_placement": soft_placement, "log_device_placement": log_device_placement}
     if threads is not None:
@@ -91,7 +94,9 @@ def session_config(threads=None, cpu_devices=None, soft_placement=True, log_devi
         kwargs["inter_op_parallelism_threads"] = threads
     if cpu_devices is not None:
         kwargs["device_count"] = {"CPU": int(cpu_devices)}
-    return tf1.ConfigProto(**kwargs)
+    config = tf1.ConfigProto(**kwargs)
+    config.gpu_options.allow_growth = bool(gpu_allow_growth)
+    return config
 
 
 def gpu_devices():

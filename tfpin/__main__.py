@@ -43,6 +43,9 @@ def main(argv=None) -> int:
     except (matrices.MatrixError, projects.ProjectError, UsageError) as exc:
         print("tfpin: error: %s" % exc, file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `tfpin list | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -428,10 +431,11 @@ def discover_cells(cells, ctx, project, packages, jobs: int, out_dir: Path):
 
 
 def pins_target(project, m):
-    """The matrix file when it belongs to the project, else the project's own config."""
+    """The matrix file holding this matrix's constraints (its base, for one that `extends`) when it belongs
+    to the project, else the project's own config."""
     try:
-        m.path.resolve().relative_to(project.root.resolve())
-        return m.path, "[[constraints]]"
+        m.constraints_path.resolve().relative_to(project.root.resolve())
+        return m.constraints_path, "[[constraints]]"
     except ValueError:
         header = "[[tool.tfpin.constraints]]" if project.source.name == "pyproject.toml" else "[[constraints]]"
         return project.source, header

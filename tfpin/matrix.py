@@ -21,7 +21,7 @@ MATRICES_DIR = Path(__file__).resolve().parent / "matrices"  # shipped inside th
 DEFAULT_MATRIX = "table"
 
 TOP_KEYS = {"description", "extends", "remove", "cells", "packages", "pythons", "constraints"}
-PACKAGE_KEYS = {"label", "id_parts"}
+PACKAGE_KEYS = {"label", "id_parts", "pins_as"}
 PYTHON_KEYS = {"pip", "tools"}
 CONSTRAINT_KEYS = {"pin", "reason", "when", "origin"}
 ORIGINS = ("person", "discovered")
@@ -38,9 +38,12 @@ class UnknownCell(MatrixError):
 
 
 class Matrix:
-    def __init__(self, name: str, path: Path, description: str, cells: list[Cell], shared=None):
+    def __init__(self, name: str, path: Path, description: str, cells: list[Cell], shared=None,
+                 constraints_path: Path | None = None):
         self.name, self.path, self.description, self.cells = name, path, description, cells
         self.shared = shared or {}  # packages, pythons, constraints as written: what a child inherits
+        # The file whose [[constraints]] this matrix uses: itself, or the base it `extends`.
+        self.constraints_path = constraints_path or path
 
     def select(self, ids: list[str]) -> list[Cell]:
         known = {c.id: c for c in self.cells}
@@ -76,8 +79,10 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
     data = _read(path)
     cells_raw = data.get("cells", [])
     inherited: list[Cell] = []
+    constraints_path = path
     if "extends" in data:
         base = load(_base_name(path, data["extends"]))
+        constraints_path = base.constraints_path
         for key in ("packages", "pythons", "constraints"):
             if key in data:
                 raise MatrixError(
@@ -110,7 +115,7 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
             seen[cell.id] = cell.source
             cells.append(cell)
     shared = {key: data.get(key, {} if key != "constraints" else []) for key in ("packages", "pythons", "constraints")}
-    return Matrix(path.stem, path, data.get("description", ""), cells, shared)
+    return Matrix(path.stem, path, data.get("description", ""), cells, shared, constraints_path)
 
 
 def _base_name(path: Path, extends) -> str:
@@ -170,6 +175,11 @@ def _packages(path, raw) -> dict:
             raise MatrixError("%s: %s key 'label' must be lowercase letters/digits, e.g. \"tf\"" % (path, where))
         if spec.get("id_parts") not in (1, 2, 3):
             raise MatrixError("%s: %s key 'id_parts' must be 1, 2 or 3" % (path, where))
+        if "pins_as" in spec and spec["pins_as"] not in set(raw) - {name}:
+            raise MatrixError("%s: %s key 'pins_as' = %r must name another package of the catalogue (%s): the "
+                              "package whose constraint conditions (`when`) this one answers too, e.g. "
+                              "tensorflow-gpu pins_as = \"tensorflow\"" % (path, where, spec["pins_as"],
+                                                                          ", ".join(sorted(raw))))
     return raw
 
 
@@ -243,6 +253,8 @@ def _expand(path, index, entry, packages, pythons, constraints, install=()):
         python = combo[0][1]
         reqs = tuple(combo[1:])
         facts = {"python": Version(python), **{k: Version(v) for k, v in reqs}}
+        for k, v in reqs:  # tensorflow-gpu 1.15.5 answers `when = { tensorflow = ... }` like tensorflow 1.15.5
+            facts.setdefault(packages[k].get("pins_as", k), Version(v))
         applied = tuple(
             c for c, when in constraints if all(k in facts and facts[k] in spec for k, spec in when.items())
         )

@@ -92,6 +92,8 @@ BAD = [
      ["key 'cells' must be a non-empty array"]),
     ("bad package label", GOOD.replace('label = "tf"', 'label = "T F"'), ["[packages.tensorflow] key 'label'"]),
     ("not toml", "cells = [", ["not valid TOML"]),
+    ("pins_as an unknown package", GOOD.replace('id_parts = 2', 'id_parts = 2\npins_as = "tf"'),
+     ["[packages.tensorflow] key 'pins_as' = 'tf'", "another package of the catalogue (tensorflow)"]),
 ]
 
 
@@ -115,7 +117,7 @@ def test_extends_may_not_redefine_inherited_keys(tmp_path):
 
 
 def test_missing_matrix_lists_the_available_ones():
-    with pytest.raises(MatrixError, match="available: full, table"):
+    with pytest.raises(MatrixError, match="available: full, gpu, table"):
         matrices.load("nosuch")
 
 
@@ -123,3 +125,21 @@ def test_unknown_cell_selection_names_the_matrix():
     m = matrices.load("table")
     with pytest.raises(MatrixError, match="unknown cell id.*py3.8-tf2.0"):
         m.select(["py3.8-tf2.0"])
+
+
+def test_gpu_cells_get_the_pins_of_their_tensorflow_release():
+    """tensorflow-gpu `pins_as` tensorflow: `when = { tensorflow = "<1.15" }` selects the GPU build of 1.14 too."""
+    table = {c.pins["tensorflow"]: set(c.constraint_lines()) for c in matrices.load("table").cells}
+    gpu = matrices.load("gpu")
+    assert len(gpu.cells) == 8 and all(c.id.split("-")[1].startswith("tfgpu1.1") for c in gpu.cells)
+    for cell in gpu.cells:
+        assert set(cell.constraint_lines()) == table[cell.pins["tensorflow-gpu"]], cell.id
+    assert gpu.constraints_path.name == "table.toml"  # where `pins apply` writes for a matrix that extends
+
+
+def test_pins_as_does_not_override_a_real_requirement(tmp_path):
+    text = GOOD.replace('tensorflow = "1.15.5"', 'tensorflow = "1.15.5"\ntfgpu = "1.12.3"') + (
+        '[packages.tfgpu]\nlabel = "tg"\nid_parts = 2\npins_as = "tensorflow"\n'
+        '[[constraints]]\npin = "numpy<1.17"\nreason = "r"\nwhen = { tensorflow = "<1.15" }\n')
+    (cell,) = matrices.load(str(write(tmp_path, text))).cells
+    assert cell.constraint_lines() == []  # the cell's own tensorflow 1.15.5 decides, not tfgpu's 1.12.3
