@@ -7,8 +7,10 @@ kernels (CPU TF1 has none for fused batch norm and max-pool) agreeing with NHWC,
 needed (allow_growth) rather than the whole card.
 """
 import os
+import re
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,8 +21,26 @@ from resnet_core.batchnorm import batch_norm
 from resnet_core.graph_model import build_logits
 from resnet_core.training import build_training, initialize
 
-pytestmark = pytest.mark.gpu
 EPS = 1e-3
+DSO_FAILURE = re.compile(r"Could not load dynamic library '([^']+)'|kernel driver does not appear to be running.*|"
+                         r"failed call to cuInit.*")
+
+
+def test_a_gpu_build_finds_its_gpu():
+    """Not marked gpu: it runs everywhere. A CUDA build of TensorFlow (tensorflow-gpu) that sees no GPU must
+    fail, naming what it could not load: 1.13+ load CUDA lazily and would otherwise run every test on the
+    CPU and pass. (1.12 links CUDA directly: without it `import tensorflow` fails, naming the library.)"""
+    if not tf1.test.is_built_with_cuda():
+        pytest.skip("a CPU build of TensorFlow: no GPU expected in this cell")
+    if gpu_devices():
+        return
+    probe = subprocess.run(
+        [sys.executable, "-c", "from compat import gpu_devices; print(gpu_devices())"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0"))
+    missing = [m.group(1) or m.group(0) for m in DSO_FAILURE.finditer(probe.stdout)]
+    pytest.fail("TensorFlow was built with CUDA but sees no GPU: %s"
+                % ("; ".join(missing) or "no device and no loader message:\n" + probe.stdout[-1500:]))
 
 
 def images_and_labels(count, seed=0):
@@ -28,6 +48,7 @@ def images_and_labels(count, seed=0):
     return rng.uniform(0, 1, (count, 8, 8, 1)).astype(np.float32), rng.randint(0, 10, count).astype(np.int32)
 
 
+@pytest.mark.gpu
 def test_each_tower_runs_on_its_own_gpu():
     """One training step over every visible GPU; RunMetadata says where each tower's convolutions ran."""
     devices = tower_devices(len(gpu_devices()))
@@ -54,6 +75,7 @@ def test_each_tower_runs_on_its_own_gpu():
         assert where == {"GPU:%d" % tower}, "tower %d convolutions ran on %s" % (tower, sorted(where))
 
 
+@pytest.mark.gpu
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
 def test_nchw_logits_equal_nhwc_logits(training):
     """The same variables built twice, NHWC and NCHW (GPU kernels for conv, fused BN and pooling)."""
@@ -73,6 +95,7 @@ def test_nchw_logits_equal_nhwc_logits(training):
     np.testing.assert_allclose(got_nchw, got_nhwc, rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.gpu
 @pytest.mark.parametrize("impl", ["fused", "layers"])
 def test_fused_batch_norm_nchw_matches_numpy(impl):
     rng = np.random.RandomState(3)
@@ -87,6 +110,7 @@ def test_fused_batch_norm_nchw_matches_numpy(impl):
     np.testing.assert_allclose(got, (x - mean) / np.sqrt(var + EPS), atol=2e-4)
 
 
+@pytest.mark.gpu
 def test_allow_growth_takes_memory_as_needed():
     """session_config() sets allow_growth: after a small op this process holds a small part of the card
     (TF's default maps nearly all of it at session creation). Read from nvidia-smi, not from TF."""

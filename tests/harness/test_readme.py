@@ -57,6 +57,9 @@ COVERAGE = [
     (r"^(\.venv/bin/)?nox -s tests$", "ci", ".ci/run runs `nox -s tests`"),
     (r"^(\.venv/bin/)?nox -s matrix$", "ci", ".ci/run runs `nox -s matrix`"),
     (r"^(\.venv/bin/)?nox -s lint$", "ci", ".ci/run runs `nox -s lint`"),
+    (r"^nox -s gpu$", "here", "test_matrix.py::test_gpu_cells_get_the_pins_of_their_tensorflow_release (the "
+     "matrix it runs; its cells fail here without CUDA, measured in the README's table)"),
+    (r"^tfpin matrix --matrix gpu$", "here", "the same as nox -s gpu"),
     (r"^nox -s matrix -- --matrix full$", "here", "test_matrix_names_parse (list --matrix full: 16 cells)"),
     (r"^nox -s matrix -- --cells [\w.,-]+$", "faults", "test_subset_run_recommends_only_the_pythons_that_ran"),
     (r"^nox -s matrix -- --cells [\w.-]+ -- -k \w+$", "faults", "test_filtered_run_is_recorded_and_never_joins"),
