@@ -14,10 +14,22 @@ import sys
 import tempfile
 import time
 
-DEFAULTS = dict(model="resnet20", dataset="synthetic", towers=1, steps=20, batch_size=64, seed=0, lr=0.1,
+DEFAULTS = dict(model="resnet20", dataset="synthetic", towers=1, steps=None, batch_size=64, seed=0, lr=0.1,
                 ema_decay=0.999, clip_norm=5.0, weight_decay=2e-4, bn="layers", data_format="NHWC",
                 log_level=None, log_every=0, json=False, threads=None, checkpoint_dir=None, api="graph",
                 evaluate=True)
+
+# What an option left unset (None) means depends on the dataset; one row per dataset, applied by
+# apply_dataset_defaults() to the CLI and to config_from() alike.  Measured, not guessed (every other
+# option at its default: batch 64, lr 0.1, weight EMA 0.999 evaluated from the checkpoint):
+#   digits, 200 steps: EMA test accuracy 0.972-0.994 for --api graph, keras and tf.keras, seeds 0-3, on
+#   TF 1.12 and 1.15 (raw weights 0.972-0.994); 150 steps: 0.977-0.989 but the raw weights of a 2-worker
+#   run fell to 0.94; 100 steps: 0.969-0.975 (raw 0.961); 20 steps (the old default): 0.84 graph, 0.64 keras.
+#   synthetic has random labels, nothing to learn: 20 steps are a plumbing and throughput smoke.
+DATASET_DEFAULTS = {
+    "synthetic": dict(steps=20),
+    "digits": dict(steps=200),
+}
 
 
 def _graph_model_fn(arch, bn, data_format):
@@ -64,7 +76,9 @@ def build_parser():
     p.add_argument("--model", choices=model_names(), default=DEFAULTS["model"])
     p.add_argument("--dataset", choices=("synthetic", "digits"), default=DEFAULTS["dataset"])
     p.add_argument("--towers", type=int, default=DEFAULTS["towers"], help="data-parallel towers (>= 1)")
-    p.add_argument("--steps", type=int, default=DEFAULTS["steps"], help="0: build and print a summary only")
+    p.add_argument("--steps", type=int, default=DEFAULTS["steps"],
+                   help="training steps; default: the dataset's (%s); 0: build and print a summary only"
+                   % ", ".join("%s %d" % (name, row["steps"]) for name, row in sorted(DATASET_DEFAULTS.items())))
     p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="global batch, split over towers")
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="momentum-SGD learning rate")
@@ -82,8 +96,17 @@ def build_parser():
     return p
 
 
+def apply_dataset_defaults(args):
+    """Fill every option left None from its DATASET_DEFAULTS row (idempotent); returns args."""
+    for name, value in DATASET_DEFAULTS[args.dataset].items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    return args
+
+
 def validate(parser, args):
     """Range checks argparse cannot express; parser.error exits 2 naming the argument."""
+    apply_dataset_defaults(args)
     checks = [
         (args.towers >= 1, "--towers must be >= 1, got %d" % args.towers),
         (args.steps >= 0, "--steps must be >= 0, got %d" % args.steps),
@@ -126,7 +149,7 @@ def config_from(**overrides):
     if unknown:
         raise TypeError("unknown training options: %s" % sorted(unknown))
     values.update(overrides)
-    return argparse.Namespace(**values)
+    return apply_dataset_defaults(argparse.Namespace(**values))
 
 
 def _describe_model(args, devices, update_ops):
@@ -158,6 +181,36 @@ def _versions():
     return {"tensorflow": info.get("tensorflow"), "keras": info.get("keras"), "python": info.get("python")}
 
 
+def prepare(args):
+    """(arch, (x_train, y_train, x_test, y_test), model_fn) for args: what every training path needs."""
+    from resnet_core import data
+    from resnet_core.arch import resnet_arch
+
+    apply_dataset_defaults(args)
+    # Synthetic data takes the architecture's own class count (10 CIFAR, 1000 ImageNet).
+    arch = resnet_arch(args.model, num_classes=data.DIGITS_CLASSES if args.dataset == "digits" else None)
+    x_train, y_train, x_test, y_test, _ = data.load_dataset(args.dataset, seed=args.seed,
+                                                            num_classes=arch.num_classes)
+    model_fn = make_model_fn(args.api, arch, args.bn, args.data_format)
+    return arch, (x_train, y_train, x_test, y_test), model_fn
+
+
+def evaluate_checkpoint(args, ckpt, model_fn, x_test, y_test):
+    """Test accuracy of a training checkpoint, each in a fresh graph (the path a user's eval job takes).
+
+    With EMA on, "test_accuracy" is the averaged weights' accuracy (what eval_weights says) and
+    "test_accuracy_raw" the raw weights'; with EMA off both are the raw weights' one number.
+    """
+    from resnet_core import checkpoint
+
+    accuracy, _ = checkpoint.evaluate(ckpt, model_fn, x_test, y_test, ema_decay=args.ema_decay or None,
+                                      threads=args.threads)
+    raw = accuracy
+    if args.ema_decay:
+        raw, _ = checkpoint.evaluate(ckpt, model_fn, x_test, y_test, ema_decay=None, threads=args.threads)
+    return {"test_accuracy": accuracy, "test_accuracy_raw": raw, "eval_weights": "ema" if args.ema_decay else "raw"}
+
+
 def train(args, progress=None):
     """Build and run the training graph; returns the result dict the CLI prints.
 
@@ -168,14 +221,9 @@ def train(args, progress=None):
     import compat
     from compat import session_config, tf1
     from resnet_core import checkpoint, data
-    from resnet_core.arch import resnet_arch
     from resnet_core.training import build_training, initialize
 
-    # Synthetic data takes the architecture's own class count (10 CIFAR, 1000 ImageNet).
-    arch = resnet_arch(args.model, num_classes=data.DIGITS_CLASSES if args.dataset == "digits" else None)
-    x_train, y_train, x_test, y_test, _ = data.load_dataset(args.dataset, seed=args.seed,
-                                                            num_classes=arch.num_classes)
-    model_fn = make_model_fn(args.api, arch, args.bn, args.data_format)
+    arch, (x_train, y_train, x_test, y_test), model_fn = prepare(args)
     devices = compat.tower_devices(args.towers)
     cpu_devices = args.towers if any("cpu" in d.lower() for d in devices) else None
 
@@ -218,18 +266,16 @@ def train(args, progress=None):
             if args.evaluate or args.checkpoint_dir:
                 ckpt_dir = args.checkpoint_dir or tempfile.mkdtemp(prefix="resnet_core_")
                 ckpt = checkpoint.save(sess, ckpt_dir, tg.global_step, saver)
-    test_accuracy = None
+    evaluation = {"test_accuracy": None, "test_accuracy_raw": None, "eval_weights": "ema" if args.ema_decay else "raw"}
     if args.evaluate:
         try:
-            # Evaluated from the checkpoint in a fresh graph: the same path a user's eval job takes.
-            test_accuracy, _ = checkpoint.evaluate(ckpt, model_fn, x_test, y_test,
-                                                   ema_decay=args.ema_decay or None, threads=args.threads)
+            evaluation = evaluate_checkpoint(args, ckpt, model_fn, x_test, y_test)
         finally:
             if not args.checkpoint_dir:
                 shutil.rmtree(ckpt_dir, ignore_errors=True)
+    result.update(evaluation)
     result.update({
         "final_loss": losses[-1], "smoothed_loss": float(smoothed), "train_accuracy": float(acc),
-        "test_accuracy": test_accuracy, "eval_weights": "ema" if args.ema_decay else "raw",
         "images_per_sec": timed_steps * args.batch_size / max(end - timed_from, 1e-9),
         "train_seconds": end - start, "losses": losses, "finite": bool(np.all(np.isfinite(losses))),
         "checkpoint": ckpt if args.checkpoint_dir else None,

@@ -49,7 +49,22 @@ def test_train_json_reports_a_short_run():
     assert result["steps"] == 2 and result["towers"] == 2
     assert result["trainable_params"] == RESNET20_CIFAR_PARAMS
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["images_per_sec"] > 0
+    # EMA is on by default: test_accuracy is the averaged weights', the raw weights' is reported beside it.
+    assert result["eval_weights"] == "ema" and 0.0 <= result["test_accuracy_raw"] <= 1.0
     assert [line for line in err.splitlines() if line.startswith("step ")][-1].startswith("step 2/2 loss ")
+
+
+def test_unset_options_take_their_dataset_default():
+    # Every --dataset choice has a row, and --steps left unset takes it (the CLI and config_from alike).
+    datasets = next(a.choices for a in train.build_parser()._actions if a.dest == "dataset")
+    assert sorted(datasets) == sorted(train.DATASET_DEFAULTS)
+    for dataset, row in train.DATASET_DEFAULTS.items():
+        assert vars(train.parse_args(["--dataset", dataset])).items() >= row.items()
+        assert vars(train.config_from(dataset=dataset)).items() >= row.items()
+    assert train.DATASET_DEFAULTS["digits"]["steps"] > train.DATASET_DEFAULTS["synthetic"]["steps"]
+    assert train.parse_args(["--dataset", "digits"]).steps == train.DATASET_DEFAULTS["digits"]["steps"]
+    assert train.parse_args(["--dataset", "digits", "--steps", "7"]).steps == 7  # an explicit value wins
+    assert train.config_from(dataset="digits", steps=0).steps == 0
 
 
 def test_steps_zero_prints_summary_without_training(capsys):
