@@ -8,6 +8,7 @@ Model flavours are pluggable: MODEL_BUILDERS maps an --api value to a factory
 per tower inside `variable_scope('resnet', reuse=i > 0)` and must create its variables there.
 """
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -181,6 +182,28 @@ def _versions():
     return {"tensorflow": info.get("tensorflow"), "keras": info.get("keras"), "python": info.get("python")}
 
 
+@contextlib.contextmanager
+def seeded_numpy(seed):
+    """numpy's global RNG seeded from `seed` while graphs are built; the caller's state is restored after.
+
+    Standalone Keras initializers (keras/initializers.py, both 2.2.4 and 2.2.5) pass seed=None to
+    K.truncated_normal / K.random_uniform, and keras/backend/tensorflow_backend.py then draws the
+    op seed from numpy's global RNG: `seed = np.random.randint(10e6)` (one draw per conv kernel and
+    per dense kernel).  tf.set_random_seed does not reach those draws, so without this every fresh
+    process started --api keras from different weights (measured: 0.64, 0.82, 0.41 test accuracy on
+    three runs of the same command).  Python's `random` is not used by Keras or TF graph building
+    (checked: its state is unchanged by a --api keras build), so it is left alone.
+    """
+    import numpy as np
+
+    state = np.random.get_state()
+    np.random.seed(seed % (2 ** 32))
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def prepare(args):
     """(arch, (x_train, y_train, x_test, y_test), model_fn) for args: what every training path needs."""
     from resnet_core import data
@@ -228,7 +251,7 @@ def train(args, progress=None):
     cpu_devices = args.towers if any("cpu" in d.lower() for d in devices) else None
 
     if args.steps == 0:
-        with tf1.Graph().as_default():
+        with tf1.Graph().as_default(), seeded_numpy(args.seed):
             images = tf1.placeholder(tf1.float32, (None,) + x_train.shape[1:], name="images")
             with tf1.variable_scope("resnet"):
                 model_fn(images, True)
@@ -239,9 +262,10 @@ def train(args, progress=None):
         tf1.set_random_seed(args.seed)
         dataset = data.make_input(x_train, y_train, args.batch_size, repeat=True, shuffle_seed=args.seed)
         images, labels = compat.make_one_shot_iterator(dataset).get_next()
-        tg = build_training(images, labels, model_fn, devices, learning_rate=args.lr,
-                            weight_decay=args.weight_decay, clip_norm=args.clip_norm or None,
-                            ema_decay=args.ema_decay or None)
+        with seeded_numpy(args.seed):
+            tg = build_training(images, labels, model_fn, devices, learning_rate=args.lr,
+                                weight_decay=args.weight_decay, clip_norm=args.clip_norm or None,
+                                ema_decay=args.ema_decay or None)
         result = _describe_model(args, devices, len(tg.update_ops))
         saver = checkpoint.saver_for_training() if (args.evaluate or args.checkpoint_dir) else None
         losses = []
