@@ -37,9 +37,8 @@ def test_constraints_follow_their_conditions():
     old, new = cells["py3.7-tf1.13-keras2.2.5"], cells["py3.7-tf1.15-keras2.2.5"]
     assert "numpy<1.17" in old.constraint_lines() and "numpy<1.17" not in new.constraint_lines()
     assert "numpy<1.19" in new.constraint_lines()
-    for cell in cells.values():
-        assert {"protobuf<3.21", "h5py<3", "gast==0.2.2"} <= set(cell.constraint_lines())
-        assert all(c.reason for c in cell.constraints)
+    for cell in cells.values():  # which pins: measured (tfpin pins discover), so not spelled out here
+        assert cell.constraints and all(c.reason and c.origin in ("person", "discovered") for c in cell.constraints)
 
 
 def test_tools_and_pip_come_from_the_python_table():
