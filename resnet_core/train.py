@@ -6,6 +6,9 @@ before TF logs anything), so this module keeps TF-using imports inside functions
 Model flavours are pluggable: MODEL_BUILDERS maps an --api value to a factory
 `factory(arch, bn, data_format) -> model_fn(images, training) -> logits`; model_fn is called once
 per tower inside `variable_scope('resnet', reuse=i > 0)` and must create its variables there.
+
+--ps P --workers W trains on a local TensorFlow cluster instead (resnet_core.cluster): this module
+only validates the flags and dispatches; the launcher never imports TensorFlow itself.
 """
 import argparse
 import contextlib
@@ -18,7 +21,7 @@ import time
 DEFAULTS = dict(model="resnet20", dataset="synthetic", towers=1, steps=None, batch_size=64, seed=0, lr=0.1,
                 ema_decay=0.999, clip_norm=5.0, weight_decay=2e-4, bn="layers", data_format="NHWC",
                 log_level=None, log_every=0, json=False, threads=None, checkpoint_dir=None, api="graph",
-                evaluate=True)
+                evaluate=True, ps=0, workers=0)
 
 # What an option left unset (None) means depends on the dataset; one row per dataset, applied by
 # apply_dataset_defaults() to the CLI and to config_from() alike.  Measured, not guessed (every other
@@ -94,6 +97,10 @@ def build_parser():
     p.add_argument("--checkpoint-dir", default=None)
     p.add_argument("--no-eval", dest="evaluate", action="store_false",
                    help="skip the test-set evaluation (test_accuracy is null)")
+    p.add_argument("--ps", type=int, default=DEFAULTS["ps"],
+                   help="parameter-server tasks of a local TF cluster (with --workers; see resnet_core.cluster)")
+    p.add_argument("--workers", type=int, default=DEFAULTS["workers"],
+                   help="synchronous worker tasks on 127.0.0.1; the global batch is split over them")
     return p
 
 
@@ -120,7 +127,18 @@ def validate(parser, args):
         (args.weight_decay >= 0, "--weight-decay must be >= 0, got %g" % args.weight_decay),
         (args.log_every >= 0, "--log-every must be >= 0, got %d" % args.log_every),
         (args.threads is None or args.threads >= 1, "--threads must be >= 1, got %s" % args.threads),
+        (args.ps >= 0, "--ps must be >= 0, got %d" % args.ps),
+        (args.workers >= 0, "--workers must be >= 0, got %d" % args.workers),
     ]
+    if args.ps or args.workers:
+        checks += [
+            (args.workers >= 1, "--ps %d needs --workers >= 1" % args.ps),
+            (args.ps >= 1, "--workers %d needs --ps >= 1 (the variables live on parameter servers)" % args.workers),
+            (args.towers == 1, "--towers must be 1 with --workers (one tower per worker), got %d" % args.towers),
+            (args.steps >= 1, "--steps must be >= 1 with --workers (0 only prints a summary), got %d" % args.steps),
+            (args.batch_size % max(args.workers, 1) == 0,
+             "--batch-size %d is not divisible by --workers %d" % (args.batch_size, args.workers)),
+        ]
     for ok, message in checks:
         if not ok:
             parser.error(message)
@@ -321,8 +339,17 @@ def main(argv=None):
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
-    result = train(args, progress)
-    result.update(_versions())  # in main only: describe() imports Keras, seconds that train() callers need not pay
+    if args.workers:
+        from resnet_core import cluster
+
+        try:  # the tasks report versions themselves: this process never imports TensorFlow
+            result = cluster.launch(args, progress, log=progress)
+        except cluster.ClusterError as exc:
+            sys.stderr.write("error: %s\n" % exc)
+            return 1
+    else:
+        result = train(args, progress)
+        result.update(_versions())  # in main only: describe() imports Keras, seconds that train() callers need not pay
     if args.json:
         sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     elif args.steps == 0:

@@ -85,6 +85,12 @@ def test_steps_zero_prints_summary_without_training(capsys):
     (["--steps", "-1"], "--steps"),
     (["--data-format", "NWHC"], "--data-format"),
     (["--towers", "two"], "--towers"),
+    (["--workers", "2"], "--ps"),
+    (["--ps", "1"], "--workers"),
+    (["--ps", "1", "--workers", "2", "--towers", "2"], "--towers"),
+    (["--ps", "1", "--workers", "2", "--batch-size", "15"], "--batch-size"),
+    (["--ps", "1", "--workers", "2", "--steps", "0"], "--steps"),
+    (["--ps", "-1", "--workers", "2"], "--ps"),
 ])
 def test_bad_arguments_exit_2_naming_the_argument(capsys, argv, named):
     with pytest.raises(SystemExit) as exc:
