@@ -328,7 +328,12 @@ def _replace(current: dict, resolved: dict) -> None:
 
 
 def constraint_blocks(results: list[dict], all_cells) -> list[dict]:
-    """Discovered pins as [[constraints]] entries; `when` names the cells each applies to."""
+    """Discovered pins as [[constraints]] entries; `when` names the cells each applies to.
+
+    A pin every searched cell needs gets no `when`; one that exactly the cells sharing a Python, or a
+    contiguous run of one package's releases, need gets that one condition (`python = "==3.7"`,
+    `tensorflow = "<1.15.5"`); otherwise one entry per group of cells differing only in Python, or per cell.
+    """
     by_pin: dict[str, list[dict]] = {}
     for res in results:
         for pin in res["pins"]:
@@ -341,6 +346,11 @@ def constraint_blocks(results: list[dict], all_cells) -> list[dict]:
         reason = hits[0]["reason"]
         if cells >= {r["cell"] for r in discovered}:
             entries.append({"pin": pin, "reason": reason, "origin": "discovered", "cells": sorted(cells)})
+            continue
+        when = _one_condition(cells, discovered)
+        if when:
+            entries.append({"pin": pin, "reason": reason, "origin": "discovered", "when": when,
+                            "cells": sorted(cells)})
             continue
         # Cells differing only in Python share their requirements: one entry when every such cell needs it.
         groups: dict[tuple, list[dict]] = {}
@@ -357,6 +367,32 @@ def constraint_blocks(results: list[dict], all_cells) -> list[dict]:
                 entries.append({"pin": pin, "reason": members[0]["reason"], "origin": "discovered", "when": when,
                                 "cells": sorted(h["cell"] for h in members)})
     return entries
+
+
+def _one_condition(cells: set, discovered: list[dict]) -> dict | None:
+    """One `when` key whose condition selects exactly `cells` among the searched ones, or None.
+
+    Values are the releases the searched cells have (python, or a pinned package); the condition is
+    `==v` for one value, `<first value not needing it` for the oldest run, `>=first value needing it`
+    for the newest run: never wider than what was measured.
+    """
+    facts = [(r["cell"], dict(r["requirements"], python=r["python"])) for r in discovered]
+    keys = sorted({k for _, f in facts for k in f})
+    for key in ["python"] + [k for k in keys if k != "python"]:
+        if not all(key in f for _, f in facts):
+            continue
+        needing = {f[key] for c, f in facts if c in cells}
+        if any(f[key] in needing for c, f in facts if c not in cells):
+            continue  # some cell with one of these values does not need it: this key cannot tell them apart
+        values = sorted({f[key] for _, f in facts}, key=Version)
+        picked = [v for v in values if v in needing]
+        if len(picked) == 1:
+            return {key: "==" + picked[0]}
+        if values[:len(picked)] == picked:
+            return {key: "<" + values[len(picked)]}
+        if values[-len(picked):] == picked:
+            return {key: ">=" + picked[0]}
+    return None
 
 
 def toml_blocks(entries: list[dict]) -> str:

@@ -13,6 +13,8 @@ import textwrap
 import pytest
 from faultkit import PYTHONS, harness_env, tfpin
 
+from tfpin import pins
+
 MATRIX = """
 description = "one cell whose dependency broke later"
 
@@ -139,3 +141,21 @@ def test_a_stale_hint_is_searched_past(project):
     assert [t["verdict"] for t in checks] == ["pass"] and checks[0]["versions"]["pyparsing"] == "2.3.0"
     (pin,) = found["pins"]
     assert pin["pin"] == "pyparsing<3.0.0" and pin["first_bad"] == "3.0.0"
+
+
+def _result(cell, python, tf, pins):
+    return {"cell": cell, "python": python, "requirements": {"tensorflow": tf}, "problem": "", "unavailable": "",
+            "pins": [{"pin": p, "reason": "%s: measured" % p} for p in pins]}
+
+
+def test_proposals_use_the_one_condition_that_selects_exactly_the_cells_that_need_them():
+    results = [_result("a6", "3.6", "1.12.3", ["h5py<3", "yaml<6"]), _result("a7", "3.7", "1.12.3", ["h5py<3",
+               "yaml<6", "protobuf<4"]), _result("b6", "3.6", "1.15.5", ["yaml<6"]),
+               _result("b7", "3.7", "1.15.5", ["yaml<6", "protobuf<4", "odd<1"]),
+               _result("m6", "3.6", "1.13.2", ["h5py<3", "yaml<6"]),
+               {**_result("c7", "3.7", "1.11.0", []), "unavailable": "no wheel"}]
+    entries = {e["pin"]: e for e in pins.constraint_blocks(results, None)}
+    assert "when" not in entries["yaml<6"]  # every searched cell (the unavailable one was not searched)
+    assert entries["protobuf<4"]["when"] == {"python": "==3.7"} and entries["protobuf<4"]["cells"] == ["a7", "b7"]
+    assert entries["h5py<3"]["when"] == {"tensorflow": "<1.15.5"}  # below the first release measured without it
+    assert entries["odd<1"]["when"] == {"python": "==3.7", "tensorflow": "==1.15.5"}  # one cell: spelled out
