@@ -12,8 +12,8 @@ Tasks also watch their parent: if the launcher itself is killed, they exit withi
 
 Training (between-graph replication, synchronous), the same conventions as training.py:
 
-* Every worker builds the whole graph under tf.train.replica_device_setter: variables on the ps
-  tasks, its own ops (input pipeline, forward/backward) on /job:worker/task:I.  The global batch
+* Every worker builds the whole graph under tf.train.replica_device_setter (replica_device_function):
+  variables on the ps tasks, its own ops (input pipeline, forward/backward) on /job:worker/task:I.  The global batch
   (--batch-size) is split over the workers; worker I reads shard I (every W-th example) of the data.
 * tf.train.SyncReplicasOptimizer aggregates one gradient per worker and step (mean), and the chief's
   queue runner applies it once per step.  What it applies is AveragedStep: clip_by_global_norm on the
@@ -38,8 +38,10 @@ Fault injection (used by the tests; a real fault, not a mock): with RESNET_CORE_
 """
 import argparse
 import collections
+import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -57,6 +59,7 @@ PORT_RETRIES = 3
 # A task's last output lines kept for error messages (its stdout and stderr, merged).
 TAIL_LINES = 40
 _BIND_FAILURE = ("Could not start gRPC server", "Address already in use")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(:|$)")
 
 
 class ClusterError(RuntimeError):
@@ -114,8 +117,12 @@ class _Task(object):
         self.proc.stdout.close()
 
     def last_line(self):
+        """Its last error line: the last "SomeError: ..." line (TF appends context after it), else its last line."""
         self.reader.join(2.0)
         lines = [line.strip() for line in self.tail if line.strip()]
+        for line in reversed(lines):
+            if _EXCEPTION_LINE.match(line):
+                return line
         return lines[-1] if lines else "(no output)"
 
     def describe_exit(self):
@@ -352,6 +359,31 @@ class AveragedStep(object):
         return self._opt.variables()
 
 
+def replica_device_function(cluster, device):
+    """tf.train.replica_device_setter for worker `device` (variables on the ps tasks, round robin; every
+    other op on the worker), answering Keras' device probe as the worker device.
+
+    Standalone Keras' BatchNormalization asks for the current device by running the graph's device
+    functions on a stand-in object (keras.backend.tensorflow_backend._TfDeviceCaptureOp), which the
+    replica device setter cannot read (TF 1.12 + Keras 2.2.4: "AttributeError: 'DeviceSpec' object has
+    no attribute 'split'"; TF 1.15 + Keras 2.2.5: "'_TfDeviceCaptureOp' object has no attribute
+    'node_def'").  Real operations (and NodeDefs) go to the setter unchanged.
+    """
+    from compat import tf1
+
+    setter = tf1.train.replica_device_setter(worker_device=device, cluster=cluster)
+    # A DeviceSpec: TF 1.12 hands the stand-in whatever a device function returns and Keras reads its
+    # .device_type; 1.14+ convert it to a string first (compat.keras turns that back into a DeviceSpec).
+    worker = tf1.DeviceSpec.from_string(device)
+
+    def device_function(op):
+        if isinstance(op, (tf1.Operation, tf1.NodeDef)):
+            return setter(op)
+        return worker
+
+    return device_function
+
+
 Replica = collections.namedtuple("Replica", [
     "train_op", "mean_loss", "smoothed_loss", "accuracy_update", "global_step", "update_ops", "sync",
     "init_tokens", "is_chief", "device", "logits"])
@@ -371,7 +403,7 @@ def build_replica(images, labels, model_fn, spec, task, learning_rate=0.1, weigh
     workers = cluster.num_tasks("worker")
     device = worker_device(task)
     is_chief = task == 0
-    with tf1.device(tf1.train.replica_device_setter(worker_device=device, cluster=cluster)):
+    with tf1.device(replica_device_function(cluster, device)):
         global_step = tf1.train.get_or_create_global_step()
         lr = tf1.constant(learning_rate, tf1.float32, name="learning_rate")
         optimizer = tf1.train.MomentumOptimizer(lr, MOMENTUM)
@@ -441,6 +473,26 @@ class ReplicaSession(object):
         return False
 
 
+@contextlib.contextmanager
+def _keras_leaves_variables_alone(api):
+    """Standalone Keras' BatchNormalization asks K.get_session() for the local devices while the graph is
+    built, and get_session() then runs is_variable_initialized on every variable of the graph and
+    initialises the rest: in a local session that cannot reach the cluster ("Cannot assign a device for
+    operation ...: Operation was explicitly assigned to /job:worker/task:0"), and only the chief may
+    initialise.  K.manual_variable_initialization(True) makes get_session() leave the variables alone."""
+    if api != "keras":
+        yield
+        return
+    from compat import keras as ck
+
+    K = ck.backend("keras")
+    K.manual_variable_initialization(True)
+    try:
+        yield
+    finally:
+        K.manual_variable_initialization(False)
+
+
 def injected_fault(task, step, environ=None):
     """True if RESNET_CORE_CLUSTER_FAULT says worker `task` must fail at `step`."""
     value = (environ if environ is not None else os.environ).get(FAULT_ENV, "")
@@ -468,7 +520,7 @@ def run_worker(args, spec, task, result_file=None):
             dataset = data.make_input(x_train[task::workers], y_train[task::workers], args.batch_size // workers,
                                       repeat=True, shuffle_seed=args.seed)
             images, labels = compat.make_one_shot_iterator(dataset).get_next()
-        with seeded_numpy(args.seed):
+        with seeded_numpy(args.seed), _keras_leaves_variables_alone(args.api):
             replica = build_replica(images, labels, model_fn, spec, task, learning_rate=args.lr,
                                     weight_decay=args.weight_decay, clip_norm=args.clip_norm or None,
                                     ema_decay=args.ema_decay or None)

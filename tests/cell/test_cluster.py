@@ -18,7 +18,9 @@ processes on 127.0.0.1, between-graph replication, SyncReplicasOptimizer.
    parameter server, which would serve for ever, is terminated: no task of the cluster survives.
 3. A worker that fails (RESNET_CORE_CLUSTER_FAULT makes worker 1 raise at step 3 of 40) ends the whole
    cluster: exit 1 with "worker 1 exited 1: RuntimeError: injected fault ...", the chief never gets
-   past step 2 (it cannot, the steps are synchronous), and no task survives.
+   past step 2 (it cannot, the steps are synchronous), and no task survives.  This run uses --api keras,
+   so it also shows standalone Keras' BN building and stepping on the cluster (which needs
+   cluster.replica_device_function and manual variable initialisation; graph and tf.keras need neither).
 """
 import json
 import os
@@ -33,8 +35,10 @@ SYNC_SCRIPT = "cluster_sync_step.py"
 DIGITS_RUN = ["resnet_core.train", "--dataset", "digits", "--ps", "1", "--workers", "2", "--log-level", "2", "--json"]
 FAULT_STEP = 3
 # Cheap on purpose (synthetic data: no sklearn import; no EMA; no evaluation): the fault is the subject.
-FAULT_RUN = ["resnet_core.train", "--dataset", "synthetic", "--ps", "1", "--workers", "2", "--steps", "40",
-             "--batch-size", "4", "--ema-decay", "0", "--no-eval", "--log-every", "1", "--log-level", "2", "--json"]
+# --api keras: the same run shows standalone Keras building and stepping under the replica device setter.
+FAULT_RUN = ["resnet_core.train", "--api", "keras", "--dataset", "synthetic", "--ps", "1", "--workers", "2",
+             "--steps", "40", "--batch-size", "4", "--ema-decay", "0", "--no-eval", "--log-every", "1",
+             "--log-level", "2", "--json"]
 FAULT_ENV = {cluster.FAULT_ENV: "worker:1:%d" % FAULT_STEP}
 # Queued at collection: they run on the idle core while other modules' tests run.
 background.start(SYNC_SCRIPT)
