@@ -128,11 +128,11 @@ def test_unknown_cell_selection_names_the_matrix():
 
 def test_gpu_cells_get_the_pins_of_their_tensorflow_release():
     """tensorflow-gpu `pins_as` tensorflow: `when = { tensorflow = "<1.15" }` selects the GPU build of 1.14 too."""
-    table = {c.pins["tensorflow"]: set(c.constraint_lines()) for c in matrices.load("table").cells}
+    table = {(c.python, c.pins["tensorflow"]): set(c.constraint_lines()) for c in matrices.load("table").cells}
     gpu = matrices.load("gpu")
     assert len(gpu.cells) == 8 and all(c.id.split("-")[1].startswith("tfgpu1.1") for c in gpu.cells)
     for cell in gpu.cells:
-        assert set(cell.constraint_lines()) == table[cell.pins["tensorflow-gpu"]], cell.id
+        assert set(cell.constraint_lines()) == table[(cell.python, cell.pins["tensorflow-gpu"])], cell.id
     assert gpu.constraints_path.name == "table.toml"  # where `pins apply` writes for a matrix that extends
 
 
