@@ -187,15 +187,21 @@ def test_suite_fault_is_reported_on_its_cell_and_others_are_kept(tmp_path, envs,
         assert not (project / "reports" / "junit" / (FAULT_CELL + ".xml")).exists()
 
 
+def wait_for_sleeping_test(project, seconds, where="") -> Path:
+    """The fixture test's pid file, once the sleeping test has started (and settled for half a second)."""
+    pidfile = project / "pids.txt"
+    deadline = time.monotonic() + seconds
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pidfile.exists(), "the sleeping test never started" + where
+    time.sleep(0.5)
+    return pidfile
+
+
 def test_ctrl_c_mid_matrix_keeps_finished_cells_and_leaves_no_orphans(tmp_path, envs):
     project = make_project(tmp_path / "p", fault="sleep")
     proc = start(project, "matrix", envs=envs)
-    pidfile = project / "pids.txt"
-    deadline = time.monotonic() + 120
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert pidfile.exists(), "the sleeping test never started"
-    time.sleep(0.5)
+    pidfile = wait_for_sleeping_test(project, 120)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to its foreground job
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -238,12 +244,7 @@ def test_ctrl_c_stops_parallel_pin_discovery_and_every_child(tmp_path, envs):
     """-j 2: the stop lands in the main thread, the searches' children run under worker threads."""
     project = make_project(tmp_path / "p", fault="sleep")
     proc = start(project, "pins", "discover", "-j", "2", envs=envs)
-    pidfile = project / "pids.txt"
-    deadline = time.monotonic() + 180
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert pidfile.exists(), "the sleeping test never started in the baseline trial"
-    time.sleep(0.5)
+    pidfile = wait_for_sleeping_test(project, 180, " in the baseline trial")
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
