@@ -5,7 +5,9 @@ reads TF_CPP_MIN_LOG_LEVEL once); building twenty ResNet graphs needs ~20 s of C
 suite itself is single-threaded, so these scripts run one after another on the machine's other
 core while the suite runs: queued at collection (in collection order, i.e. roughly the order
 their tests run), executed by one worker thread, collected by the test that needs the result.
-A test that needs a job the worker has not reached yet starts it at once.  Output goes to
+A test that needs a job the worker has not reached yet starts it at once.  The modules that queue jobs
+run last (conftest.py reorders them), so the suite's in-process tests keep one core busy while the
+worker fills the other, instead of the suite waiting on each job as soon as it is queued.  Output goes to
 temporary files (a chatty child can never block on a full pipe); a child still running when
 pytest exits (its tests were deselected) is killed.
 """
@@ -25,11 +27,15 @@ _lock = threading.Lock()
 _queue = []  # keys in the order they were queued
 _jobs = {}  # key -> {"argv", "env", "proc", "out", "err", "result"}
 _worker = None
+QUEUED_BY = set()  # names of the test modules that queued a job: conftest.py runs their tests last
 
 
 def start(script, args=(), env=None):
     """Queue scripts/<script> with `args` (once per pytest process); `env` entries override (None removes)."""
     global _worker
+    caller = sys._getframe(1).f_globals.get("__name__")
+    if caller != __name__:
+        QUEUED_BY.add(caller)
     key = (script,) + tuple(args)
     with _lock:
         if key not in _jobs:

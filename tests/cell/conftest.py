@@ -15,6 +15,7 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    _waiting_tests_last(items)
     if not any(item.get_closest_marker("gpu") for item in items):
         return
     from compat import gpu_devices
@@ -25,6 +26,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("gpu"):
             item.add_marker(skip)
+
+
+def _waiting_tests_last(items):
+    """Tests of modules that queued fresh-process jobs (background.py) run after all the others, in their
+    order: by then the worker has spent the idle core on their jobs while this process ran its own tests."""
+    import background
+
+    items.sort(key=lambda item: item.module.__name__ in background.QUEUED_BY)  # stable: order kept within
 
 
 @pytest.fixture(scope="session")
