@@ -2,14 +2,14 @@
 
 Some checks need a brand-new Python process (TF logs a deprecation notice once per process and
 reads TF_CPP_MIN_LOG_LEVEL once); building twenty ResNet graphs needs ~20 s of CPU.  The cell
-suite itself is single-threaded, so these scripts run one after another on the machine's other
-core while the suite runs: queued at collection (in collection order, i.e. roughly the order
-their tests run), executed by one worker thread, collected by the test that needs the result.
-A test that needs a job the worker has not reached yet starts it at once.  The modules that queue jobs
-run last (conftest.py reorders them), so the suite's in-process tests keep one core busy while the
-worker fills the other, instead of the suite waiting on each job as soon as it is queued.  Output goes to
-temporary files (a chatty child can never block on a full pipe); a child still running when
-pytest exits (its tests were deselected) is killed.
+suite itself is single-threaded, so these scripts run on the cores it leaves idle: queued at
+collection (in collection order, i.e. the order their tests run), launched by one worker thread,
+collected by the test that needs the result.  The worker keeps one job per idle core running: all
+cores but one while the suite runs its own tests, every core while a test waits for a result (a
+waiting suite uses none).  The modules that queue jobs run last (conftest.py reorders them), so the
+in-process tests run while the first jobs do.  A test that needs a job not launched yet launches it
+at once.  Output goes to temporary files (a chatty child can never block on a full pipe); a child
+still running when pytest exits (its tests were deselected) is killed.
 """
 import atexit
 import collections
@@ -22,11 +22,14 @@ import threading
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")
 Result = collections.namedtuple("Result", "returncode stdout stderr")
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+POLL_SECONDS = 0.2  # how soon the worker sees a finished job (exits are polled, not signalled)
 
-_lock = threading.Lock()
+_changed = threading.Condition()  # guards everything below
 _queue = []  # keys in the order they were queued
 _jobs = {}  # key -> {"argv", "env", "proc", "out", "err", "result"}
 _worker = None
+_waiting = 0  # tests blocked in result(): while one is, this process needs no core
 QUEUED_BY = set()  # names of the test modules that queued a job: conftest.py runs their tests last
 
 
@@ -37,7 +40,7 @@ def start(script, args=(), env=None):
     if caller != __name__:
         QUEUED_BY.add(caller)
     key = (script,) + tuple(args)
-    with _lock:
+    with _changed:
         if key not in _jobs:
             environ = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
             for name, value in (env or {}).items():
@@ -51,15 +54,25 @@ def start(script, args=(), env=None):
         if _worker is None:
             _worker = threading.Thread(target=_work, name="tfpin-background", daemon=True)
             _worker.start()
+        _changed.notify_all()
     return key
 
 
 def result(script, args=(), env=None, timeout=900):
     """Wait for the job (launching it now if the worker has not) and return its Result (cached)."""
+    global _waiting
     key = start(script, args, env)
-    job = _launch(key)
+    with _changed:
+        job = _launch(key)
+        _waiting += 1
+        _changed.notify_all()
+    try:
+        if "result" not in job:
+            job["proc"].wait(timeout=timeout)
+    finally:
+        with _changed:
+            _waiting -= 1
     if "result" not in job:
-        job["proc"].wait(timeout=timeout)
         job["out"].seek(0)
         job["err"].seek(0)
         job["result"] = Result(job["proc"].returncode, job["out"].read(), job["err"].read())
@@ -67,28 +80,31 @@ def result(script, args=(), env=None, timeout=900):
 
 
 def _launch(key):
-    with _lock:
-        job = _jobs[key]
-        if job["proc"] is None:
-            job["out"], job["err"] = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
-            job["proc"] = subprocess.Popen(job["argv"], env=job["env"], stdout=job["out"], stderr=job["err"],
-                                           universal_newlines=True)
-            atexit.register(_kill, job["proc"])
-        return job
+    """Start the job's process unless it runs already (caller holds _changed)."""
+    job = _jobs[key]
+    if job["proc"] is None:
+        job["out"], job["err"] = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        job["proc"] = subprocess.Popen(job["argv"], env=job["env"], stdout=job["out"], stderr=job["err"],
+                                       universal_newlines=True)
+        atexit.register(_kill, job["proc"])
+    return job
 
 
 def _work():
-    """Run queued jobs one at a time; exit (so a later start() spawns a new worker) when none is left."""
+    """Launch queued jobs in order, as many at once as there are idle cores; exit (a later start() spawns a
+    new worker) once every queued job has been launched."""
     global _worker
-    done = 0
-    while True:
-        with _lock:
-            if done == len(_queue):
+    with _changed:
+        while True:
+            pending = [key for key in _queue if _jobs[key]["proc"] is None]
+            if not pending:
                 _worker = None
                 return
-            key = _queue[done]
-        _launch(key)["proc"].wait()
-        done += 1
+            running = sum(1 for job in _jobs.values() if job["proc"] is not None and job["proc"].poll() is None)
+            if running < max(1, CORES - (0 if _waiting else 1)):
+                _launch(pending[0])
+            else:
+                _changed.wait(POLL_SECONDS)
 
 
 def _kill(proc):

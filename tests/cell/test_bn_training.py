@@ -1,7 +1,7 @@
 """Every batch-norm implementation through the training loop, not just standalone.
 
 The loop is resnet_core.train.train (what `python -m resnet_core.train --bn X` runs): each of the 8
-implementations trains resnet20 for a few steps on digits in a fresh process on the idle core
+implementations trains resnet8 for a few steps on digits in a fresh process on the idle core
 (scripts/bn_training.py), and the checkpoint it saves is read back. What each implementation documents
 (resnet_core/batchnorm.py, api-catalog [b], [c]) is stated here independently:
 * every BN layer's moving statistics moved away from their initial values (mean 0, variance 1):
@@ -20,7 +20,7 @@ from resnet_core.batchnorm import IMPLEMENTATIONS
 STEPS = 6
 ARGS = [str(STEPS)] + list(IMPLEMENTATIONS)
 ZERO_DEBIASED = {"keras"}
-RESNET20_BN_LAYERS = 19  # stem + 2 per block x 9 blocks (the model's layout, not read from the code)
+RESNET8_BN_LAYERS = 7  # stem + 2 per block x 3 blocks (the model's layout, not read from the code)
 
 background.start("bn_training.py", ARGS)
 
@@ -41,8 +41,8 @@ def test_bn_implementation_trains_and_updates_every_layer(impl, runs):
     # half's mean against the first step's loss is the trend, not one step.
     assert sum(losses[STEPS // 2:]) / (STEPS - STEPS // 2) < 0.9 * losses[0], losses
     layers = run["bn_layers"]
-    assert len(layers) == RESNET20_BN_LAYERS, sorted(layers)
-    assert run["update_ops"] >= 2 * RESNET20_BN_LAYERS
+    assert len(layers) == RESNET8_BN_LAYERS, sorted(layers)
+    assert run["update_ops"] >= 2 * RESNET8_BN_LAYERS
     for name, layer in sorted(layers.items()):
         assert any(abs(v) > 1e-6 for v in layer["moving_mean"]), "%s: moving_mean never updated" % name
         assert any(abs(v - 1.0) > 1e-6 for v in layer["moving_variance"]), "%s: moving_variance never updated" % name

@@ -1,7 +1,7 @@
 """The graph builder makes the published networks: exact trainable-parameter counts, plus its own contract.
 
 Counts come from real graphs (tf1 variables created by graph_model.build_logits), not from a
-shape walk; the 20 graphs (~40k ops) are built by scripts/param_counts.py in a background process
+shape walk; the 22 graphs (~40k ops) are built by scripts/param_counts.py in a background process
 started when this module is collected, because that takes 20-40 s on one core.  References are
 independent of our code: the papers' / torchvision's numbers, and for ImageNet v2 (no published
 count) a closed form written here from the architecture text.
@@ -20,10 +20,25 @@ from resnet_core.graph_model import GraphBackend, build_logits, count_trainable_
 # conv weights + BN gamma/beta + dense).  Pre-activation (v2) moves the BNs but not their total:
 # v1's stem BN (16) and the first-block BNs of stages 2/3 (16 + 32 extra channels) equal v2's head BN (64).
 CIFAR_PAPER = {20: 269722, 32: 464154, 44: 658586, 56: 853018, 110: 1727962}
+CIFAR_BEYOND_PAPER = (8,)  # n = 1: the same recipe, counted by the closed form below
 # torchvision.models.resnet{18,34,50,101,152}: the published parameter counts.
 IMAGENET_TORCHVISION = {18: 11689512, 34: 21797672, 50: 25557032, 101: 44549160, 152: 60192808}
 IMAGENET_LAYOUT = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
                    101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3))}
+
+
+def cifar_closed_form(depth, classes=10):
+    """Parameters of the CIFAR ResNet, option A (He et al. 2016, sec. 4.2): a 3x3 stem conv to 16 channels,
+    then n = (depth - 2) / 6 basic blocks (two 3x3 convs) at each of 16, 32, 64 channels, a BN (gamma, beta)
+    after every conv, parameter-free shortcuts, one dense layer.  v1 and v2 have the same total."""
+    n = (depth - 2) // 6
+    total = 3 * 3 * 3 * 16 + 2 * 16
+    cin = 16
+    for width in (16, 32, 64):
+        for _ in range(n):
+            total += 3 * 3 * cin * width + 3 * 3 * width * width + 2 * (2 * width)
+            cin = width
+    return total + cin * classes + classes
 
 
 def imagenet_closed_form(depth, version, classes=1000):
@@ -69,6 +84,15 @@ def graph_params(built, arch, record_property):
     record_property("graph_build_seconds", result["seconds"])
     assert result["logits"] == [1, arch.num_classes]
     return result["params"]
+
+
+def test_cifar_closed_form_reproduces_the_paper():
+    """The CIFAR formula is trusted for depths the paper does not list because it gives the listed ones."""
+    assert {d: cifar_closed_form(d) for d in CIFAR_PAPER} == CIFAR_PAPER
+
+
+def test_every_cifar_depth_has_a_reference():
+    assert sorted(arch_lib.CIFAR_DEPTHS) == sorted(list(CIFAR_PAPER) + list(CIFAR_BEYOND_PAPER))
 
 
 def test_closed_form_reproduces_torchvision_v1():
@@ -198,9 +222,10 @@ def test_rejects_unknown_options(graph):
 
 # Last in the module: by the time they run, the background builds are normally done.
 @pytest.mark.parametrize("version", [1, 2])
-@pytest.mark.parametrize("depth", sorted(CIFAR_PAPER))
+@pytest.mark.parametrize("depth", sorted(CIFAR_PAPER) + list(CIFAR_BEYOND_PAPER))
 def test_cifar_params_match_paper(depth, version, built, record_property):
-    assert graph_params(built, arch_lib.cifar_arch(depth, version), record_property) == CIFAR_PAPER[depth]
+    want = CIFAR_PAPER[depth] if depth in CIFAR_PAPER else cifar_closed_form(depth)
+    assert graph_params(built, arch_lib.cifar_arch(depth, version), record_property) == want
 
 
 @pytest.mark.parametrize("version", [1, 2])

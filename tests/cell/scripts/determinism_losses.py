@@ -11,7 +11,7 @@ from resnet_core.train import config_from, train
 
 # Tiny: BN updates, L2 decay and clipping as the CLI does them, one thread.  Weight EMA off: the losses
 # never read the shadows, and building them is a third of the graph-building time.
-RUN = dict(dataset="digits", model="resnet20", towers=1, steps=3, batch_size=8, threads=1, evaluate=False,
+RUN = dict(dataset="digits", model="resnet8", towers=1, steps=3, batch_size=8, threads=1, evaluate=False,
            ema_decay=0.0)
 
 if __name__ == "__main__":

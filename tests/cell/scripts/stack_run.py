@@ -27,8 +27,8 @@ def positive_control():
 
 
 if __name__ == "__main__":
-    results = [train(config_from(dataset="digits", api=api, towers=2, steps=2, batch_size=8, threads=1))
-               for api in APIS]
+    results = [train(config_from(dataset="digits", model="resnet8", api=api, towers=2, steps=2, batch_size=8,
+                                 threads=1)) for api in APIS]
     tmp = tempfile.mkdtemp(prefix="stack_run_")
     try:
         trace = os.path.join(tmp, "trace.json")
