@@ -501,14 +501,12 @@ def injected_fault(task, step, environ=None):
 
 def run_worker(args, spec, task, result_file=None):
     """Train as worker `task`; the chief (task 0) also saves, evaluates and writes the result JSON."""
-    import shutil
 
-    import numpy as np
 
     import compat
     from compat import tf1
     from resnet_core import checkpoint, data
-    from resnet_core.train import _describe_model, _versions, evaluate_checkpoint, prepare, seeded_numpy
+    from resnet_core.train import Loop, _describe_model, _versions, finish_run, prepare, seeded_numpy
 
     workers = len(spec["worker"])
     _, (x_train, y_train, x_test, y_test), model_fn = prepare(args)
@@ -545,25 +543,11 @@ def run_worker(args, spec, task, result_file=None):
             end = time.time()
             if not replica.is_chief:
                 return None
-            smoothed = sess.run(replica.smoothed_loss)
+            loop = Loop(losses, sess.run(replica.smoothed_loss), acc, start, timed_from, end)
+            # Always saved (the chief's session is the only place the weights live), removed by finish_run.
             ckpt_dir = args.checkpoint_dir or tempfile.mkdtemp(prefix="resnet_core_")
             ckpt = checkpoint.save(sess, ckpt_dir, replica.global_step, saver)
-    timed_steps = args.steps - 1 if args.steps > 1 else 1
-    try:
-        evaluation = {"test_accuracy": None, "test_accuracy_raw": None,
-                      "eval_weights": "ema" if args.ema_decay else "raw"}
-        if args.evaluate:
-            evaluation = evaluate_checkpoint(args, ckpt, model_fn, x_test, y_test)
-    finally:
-        if not args.checkpoint_dir:
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
-    result.update(evaluation)
-    result.update({
-        "final_loss": losses[-1], "smoothed_loss": float(smoothed), "train_accuracy": float(acc),
-        "images_per_sec": timed_steps * args.batch_size / max(end - timed_from, 1e-9),
-        "train_seconds": end - start, "losses": losses, "finite": bool(np.all(np.isfinite(losses))),
-        "checkpoint": ckpt if args.checkpoint_dir else None,
-    })
+    finish_run(args, result, loop, ckpt, ckpt_dir, model_fn, x_test, y_test)
     result.update(_versions())
     if result_file:
         tmp = result_file + ".tmp"

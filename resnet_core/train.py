@@ -11,6 +11,7 @@ per tower inside `variable_scope('resnet', reuse=i > 0)` and must create its var
 only validates the flags and dispatches; the launcher never imports TensorFlow itself.
 """
 import argparse
+import collections
 import contextlib
 import json
 import shutil
@@ -252,13 +253,40 @@ def evaluate_checkpoint(args, ckpt, model_fn, x_test, y_test):
     return {"test_accuracy": accuracy, "test_accuracy_raw": raw, "eval_weights": "ema" if args.ema_decay else "raw"}
 
 
+Loop = collections.namedtuple("Loop", "losses smoothed_loss train_accuracy start timed_from end")
+"""What a training loop measured: per-step losses, the last smoothed loss and streaming accuracy, and the
+clock at the start, after step 1 (graph optimisation excluded from throughput) and at the end."""
+
+
+def finish_run(args, result, loop, ckpt, ckpt_dir, model_fn, x_test, y_test):
+    """Complete `result` the one way every training path does (one process, a cluster's chief): evaluate the
+    checkpoint when asked, delete it unless --checkpoint-dir keeps it, add the loop's figures."""
+    import numpy as np
+
+    evaluation = {"test_accuracy": None, "test_accuracy_raw": None, "eval_weights": "ema" if args.ema_decay else "raw"}
+    try:
+        if args.evaluate:
+            evaluation = evaluate_checkpoint(args, ckpt, model_fn, x_test, y_test)
+    finally:
+        if ckpt_dir and not args.checkpoint_dir:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+    timed_steps = args.steps - 1 if args.steps > 1 else 1
+    result.update(evaluation)
+    result.update({
+        "final_loss": loop.losses[-1], "smoothed_loss": float(loop.smoothed_loss),
+        "train_accuracy": float(loop.train_accuracy),
+        "images_per_sec": timed_steps * args.batch_size / max(loop.end - loop.timed_from, 1e-9),
+        "train_seconds": loop.end - loop.start, "losses": loop.losses,
+        "finite": bool(np.all(np.isfinite(loop.losses))), "checkpoint": ckpt if args.checkpoint_dir else None,
+    })
+    return result
+
+
 def train(args, progress=None):
     """Build and run the training graph; returns the result dict the CLI prints.
 
     progress: optional callable(str) for --log-every lines.
     """
-    import numpy as np
-
     import compat
     from compat import session_config, tf1
     from resnet_core import checkpoint, data
@@ -302,27 +330,12 @@ def train(args, progress=None):
                     progress("step %d/%d loss %.4f smoothed %.4f train_acc %.4f"
                              % (step, args.steps, loss, sess.run(tg.smoothed_loss), acc))
             end = time.time()
-            smoothed = sess.run(tg.smoothed_loss)
-            timed_steps = args.steps - 1 if args.steps > 1 else 1
-            ckpt = None
+            loop = Loop(losses, sess.run(tg.smoothed_loss), acc, start, timed_from, end)
+            ckpt = ckpt_dir = None
             if args.evaluate or args.checkpoint_dir:
                 ckpt_dir = args.checkpoint_dir or tempfile.mkdtemp(prefix="resnet_core_")
                 ckpt = checkpoint.save(sess, ckpt_dir, tg.global_step, saver)
-    evaluation = {"test_accuracy": None, "test_accuracy_raw": None, "eval_weights": "ema" if args.ema_decay else "raw"}
-    if args.evaluate:
-        try:
-            evaluation = evaluate_checkpoint(args, ckpt, model_fn, x_test, y_test)
-        finally:
-            if not args.checkpoint_dir:
-                shutil.rmtree(ckpt_dir, ignore_errors=True)
-    result.update(evaluation)
-    result.update({
-        "final_loss": losses[-1], "smoothed_loss": float(smoothed), "train_accuracy": float(acc),
-        "images_per_sec": timed_steps * args.batch_size / max(end - timed_from, 1e-9),
-        "train_seconds": end - start, "losses": losses, "finite": bool(np.all(np.isfinite(losses))),
-        "checkpoint": ckpt if args.checkpoint_dir else None,
-    })
-    return result
+    return finish_run(args, result, loop, ckpt, ckpt_dir, model_fn, x_test, y_test)
 
 
 def _print_summary(result, out):
