@@ -13,16 +13,18 @@ REPO = background.REPO
 TRAIN_KEYS = {"model", "trainable_params", "steps", "final_loss", "train_accuracy", "test_accuracy",
               "images_per_sec", "tensorflow", "keras"}
 RESNET20_CIFAR_PARAMS = 269722  # He et al. 2016, option A, 32x32x3 input, 10 classes
+RESNET8_CIFAR_PARAMS = 75290  # the same recipe with n = 1 (test_params.cifar_closed_form(8))
 
 
-TRAIN_RUN = ["resnet_core.train", "--dataset", "synthetic", "--steps", "2", "--batch-size", "4", "--towers", "2",
-             "--log-every", "1", "--log-level", "2", "--json"]
-BENCH_RUN = ["resnet_core.bench", "--batch-size", "8", "--image-size", "16", "--warmup", "1", "--windows", "2",
-             "--window-steps", "1", "--conv-backprop", "auto", "--log-level", "2", "--json"]
+# resnet8: the JSON and the step lines are the subject (resnet20's count is checked by --steps 0 below).
+TRAIN_RUN = ["resnet_core.train", "--model", "resnet8", "--dataset", "synthetic", "--steps", "2", "--batch-size", "4",
+             "--towers", "2", "--log-every", "1", "--log-level", "2", "--json"]
+BENCH_RUN = ["resnet_core.bench", "--model", "resnet8", "--batch-size", "8", "--image-size", "16", "--warmup", "1",
+             "--windows", "2", "--window-steps", "1", "--conv-backprop", "auto", "--log-level", "2", "--json"]
 # A diverged run, on purpose: L2 decay of 1e38 overflows the loss to inf at the first step.
-DIVERGED_BENCH_RUN = ["resnet_core.bench", "--batch-size", "4", "--image-size", "8", "--warmup", "1", "--windows", "1",
-                      "--window-steps", "1", "--conv-backprop", "default", "--weight-decay", "1e38",
-                      "--log-level", "2", "--json"]
+DIVERGED_BENCH_RUN = ["resnet_core.bench", "--model", "resnet8", "--batch-size", "4", "--image-size", "8", "--warmup",
+                      "1", "--windows", "1", "--window-steps", "1", "--conv-backprop", "default", "--weight-decay",
+                      "1e38", "--log-level", "2", "--json"]
 # Fresh `python -m` processes, queued now and run on the idle core while other tests run.
 for _run in (TRAIN_RUN, BENCH_RUN, DIVERGED_BENCH_RUN):
     background.start("run_module.py", _run)
@@ -47,7 +49,7 @@ def test_train_json_reports_a_short_run():
     result = single_json(out)
     assert TRAIN_KEYS <= set(result)
     assert result["steps"] == 2 and result["towers"] == 2
-    assert result["trainable_params"] == RESNET20_CIFAR_PARAMS
+    assert result["trainable_params"] == RESNET8_CIFAR_PARAMS
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["images_per_sec"] > 0
     # EMA is on by default: test_accuracy is the averaged weights', the raw weights' is reported beside it.
     assert result["eval_weights"] == "ema" and 0.0 <= result["test_accuracy_raw"] <= 1.0
@@ -110,7 +112,7 @@ def test_bench_json_with_few_steps():
     assert code == 0, err
     result = single_json(out)
     assert len(result["windows"]) == 2 and result["images_per_sec"] > 0
-    assert result["model"] == "resnet20" and result["batch_size"] == 8 and result["loss_finite"]
+    assert result["model"] == "resnet8" and result["batch_size"] == 8 and result["loss_finite"]
     medians = result["conv_backprop_medians"]
     assert sorted(list(medians) + list(result["conv_backprop_unavailable"])) == ["default", "eigen"]
     assert result["images_per_sec"] == max(medians.values()) and result["conv_backprop"] in medians

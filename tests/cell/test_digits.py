@@ -17,7 +17,7 @@ MAX_TRAIN_SECONDS = 90.0  # a guard against a pathological slowdown (measured 10
 EMA_SUFFIX = "/ExponentialMovingAverage"
 
 
-def checkpoint_accuracy(path, x, y, ema):
+def checkpoint_accuracy(path, x, y, ema, model):
     """Accuracy of the checkpoint's raw weights, or of its EMA shadows put in their place."""
     reader = tf1.train.load_checkpoint(path)
     names = list(reader.get_variable_to_shape_map())
@@ -26,7 +26,7 @@ def checkpoint_accuracy(path, x, y, ema):
         shadowed = [name for name in values if name + EMA_SUFFIX in names]
         assert shadowed and all(name.endswith(("/kernel", "/bias", "/gamma", "/beta")) for name in shadowed)
         values.update({name: reader.get_tensor(name + EMA_SUFFIX) for name in shadowed})
-    return float(np.mean(np.argmax(logits_with_values(values, x), axis=1) == y))
+    return float(np.mean(np.argmax(logits_with_values(values, x, model=model), axis=1) == y))
 
 
 @pytest.mark.slow
@@ -42,5 +42,6 @@ def test_cli_defaults_learn_digits(tmp_path, digits):
     # The raw weights learn too, less smoothly (measured 0.97-0.99 here, 0.94 once after 150 steps).
     assert result["test_accuracy_raw"] >= MIN_RAW_ACCURACY, result["test_accuracy_raw"]
     x_test, y_test = digits[2], digits[3]
-    assert result["test_accuracy"] == checkpoint_accuracy(result["checkpoint"], x_test, y_test, ema=True)
-    assert result["test_accuracy_raw"] == checkpoint_accuracy(result["checkpoint"], x_test, y_test, ema=False)
+    ckpt, model = result["checkpoint"], config.model
+    assert result["test_accuracy"] == checkpoint_accuracy(ckpt, x_test, y_test, ema=True, model=model)
+    assert result["test_accuracy_raw"] == checkpoint_accuracy(ckpt, x_test, y_test, ema=False, model=model)
