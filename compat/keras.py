@@ -125,6 +125,18 @@ def _role(flavour, role):
     return obj
 
 
+def available_flavours():
+    """The flavours this environment can import: tf.keras always, standalone Keras when it is installed."""
+    found = []
+    for flavour in FLAVOURS:
+        try:
+            keras_module(flavour)
+        except ImportError:
+            continue
+        found.append(flavour)
+    return found
+
+
 def keras_module(flavour):
     """The top-level Keras package of `flavour` (.layers, .models, .optimizers, ...)."""
     return _role(flavour, "keras")

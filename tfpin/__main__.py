@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, procs, report, toxini
+from . import __version__, cross, procs, report, toxini
 from . import matrix as matrices
 from . import project as projects
 from .runner import CellInterrupted, Context, now, rel, run_bench, run_cell, stamp, write_atomic
@@ -233,7 +233,24 @@ def cmd_matrix(args) -> int:
     t0 = time.monotonic()
     results, interrupted = run_cells(m, cells, ctx, True, partial)
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
-    return finish(results, interrupted, args)
+    errors = []
+    if interrupted is None:
+        t1 = time.monotonic()
+        try:
+            verdicts = cross.run(cells, results, ctx, log=lambda line: print("tfpin: " + line, flush=True))
+        except (procs.Interrupted, KeyboardInterrupt) as exc:
+            print(closing_line(results))
+            print("tfpin: interrupted during the cross-cell checks; every cell's result is in the report, "
+                  "without cross-cell verdicts", file=sys.stderr)
+            return exc.code if isinstance(exc, procs.Interrupted) else 130
+        report.attach_cross(ctx.reports, report.report_name(m, partial), verdicts)
+        print("tfpin: cross-cell checks in %.1fs%s" % (time.monotonic() - t1, ": skipped, " + verdicts["skipped"]
+                                                       if "skipped" in verdicts else ""))
+        errors = verdicts.get("errors", [])
+    code = finish(results, interrupted, args)
+    for error in errors:
+        print("tfpin: cross-cell step failed: %s" % error, file=sys.stderr)
+    return code or (1 if errors else 0)
 
 
 def cmd_cell(args) -> int:

@@ -247,6 +247,10 @@ def markdown(report: dict) -> str:
             where = "all %d" % planned if len(p["cells"]) == planned else ", ".join("`%s`" % c for c in p["cells"])
             rows.append("| `%s` | %s | %s | %s |" % (p["pin"], p["reason"].replace("|", "\\|"), where,
                                                  "discovery" if p["origin"] == "discovered" else "a person"))
+    if report.get("cross"):
+        from .cross import markdown as cross_markdown
+
+        rows += cross_markdown(report["cross"])
     rec = report["recommendation"]
     rows += ["", "## Recommended pin" + (" (partial evidence)" if report.get("partial") else ""), ""]
     if rec["requirements"]:
@@ -267,6 +271,14 @@ def throughput_cell(tp) -> str:
     if tp.get("keras_images_per_sec"):
         value += " (fit %.0f)" % tp["keras_images_per_sec"]
     return value
+
+
+def attach_cross(reports_dir: Path, name: str, cross: dict) -> dict:
+    """Add the cross-cell verdicts to the report the cells' run wrote, and rewrite it."""
+    rep = json.loads((Path(reports_dir) / (name + ".json")).read_text())
+    rep["cross"] = cross
+    write(rep, reports_dir, name)
+    return rep
 
 
 def write(report: dict, reports_dir: Path, name: str = "matrix") -> None:

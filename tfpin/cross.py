@@ -1,0 +1,208 @@
+"""Verdicts between cells: the pipeline step after every cell ran and before the report.
+
+A user moving between versions asks what no single cell answers: do 1.12 checkpoints restore on 1.15,
+do the same weights give the same logits, does the same seed give the same loss curve, how much
+deprecation work does a release cost.  Each passed cell of a full run writes a fixed set of artifacts
+(resnet_core.artifacts write, into reports/artifacts/<cell>/), then every such cell reads every cell's
+artifacts in its own environment (one process per target cell), and the host compares.  The artifacts
+are made by tfpin's reference stack (resnet_core), so a project without it gets a `skipped` reason.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor, wait
+from pathlib import Path
+
+from . import procs
+from .runner import cell_environ
+
+ARTIFACTS_MODULE = "resnet_core.artifacts"
+CENSUS_MODULE = "resnet_core.naive_tf1"
+DRIFT_AT = 1e-3  # a loss curve "diverges" at the first step whose difference exceeds this
+TIMEOUT = 600
+WORKERS = 2  # one process per core on the 2-core machines this runs on
+
+
+def skip_reason(project_root: Path, selection) -> str:
+    """'' when cross checks can run for this project and run; else why not (said in the report)."""
+    if selection is not None:
+        return "a filtered run (pytest args): its cells are not evidence for cross-cell verdicts"
+    if not (Path(project_root) / "resnet_core" / "artifacts.py").is_file():
+        return ("cross-cell checks use tfpin's reference stack (resnet_core.artifacts), which project %s does "
+                "not have; they run in the tfpin repository" % project_root)
+    return ""
+
+
+def run(cells, results, ctx, log=print) -> dict:
+    """Write artifacts in every passed cell, read them in every such cell, return the report's `cross`."""
+    reason = skip_reason(ctx.project.root, ctx.selection)
+    root = ctx.reports / "artifacts"
+    if root.exists():  # no stale evidence: artifacts of an earlier run never meet this run's
+        shutil.rmtree(root)
+    if reason:
+        return {"skipped": reason}
+    by_id = {c.id: c for c in cells}
+    passed = [by_id[r["id"]] for r in results if r["status"] == "passed" and r["id"] in by_id]
+    if len(passed) < 1:
+        return {"skipped": "no cell passed"}
+    written, failures = {}, {}
+    pool = ThreadPoolExecutor(WORKERS)
+    try:
+        for cell, (ok, detail) in zip(passed, _in_turn(pool, lambda c: _write(c, ctx, root / c.id), passed)):
+            (written if ok else failures)[cell.id] = detail
+            log("cross: %s artifacts %s" % (cell.id, "written" if ok else "not written: " + detail))
+        sources = [str(root / cid) for cid in written]
+        reads = dict(zip(written, _in_turn(pool, lambda cid: _read(by_id[cid], ctx, sources), list(written))))
+        census = dict(zip([c.id for c in passed], _in_turn(pool, lambda c: _census(c, ctx), passed)))
+    except (procs.Interrupted, KeyboardInterrupt) as exc:  # kill the workers' children, then stop
+        procs.stop_all(exc.code if isinstance(exc, procs.Interrupted) else 130, "interrupt")
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return summarize(written, reads, census, failures)
+
+
+def _in_turn(pool, fn, items):
+    """fn over items on the pool, results in order; short waits so Ctrl-C reaches this (the main) thread."""
+    futures = [pool.submit(fn, item) for item in items]
+    pending = set(futures)
+    while pending:
+        _, pending = wait(pending, timeout=0.5)
+    return [f.result() for f in futures]
+
+
+def _python(cell, ctx) -> str:
+    return str(ctx.envs / cell.id / "bin" / "python")
+
+
+def _run_json(cell, ctx, args, what):
+    """(data, '') from the module's last JSON line, or (None, the reason naming the cell)."""
+    code, out = procs.run([_python(cell, ctx), "-m", *args], cwd=ctx.project.root, env=cell_environ(cell, ctx),
+                          timeout=TIMEOUT)
+    lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
+    if code == 0 and lines:
+        try:
+            return json.loads(lines[-1]), ""
+        except ValueError:
+            pass
+    tail = " | ".join(ln.strip() for ln in (out or "").strip().splitlines()[-3:])
+    return None, "%s: %s exited %s: %s" % (cell.id, what, code, tail or "no output")
+
+
+def _write(cell, ctx, out: Path):
+    data, reason = _run_json(cell, ctx, [ARTIFACTS_MODULE, "write", str(out)], "writing artifacts")
+    if data is None:
+        shutil.rmtree(out, ignore_errors=True)
+        return False, reason
+    return True, json.loads((out / "manifest.json").read_text())
+
+
+def _read(cell, ctx, sources):
+    return _run_json(cell, ctx, [ARTIFACTS_MODULE, "read", *sources], "reading artifacts")
+
+
+def _census(cell, ctx):
+    return _run_json(cell, ctx, [CENSUS_MODULE], "the naive-TF1 census")
+
+
+def _max_abs(a, b) -> float:
+    return max(abs(x - y) for row_a, row_b in zip(a, b) for x, y in zip(row_a, row_b))
+
+
+def summarize(written: dict, reads: dict, census: dict, failures: dict) -> dict:
+    """The report's `cross` from the manifests (written), each target's read (reads) and census."""
+    ids = list(written)
+    checkpoints, h5, logits_in = [], [], {}
+    for target in ids:
+        data, reason = reads[target]
+        for source in ids:
+            entry = (data or {}).get(source)
+            if entry is None:
+                checkpoints.append({"from": source, "to": target, "restored": False, "max_abs_logit_diff": None,
+                                    "reason": reason or "%s: no result for %s" % (target, source)})
+                continue
+            ckpt = entry["checkpoint"]
+            checkpoints.append({"from": source, "to": target, "restored": ckpt["restored"],
+                                "max_abs_logit_diff": ckpt.get("max_abs_logit_diff"), "reason": ckpt.get("reason")})
+            if ckpt["restored"]:
+                logits_in.setdefault(source, {})[target] = ckpt["logits"]
+            for row in entry["h5"]:
+                h5.append({"from": source, "to": target, "written_by": row["written_by"],
+                           "loaded_by": row["loaded_by"], "loaded": row["loaded"],
+                           "max_abs_logit_diff": row.get("max_abs_logit_diff"), "reason": row.get("reason")})
+    logits = []
+    for a, b in itertools.combinations(ids, 2):
+        diffs = [_max_abs(per[a], per[b]) for per in logits_in.values() if a in per and b in per]
+        logits.append({"a": a, "b": b, "max_abs_logit_diff": max(diffs) if diffs else None,
+                       "weights_compared": len(diffs)})
+    losses = []
+    for a, b in itertools.combinations(ids, 2):
+        la, lb = written[a]["losses"], written[b]["losses"]
+        gaps = [abs(x - y) for x, y in zip(la, lb)]
+        over = [i for i, gap in enumerate(gaps, 1) if gap > DRIFT_AT]
+        losses.append({"a": a, "b": b, "max_abs_diff": max(gaps) if gaps else None,
+                       "first_step_over": over[0] if over else None})
+    deprecations = {}
+    for cid, (data, reason) in census.items():
+        deprecations[cid] = ({"count": len(data["notices"]), "notices": data["notices"]} if data is not None
+                             else {"count": None, "reason": reason})
+    # Our own step failing (a writer, reader or census that crashed) is an error of the run; a checkpoint
+    # that does not restore is a finding about the versions, not an error.
+    errors = list(failures.values()) + [reason for data, reason in reads.values() if data is None] + [
+        reason for data, reason in census.values() if data is None]
+    return {"cells": ids, "errors": errors, "not_written": failures, "drift_threshold": DRIFT_AT,
+            "curves": {cid: written[cid]["losses"] for cid in ids},
+            "checkpoints": checkpoints, "h5": h5, "logits": logits, "losses": losses, "deprecations": deprecations}
+
+
+def _diff(value) -> str:
+    return "-" if value is None else "%.1e" % value
+
+
+def markdown(cross: dict) -> list[str]:
+    """matrix.md's "Between cells" section (compact tables; every number is in matrix.json's `cross`)."""
+    rows = ["", "## Between cells", ""]
+    if "skipped" in cross:
+        return rows + ["Not checked: %s." % cross["skipped"]]
+    ids = cross["cells"]
+    short = {cid: "c%d" % i for i, cid in enumerate(ids, 1)}
+    rows += ["Cells: " + ", ".join("%s `%s`" % (short[c], c) for c in ids) + ".", ""]
+    for cid, reason in cross["not_written"].items():
+        rows.append("- `%s` wrote no artifacts: %s" % (cid, reason))
+    pairs = {(r["from"], r["to"]): r for r in cross["checkpoints"]}
+    rows += ["**Checkpoints** (row: written in, column: restored in; max |logit difference| against the "
+             "writer's own logits, ✗ = does not restore):", "",
+             "| from \\ to | %s |" % " | ".join(short[c] for c in ids), "|---|%s|" % "|".join("--:" for _ in ids)]
+    for a in ids:
+        cells = [(_diff(pairs[a, b]["max_abs_logit_diff"]) if pairs[a, b]["restored"] else "✗") for b in ids]
+        rows.append("| %s | %s |" % (short[a], " | ".join(cells)))
+    failed = [r for r in cross["checkpoints"] if not r["restored"]]
+    for r in failed:
+        rows.append("- %s → %s: %s" % (r["from"], r["to"], r["reason"]))
+    rows += ["", "**Keras h5** (every cell's h5 loaded in every cell, by flavour):", "",
+             "| written by | loaded by | loaded | worst logit diff | why not (first seen) |", "|---|---|--:|--:|---|"]
+    groups = {}
+    for r in cross["h5"]:
+        groups.setdefault((r["written_by"], r["loaded_by"]), []).append(r)
+    for (written, loaded), members in sorted(groups.items()):
+        ok = [m for m in members if m["loaded"]]
+        worst = max((m["max_abs_logit_diff"] for m in ok), default=None)
+        reasons = sorted({"%s → %s: %s" % (m["from"], m["to"], m["reason"]) for m in members if not m["loaded"]})
+        rows.append("| %s | %s | %d/%d | %s | %s |" % (written, loaded, len(ok), len(members), _diff(worst),
+                                                       reasons[0].replace("|", "\\|") if reasons else ""))
+    worst = max((r for r in cross["logits"] if r["max_abs_logit_diff"] is not None),
+                key=lambda r: r["max_abs_logit_diff"], default=None)
+    rows += ["", "**Numeric drift** (the same weights' logits in two cells): worst %s%s." % (
+        _diff(worst and worst["max_abs_logit_diff"]), " (%s vs %s)" % (worst["a"], worst["b"]) if worst else "")]
+    rows += ["", "**Training drift** (same seed, one thread, 50 steps; first step with |Δloss| > %g):" %
+             cross["drift_threshold"], "", "| cells | max abs loss difference | first step over |", "|---|--:|--:|"]
+    for r in cross["losses"]:
+        rows.append("| %s, %s | %s | %s |" % (short[r["a"]], short[r["b"]], _diff(r["max_abs_diff"]),
+                                              r["first_step_over"] or "never"))
+    rows += ["", "**Migration burden** (distinct deprecation notices of the naive TF1 training step, "
+             "resnet_core/naive_tf1.py):", "", "| cell | notices |", "|---|--:|"]
+    for cid, d in cross["deprecations"].items():
+        rows.append("| `%s` | %s |" % (cid, d["count"] if d["count"] is not None else "? " + d["reason"]))
+    return rows
