@@ -282,9 +282,12 @@ def attach_cross(reports_dir: Path, name: str, cross: dict) -> dict:
 
 
 def write(report: dict, reports_dir: Path, name: str = "matrix") -> None:
-    """<name>.json and <name>.md, each replaced atomically."""
+    """<name>.json, <name>.md and <name>.html, each replaced atomically."""
+    from .html import render
+
     write_atomic(Path(reports_dir) / (name + ".json"), json.dumps(report, indent=2) + "\n")
     write_atomic(Path(reports_dir) / (name + ".md"), markdown(report))
+    write_atomic(Path(reports_dir) / (name + ".html"), render(report))
 
 
 def load_bench(reports_dir: Path) -> dict:

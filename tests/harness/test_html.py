@@ -1,0 +1,83 @@
+"""reports/matrix.html opened in a real browser: headless Chromium renders it, dumps its DOM, takes a
+phone-sized screenshot.  Skipped, with the reason, where Chromium is not installed (.ci/run installs
+Debian's chromium, so CI always runs it)."""
+import re
+import shutil
+import struct
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+from test_cross import inputs
+from test_report import TABLE, table_results
+
+from tfpin import cross, report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package "
+                                                          "'chromium'; .ci/run installs it)")
+# What the machine notes say Chromium needs here: no sandbox as root, and no background networking (the
+# network is closed, and its connection attempts are refused many at a time).
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PHONE = (390, 844)
+
+
+def chromium(tmp_path, *args):
+    cmd = [CHROMIUM, *FLAGS, "--user-data-dir=%s" % (tmp_path / "profile"), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.chunks = []
+
+    def handle_data(self, data):
+        self.chunks.append(data)
+
+
+def visible_text(dom):
+    parser = _Text()
+    parser.feed(re.sub(r"<style>.*?</style>", "", dom, flags=re.S))
+    return " ".join(" ".join(parser.chunks).split())
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    out = tmp_path_factory.mktemp("html")
+    results = table_results({"py3.6-tf1.13-keras2.2.4": "failed"})
+    results[2]["failing"] = ["tests/cell/test_ema.py::test_shadow"]
+    results[2]["skips"] = {"tests/cell/test_gpu.py::test_x": "no GPU visible"}
+    rep = report.build(TABLE, TABLE.cells, results, "t0", "t1", {})
+    rep["cross"] = cross.summarize(*inputs(), failures={})
+    report.write(rep, out, "matrix")
+    return out / "matrix.html", rep
+
+
+def test_the_browser_shows_every_cell_the_verdicts_and_the_pin(page, tmp_path):
+    path, rep = page
+    run = chromium(tmp_path, "--dump-dom", path.as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    text = visible_text(run.stdout)
+    for cell in rep["cells"]:
+        assert cell["id"] in text
+    assert "failed" in text and "unavailable" in text and "1 failing" in text and "no GPU visible" in text
+    assert rep["recommendation"]["summary"] in text
+    for line in rep["recommendation"]["constraints"]:
+        assert line in text
+    assert "✗" in text  # the checkpoint that did not restore, in the heat map
+    assert "<polyline" in run.stdout and "<svg" in run.stdout  # the loss curves, rendered as SVG
+    assert "http://" not in path.read_text() and "https://" not in path.read_text()  # self-contained
+
+
+def test_a_phone_sized_screenshot(page, tmp_path):
+    path, _ = page
+    shot = tmp_path / "phone.png"
+    run = chromium(tmp_path, "--window-size=%d,%d" % PHONE, "--screenshot=%s" % shot, path.as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
+    assert (width, height) == PHONE
+    assert len(data) > 20000  # a rendered page, not a blank one (a blank 390x844 PNG is ~3 kB)

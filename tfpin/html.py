@@ -1,0 +1,176 @@
+"""reports/matrix.html: the report as a page a person would rather look at than read.
+
+One self-contained file (inline CSS and SVG, no script, no network), written beside matrix.md from
+the same report dict, so it can never say something the JSON does not.  Narrow screens get one
+column; every cell's failures and skips open in place (<details>), so it also reads in a CI
+artifact viewer that shows a single file.
+"""
+from __future__ import annotations
+
+from html import escape
+
+STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#bc4c00", "unavailable": "#6e7781",
+                  "missing-interpreter": "#8250df", "interrupted": "#9a6700"}
+CURVE_COLOURS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#0598bc", "#bf3989", "#6e7781")
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;padding:12px;color:#1f2328;
+ max-width:1100px}
+h1{font-size:1.35em;margin:.2em 0}h2{font-size:1.1em;margin:1.4em 0 .5em;border-bottom:1px solid #d0d7de}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:8px}
+.cell{border:1px solid #d0d7de;border-left:6px solid var(--c);border-radius:6px;padding:6px 8px}
+.cell b{font-family:ui-monospace,monospace;font-size:.9em;word-break:break-all}
+.st{color:var(--c);font-weight:600}.small{font-size:.85em;color:#57606a}
+details{margin-top:4px}summary{cursor:pointer}
+pre,code{font-family:ui-monospace,monospace;font-size:.85em}
+pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;overflow-wrap:anywhere}
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.85em}
+td,th{border:1px solid #d0d7de;padding:3px 6px;text-align:right;white-space:nowrap}th{background:#f6f8fa}
+td.ok{background:#dafbe1}td.warn{background:#fff8c5}td.bad{background:#ffebe9;text-align:center}
+svg{max-width:100%;height:auto}
+"""
+
+
+def render(report: dict) -> str:
+    parts = ["<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
+             "<meta name=viewport content='width=device-width, initial-scale=1'>",
+             "<title>tfpin matrix %s</title><style>%s</style></head><body>" % (escape(report["matrix"]), CSS),
+             "<h1>tfpin matrix <code>%s</code></h1>" % escape(report["matrix"]),
+             "<p class=small>%s. Started %s, %s.</p>" % (
+                 escape(report.get("description") or report["matrix_file"]), escape(report["started"]),
+                 "finished " + escape(report["finished"]) if report["finished"] else "<b>not finished</b>")]
+    parts += _recommendation(report["recommendation"], report.get("partial"))
+    parts += _cells(report)
+    cross = report.get("cross") or {}
+    if "checkpoints" in cross:
+        parts += _heatmap(cross)
+        parts += _curves(cross)
+        parts += _burden(cross)
+    elif cross.get("skipped"):
+        parts.append("<h2>Between cells</h2><p>Not checked: %s.</p>" % escape(cross["skipped"]))
+    parts += _pins(report.get("pins", []))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _recommendation(rec, partial):
+    out = ["<h2>Recommended pin%s</h2>" % (" (partial evidence)" if partial else "")]
+    if rec["requirements"]:
+        out += ["<p>%s.</p>" % escape(rec["summary"]), "<pre>%s</pre>" % escape("\n".join(rec["constraints"]))]
+    else:
+        out.append("<p>None: %s.</p>" % escape(rec["summary"]))
+    for x in rec.get("rejected_newer") or []:
+        pair = ", ".join("%s %s" % kv for kv in x["requirements"].items())
+        out.append("<p class=small>Not recommended: %s: %s</p>" % (escape(pair), escape(x["why"])))
+    return out
+
+
+def _cells(report):
+    out = ["<h2>Cells</h2><div class=grid>"]
+    for r in report["cells"]:
+        t, d = r["tests"], r["durations"]
+        colour = STATUS_COLOURS.get(r["status"], "#57606a")
+        body = ["<div class=cell style='--c:%s' id='cell-%s'><b>%s</b><br>" % (colour, escape(r["id"]),
+                                                                                   escape(r["id"])),
+                "<span class=st>%s</span> <span class=small>%d passed, %d failed, %d errors, %d skipped; "
+                "setup %.1f s, tests %.1f s</span>" % (escape(r["status"]), t["passed"], t["failed"], t["errors"],
+                                                      t["skipped"], d["setup_s"], d["tests_s"])]
+        tp = r.get("throughput") or {}
+        if tp.get("status") == "measured":
+            body.append("<br><span class=small>%.0f img/s</span>" % tp["images_per_sec"])
+        if r.get("reason"):
+            body.append("<details open><summary>why</summary><pre>%s</pre></details>" % escape(r["reason"]))
+        if r.get("failing"):
+            body.append("<details><summary>%d failing</summary><pre>%s</pre></details>" % (
+                len(r["failing"]), escape("\n".join(r["failing"]))))
+        if r.get("skips"):
+            body.append("<details><summary>%d skipped, with reasons</summary><pre>%s</pre></details>" % (
+                len(r["skips"]), escape("\n".join("%s: %s" % kv for kv in sorted(r["skips"].items())))))
+        out.append("".join(body) + "</div>")
+    return out + ["</div>"]
+
+
+def _heatmap(cross):
+    ids = cross["cells"]
+    pairs = {(p["from"], p["to"]): p for p in cross["checkpoints"]}
+    out = ["<h2>Checkpoints between cells</h2>",
+           "<p class=small>Row: the cell that wrote the checkpoint; column: the cell that restored it. The number "
+           "is the largest absolute difference of the logits against the writer's own.</p><div class=scroll>"
+           "<table><tr><th>from \\ to</th>%s</tr>" % "".join("<th>c%d</th>" % i for i in range(1, len(ids) + 1))]
+    for i, a in enumerate(ids, 1):
+        row = ["<tr><th title='%s'>c%d</th>" % (escape(a), i)]
+        for b in ids:
+            p = pairs.get((a, b))
+            if p is None or not p["restored"]:
+                reason = p["reason"] if p else "not checked"
+                row.append("<td class=bad title='%s'>✗</td>" % escape(reason or ""))
+            else:
+                diff = p["max_abs_logit_diff"]
+                row.append("<td class=%s>%.1e</td>" % ("ok" if diff <= 1e-4 else "warn", diff))
+        out.append("".join(row) + "</tr>")
+    out.append("</table></div><p class=small>%s</p>" % "; ".join(
+        "c%d <code>%s</code>" % (i, escape(c)) for i, c in enumerate(ids, 1)))
+    failed = [p for p in cross["checkpoints"] if not p["restored"]]
+    if failed:
+        out.append("<pre>%s</pre>" % escape("\n".join("%s -> %s: %s" % (p["from"], p["to"], p["reason"])
+                                                     for p in failed)))
+    return out
+
+
+def _curves(cross, width=640, height=260, pad=36):
+    curves = cross.get("curves") or {}
+    values = [v for losses in curves.values() for v in losses]
+    if not values:
+        return []
+    top, bottom = max(values), min(values)
+    steps = max(len(c) for c in curves.values())
+    span = (top - bottom) or 1.0
+
+    def point(i, v):
+        return "%.1f,%.1f" % (pad + (width - 2 * pad) * i / max(steps - 1, 1),
+                              height - pad - (height - 2 * pad) * (v - bottom) / span)
+
+    out = ["<h2>Training loss, same seed, every cell</h2>",
+           "<svg viewBox='0 0 %d %d' role=img aria-label='loss curves'>" % (width, height),
+           "<rect x=%d y=%d width=%d height=%d fill=none stroke='#d0d7de'/>" % (pad, pad, width - 2 * pad,
+                                                                             height - 2 * pad),
+           "<text x=4 y=%d font-size=11>%.2f</text><text x=4 y=%d font-size=11>%.2f</text>" % (
+               pad + 4, top, height - pad, bottom),
+           "<text x=%d y=%d font-size=11>step %d</text>" % (width - pad - 40, height - 8, steps)]
+    legend = []
+    for n, (cid, losses) in enumerate(sorted(curves.items())):
+        colour = CURVE_COLOURS[n % len(CURVE_COLOURS)]
+        out.append("<polyline fill=none stroke='%s' stroke-width=1.5 points='%s'><title>%s</title></polyline>" % (
+            colour, " ".join(point(i, v) for i, v in enumerate(losses)), escape(cid)))
+        legend.append("<span style='color:%s'>&#9632;</span> <code>%s</code>" % (colour, escape(cid)))
+    out.append("</svg><p class=small>%s</p>" % "<br>".join(legend))
+    rows = ["<tr><td>%s</td><td>%s</td><td>%.1e</td><td>%s</td></tr>" % (
+        escape(r["a"]), escape(r["b"]), r["max_abs_diff"] or 0.0, r["first_step_over"] or "never")
+        for r in cross.get("losses", [])]
+    if rows:
+        out.append("<details><summary>pairwise divergence (first step over %g)</summary><div class=scroll><table>"
+                   "<tr><th>cell</th><th>cell</th><th>max |Δloss|</th><th>first step over</th></tr>%s</table>"
+                   "</div></details>" % (cross["drift_threshold"], "".join(rows)))
+    return out
+
+
+def _burden(cross):
+    out = ["<h2>Migration burden</h2><p class=small>Distinct deprecation notices of the naive TF1 training step "
+           "(plain 1.x names, no compat layer) per cell.</p><div class=scroll><table><tr><th>cell</th>"
+           "<th>notices</th></tr>"]
+    for cid, d in cross.get("deprecations", {}).items():
+        shown = d["count"] if d["count"] is not None else "? " + d.get("reason", "")
+        listed = "<details><summary>%s</summary><pre>%s</pre></details>" % (
+            escape(str(shown)), escape("\n".join(d.get("notices", [])))) if d.get("notices") else escape(str(shown))
+        out.append("<tr><td><code>%s</code></td><td>%s</td></tr>" % (escape(cid), listed))
+    return out + ["</table></div>"]
+
+
+def _pins(pins):
+    if not pins:
+        return []
+    out = ["<h2>Pins</h2><div class=scroll><table><tr><th>pin</th><th>why</th><th>cells</th><th>by</th></tr>"]
+    for p in pins:
+        out.append("<tr><td><code>%s</code></td><td style='text-align:left'>%s</td><td>%d</td><td>%s</td></tr>" % (
+            escape(p["pin"]), escape(p["reason"]), len(p["cells"]),
+            "discovery" if p["origin"] == "discovered" else "a person"))
+    return out + ["</table></div>"]
