@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from compat import keras as ck
-from compat import session_config, tf1
+from compat import load_variables, session_config, tf1
 from resnet_core import arch as arch_lib
 from resnet_core.keras_layers import (  # noqa: F401
     BN_EPSILON,
@@ -130,8 +130,7 @@ def copy_graph_weights_to_keras(values, model, sess):
     missing = sorted(set(weights) - set(values))
     if missing:
         raise KeyError("no graph value for keras weights: %s" % (missing,))
-    for name, var in weights.items():
-        var.load(values[name], sess)
+    load_variables(sess, {var: values[name] for name, var in weights.items()})
 
 
 def keras_weight_values(model, sess):

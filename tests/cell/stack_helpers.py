@@ -8,7 +8,7 @@ import collections
 
 import numpy as np
 
-from compat import session_config, tf1
+from compat import load_variables, session_config, tf1
 from resnet_core.arch import resnet_arch
 from resnet_core.graph_model import build_logits
 
@@ -93,6 +93,5 @@ def logits_with_values(values, x, bn="layers", model=MODEL):
             logits = model_fn(bn, model)(images, False)
         variables = tf1.global_variables()
         with tf1.Session(graph=graph, config=session_config(threads=1)) as sess:
-            for v in variables:
-                v.load(values[v.op.name], sess)
+            load_variables(sess, {v: values[v.op.name] for v in variables})
             return sess.run(logits, {images: x})

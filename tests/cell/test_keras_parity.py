@@ -13,7 +13,7 @@ import pytest
 from keras_fixtures import DIGIT_SHAPE, bn_layer_count, random_batch, small_cifar_arch
 
 from compat import keras as ck
-from compat import session_config, tf1
+from compat import load_variables, session_config, tf1
 from resnet_core import arch as arch_lib
 from resnet_core import keras_model as km
 from resnet_core.graph_model import build_logits
@@ -52,11 +52,10 @@ def graph_reference(request):
         logits = build_logits(x, arch, training=False, weight_init_seed=1)
         sess.run(tf1.global_variables_initializer())
         rng = np.random.RandomState(0)
-        values = {}
-        for var in tf1.global_variables():
-            name = var.op.name
-            values[name] = _random_bn_values(name, sess.run(var), rng)
-            var.load(values[name], sess)
+        variables = tf1.global_variables()
+        initial = sess.run(variables)
+        values = {v.op.name: _random_bn_values(v.op.name, value, rng) for v, value in zip(variables, initial)}
+        load_variables(sess, {v: values[v.op.name] for v in variables})
         reference = sess.run(logits, {x: images})
     return arch, shape, images, values, reference
 
