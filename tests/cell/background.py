@@ -33,8 +33,12 @@ _waiting = 0  # tests blocked in result(): while one is, this process needs no c
 QUEUED_BY = set()  # names of the test modules that queued a job: conftest.py runs their tests last
 
 
-def start(script, args=(), env=None):
-    """Queue scripts/<script> with `args` (once per pytest process); `env` entries override (None removes)."""
+def start(script, args=(), env=None, first=False):
+    """Queue scripts/<script> with `args` (once per pytest process); `env` entries override (None removes).
+
+    first: put it ahead of the jobs queued so far.  For the longest jobs whose tests run last (20 s of
+    graph building): launched late, they are the suite's tail with one core idle; launched first, they
+    run while this process runs its own tests and the short jobs fill the end."""
     global _worker
     caller = sys._getframe(1).f_globals.get("__name__")
     if caller != __name__:
@@ -50,7 +54,11 @@ def start(script, args=(), env=None):
                     environ[name] = value
             _jobs[key] = {"argv": [sys.executable, os.path.join(SCRIPTS, script)] + list(args), "env": environ,
                           "proc": None}
-            _queue.append(key)
+            if first:
+                _queue.insert(sum(1 for k in _queue if _jobs[k].get("first")), key)
+                _jobs[key]["first"] = True
+            else:
+                _queue.append(key)
         if _worker is None:
             _worker = threading.Thread(target=_work, name="tfpin-background", daemon=True)
             _worker.start()

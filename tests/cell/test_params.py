@@ -68,7 +68,7 @@ def imagenet_closed_form(depth, version, classes=1000):
     return total + cin * classes + classes
 
 
-background.start("param_counts.py")  # at collection: the graphs build while other modules' tests run
+background.start("param_counts.py", first=True)  # at collection: the graphs build while other tests run
 
 
 @pytest.fixture(scope="module")
