@@ -92,7 +92,7 @@ def read(sources):
     from resnet_core import keras_model as km
 
     _, model_fn = _arch_and_model_fn()
-    out = {}
+    loaded = []  # (source dir, its entry in the result, its manifest, its inputs)
     graph = tf1.Graph()
     with graph.as_default():
         images = tf1.placeholder(tf1.float32, (None, 8, 8, 1), name="images")
@@ -113,8 +113,7 @@ def read(sources):
                                                os.path.join(source, manifest["logits"])))}
                 except Exception as exc:  # noqa: BLE001 -- any failure to restore is the finding
                     entry["checkpoint"]["reason"] = _quote(exc)
-                out[os.path.basename(os.path.normpath(source))] = (entry, manifest, x)
-    rows = {}
+                loaded.append((source, entry, manifest, x))
     for flavour in ck.available_flavours():
         # One session per loading flavour, inference phase (the check is logits: no BN update ops to build).
         # A file whose model config is byte-identical to one this flavour already loaded gets its weights
@@ -122,8 +121,7 @@ def read(sources):
         with km.keras_session(flavour, threads=1):
             ck.backend(flavour).set_learning_phase(0)
             built = {}
-            for name, (_, manifest, x) in out.items():
-                source = next(s for s in sources if os.path.basename(os.path.normpath(s)) == name)
+            for source, entry, manifest, x in loaded:
                 for written, files in sorted(manifest["h5"].items()):
                     path = os.path.join(source, files["file"])
                     row = {"written_by": written, "loaded_by": flavour, "loaded": False}
@@ -139,10 +137,10 @@ def read(sources):
                         row.update(loaded=True, max_abs_logit_diff=_max_abs(got, expected))
                     except Exception as exc:  # noqa: BLE001
                         row["reason"] = _quote(exc)
-                    rows.setdefault(name, []).append(row)
-    for name, (entry, _, _) in out.items():
-        entry["h5"] = sorted(rows.get(name, []), key=lambda r: (r["written_by"], r["loaded_by"]))
-    return {name: entry for name, (entry, _, _) in out.items()}
+                    entry["h5"].append(row)
+    for _, entry, _, _ in loaded:
+        entry["h5"].sort(key=lambda r: (r["written_by"], r["loaded_by"]))
+    return {os.path.basename(os.path.normpath(source)): entry for source, entry, _, _ in loaded}
 
 
 def _model_config(path):

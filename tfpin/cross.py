@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from . import procs
+from .envs import CellEnv
 from .runner import cell_environ
 
 ARTIFACTS_MODULE = "resnet_core.artifacts"
@@ -73,13 +74,10 @@ def _in_turn(pool, fn, items):
     return [f.result() for f in futures]
 
 
-def _python(cell, ctx) -> str:
-    return str(ctx.envs / cell.id / "bin" / "python")
-
-
 def _run_json(cell, ctx, args, what):
     """(data, '') from the module's last JSON line, or (None, the reason naming the cell)."""
-    code, out = procs.run([_python(cell, ctx), "-m", *args], cwd=ctx.project.root, env=cell_environ(cell, ctx),
+    python = CellEnv(cell, ctx.envs, ctx.project.root).python  # the env the cell's tests just ran in
+    code, out = procs.run([str(python), "-m", *args], cwd=ctx.project.root, env=cell_environ(cell, ctx),
                           timeout=TIMEOUT)
     lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
     if code == 0 and lines:
