@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 from . import procs
@@ -49,15 +50,21 @@ class InstallError(Exception):
     """The environment could not be built for another reason; message has the installer's last lines."""
 
 
+_uv_lock = threading.Lock()
+
+
 def uv_binary() -> str | None:
     if os.environ.get("TFPIN_INSTALLER") == "venv":
         return None
-    try:
-        import uv
+    # One thread at a time: uv.find_uv_bin reads sysconfig, whose first, lazy initialisation is not
+    # thread-safe; two `pins discover -j 2` workers asking at once got EXE = None (TypeError) in a fresh venv.
+    with _uv_lock:
+        try:
+            import uv
 
-        return uv.find_uv_bin()
-    except (ImportError, FileNotFoundError):
-        return shutil.which("uv")
+            return uv.find_uv_bin()
+        except (ImportError, FileNotFoundError):
+            return shutil.which("uv")
 
 
 def installer() -> str:
