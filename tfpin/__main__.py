@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__, cross, procs, report, toxini
 from . import matrix as matrices
 from . import project as projects
-from .runner import CellInterrupted, Context, now, rel, run_bench, run_cell, stamp, write_atomic
+from .runner import CellInterrupted, Context, cell_environ, now, rel, run_bench, run_cell, stamp, write_atomic
 from .status import EXIT_USAGE, UNAVAILABLE, exit_code, exit_reason
 
 CATALOGUE = "full"  # the superset a single cell is looked up in
@@ -66,13 +66,21 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--skip-missing-interpreters", action="store_true",
                         help="a cell whose Python is not on this machine does not fail the run (as in tox)")
 
+    def running(sp):
+        sp.add_argument("--no-cache", action="store_true",
+                        help="run every cell even when nothing it depends on changed since its stored verdict")
+
     m = sub.add_parser("matrix", help="run every cell of a matrix and write the reports (pytest args after --)")
     common(m)
+    running(m)
+    m.add_argument("-j", "--jobs", type=int, default=None,
+                   help="cells run at once (default: one per two CPUs, here %d)" % default_jobs())
     m.set_defaults(func=cmd_matrix)
 
     c = sub.add_parser("cell", help="run one cell of the project's matrix, else of the built-in full matrix "
                                     "(pytest args after --)")
     common(c)
+    running(c)
     c.add_argument("cell_id")
     c.set_defaults(func=cmd_cell)
 
@@ -148,7 +156,7 @@ def check_writable(reports: Path) -> None:
 
 
 def progress(i, n, cell, text):
-    print("[%d/%d] %-26s %s" % (i, n, cell.id, text), flush=True)
+    print("[%d/%d] %-30s %s" % (i, n, cell.id, text), flush=True)
 
 
 def result_line(r) -> str:
@@ -158,33 +166,62 @@ def result_line(r) -> str:
         line = "%-11s %s  setup %.1fs  tests %.1fs" % (r["status"], counts, d["setup_s"], d["tests_s"])
     else:
         line = "%-11s no tests run  setup %.1fs" % (r["status"], d["setup_s"])
-    if r.get("env", {}).get("reused"):
+    if r.get("cached_from"):
+        line += "  (cached: verdict of %s, nothing changed since)" % r["cached_from"]["finished"]
+    elif r.get("env", {}).get("reused"):
         line += "  (env reused)"
-    if r.get("env", {}).get("rebuilt_because"):
+    if r.get("env", {}).get("rebuilt_because") and not r.get("cached_from"):
         line += "  (env rebuilt: %s)" % r["env"]["rebuilt_because"]
     if r["status"] != "passed" and r["reason"]:
         line += "\n        " + r["reason"]
     return line
 
 
-def run_cells(m, cells, ctx, write_report: bool, partial: bool = False) -> tuple[list[dict], int | None]:
-    """Run cells in order; (results, interrupt exit code or None). Reports are rewritten after each cell."""
-    started, results = now(), []
+def default_jobs() -> int:
+    """A cell suite keeps about two cores busy (its own process plus fresh-process jobs): one cell per two."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // 2)
+
+
+def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: int = 1,
+              use_cache: bool = True) -> tuple[list[dict], int | None]:
+    """Run cells, `jobs` at a time; (results in matrix order, interrupt exit code or None).
+
+    A cell whose verdict cache key (tfpin/cache.py) is unchanged re-uses its stored result, marked as
+    such. Reports are rewritten after each cell, so an interrupted run keeps every finished one.
+    """
+    import threading
+
+    from . import cache
+
+    started, done = now(), {}
     report_as = report.report_name(m, partial) if write_report else None
-    interrupted = None
-    for i, cell in enumerate(cells, 1):
-        progress(i, len(cells), cell, "started")
-        try:
-            result = run_cell(cell, ctx, lambda text, i=i, cell=cell: progress(i, len(cells), cell, text))
-        except CellInterrupted as exc:
-            result, interrupted = exc.result, exc.code
-        results.append(result)
-        write_atomic(ctx.reports / "cells" / (cell.id + ".json"), json.dumps(result, indent=2) + "\n")
-        progress(i, len(cells), cell, result_line(result))
-        if interrupted is not None:
-            break
-        if report_as:
-            _write(m, cells, results, started, None, ctx, report_as, partial)
+    printing = threading.Lock()
+    sources = cache.sources_digest(ctx.project)
+
+    def one(i, cell):
+        def say(text):
+            with printing:
+                progress(i, len(cells), cell, text)
+
+        inputs = cache.Inputs(cell, ctx, cell_environ(cell, ctx), sources)
+        hit, why = cache.lookup(inputs, ctx) if use_cache else (None, "")
+        if hit is None:
+            say("started" + (" (%s)" % why if why and why != "no stored result" else ""))
+            result = run_cell(cell, ctx, say)
+            cache.seal(result, inputs, ctx, cache.sources_digest(ctx.project))
+            write_atomic(ctx.reports / "cells" / (cell.id + ".json"), json.dumps(result, indent=2) + "\n")
+        else:
+            result = hit
+        say(result_line(result))
+        with printing:
+            done[i] = result
+            if report_as:
+                _write(m, cells, _ordered(done), started, None, ctx, report_as, partial)
+        return result
+
+    interrupted = _run_all(one, cells, jobs, done)
+    results = _ordered(done)
     if report_as:
         final = _write(m, cells, results, started, now() if interrupted is None else None, ctx,
                        report_as, partial, interrupted=interrupted is not None)
@@ -198,6 +235,54 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False) -> tuple
     return results, interrupted
 
 
+def _ordered(done: dict) -> list[dict]:
+    return [done[i] for i in sorted(done)]
+
+
+def _run_all(one, cells, jobs: int, done: dict) -> int | None:
+    """one(i, cell) for every cell, `jobs` at a time; the interrupt's exit code, or None.
+
+    An interrupted cell's result (status `interrupted`) is kept in `done`; cells not started have none.
+    """
+    import concurrent.futures
+
+    numbered = list(enumerate(cells, 1))
+    if jobs <= 1:
+        for i, cell in numbered:
+            try:
+                one(i, cell)
+            except CellInterrupted as exc:
+                done[i] = exc.result
+                return exc.code
+            except (procs.Interrupted, KeyboardInterrupt) as exc:  # while checking the cache: no result
+                return exc.code if isinstance(exc, procs.Interrupted) else 130
+        return None
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    futures = {pool.submit(one, i, cell): i for i, cell in numbered}
+    code = None
+    try:
+        pending = set(futures)
+        while pending:  # short waits, so Ctrl-C and SIGTERM reach this (the main) thread promptly
+            finished, pending = concurrent.futures.wait(pending, timeout=0.5)
+            for f in finished:
+                if isinstance(f.exception(), CellInterrupted):
+                    raise f.exception()
+                if f.exception() is not None:  # a harness bug: stop the other cells too, then show it
+                    procs.stop_all(1, "error")
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise f.exception()
+    except (procs.Interrupted, KeyboardInterrupt, CellInterrupted) as exc:
+        code = exc.code if isinstance(exc, (procs.Interrupted, CellInterrupted)) else 130
+        procs.stop_all(code, "interrupt")
+        pool.shutdown(wait=True, cancel_futures=True)
+        for f, i in futures.items():
+            if not f.cancelled() and isinstance(f.exception(), CellInterrupted):
+                done[i] = f.exception().result
+        return code
+    pool.shutdown()
+    return None
+
+
 def _write(m, cells, results, started, finished, ctx, name, partial, interrupted=False):
     rep = report.build(m, cells, results, started, finished, report.load_bench(ctx.reports),
                        selection=ctx.selection, partial=partial, interrupted=interrupted)
@@ -206,10 +291,21 @@ def _write(m, cells, results, started, finished, ctx, name, partial, interrupted
 
 
 def closing_line(results) -> str:
-    """Test totals over every cell, in the plain 'N passed, N failed' form CI logs are read for."""
-    total = {k: sum(r["tests"][k] for r in results) for k in ("passed", "failed", "errors", "skipped")}
-    return "tests: %d passed, %d failed, %d errors, %d skipped" % (
-        total["passed"], total["failed"], total["errors"], total["skipped"])
+    """Test totals over the cells run now, in the plain 'N passed, N failed' form CI logs are read for;
+    cells whose stored verdict was re-used are counted apart, with the totals of the run they come from."""
+    def totals(rs):
+        return {k: sum(r["tests"][k] for r in rs) for k in ("passed", "failed", "errors", "skipped")}
+
+    ran = [r for r in results if not r.get("cached_from")]
+    reused = [r for r in results if r.get("cached_from")]
+    t = totals(ran)
+    line = "tests: %d passed, %d failed, %d errors, %d skipped" % (t["passed"], t["failed"], t["errors"], t["skipped"])
+    if reused:
+        c = totals(reused)
+        line += ("; %d cells cached (verdicts re-used, nothing changed: %d passed, %d failed, %d errors, "
+                 "%d skipped when they ran; --no-cache runs them)" % (len(reused), c["passed"], c["failed"],
+                                                                      c["errors"], c["skipped"]))
+    return line
 
 
 def finish(results, interrupted, args) -> int:
@@ -230,14 +326,19 @@ def cmd_matrix(args) -> int:
     print("tfpin: project %s, matrix %r (%s), %d cells%s" % (
         project.root, m.name, m.path, len(cells), ", pytest args: " + " ".join(ctx.selection)
         if ctx.selection else ""), flush=True)
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise UsageError("--jobs must be 1 or more (got %d)" % jobs)
     t0 = time.monotonic()
-    results, interrupted = run_cells(m, cells, ctx, True, partial)
+    results, interrupted = run_cells(m, cells, ctx, True, partial, jobs=min(jobs, len(cells)),
+                                     use_cache=not args.no_cache)
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
     errors = []
     if interrupted is None:
         t1 = time.monotonic()
         try:
-            verdicts = cross.run(cells, results, ctx, log=lambda line: print("tfpin: " + line, flush=True))
+            verdicts = cross.run(cells, results, ctx, log=lambda line: print("tfpin: " + line, flush=True),
+                                 use_cache=not args.no_cache)
         except (procs.Interrupted, KeyboardInterrupt) as exc:
             print(closing_line(results))
             print("tfpin: interrupted during the cross-cell checks; every cell's result is in the report, "
@@ -255,7 +356,7 @@ def cmd_matrix(args) -> int:
 
 def cmd_cell(args) -> int:
     project, m, (cell,), ctx = load_one(args)
-    results, interrupted = run_cells(m, [cell], ctx, False)
+    results, interrupted = run_cells(m, [cell], ctx, False, use_cache=not args.no_cache)
     r = results[0]
     print("junit: %s  log: %s  lock: %s" % (r.get("junit", "-"), r.get("log", "-"), r.get("lock", "-")))
     # Same rule as the matrix, so a CI job per cell agrees with the whole-matrix run.
@@ -336,7 +437,7 @@ def cmd_list(args) -> int:
                            "install": list(c.install)} for c in cells], indent=2))
     else:
         for c in cells:
-            print("%-26s %s" % (c.id, " ".join(c.requirement_lines()[: len(c.requirements)] + c.constraint_lines())))
+            print("%-30s %s" % (c.id, " ".join(c.requirement_lines()[: len(c.requirements)] + c.constraint_lines())))
     return 0
 
 

@@ -9,21 +9,23 @@ are made by tfpin's reference stack (resnet_core), so a project without it gets 
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
-from . import procs
+from . import __version__, procs
 from .envs import CellEnv
-from .runner import cell_environ
+from .runner import cell_environ, now, write_atomic
 
 ARTIFACTS_MODULE = "resnet_core.artifacts"
 CENSUS_MODULE = "resnet_core.naive_tf1"
 DRIFT_AT = 1e-3  # a loss curve "diverges" at the first step whose difference exceeds this
 TIMEOUT = 600
 WORKERS = 2  # one process per core on the 2-core machines this runs on
+VERDICTS = "verdicts.json"  # beside the artifacts: the last verdicts and the key they were made under
 
 
 def skip_reason(project_root: Path, selection) -> str:
@@ -36,18 +38,55 @@ def skip_reason(project_root: Path, selection) -> str:
     return ""
 
 
-def run(cells, results, ctx, log=print) -> dict:
+def cache_key(passed_results) -> str | None:
+    """The verdicts depend on the passed cells (each keyed by tfpin.cache: env, installed set, sources...)
+    and on this module's comparisons; None when some cell has no key (its verdict was not sealed)."""
+    keys = [(r["id"], (r.get("cache") or {}).get("key")) for r in passed_results]
+    if not keys or not all(k for _, k in keys):
+        return None
+    data = json.dumps({"cells": keys, "cross.py": Path(__file__).read_text(), "tfpin": __version__})
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def cached(root: Path, key: str | None) -> dict | None:
+    """The stored verdicts of the same cells and code, while the artifacts they came from are on disk."""
+    try:
+        stored = json.loads((root / VERDICTS).read_text())
+    except (OSError, ValueError):
+        return None
+    verdicts = stored.get("verdicts") if stored.get("key") == key and key else None
+    if not isinstance(verdicts, dict) or not all((root / cid).is_dir() for cid in verdicts.get("cells", [])):
+        return None
+    return dict(verdicts, cached_from={"finished": stored.get("finished"), "key": key})
+
+
+def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
     """Write artifacts in every passed cell, read them in every such cell, return the report's `cross`."""
     reason = skip_reason(ctx.project.root, ctx.selection)
     root = ctx.reports / "artifacts"
+    by_id = {c.id: c for c in cells}
+    passed_results = [r for r in results if r["status"] == "passed" and r["id"] in by_id]
+    key = cache_key(passed_results) if not reason else None
+    if use_cache and key:
+        hit = cached(root, key)
+        if hit is not None:
+            log("cross: nothing changed since %s: verdicts re-used (--no-cache runs them)" % hit["cached_from"]
+                ["finished"])
+            return hit
     if root.exists():  # no stale evidence: artifacts of an earlier run never meet this run's
         shutil.rmtree(root)
     if reason:
         return {"skipped": reason}
-    by_id = {c.id: c for c in cells}
-    passed = [by_id[r["id"]] for r in results if r["status"] == "passed" and r["id"] in by_id]
+    passed = [by_id[r["id"]] for r in passed_results]
     if len(passed) < 1:
         return {"skipped": "no cell passed"}
+    verdicts = _run(passed, by_id, ctx, root, log)
+    if key and not verdicts.get("errors"):
+        write_atomic(root / VERDICTS, json.dumps({"key": key, "finished": now(), "verdicts": verdicts}, indent=2))
+    return verdicts
+
+
+def _run(passed, by_id, ctx, root: Path, log) -> dict:
     written, failures = {}, {}
     pool = ThreadPoolExecutor(WORKERS)
     try:

@@ -115,6 +115,11 @@ class CellEnv:
             "bytecode": "compileall",  # envs built before installs were compiled are rebuilt, not reused slow
         }
 
+    def wanted_stamp(self) -> dict:
+        """The stamp this cell's env must carry to be reused (LookupError without an interpreter)."""
+        interpreter, version = find(self.cell.python)
+        return self.stamp(interpreter, version, installer())
+
     def ensure(self, log) -> dict:
         """Make the environment current. Returns {'reused', 'installer', 'rebuilt_because'}."""
         try:

@@ -20,7 +20,7 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 CONFIG_FILE = "tfpin.toml"
-KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout"}
+KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout", "sources"}
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TIMEOUT = 900  # seconds one test may run before it counts as hung
 
@@ -31,11 +31,14 @@ class ProjectError(ValueError):
 
 class Project:
     def __init__(self, root: Path, source: Path, matrix: str = "table", test=(), install=(),
-                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None):
+                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None, sources=None):
         self.root, self.source = Path(root), Path(source)
         self.matrix, self.test, self.install = matrix, list(test), list(install)
         self.smoke = list(smoke) if smoke else list(test)  # the cheap oracle of `tfpin pins discover`
         self.constraints, self.env, self.timeout = list(constraints), dict(env or {}), timeout
+        # What the suite can import and run, for the verdict cache (tfpin/cache.py): paths or globs under
+        # the root; None = every git-tracked (and untracked, not ignored) file.
+        self.sources = list(sources) if sources is not None else None
 
     def install_files(self) -> list[Path]:
         """Requirement files the install lines name (`-r file`, `-c file`): their content is part of the stamp."""
@@ -139,7 +142,16 @@ def load_file(path: Path) -> Project:
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
         raise ProjectError("%s: key 'timeout' = %r must be a positive whole number of seconds per test"
                            % (path, timeout))
-    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke)
+    sources = data.get("sources")
+    if sources is not None:
+        if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s for s in sources):
+            raise bad("sources", "must be a non-empty list of paths or globs under the project root (what the "
+                                 "suite imports and runs, e.g. [\"src\", \"tests\"]); leave it out to use every "
+                                 "git-tracked file")
+        for entry in sources:
+            if not any(c in entry for c in "*?[") and not (root / entry).exists():
+                raise bad("sources", "names %s, which does not exist under %s" % (entry, root))
+    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources)
 
 
 def _check_install_line(path: Path, root: Path, line: str) -> None:

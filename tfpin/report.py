@@ -63,8 +63,36 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
         "summary": summary(results, len(cells)),
         "pairs": verdicts(cells, results, table_groups),
         "pins": pins_in_force(cells),
+        "beside_stock": beside_stock(matrix, results),
         "recommendation": rec,
     }
+
+
+def stock_peer(matrix, result: dict) -> str | None:
+    """The id of the stock cell of the same release (same Python, same other pins) for a cell that pins
+    another build of a package (intel-tensorflow, tensorflow-gpu: `pins_as` in the catalogue), else None."""
+    from .cells import cell_id
+
+    packages = matrix.shared.get("packages", {})
+    reqs = list(result.get("requirements", {}).items())
+    swapped = [(packages.get(name, {}).get("pins_as", name), version) for name, version in reqs]
+    if swapped == reqs or not all(name in packages for name, _ in swapped):
+        return None
+    return cell_id(result["python"], swapped, packages)
+
+
+def beside_stock(matrix, results: list[dict]) -> list[dict]:
+    """Throughput of each non-stock build next to the stock build of the same release, both measured."""
+    by_id = {r["id"]: r for r in results}
+    out = []
+    for r in results:
+        peer = by_id.get(stock_peer(matrix, r) or "")
+        ours, theirs = r.get("throughput") or {}, (peer or {}).get("throughput") or {}
+        if ours.get("status") == "measured" and theirs.get("status") == "measured":
+            out.append({"cell": r["id"], "images_per_sec": ours["images_per_sec"], "stock_cell": peer["id"],
+                        "stock_images_per_sec": theirs["images_per_sec"],
+                        "ratio": round(ours["images_per_sec"] / theirs["images_per_sec"], 2)})
+    return out
 
 
 def pins_in_force(cells) -> list[dict]:
@@ -215,10 +243,10 @@ def markdown(report: dict) -> str:
     ]
     for r in report["cells"]:
         t, d, res = r["tests"], r["durations"], r.get("resolved", {})
-        shown = r["status"] if r["status"] != UNAVAILABLE else "unavailable"
+        shown = r["status"] + (" (cached)" if r.get("cached_from") else "")
         rows.append("| `%s` | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s |" % (
             r["id"], shown, t["passed"], t["failed"], t["errors"], t["skipped"], d["setup_s"], d["tests_s"],
-            res.get("tensorflow", r.get("tensorflow") or ""), res.get("keras", r.get("keras") or ""),
+            tensorflow_build(r), res.get("keras", r.get("keras") or ""),
             " | ".join(res.get(k, "") for k in MD_VERSIONS), throughput_cell(r.get("throughput"))))
     missing = [c for c in report["cells_planned"] if c not in {r["id"] for r in report["cells"]}]
     for cid in missing:
@@ -238,6 +266,13 @@ def markdown(report: dict) -> str:
             if p["failing"]:
                 line += "; failing: " + ", ".join(p["failing"][:8]) + (" ..." if len(p["failing"]) > 8 else "")
             rows.append(line)
+    if report.get("beside_stock"):
+        rows += ["", "## Throughput beside stock TensorFlow", "",
+                 "Training img/s (`nox -s bench`) of each other build next to the stock build of the same release:",
+                 "", "| cell | img/s | stock cell | img/s | ratio |", "|---|--:|---|--:|--:|"]
+        for b in report["beside_stock"]:
+            rows.append("| `%s` | %.0f | `%s` | %.0f | %.2fx |" % (b["cell"], b["images_per_sec"], b["stock_cell"],
+                                                               b["stock_images_per_sec"], b["ratio"]))
     pins = report.get("pins", [])
     if pins:
         rows += ["", "## Pins", "", "| pin | why (the failure measured without it) | cells | added by |",
@@ -262,6 +297,15 @@ def markdown(report: dict) -> str:
         rows += ["- %s: %s" % (", ".join("%s %s" % kv for kv in x["requirements"].items()), x["why"])
                  for x in rec["rejected_newer"]]
     return "\n".join(rows) + "\n"
+
+
+def tensorflow_build(r: dict) -> str:
+    """The TensorFlow the cell imported, naming a build other than stock (intel, gpu)."""
+    res = r.get("resolved", {})
+    for name, label in (("intel-tensorflow", "intel"), ("tensorflow-gpu", "gpu")):
+        if name in res:
+            return "%s (%s)" % (res[name], label)
+    return res.get("tensorflow", r.get("tensorflow") or "")
 
 
 def throughput_cell(tp) -> str:

@@ -20,8 +20,9 @@ from .cells import Cell
 from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable, parse_freeze
 from .status import ERROR, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
-KEY_PACKAGES = ("tensorflow", "keras", "numpy", "protobuf", "h5py", "gast", "keras-applications",
-                "keras-preprocessing", "tensorflow-estimator", "scipy", "scikit-learn", "pytest")
+KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
+                "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "scipy", "scikit-learn",
+                "pytest")
 # Host variables that would change what a cell runs (a `-k` in PYTEST_ADDOPTS, a host PYTHONPATH,
 # TF's log/threading knobs, Keras backend choice): never inherited; tfpin sets what cells need.
 SCRUBBED_PREFIXES = ("PYTHON", "PYTEST_", "TF_", "KERAS_")

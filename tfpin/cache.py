@@ -1,0 +1,192 @@
+"""Re-use a cell's last verdict when nothing it stands on has changed.
+
+A verdict is evidence about one exact thing, so its key hashes every input that could change it:
+  env        the environment's stamp (interpreter, installer, requirements, pins, install lines)
+  installed  the installed set read back from that environment now (`pip freeze`), not remembered
+  sources    the files the suite can import and run (the project's `sources`, else its git-tracked
+             files), the pytest configuration at the root, and the test paths themselves
+  selection  the pytest arguments (the project's `test` plus any after `--`) and the per-test timeout
+  environ    the variables tfpin gives the suite and the host variables that change what TF, BLAS
+             or OpenMP do (OMP_*, MKL_*, KMP_*, CUDA_*, ...), plus the CPUs this process may use
+  harness    tfpin's version and the pytest plugin it loads into every cell
+A stored result is re-used only under the same key, when its run finished with a verdict that is a
+fact about these inputs (passed, failed, unavailable: never an error, which may be transient), and
+while the JUnit, lock and log it names are still on disk. The re-used result keeps its status and
+says so (`cached_from`); `--no-cache` runs everything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from . import __version__
+from .envs import PLUGIN_DIR, STAMP, CellEnv
+from .status import FAILED, PASSED, UNAVAILABLE
+
+REUSABLE = (PASSED, FAILED, UNAVAILABLE)
+COMPONENTS = ("env", "installed", "sources", "selection", "environ", "harness")
+# Host variables that change what the suite computes or how (threads, kernels, devices, libraries).
+BEHAVIOUR_PREFIXES = ("OMP_", "MKL_", "KMP_", "CUDA_", "NVIDIA_", "OPENBLAS_", "HDF5_", "TF_", "KERAS_", "LD_")
+# pytest reads its configuration from these at the root: part of what the suite does.
+PYTEST_CONFIG = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
+NEVER_SOURCES = {".git", ".tfpin", "reports", "__pycache__", ".nox", ".tox", ".venv", ".pytest_cache", ".ruff_cache"}
+
+
+def _digest(data) -> str:
+    text = data if isinstance(data, str) else json.dumps(data, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
+def source_files(project) -> list[Path]:
+    """The files whose content is part of the key (sorted, unique)."""
+    root = project.root
+    if project.sources is not None:
+        found = [p for entry in project.sources for p in _expand(root, entry)]
+    else:
+        found = _git_files(root)
+        if found is None:
+            found = list(_walk(root))
+    extra = [root / name for name in PYTEST_CONFIG] + [root / a.split("::")[0] for a in project.test
+                                                      if not a.startswith("-")]
+    for path in extra:
+        found += list(_walk(path)) if path.is_dir() else [path] if path.is_file() else []
+    return sorted(set(p for p in found if p.is_file() and not set(p.relative_to(root).parts) & NEVER_SOURCES))
+
+
+def _expand(root: Path, entry: str) -> list[Path]:
+    matches = sorted(root.glob(entry)) if any(c in entry for c in "*?[") else [root / entry]
+    out = []
+    for path in matches:
+        out += list(_walk(path)) if path.is_dir() else [path]
+    return out
+
+
+def _walk(path: Path):
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = [d for d in dirnames if d not in NEVER_SOURCES]
+        for name in filenames:
+            if not name.endswith((".pyc", ".pyo")):
+                yield Path(dirpath) / name
+
+
+def _git_files(root: Path) -> list[Path] | None:
+    """Tracked plus untracked-but-not-ignored files, as they are in the working tree now."""
+    try:
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"],
+                             capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return [root / name for name in out.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
+
+
+def sources_digest(project) -> str:
+    """Paths and contents, so a rename, an edit, a new or a deleted file each change it."""
+    h = hashlib.sha256()
+    for path in source_files(project):
+        h.update(str(path.relative_to(project.root)).encode("utf-8", "surrogateescape") + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:16]
+
+
+def behaviour_environ(environ: dict) -> dict:
+    """The part of a cell's environment that can change what it computes (paths of progress files cannot)."""
+    kept = {k: v for k, v in environ.items()
+            if k in ("PYTHONPATH", "PYTHONHASHSEED", "TFPIN_CELL") or k.startswith(BEHAVIOUR_PREFIXES)}
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"variables": kept, "cpus": cpus}
+
+
+class Inputs:
+    """The key's components for one cell, computed before it runs (and again, to decide re-use)."""
+
+    def __init__(self, cell, ctx, environ: dict, sources: str):
+        self.cell = cell
+        self.env = CellEnv(cell, ctx.envs, ctx.project.root, ctx.install_digest)
+        self.parts = {
+            "env": None,  # filled by wanted_stamp(): needs the interpreter
+            "installed": None,
+            "sources": sources,
+            "selection": _digest({"test": ctx.project.test, "after --": ctx.selection,
+                                  "timeout": ctx.project.timeout}),
+            "environ": _digest(behaviour_environ(environ)),
+            "harness": _digest({"tfpin": __version__, "plugin": {p.name: _digest(p.read_text())
+                                                                for p in sorted(PLUGIN_DIR.glob("*.py"))}}),
+        }
+
+    def with_env(self, installed_text: str | None) -> dict | None:
+        """All components, with the env's wanted stamp and the given installed set; None without an interpreter."""
+        try:
+            stamp = self.env.wanted_stamp()
+        except LookupError:
+            return None
+        return dict(self.parts, env=_digest(stamp), installed=_digest(installed_text) if installed_text else None)
+
+
+def key_of(parts: dict) -> str:
+    return _digest([parts[name] for name in COMPONENTS])
+
+
+def seal(result: dict, inputs: Inputs, ctx, sources_after: str) -> None:
+    """Record the key a finished result can be re-used under (nothing, if it must not be)."""
+    if result.get("status") not in REUSABLE or result.get("finished") is None:
+        return
+    if sources_after != inputs.parts["sources"]:  # edited while the suite ran: the result is of neither
+        return
+    lock = ctx.project.root / result["lock"] if result.get("lock") else None
+    installed = lock.read_text() if lock is not None and lock.is_file() else None
+    if result["status"] != UNAVAILABLE and installed is None:
+        return
+    parts = inputs.with_env(installed)
+    if parts is not None:
+        result["cache"] = {"key": key_of(parts), "parts": parts}
+
+
+def lookup(inputs: Inputs, ctx) -> tuple[dict | None, str]:
+    """(the stored result to re-use, '') or (None, why it must run)."""
+    path = ctx.reports / "cells" / (inputs.cell.id + ".json")
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None, "no stored result"
+    cache = stored.get("cache") if isinstance(stored, dict) else None
+    if not cache or stored.get("status") not in REUSABLE or stored.get("id") != inputs.cell.id:
+        return None, "no re-usable verdict stored"
+    installed = None
+    if stored["status"] != UNAVAILABLE:
+        installed = _installed_now(inputs.env)
+        if installed is None:
+            return None, "its environment is gone or was built for another definition"
+    parts = inputs.with_env(installed)
+    if parts is None:
+        return None, "no interpreter"
+    if key_of(parts) != cache["key"]:
+        changed = [name for name in COMPONENTS if parts.get(name) != cache.get("parts", {}).get(name)]
+        return None, "changed since its last run: " + (", ".join(changed) or "key")
+    for kind in ("junit", "lock", "log"):
+        if stored["status"] != UNAVAILABLE or kind == "log":
+            if not stored.get(kind) or not (ctx.project.root / stored[kind]).is_file():
+                return None, "its %s file is gone" % kind
+    reused = dict(stored)
+    reused["cached_from"] = {"finished": stored["finished"], "tests_s": stored["durations"]["tests_s"],
+                             "key": cache["key"]}
+    return reused, ""
+
+
+def _installed_now(env: CellEnv) -> str | None:
+    """The env's installed set, read from it now, when it is the env this definition wants."""
+    try:
+        wanted = env.wanted_stamp()
+        on_disk = json.loads((env.path / STAMP).read_text())
+    except (LookupError, OSError, ValueError):
+        return None
+    if on_disk != wanted or not env.python.exists():
+        return None
+    try:
+        return env.freeze()
+    except Exception:  # a broken env is simply not re-usable; running the cell will say what is wrong
+        return None
