@@ -27,6 +27,7 @@ CONSTRAINT_KEYS = {"pin", "reason", "when", "origin"}
 ORIGINS = ("person", "discovered")
 VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 PYTHON_RE = re.compile(r"^3\.\d+$")
+LABEL_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$")  # "tf", "intel-tf": words joined by hyphens
 
 
 class MatrixError(ValueError):
@@ -171,8 +172,9 @@ def _packages(path, raw) -> dict:
     for name, spec in raw.items():
         where = "[packages.%s]" % name
         _no_unknown(path, where, spec, PACKAGE_KEYS)
-        if not isinstance(spec.get("label"), str) or not re.match(r"^[a-z][a-z0-9]*$", spec["label"]):
-            raise MatrixError("%s: %s key 'label' must be lowercase letters/digits, e.g. \"tf\"" % (path, where))
+        if not isinstance(spec.get("label"), str) or not LABEL_RE.match(spec["label"]):
+            raise MatrixError("%s: %s key 'label' must be lowercase letters/digits, words joined by hyphens, "
+                              "e.g. \"tf\" or \"intel-tf\"" % (path, where))
         if spec.get("id_parts") not in (1, 2, 3):
             raise MatrixError("%s: %s key 'id_parts' must be 1, 2 or 3" % (path, where))
         if "pins_as" in spec and spec["pins_as"] not in set(raw) - {name}:

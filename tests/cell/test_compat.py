@@ -146,7 +146,8 @@ def test_cell_versions_are_the_pinned_ones(cell, description):
     if cell is None:
         pytest.skip("TFPIN_CELL not set (suite run by hand, not by the harness): nothing to compare with")
     wanted = dict(cell["requirements"])
-    builds = [name for name in ("tensorflow", "tensorflow-gpu") if name in wanted]  # both import as tensorflow
+    # Every build imports as `tensorflow`: stock, GPU, Intel's MKL-DNN.
+    builds = [name for name in ("tensorflow", "tensorflow-gpu", "intel-tensorflow") if name in wanted]
     assert len(builds) == 1, "the harness must pin one TensorFlow build in every cell: %s" % cell
     wanted["tensorflow"] = wanted.pop(builds[0])
     for package, version in sorted(wanted.items()):
