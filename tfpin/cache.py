@@ -2,7 +2,8 @@
 
 A verdict is evidence about one exact thing, so its key hashes every input that could change it:
   env        the environment's stamp (interpreter, installer, requirements, pins, install lines)
-  installed  the installed set read back from that environment now (`pip freeze`), not remembered
+  installed  the installed set read back from that environment now (`pip freeze`, after the probe that
+             finds it whole), not remembered
   sources    the files the suite can import and run (the project's `sources`, else its git-tracked
              files), the pytest configuration at the root, and the test paths themselves
   selection  the pytest arguments (the project's `test` plus any after `--`) and the per-test timeout
@@ -93,10 +94,12 @@ def sources_digest(project) -> str:
     return h.hexdigest()[:16]
 
 
-def behaviour_environ(environ: dict) -> dict:
-    """The part of a cell's environment that can change what it computes (paths of progress files cannot)."""
+def behaviour_environ(environ: dict, project_env=()) -> dict:
+    """The part of a cell's environment that can change what it computes (paths of progress files cannot):
+    what tfpin sets, the project's own `env` table, and the host variables of BEHAVIOUR_PREFIXES."""
     kept = {k: v for k, v in environ.items()
-            if k in ("PYTHONPATH", "PYTHONHASHSEED", "TFPIN_CELL") or k.startswith(BEHAVIOUR_PREFIXES)}
+            if k in ("PYTHONPATH", "PYTHONHASHSEED", "TFPIN_CELL") or k in project_env
+            or k.startswith(BEHAVIOUR_PREFIXES)}
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"variables": kept, "cpus": cpus}
 
@@ -113,7 +116,7 @@ class Inputs:
             "sources": sources,
             "selection": _digest({"test": ctx.project.test, "after --": ctx.selection,
                                   "timeout": ctx.project.timeout}),
-            "environ": _digest(behaviour_environ(environ)),
+            "environ": _digest(behaviour_environ(environ, ctx.project.env)),
             "harness": _digest({"tfpin": __version__, "plugin": {p.name: _digest(p.read_text())
                                                                 for p in sorted(PLUGIN_DIR.glob("*.py"))}}),
         }
@@ -160,7 +163,7 @@ def lookup(inputs: Inputs, ctx) -> tuple[dict | None, str]:
     if stored["status"] != UNAVAILABLE:
         installed = _installed_now(inputs.env)
         if installed is None:
-            return None, "its environment is gone or was built for another definition"
+            return None, "its environment is gone, damaged or built for another definition"
     parts = inputs.with_env(installed)
     if parts is None:
         return None, "no interpreter"
@@ -187,6 +190,8 @@ def _installed_now(env: CellEnv) -> str | None:
     if on_disk != wanted or not env.python.exists():
         return None
     try:
+        if env.probe(lambda _text: None):  # damaged since: the next real run rebuilds it and says why
+            return None
         return env.freeze()
     except Exception:  # a broken env is simply not re-usable; running the cell will say what is wrong
         return None

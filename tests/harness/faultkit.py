@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,3 +151,17 @@ def report(project: Path, name: str = "matrix-faults") -> dict:
 
 def statuses(project: Path, name: str = "matrix-faults") -> dict:
     return {c["id"]: c["status"] for c in report(project, name)["cells"]}
+
+
+def running(pid, grace=5.0):
+    """False once the process is gone or a zombie (killed, waiting for init to reap it)."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            state = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.1)
+    return True

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from faultkit import FAULT_CELL, GOOD_CELL, MATRIX, harness_env, make_project, report, start, statuses, tfpin
+from faultkit import FAULT_CELL, GOOD_CELL, MATRIX, harness_env, make_project, report, running, start, statuses, tfpin
 
 
 @pytest.fixture(scope="module")
@@ -212,20 +212,6 @@ def test_ctrl_c_mid_matrix_keeps_finished_cells_and_leaves_no_orphans(tmp_path, 
     assert "py3.7-six1.16.0: interrupted by SIGINT while running its tests" in stdout
     for pid in map(int, pidfile.read_text().split()):  # the pytest process and the child it started
         assert not running(pid), "process %d survived the interrupted run" % pid
-
-
-def running(pid, grace=5.0):
-    """False once the process is gone or a zombie (killed, waiting for init to reap it)."""
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            state = Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return False
-        if state == "Z":
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_sigterm_ends_the_run_like_ctrl_c(tmp_path, envs):

@@ -116,7 +116,7 @@ def test_extends_may_not_redefine_inherited_keys(tmp_path):
 
 
 def test_missing_matrix_lists_the_available_ones():
-    with pytest.raises(MatrixError, match="available: full, gpu, table"):
+    with pytest.raises(MatrixError, match="available: distributions, full, gpu, migration, table"):
         matrices.load("nosuch")
 
 
