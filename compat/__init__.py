@@ -11,8 +11,17 @@ and `import compat.logs` always executes this file first.  (Python 3.6 has no
 module-level `__getattr__` (PEP 562), hence the module-class swap below.)
 """
 import importlib
+import importlib.util
+import os
 import sys
 import types
+
+# TF >= 2.16 makes tf.keras Keras 3, which has no graph mode; with the tf-keras package installed and this
+# variable set before `import tensorflow`, tf.keras (and tf.compat.v1.keras) is tf-keras, i.e. Keras 2.  Read by
+# TensorFlow's import only: TF 1.x and TF 2.0-2.15 never look at it.  Set only where tf-keras is installed
+# (without it TF >= 2.16 would fail to import tf.keras), and never over a value the user chose.
+if importlib.util.find_spec("tf_keras") is not None:
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 _CORE = "compat.core"
 _SUBMODULES = ("logs", "keras", "table", "core")

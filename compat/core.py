@@ -5,19 +5,37 @@ call shapes (e.g. a keyword that was renamed) so callers write one spelling.
 """
 import platform
 
-from compat.table import TF_VERSION, resolve, tf
+from compat.table import TF_VERSION, Broken, resolve, tf
 
 __all__ = [
     "tf", "tf1", "TF_VERSION", "AUTOTUNE", "make_one_shot_iterator", "make_initializable_iterator",
     "dataset_output_shapes", "moments", "assign_moving_average", "fused_batch_norm", "conv2d",
     "contrib_batch_norm", "session_config", "gpu_devices", "tower_devices", "get_logger", "describe",
-    "load_saved_model", "numpy_input_fn", "autograph_to_graph", "load_variables",
+    "load_saved_model", "numpy_input_fn", "autograph_to_graph", "load_variables", "unavailable",
 ]
 
+resolve("disable_v2_behavior")()
 tf1 = resolve("tf1")
 AUTOTUNE = resolve("AUTOTUNE")
 # Silent on every version (the top-level tf.nn.fused_batch_norm name warns on 1.14+).
 fused_batch_norm = tf1.nn.fused_batch_norm
+
+
+def unavailable(name):
+    """Why the compat.table row `name` cannot work on this TF (its Broken reason, the measured failure), or None.
+
+    Tests skip with this reason; code that needs the row anyway gets the same words from `resolve`-based calls.
+    """
+    value = resolve(name)
+    return value.reason if isinstance(value, Broken) else None
+
+
+def _working(name):
+    """resolve(name), raising with the measured reason where the row is Broken on this TF."""
+    value = resolve(name)
+    if isinstance(value, Broken):
+        raise RuntimeError("TensorFlow %s: %s" % (tf.__version__, value.reason))
+    return value
 
 
 def make_one_shot_iterator(dataset):
@@ -55,7 +73,7 @@ def conv2d(x, kernel, stride, padding="SAME", data_format="NHWC"):
 
 def contrib_batch_norm():
     """tf.contrib.layers.batch_norm, loaded on demand (tf.contrib is slow to load and notices on 1.13+)."""
-    return resolve("contrib_batch_norm")
+    return _working("contrib_batch_norm")
 
 
 def load_saved_model(sess, tags, export_dir):

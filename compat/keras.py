@@ -26,7 +26,7 @@ backend." to stderr and costs time.
 """
 import importlib
 
-from compat.table import resolve
+from compat.table import Broken, resolve
 
 FLAVOURS = ("keras", "tf.keras")
 
@@ -43,7 +43,7 @@ _MODULES = {
         "keras": ("tf1", "keras"),
         "backend": ("tf_keras_backend", None),
         "layer_base": ("tf_keras_layer", None),
-        "topology": "tensorflow.python.keras.engine.network:",
+        "topology": ("tf_keras_topology", None),
     },
 }
 
@@ -101,15 +101,30 @@ def _apply_patches(flavour):
     _patched.add(flavour)
 
 
+# flavour -> compat.table row holding table.Broken(measured failure) on the TF releases the flavour cannot run on.
+_FLAVOUR_BROKEN = {"keras": "standalone_keras_broken", "tf.keras": None}
+
+
 def _check(flavour):
     if flavour not in FLAVOURS:
         raise ValueError("Keras flavour must be one of %s, got %r" % (FLAVOURS, flavour))
+    reason = _broken_flavour(flavour)
+    if reason:
+        raise RuntimeError("Keras flavour %r: %s" % (flavour, reason))
+
+
+def _broken_flavour(flavour):
+    row = _FLAVOUR_BROKEN[flavour]
+    value = resolve(row) if row else None
+    return value.reason if value else None
 
 
 def _load(where):
     if isinstance(where, tuple):
         row, attr = where
         obj = resolve(row)
+        if isinstance(obj, Broken):
+            raise RuntimeError(obj.reason)
         return getattr(obj, attr) if attr else obj
     module_name, _, attrs = where.partition(":")
     obj = importlib.import_module(module_name)
@@ -125,16 +140,23 @@ def _role(flavour, role):
     return obj
 
 
+def unavailable(flavour):
+    """Why `flavour` cannot be used in this cell (the measured failure on this TF, or the failed import), or None."""
+    if flavour not in FLAVOURS:
+        raise ValueError("Keras flavour must be one of %s, got %r" % (FLAVOURS, flavour))
+    reason = _broken_flavour(flavour)
+    if reason:
+        return reason
+    try:
+        keras_module(flavour)
+    except ImportError as exc:
+        return "%s cannot be imported in this cell: %s" % (flavour, exc)
+    return None
+
+
 def available_flavours():
-    """The flavours this environment can import: tf.keras always, standalone Keras when it is installed."""
-    found = []
-    for flavour in FLAVOURS:
-        try:
-            keras_module(flavour)
-        except ImportError:
-            continue
-        found.append(flavour)
-    return found
+    """The flavours this cell can use: tf.keras always; standalone Keras on TF 1.x where it is installed."""
+    return [flavour for flavour in FLAVOURS if unavailable(flavour) is None]
 
 
 def keras_module(flavour):
@@ -171,6 +193,14 @@ def backend(flavour):
 def topology(flavour):
     """`keras.engine.topology` (needs an explicit import) or tf.keras' engine.network."""
     return _role(flavour, "topology")
+
+
+def role_unavailable(flavour, role):
+    """Why `flavour` has no `role` (e.g. "topology") on this TF (a Broken compat.table row's reason), or None."""
+    _check(flavour)
+    where = _MODULES[flavour][role]
+    value = resolve(where[0]) if isinstance(where, tuple) else None
+    return value.reason if isinstance(value, Broken) else None
 
 
 def backend_symbol(flavour, name):
@@ -214,7 +244,7 @@ def get_session(flavour):
 # round trip -> compat.table row holding table.Broken(measured failure) there (False where it works).
 _BROKEN = {
     "keras": {},
-    "tf.keras": {"yaml_batchnorm": "tf_keras_yaml_batchnorm_broken"},
+    "tf.keras": {"yaml": "tf_keras_yaml_broken", "yaml_batchnorm": "tf_keras_yaml_batchnorm_broken"},
 }
 
 

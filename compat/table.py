@@ -23,6 +23,10 @@ SUPPORTED = ((1, 12), (1, 15))
 Broken = collections.namedtuple("Broken", "reason")
 
 
+def _nothing():
+    """TF 1.x: graph mode, reference variables and v1 shapes are already the behaviour."""
+
+
 def _method(name):
     """Dataset methods that became free functions under tf.compat.v1.data."""
     def call(obj):
@@ -75,6 +79,10 @@ def _keras_export_save_format_tf(model, path):
 
 
 TABLE = {
+    # TF 2.x runs the TF1 stack only with the v2 behaviours off (eager execution, resource variables, v2 TensorShape
+    # whose dims have no .value, v2 control flow, Tensor.__eq__ as a value comparison): called once, by compat.core,
+    # before anything builds a graph.
+    "disable_v2_behavior": [((1, 12), _nothing), ((2, 0), "tensorflow:compat.v1.disable_v2_behavior")],
     # tf.compat.v1 appears in 1.13; on 1.12 the top-level namespace *is* the v1 API.  On 1.14/1.15
     # only the compat.v1 spelling is free of "The name tf.X is deprecated" notices.
     "tf1": [((1, 12), "tensorflow:"), ((1, 13), "tensorflow:compat.v1")],
@@ -96,16 +104,43 @@ TABLE = {
     # Not exported under tf.*, same signature 1.12-1.15 (1.15 resolves it through tensorflow_core).
     "assign_moving_average": [((1, 12), "tensorflow.python.training.moving_averages:assign_moving_average")],
     # tf.keras's backend module: get_session() here is silent, even tf.compat.v1.keras.backend's warns (1.14+).
-    "tf_keras_backend": [((1, 12), "tensorflow.python.keras:backend")],
-    "tf_keras_layer": [((1, 12), "tensorflow.python.keras.layers:Layer")],
-    "contrib_batch_norm": [((1, 12), "tensorflow:contrib.layers.batch_norm")],
+    # From TF 2.6 tf.keras is the separate `keras` package (tf-keras with TF_USE_LEGACY_KERAS from 2.16) and
+    # tensorflow.python.keras a stale copy with its own classes and global session (measured on 2.11: its Layer is
+    # not tf.keras.layers.Layer), so the tf.compat.v1.keras spelling is the one that is tf.keras.
+    "tf_keras_backend": [((1, 12), "tensorflow.python.keras:backend"), ((2, 6), "tensorflow:compat.v1.keras.backend")],
+    "tf_keras_layer": [((1, 12), "tensorflow.python.keras.layers:Layer"),
+                       ((2, 6), "tensorflow:compat.v1.keras.layers.Layer")],
+    # The module whose Network class every tf.keras Model derives from (the counterpart of standalone Keras'
+    # keras.engine.topology).  TF 2.3 merged Network into Model/Functional: engine/network.py exists on 2.0
+    # (measured), not from 2.3 on (measured on 2.11: no such module in tensorflow.python.keras or keras).
+    "tf_keras_topology": [((1, 12), "tensorflow.python.keras.engine.network:"),
+                          ((2, 3), Broken("tf.keras has no Network class from TF 2.3 (merged into Model and "
+                                          "Functional; tensorflow/python/keras/engine/network.py is gone)"))],
+    "contrib_batch_norm": [((1, 12), "tensorflow:contrib.layers.batch_norm"),
+                           ((2, 0), Broken("tf.contrib was removed in TF 2.0 (no tf.contrib.layers.batch_norm, and "
+                                           "tf.compat.v1 never had contrib)"))],
+    # Standalone Keras 2.2.x (the `keras` flavour) drives TF through its 1.x top-level names.  Measured with
+    # keras 2.2.5 on TF 2.0.4: keras.layers.Input raises "RuntimeError: It looks like you are trying to use a
+    # version of multi-backend Keras that does not support TensorFlow 2.0" (tf.get_default_graph is gone).  On
+    # TF 2.6-2.15 `import keras` is tf.keras itself and from 2.16 Keras 3: neither is the standalone flavour.
+    "standalone_keras_broken": [
+        ((1, 12), False),
+        ((2, 0), Broken("standalone Keras 2.2.x needs TF 1.x: keras 2.2.5 on TF 2.0.4 raises 'RuntimeError: It looks "
+                        "like you are trying to use a version of multi-backend Keras that does not support "
+                        "TensorFlow 2.0' at its first layer; TF 2.x cells use tf.keras only"))],
     # tf.saved_model.loader.load (also as tf.compat.v1.saved_model.load / .loader.load) notices from 1.13 ("will only
     # be available through the v1 compatibility library"); the class its body uses is silent and the same on 1.12-1.15.
     "saved_model_loader": [((1, 12), "tensorflow.python.saved_model.loader_impl:SavedModelLoader")],
     # 1.14/1.15 log "The name tf.estimator.inputs is deprecated" even for tf.compat.v1.estimator.inputs; the function
     # itself (tensorflow_estimator since 1.13) is silent.
     "numpy_input_fn": [((1, 12), "tensorflow:estimator.inputs.numpy_input_fn"),
-                       ((1, 14), "tensorflow_estimator.python.estimator.inputs.numpy_io:numpy_input_fn")],
+                       ((1, 14), "tensorflow_estimator.python.estimator.inputs.numpy_io:numpy_input_fn"),
+                       ((2, 16), Broken("tf.estimator was removed in TF 2.16 (TF 2.21: no tf.compat.v1.estimator, "
+                                        "no tensorflow_estimator package)"))],
+    # tf.estimator as a whole (tf1.estimator.Estimator, RunConfig, EstimatorSpec): False where it exists.
+    "estimator_broken": [((1, 12), False),
+                         ((2, 16), Broken("tf.estimator was removed in TF 2.16 (TF 2.21: no tf.compat.v1.estimator, "
+                                          "no tensorflow_estimator package)"))],
     # AutoGraph (Python control flow on tensors -> graph ops) is tf.contrib.autograph in 1.12, tf.autograph from 1.13.
     # It parses source with gast, which TF 1.12-1.14 leave unpinned (api-catalog.md: gast 0.7.0 breaks 1.13).
     "autograph_to_graph": [((1, 12), "tensorflow:contrib.autograph.to_graph"),
@@ -130,7 +165,17 @@ TABLE = {
                          "Duplicate axis)")),
         ((1, 15), Broken("tf.keras on TF 1.15: model_from_yaml of a BatchNormalization model loads only with PyYAML "
                          "5.1.x (5.2-5.4.1: ConstructorError on the ListWrapper tag), whose FullLoader has published "
-                         "advisories; tfpin does not pin an unsafe PyYAML for it"))],
+                         "advisories; tfpin does not pin an unsafe PyYAML for it")),
+        # TF 2.0 writes the same python/object/apply ListWrapper tag (now tensorflow.python.training.tracking.
+        # data_structures.ListWrapper): PyYAML 5.4.1 raises ConstructorError, 6.x has no Loader default.
+        ((2, 0), Broken("tf.keras on TF 2.0: to_yaml writes a BatchNormalization's axis as a python/object/apply "
+                        "ListWrapper tag; model_from_yaml with PyYAML 5.4.1 fails: ConstructorError: could not "
+                        "determine a constructor for the tag ...ListWrapper"))],
+    # TF 2.6 replaced Model.to_yaml and model_from_yaml by functions that raise (arbitrary code execution).
+    "tf_keras_yaml_broken": [
+        ((1, 12), False),
+        ((2, 6), Broken("tf.keras from TF 2.6: Model.to_yaml() raises RuntimeError: Method `model.to_yaml()` has "
+                        "been removed due to a security risk of arbitrary code execution"))],
 }
 
 _cache = {}

@@ -55,13 +55,36 @@ when the scope is reusing (the same trick that makes Keras layers share weights)
 """
 import weakref
 
+import compat
 from compat import assign_moving_average, contrib_batch_norm, fused_batch_norm, moments, tf1
+from compat import keras as ck
 from compat.keras import keras_module
 
 IMPLEMENTATIONS = ("layers", "layers_fn", "tf.keras", "keras", "contrib", "nn", "fused", "global_norm")
 DEFAULT = "layers"
 
 _keras_layers = weakref.WeakKeyDictionary()  # graph -> {variable-scope path: Keras BN layer}
+
+# What an implementation needs besides tf1: a compat.table row (contrib) or a Keras flavour.  Whether that exists on
+# this TF is compat's answer (a Broken row with its measured failure), never a version check here.
+_NEEDS_ROW = {"contrib": "contrib_batch_norm"}
+_NEEDS_FLAVOUR = {"tf.keras": "tf.keras", "keras": "keras"}
+
+
+def unavailable(impl):
+    """Why `impl` cannot be built on this cell (compat's reason), or None."""
+    if impl not in IMPLEMENTATIONS:
+        raise ValueError("batch-norm implementation must be one of %s, got %r" % (IMPLEMENTATIONS, impl))
+    if impl in _NEEDS_ROW:
+        return compat.unavailable(_NEEDS_ROW[impl])
+    if impl in _NEEDS_FLAVOUR:
+        return ck.unavailable(_NEEDS_FLAVOUR[impl])
+    return None
+
+
+def available_implementations():
+    """IMPLEMENTATIONS this cell can build, in their order."""
+    return tuple(impl for impl in IMPLEMENTATIONS if unavailable(impl) is None)
 
 
 def batch_norm(x, training, impl=DEFAULT, name="bn", momentum=0.9, epsilon=1e-3, data_format="NHWC"):

@@ -59,6 +59,22 @@ def _keras_model_fn(flavour):
 MODEL_BUILDERS = {"graph": _graph_model_fn, "keras": _keras_model_fn("keras"), "tf.keras": _keras_model_fn("tf.keras")}
 
 
+def unavailable_api(api):
+    """Why --api `api` cannot run on this cell (compat's reason for its Keras flavour), or None."""
+    if api not in MODEL_BUILDERS:
+        raise ValueError("api must be one of %s, got %r" % (sorted(MODEL_BUILDERS), api))
+    if api == "graph":
+        return None
+    from compat import keras as ck
+
+    return ck.unavailable(api)
+
+
+def available_apis():
+    """The --api values this cell can train with, in (graph, keras, tf.keras) order."""
+    return [api for api in ("graph", "keras", "tf.keras") if unavailable_api(api) is None]
+
+
 def make_model_fn(api, arch, bn, data_format):
     """The one place a model flavour is chosen (the --api hook)."""
     return MODEL_BUILDERS[api](arch, bn, data_format)

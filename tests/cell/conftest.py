@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+import compat  # noqa: F401  first: compat sets what must be set before any `import tensorflow` (TF_USE_LEGACY_KERAS)
+
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "gpu: needs a visible GPU; skipped (with reason) on CPU-only cells")
@@ -16,6 +18,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     _waiting_tests_last(items)
+    _skip_unavailable(items)
     if not any(item.get_closest_marker("gpu") for item in items):
         return
     from compat import gpu_devices
@@ -26,6 +29,38 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("gpu"):
             item.add_marker(skip)
+
+
+def _unavailable_checks():
+    """Test parameter name -> (the values it takes, why one of them cannot run on this cell or None).
+
+    The reasons are compat's (a Broken compat.table row with the failure measured on that release, or a Keras
+    flavour that does not import): e.g. standalone Keras and tf.contrib on TF 2.x.
+    """
+    from compat import keras as ck
+    from resnet_core import batchnorm, train
+
+    return {
+        "flavour": (ck.FLAVOURS, ck.unavailable),
+        "impl": (batchnorm.IMPLEMENTATIONS, batchnorm.unavailable),
+        "api": (tuple(train.MODEL_BUILDERS), train.unavailable_api),
+    }
+
+
+def _skip_unavailable(items):
+    """A test parametrized with a flavour, BN implementation or --api this cell cannot run is skipped, saying why:
+    never run into an ImportError, never silently passed."""
+    checks = None
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for name, value in sorted(params.items()):
+            if checks is None and name in ("flavour", "impl", "api"):
+                checks = _unavailable_checks()
+            if checks and name in checks and isinstance(value, str) and value in checks[name][0]:
+                reason = checks[name][1](value)
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason="%s %r unavailable: %s" % (name, value, reason)))
+                    break
 
 
 def _waiting_tests_last(items):

@@ -27,13 +27,25 @@ def test_backend_symbols_keras_225_dropped(flavour, name):
     assert ck.backend_symbol(flavour, name) is importlib.import_module(MOVED[name])
 
 
-def test_topology_and_layer_base(flavour):
-    topology = ck.topology(flavour)
-    assert issubclass(ck.models(flavour).Model, topology.Network)
+def test_topology_network_is_every_models_base(flavour):
+    reason = ck.role_unavailable(flavour, "topology")
+    if reason:
+        pytest.skip(reason)
+    assert issubclass(ck.models(flavour).Model, ck.topology(flavour).Network)
+
+
+def test_layer_base(flavour):
     base = ck.layer_base(flavour)
     assert issubclass(ck.layers(flavour).Conv2D, base)
-    other = "tf.keras" if flavour == "keras" else "keras"
-    assert not issubclass(ck.layers(flavour).Conv2D, ck.layer_base(other))  # unrelated hierarchies
+
+
+def test_flavours_are_unrelated_hierarchies():
+    """A standalone Keras layer is no tf.keras Layer and vice versa: the flavours cannot be mixed in one model."""
+    missing = ["%s: %s" % (f, ck.unavailable(f)) for f in ck.FLAVOURS if ck.unavailable(f)]
+    if missing:
+        pytest.skip("needs both Keras flavours; " + "; ".join(missing))
+    for flavour, other in (("keras", "tf.keras"), ("tf.keras", "keras")):
+        assert not issubclass(ck.layers(flavour).Conv2D, ck.layer_base(other))
 
 
 def test_session_and_learning_phase_hooks(flavour, keras_sess):

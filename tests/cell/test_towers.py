@@ -35,6 +35,7 @@ import pytest
 from compat import session_config, tf1
 from resnet_core import arch as arch_lib
 from resnet_core.graph_model import GraphBackend, build_logits
+from resnet_core.train import unavailable_api
 from resnet_core.training import build_training
 
 PER_TOWER = 3  # images per tower
@@ -176,6 +177,9 @@ def run_case(digits, case):
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def step(request, digits):
+    reason = unavailable_api(CASES[request.param][0])
+    if reason:
+        pytest.skip("--api %s unavailable: %s" % (CASES[request.param][0], reason))
     return run_case(digits, request.param)
 
 

@@ -12,9 +12,9 @@ import shutil
 import tempfile
 
 from resnet_core import bench
-from resnet_core.train import config_from, train
+from resnet_core.train import available_apis, config_from, train
 
-APIS = ("graph", "keras", "tf.keras")
+APIS = available_apis()  # graph, keras, tf.keras where the cell has them (compat: no standalone Keras on TF 2.x)
 
 
 def positive_control():
