@@ -364,15 +364,23 @@ def cmd_cell(args) -> int:
 
 
 def load_one(args):
-    """A cell id the project's matrix lacks is looked up in the built-in cross product (off-table pairs)."""
+    """A cell id the project's matrix lacks is looked up in the built-in matrices: the cross product
+    (off-table pairs) first, then the others (intel, GPU, TF 2.x cells)."""
     args.cells = args.cell_id
     try:
         return load(args)
-    except matrices.UnknownCell:
+    except matrices.UnknownCell as exc:
         if args.matrix:
             raise
-        args.matrix = CATALOGUE
-        return load(args)
+        first = exc
+    for name in [CATALOGUE] + [n for n in matrices.available_matrices() if n != CATALOGUE]:
+        args.matrix = name
+        try:
+            return load(args)
+        except matrices.UnknownCell:
+            continue
+    raise matrices.UnknownCell("%s; no built-in matrix (%s) has it either: `tfpin list --matrix NAME` shows their cells"
+                               % (first, ", ".join(matrices.available_matrices())))
 
 
 def cmd_bench(args) -> int:

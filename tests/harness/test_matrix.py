@@ -142,3 +142,22 @@ def test_pins_as_does_not_override_a_real_requirement(tmp_path):
         '[[constraints]]\npin = "numpy<1.17"\nreason = "r"\nwhen = { tensorflow = "<1.15" }\n')
     (cell,) = matrices.load(str(write(tmp_path, text))).cells
     assert cell.constraint_lines() == []  # the cell's own tensorflow 1.15.5 decides, not tfgpu's 1.12.3
+
+
+def test_distributions_and_migration_matrices():
+    """distributions: intel-tensorflow beside stock 1.15, answering the pins of its own release (1.15.2 gets
+    the `<1.15.5` ones); migration: at least three TF 2.x releases, tf.keras only (no standalone Keras)."""
+    from tfpin import report
+
+    dist = matrices.load("distributions")
+    intel = [c for c in dist.cells if "intel-tensorflow" in c.pins]
+    assert [c.id for c in intel] == ["py3.6-intel-tf1.15-keras2.2.5", "py3.7-intel-tf1.15-keras2.2.5"]
+    for cell in intel:
+        lines = cell.constraint_lines()
+        assert "numpy<1.19" in lines and "h5py<3.0.0" in lines and "numpy<1.17" not in lines, cell.id
+        peer = report.stock_peer(dist, {"python": cell.python, "requirements": cell.pins})
+        assert peer == "py%s-tf1.15-keras2.2.5" % cell.python and peer in {c.id for c in dist.cells}
+    migration = matrices.load("migration")
+    releases = {tuple(int(p) for p in c.pins["tensorflow"].split(".")[:2]) for c in migration.cells}
+    assert len(releases) >= 3 and min(releases) >= (2, 0), releases
+    assert not any("keras" in c.pins for c in migration.cells)
