@@ -7,6 +7,9 @@ from pathlib import Path
 
 # pytest-timeout's failure message for a hung test: "Timeout >3.0s" (2.1), "Timeout (>3.0s) from ..." (2.4)
 TIMEOUT_RE = re.compile(r"Timeout \(?>[\d.]+s")
+# A test can attach a line to its cell's verdict: record_property("tfpin_note", text) (e.g. which compat
+# rows the cell needed); the report shows them where the matrix asks (a migration matrix's cost).
+NOTE = "tfpin_note"
 
 
 class CorruptReport(ValueError):
@@ -15,7 +18,7 @@ class CorruptReport(ValueError):
 
 def read(path: Path) -> dict:
     """{'passed', 'failed', 'skipped', 'errors', 'failing': [ids], 'skip_reasons': {id: reason},
-    'timed_out': [ids], 'first_error': the first failure's error line}."""
+    'timed_out': [ids], 'first_error': the first failure's error line, 'notes': tfpin_note properties}."""
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
@@ -26,10 +29,11 @@ def read(path: Path) -> dict:
     if not suites:
         raise CorruptReport("no <testsuite> element")
     counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
-    failing, skip_reasons, timed_out, first_error = [], {}, [], ""
+    failing, skip_reasons, timed_out, first_error, notes = [], {}, [], "", []
     for suite in suites:
         for case in suite.iter("testcase"):
             tid = test_id(case)
+            notes += [p.get("value", "") for p in case.iter("property") if p.get("name") == NOTE]
             kinds = {child.tag for child in case}
             bad = case.find("error") if "error" in kinds else case.find("failure")
             if bad is not None:
@@ -52,7 +56,7 @@ def read(path: Path) -> dict:
         counted = sum(1 for c in suite.iter("testcase") if c.find("error") is not None)
         counts["errors"] += max(0, declared_errors - counted)
     return {**counts, "failing": failing, "skip_reasons": skip_reasons, "timed_out": timed_out,
-            "first_error": first_error}
+            "first_error": first_error, "notes": notes}
 
 
 def error_line(element) -> str:

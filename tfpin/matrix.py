@@ -20,7 +20,9 @@ from .project import tomllib
 MATRICES_DIR = Path(__file__).resolve().parent / "matrices"  # shipped inside the package: works installed
 DEFAULT_MATRIX = "table"
 
-TOP_KEYS = {"description", "extends", "remove", "cells", "packages", "pythons", "constraints"}
+TOP_KEYS = {"description", "extends", "remove", "cells", "packages", "pythons", "constraints", "purpose"}
+# What a matrix is for: choosing a pin among releases, or pricing a move (the report leads with the cost).
+PURPOSES = ("compatibility", "migration")
 PACKAGE_KEYS = {"label", "id_parts", "pins_as"}
 PYTHON_KEYS = {"pip", "tools"}
 CONSTRAINT_KEYS = {"pin", "reason", "when", "origin"}
@@ -40,8 +42,9 @@ class UnknownCell(MatrixError):
 
 class Matrix:
     def __init__(self, name: str, path: Path, description: str, cells: list[Cell], shared=None,
-                 constraints_path: Path | None = None):
+                 constraints_path: Path | None = None, purpose: str = "compatibility"):
         self.name, self.path, self.description, self.cells = name, path, description, cells
+        self.purpose = purpose
         self.shared = shared or {}  # packages, pythons, constraints as written: what a child inherits
         # The file whose [[constraints]] this matrix uses: itself, or the base it `extends`.
         self.constraints_path = constraints_path or path
@@ -116,7 +119,11 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
             seen[cell.id] = cell.source
             cells.append(cell)
     shared = {key: data.get(key, {} if key != "constraints" else []) for key in ("packages", "pythons", "constraints")}
-    return Matrix(path.stem, path, data.get("description", ""), cells, shared, constraints_path)
+    purpose = data.get("purpose", "compatibility")
+    if purpose not in PURPOSES:
+        raise MatrixError("%s: key 'purpose' = %r; allowed: %s (migration: the report leads with what failed, what "
+                          "skipped and why, per cell)" % (path, purpose, ", ".join(PURPOSES)))
+    return Matrix(path.stem, path, data.get("description", ""), cells, shared, constraints_path, purpose)
 
 
 def _base_name(path: Path, extends) -> str:

@@ -64,8 +64,24 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
         "pairs": verdicts(cells, results, table_groups),
         "pins": pins_in_force(cells),
         "beside_stock": beside_stock(matrix, results),
+        "purpose": getattr(matrix, "purpose", "compatibility"),
+        "migration": migration_cost(results) if getattr(matrix, "purpose", "") == "migration" else None,
         "recommendation": rec,
     }
+
+
+def migration_cost(results: list[dict]) -> list[dict]:
+    """Per cell of a migration matrix: what failed, what could not apply (skip reasons, counted), and the
+    notes its tests attached (which compat rows it needed): the price of moving there."""
+    out = []
+    for r in results:
+        reasons: dict[str, int] = {}
+        for reason in (r.get("skips") or {}).values():
+            reasons[reason] = reasons.get(reason, 0) + 1
+        out.append({"cell": r["id"], "status": r["status"], "failing": r.get("failing", []),
+                    "reason": r.get("reason", ""), "skipped": sorted(reasons.items(), key=lambda kv: -kv[1]),
+                    "notes": r.get("notes", [])})
+    return out
 
 
 def stock_peer(matrix, result: dict) -> str | None:
@@ -251,6 +267,8 @@ def markdown(report: dict) -> str:
     missing = [c for c in report["cells_planned"] if c not in {r["id"] for r in report["cells"]}]
     for cid in missing:
         rows.append("| `%s` | not run | | | | | | | | | %s | |" % (cid, " | ".join("" for _ in MD_VERSIONS)))
+    if report.get("migration"):
+        rows += migration_markdown(report["migration"])
     notes = [r for r in report["cells"] if r["status"] != PASSED]
     if notes:
         rows += ["", "## Cells that did not pass", ""]
@@ -297,6 +315,28 @@ def markdown(report: dict) -> str:
         rows += ["- %s: %s" % (", ".join("%s %s" % kv for kv in x["requirements"].items()), x["why"])
                  for x in rec["rejected_newer"]]
     return "\n".join(rows) + "\n"
+
+
+def migration_markdown(cost: list[dict]) -> list[str]:
+    rows = ["", "## Migration cost", "",
+            "What moving the suite to each release costs: tests that fail there, tests that cannot apply (and "
+            "why), and what its tests report they needed.", ""]
+    for c in cost:
+        rows.append("### `%s`: %s" % (c["cell"], c["status"]))
+        rows.append("")
+        if c["failing"]:
+            rows.append("- fails (%d): %s" % (len(c["failing"]), ", ".join("`%s`" % t for t in c["failing"][:12])
+                                               + (" ..." if len(c["failing"]) > 12 else "")))
+        elif c["status"] != PASSED and c["reason"]:
+            rows.append("- %s" % c["reason"])
+        for reason, count in c["skipped"]:
+            rows.append("- skipped %d: %s" % (count, reason))
+        for note in c["notes"]:
+            rows.append("- %s" % note)
+        if not (c["failing"] or c["skipped"] or c["notes"]) and c["status"] == PASSED:
+            rows.append("- nothing: every test passed unchanged")
+        rows.append("")
+    return rows
 
 
 def tensorflow_build(r: dict) -> str:

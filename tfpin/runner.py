@@ -190,6 +190,7 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, lo
         result["tests"] = {k: tests[k] for k in ("passed", "failed", "skipped", "errors")}
         result["failing"] = tests["failing"]
         result["skips"] = tests["skip_reasons"]
+        result["notes"] = tests["notes"]
         result["junit"] = rel(junit_path, ctx)
     status, reason = classify(tests, exit_code, crash)
     result["status"] = status

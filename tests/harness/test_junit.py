@@ -36,3 +36,22 @@ E   AttributeError: module 'tensorflow._api.v1.compat' has no attribute 'v1'</er
     got = junit.read(path)
     assert got["failing"] == ["tests/test_io.py"] and got["errors"] == 1
     assert got["first_error"] == "AttributeError: module 'tensorflow._api.v1.compat' has no attribute 'v1'"
+
+
+def test_notes_come_from_record_property_in_a_real_pytest_run(tmp_path):
+    """A test attaches a line to its cell's verdict with record_property("tfpin_note", ...): the JUnit pytest
+    writes (xunit1, as in cells) carries it, other properties do not become notes."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_n.py").write_text(
+        "def test_a(record_property):\n"
+        "    record_property('tfpin_note', 'compat rows: Session (2.0)')\n"
+        "    record_property('other', 'x')\n"
+        "def test_b():\n"
+        "    pass\n")
+    xml = tmp_path / "j.xml"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_n.py"),
+                    "--junitxml", str(xml), "-o", "junit_family=xunit1"], check=True, capture_output=True)
+    got = junit.read(xml)
+    assert got["notes"] == ["compat rows: Session (2.0)"] and got["passed"] == 2

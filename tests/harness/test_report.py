@@ -171,3 +171,27 @@ def test_stored_results_are_checked_against_the_matrix_now(tmp_path):
     assert "did not finish" in report.check_result(path, cell, good["stamp"])[0]
     path.write_text('{"id": "py3.7')
     assert "unreadable" in report.check_result(path, cell, good["stamp"])[0]
+
+
+def test_migration_matrix_leads_with_the_cost_per_cell():
+    """purpose = "migration": failing tests, skips counted by reason and the tests' notes, per cell."""
+    m = matrices.load("migration")
+    assert m.purpose == "migration"
+    cells = m.cells[:2]
+    results = []
+    for cell, status in zip(cells, ("failed", "passed")):
+        r = result(cell, status)
+        r["keras"] = None
+        r["failing"] = ["tests/cell/test_x.py::test_y"] if status == "failed" else []
+        r["skips"] = {"a::t1": "standalone Keras is not installed", "a::t2": "standalone Keras is not installed",
+                      "b::t3": "tf.contrib does not exist"}
+        r["notes"] = ["compat rows: Session (2.0)"]
+        results.append(r)
+    rep = report.build(m, cells, results, "t0", "t1", {})
+    md = report.markdown(rep)
+    first, second = rep["migration"]
+    assert first["failing"] == ["tests/cell/test_x.py::test_y"]
+    assert first["skipped"][0] == ("standalone Keras is not installed", 2)
+    assert "## Migration cost" in md and "- skipped 2: standalone Keras is not installed" in md
+    assert "### `%s`: failed" % cells[0].id in md and "- compat rows: Session (2.0)" in md
+    assert report.build(TABLE, TABLE.cells, table_results(), "t0", "t1", {})["migration"] is None
