@@ -74,6 +74,11 @@ def _cells(report):
                 "<span class=st>%s</span> <span class=small>%d passed, %d failed, %d errors, %d skipped; "
                 "setup %.1f s, tests %.1f s</span>" % (escape(r["status"]), t["passed"], t["failed"], t["errors"],
                                                       t["skipped"], d["setup_s"], d["tests_s"])]
+        if r.get("cached_from"):
+            body.append("<br><span class=small>cached: the verdict of %s (tests %.1f s), nothing changed since"
+                        "</span>" % (escape(r["cached_from"]["finished"]), r["cached_from"]["tests_s"]))
+        for note in r.get("notes") or []:
+            body.append("<br><span class=small>%s</span>" % escape(note))
         tp = r.get("throughput") or {}
         if tp.get("status") == "measured":
             body.append("<br><span class=small>%.0f img/s</span>" % tp["images_per_sec"])
