@@ -197,7 +197,7 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
     started, done = now(), {}
     report_as = report.report_name(m, partial) if write_report else None
     printing = threading.Lock()
-    sources = cache.sources_digest(ctx.project)
+    sources = cache.sources_digest(ctx)
 
     def one(i, cell):
         def say(text):
@@ -209,7 +209,7 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
         if hit is None:
             say("started" + (" (%s)" % why if why and why != "no stored result" else ""))
             result = run_cell(cell, ctx, say)
-            cache.seal(result, inputs, ctx, cache.sources_digest(ctx.project))
+            cache.seal(result, inputs, ctx, cache.sources_digest(ctx))
             write_atomic(ctx.reports / "cells" / (cell.id + ".json"), json.dumps(result, indent=2) + "\n")
         else:
             result = hit

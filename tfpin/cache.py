@@ -41,8 +41,9 @@ def _digest(data) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-def source_files(project) -> list[Path]:
-    """The files whose content is part of the key (sorted, unique)."""
+def source_files(project, outputs=()) -> list[Path]:
+    """The files whose content is part of the key (sorted, unique); never tfpin's own outputs (`outputs`:
+    the report and env directories, wherever --reports/--envs put them)."""
     root = project.root
     if project.sources is not None:
         found = [p for entry in project.sources for p in _expand(root, entry)]
@@ -54,7 +55,9 @@ def source_files(project) -> list[Path]:
                                                       if not a.startswith("-")]
     for path in extra:
         found += list(_walk(path)) if path.is_dir() else [path] if path.is_file() else []
-    return sorted(set(p for p in found if p.is_file() and not set(p.relative_to(root).parts) & NEVER_SOURCES))
+    outputs = [Path(o).resolve() for o in outputs]
+    return sorted(set(p for p in found if p.is_file() and not set(p.relative_to(root).parts) & NEVER_SOURCES
+                      and not any(p.resolve().is_relative_to(o) for o in outputs)))
 
 
 def _expand(root: Path, entry: str) -> list[Path]:
@@ -85,10 +88,11 @@ def _git_files(root: Path) -> list[Path] | None:
     return [root / name for name in out.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
 
 
-def sources_digest(project) -> str:
+def sources_digest(ctx) -> str:
     """Paths and contents, so a rename, an edit, a new or a deleted file each change it."""
+    project = ctx.project
     h = hashlib.sha256()
-    for path in source_files(project):
+    for path in source_files(project, (ctx.reports, ctx.envs)):
         h.update(str(path.relative_to(project.root)).encode("utf-8", "surrogateescape") + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()[:16]

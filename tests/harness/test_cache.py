@@ -242,3 +242,14 @@ def test_ctrl_c_with_jobs_interrupts_every_running_cell(tmp_path, envs):
     assert rep["recommendation"]["requirements"] is None
     for pid in pids:
         assert not running(pid), "process %d survived the interrupted run" % pid
+
+
+def test_reports_elsewhere_in_the_project_are_never_sources(tmp_path, envs):
+    """--reports out (not git-ignored) must not make each run's own report a changed source."""
+    project = make_project(tmp_path / "p")
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    out = tfpin(project, "matrix", "--reports", "out", envs=envs)
+    assert out.returncode == 0, out.stdout + out.stderr
+    again = tfpin(project, "matrix", "--reports", "out", envs=envs)
+    assert "2 cells cached" in again.stdout, again.stdout
