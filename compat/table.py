@@ -171,6 +171,26 @@ TABLE = {
         ((2, 0), Broken("tf.keras on TF 2.0: to_yaml writes a BatchNormalization's axis as a python/object/apply "
                         "ListWrapper tag; model_from_yaml with PyYAML 5.4.1 fails: ConstructorError: could not "
                         "determine a constructor for the tag ...ListWrapper"))],
+    # NCHW max-pool on the CPU.  TF 1.x and 2.0 have no such kernel ("Default MaxPoolingOp only supports NHWC on
+    # device type CPU": the NCHW tests skip); TF 2.11 and 2.15 run it through oneDNN (on by default) and return wrong
+    # values: a fed [2, 8, 8, 4] uniform input, 3x3/2 pooling, differs from NHWC and from numpy by up to 0.39
+    # (SAME) / 0.44 (VALID), while the constant-folded graph is right; TF_ENABLE_ONEDNN_OPTS=0 brings back the
+    # missing-kernel error.  TF 2.21 returns numpy's values (2.16-2.20 not measured).
+    "cpu_nchw_max_pool_broken": [
+        ((1, 12), False),
+        ((2, 11), Broken("TF 2.11-2.15 on CPU: an NCHW max-pool (oneDNN kernel) returns wrong values (3x3/2 on a fed "
+                         "8x8 input: up to 0.39 off numpy and the NHWC result); TF 2.0 has no NCHW kernel, 2.21 is "
+                         "right")),
+        ((2, 21), False)],
+    # Whether a CUDA build of TensorFlow means the cell meant to use a GPU (tests/cell/test_gpu.py fails such a
+    # build that sees none).  TF 1.x and 2.0: the CPU wheel `tensorflow` has no CUDA (is_built_with_cuda() False,
+    # measured on 1.12-1.15 and 2.0.4); a CUDA build is tensorflow-gpu, chosen for a GPU.  From TF 2.1 the plain
+    # `tensorflow` wheel is the CUDA build (True on 2.11, 2.15, 2.21) and the ordinary CPU install as well.
+    "cuda_build_means_gpu_broken": [
+        ((1, 12), False),
+        ((2, 1), Broken("from TF 2.1 the plain tensorflow wheel is built with CUDA (tf.test.is_built_with_cuda() "
+                        "is True on 2.11, 2.15 and 2.21, False on 2.0.4) and is the CPU install too: a CUDA build "
+                        "that sees no GPU is an ordinary CPU cell there, not a GPU cell missing its GPU"))],
     # TF 2.6 replaced Model.to_yaml and model_from_yaml by functions that raise (arbitrary code execution).
     "tf_keras_yaml_broken": [
         ((1, 12), False),

@@ -163,7 +163,7 @@ def test_cell_versions_are_the_pinned_ones(cell, description):
 # global_norm notice nothing from our frames; layers_fn (tf.layers.batch_normalization, the notes' own
 # spelling, kept on purpose) carries its decorator notice on 1.13+. That notice, and only it, is expected.
 EXPECTED_NOTICE = {"layers_fn": "batch_normalization (from tensorflow.python.layers.normalization) is deprecated"}
-CONTROL_NOTICE = "softmax_cross_entropy_with_logits (from tensorflow.python.ops.nn_ops) is deprecated"
+CONTROL_NOTICE = "Print (from tensorflow.python.ops.logging_ops) is deprecated"
 NOTICE_ARGS = [background.REPO] + list(batchnorm.available_implementations())  # TF 2.x: no contrib, no keras
 background.start("deprecation_notices.py", NOTICE_ARGS)  # fresh process, runs while other tests do
 

@@ -46,14 +46,15 @@ ALLOWED_INTERNAL = {
         "1.14: GlorotUniform.__init__ (the dense kernel's Keras-default init) passes dtype to its base",
     "calling BaseResourceVariable.__init__ (from tensorflow.python.ops.resource_variable_ops) with constraint":
         "1.15: tf.keras add_weight creates its variables passing constraint=None",
-    "disable_resource_variables (from tensorflow.python.ops.variable_scope)":
-        "2.x: tf.compat.v1.disable_v2_behavior (compat calls it once) switches resource variables off through it",
+    "disable_resource_variables (from tensorflow.python.ops.":
+        "2.x: tf.compat.v1.disable_v2_behavior (compat calls it once) switches resource variables off through it "
+        "(variable_scope on 2.0-2.15, resource_variables_toggle on 2.21)",
 }
 # Standalone Keras 2.2.4/2.2.5 calls the TF 1.x names itself (tf.Session, tf.get_default_graph, ...; it
 # never uses tf.compat.v1), so 1.14/1.15 notice them from its own backend: a notice located in the keras
 # package is Keras-internal by where it happens, whatever the name.
 KERAS_PACKAGE = os.sep + "site-packages" + os.sep + "keras" + os.sep
-CONTROL = ("stack_run.py", "softmax_cross_entropy_with_logits (from tensorflow.python.ops.nn_ops) is deprecated")
+CONTROL = ("stack_run.py", "Print (from tensorflow.python.ops.logging_ops) is deprecated")
 
 background.start("stack_run.py")  # fresh process, runs on the idle core while other tests do
 NOTICE = re.compile(r"^WARNING:tensorflow:(?:From (?P<file>.+?):(?P<line>\d+): )?(?P<message>.*deprecat.*)$",

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from compat import gpu_devices, session_config, tf1, tower_devices
+from compat import gpu_devices, session_config, tf1, tower_devices, unavailable
 from resnet_core.arch import resnet_arch
 from resnet_core.batchnorm import batch_norm
 from resnet_core.graph_model import build_logits
@@ -34,6 +34,8 @@ def test_a_gpu_build_finds_its_gpu():
         pytest.skip("a CPU build of TensorFlow: no GPU expected in this cell")
     if gpu_devices():
         return
+    if unavailable("cuda_build_means_gpu_broken"):
+        pytest.skip(unavailable("cuda_build_means_gpu_broken"))
     probe = subprocess.run(
         [sys.executable, "-c", "from compat import gpu_devices; print(gpu_devices())"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,

@@ -15,7 +15,9 @@ import pytest
 from compat import logs
 
 SEVERITIES = ("INFO", "WARNING", "ERROR")
-CPP_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) ")
+# TF's own log format ("2026-11-30 14:27:19.201524: E tensorflow/...") and, from TF 2.16, absl's
+# ("E0000 00:00:1796048850.192675   32045 logging_ops.cc:173] ...").
+CPP_RECORD = re.compile(r"^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) |([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ )")
 CPP_SEVERITY = {"I": "INFO", "W": "WARNING", "E": "ERROR", "F": "FATAL"}
 
 
@@ -32,7 +34,7 @@ def cpp_records(stderr):
     for line in stderr.splitlines():
         match = CPP_RECORD.match(line)
         if match:
-            records.append([CPP_SEVERITY[match.group(1)], line])
+            records.append([CPP_SEVERITY[match.group(1) or match.group(2)], line])
         elif records and line[:1].isspace():
             records[-1][1] += "\n" + line
     return records

@@ -12,7 +12,7 @@ import background
 import numpy as np
 import pytest
 
-from compat import gpu_devices, session_config, tf1
+from compat import gpu_devices, session_config, tf1, unavailable
 from resnet_core import arch as arch_lib
 from resnet_core.graph_model import GraphBackend, build_logits, count_trainable_params
 
@@ -190,8 +190,10 @@ def test_nchw_graph_builds_with_the_same_variables(graph):
     assert nchw.shape.as_list() == nhwc.shape.as_list()
 
 
-def test_nchw_logits_equal_nhwc_logits_where_kernels_exist():
+def test_nchw_logits_equal_nhwc_logits_where_kernels_exist(request):
     """Same seed, same input: NCHW and NHWC logits agree.  On CPU TF1 has no NCHW conv kernel: skipped then."""
+    if not gpu_devices() and unavailable("cpu_nchw_max_pool_broken"):  # a known wrong kernel: expected to fail
+        request.applymarker(pytest.mark.xfail(strict=True, reason=unavailable("cpu_nchw_max_pool_broken")))
     device = (gpu_devices() or ["/cpu:0"])[0]
     xb = np.random.RandomState(0).rand(2, 8, 8, 3).astype(np.float32)
     got = {}
