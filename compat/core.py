@@ -155,7 +155,7 @@ def describe():
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "tf_version_table_key": "%d.%d" % TF_VERSION,
-        "tf.keras": tf.keras.__version__,
+        "tf.keras": _tf_keras_version(),
         "keras": _optional_version("keras"),
         "numpy": numpy.__version__,
         "protobuf": protobuf.__version__,
@@ -165,6 +165,11 @@ def describe():
         "fused_batch_norm_op": _fused_bn_op_type(),
     }
     return info
+
+
+def _tf_keras_version():
+    version = resolve("tf_keras_version")
+    return version() if callable(version) else version
 
 
 def _optional_version(module_name):

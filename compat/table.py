@@ -57,6 +57,13 @@ def _gpus_from_config():
     return [d.name for d in tf.config.experimental.list_physical_devices("GPU")]
 
 
+def _tf_keras_package_version():
+    # TF 2.6+: tf.keras is the API module of a separate package (keras, or tf_keras under TF_USE_LEGACY_KERAS), which
+    # 2.15's keras.api._v2.keras no longer gives a __version__ (2.11's still does); the package itself has it.
+    package = tf.compat.v1.keras.layers.Layer.__module__.split(".")[0]
+    return importlib.import_module(package).__version__
+
+
 def _keras_export_contrib(model, path):
     # 1.12/1.13: tf.contrib.saved_model.save_keras_model(model, base) writes base/<timestamp>/ and returns that
     # directory as bytes (tf.keras.experimental does not exist yet).
@@ -107,6 +114,8 @@ TABLE = {
     # From TF 2.6 tf.keras is the separate `keras` package (tf-keras with TF_USE_LEGACY_KERAS from 2.16) and
     # tensorflow.python.keras a stale copy with its own classes and global session (measured on 2.11: its Layer is
     # not tf.keras.layers.Layer), so the tf.compat.v1.keras spelling is the one that is tf.keras.
+    # tf.keras' own version string ('2.2.4-tf' on 1.13-1.15).
+    "tf_keras_version": [((1, 12), "tensorflow:keras.__version__"), ((2, 6), _tf_keras_package_version)],
     "tf_keras_backend": [((1, 12), "tensorflow.python.keras:backend"), ((2, 6), "tensorflow:compat.v1.keras.backend")],
     "tf_keras_layer": [((1, 12), "tensorflow.python.keras.layers:Layer"),
                        ((2, 6), "tensorflow:compat.v1.keras.layers.Layer")],

@@ -150,6 +150,8 @@ def test_cell_versions_are_the_pinned_ones(cell, description):
     builds = [name for name in ("tensorflow", "tensorflow-gpu", "intel-tensorflow") if name in wanted]
     assert len(builds) == 1, "the harness must pin one TensorFlow build in every cell: %s" % cell
     wanted["tensorflow"] = wanted.pop(builds[0])
+    if "tf-keras" in wanted:  # TF >= 2.16 cells: tf.keras must be the pinned tf-keras (compat's TF_USE_LEGACY_KERAS)
+        wanted["tf.keras"] = wanted.pop("tf-keras")
     for package, version in sorted(wanted.items()):
         if package in description:
             assert description[package] == version, "%s: imported %s, cell %s pins %s" % (
