@@ -16,8 +16,8 @@ from compat import logs
 
 SEVERITIES = ("INFO", "WARNING", "ERROR")
 # TF's own log format ("2026-11-30 14:27:19.201524: E tensorflow/...") and, from TF 2.16, absl's
-# ("E0000 00:00:1796048850.192675   32045 logging_ops.cc:173] ...").
-CPP_RECORD = re.compile(r"^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) |([IWEF])\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ )")
+# ("E0000 00:00:1796048850.192675   32045 logging_ops.cc:173] ...": month-day, hours:minutes:epoch-seconds, thread).
+CPP_RECORD = re.compile(r"^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: ([IWEF]) |([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ )")
 CPP_SEVERITY = {"I": "INFO", "W": "WARNING", "E": "ERROR", "F": "FATAL"}
 
 
