@@ -1,4 +1,4 @@
-"""What moved where between TensorFlow 1.12 and 1.15, as data.
+"""What moved where between TensorFlow 1.12 and 2.21, as data.
 
 Every version difference the project depends on is one row of TABLE:
     logical name -> [(first TF version the entry applies to, where it is), ...] oldest first.
@@ -15,7 +15,7 @@ import importlib
 import tensorflow as tf
 
 TF_VERSION = tuple(int(p) for p in tf.__version__.split(".")[:2])
-SUPPORTED = ((1, 12), (1, 15))
+SUPPORTED = ((1, 12), (2, 21))  # 2.x: through tf.compat.v1 with the v2 behaviour off (matrices/migration.toml)
 
 
 # A row value saying "this cannot work on these releases", with the measured failure (a plain string would be
