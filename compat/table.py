@@ -239,3 +239,15 @@ def _load(where):
     for attr in filter(None, attrs.split(".")):
         obj = getattr(obj, attr)
     return obj
+
+
+def rows_since(first):
+    """[(row name, version key of its entry here)] for rows whose entry on the running TF was added for `first` or
+    later.  On a TF 2.x cell rows_since((2, 0)) is what running the TF1 stack there needed: the migration's compat
+    rows (empty on 1.x)."""
+    out = []
+    for name, rows in sorted(TABLE.items()):
+        keys = [tuple(f) for f, _ in rows if tuple(f) <= TF_VERSION]
+        if keys and max(keys) >= tuple(first):
+            out.append((name, max(keys)))
+    return out

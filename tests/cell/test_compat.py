@@ -38,6 +38,22 @@ def test_every_version_table_row_resolves_on_this_cell(name):
     assert table.resolve(name) is not None
 
 
+def test_migration_rows_are_named_on_the_cells_verdict(record_property):
+    """The compat rows this cell needs beyond TF 1.x (none on 1.x): each resolves here, a Broken one says why,
+    and the list goes on the cell's verdict (the migration report's "what needed a compat row")."""
+    rows = table.rows_since((2, 0))
+    for name, key in rows:
+        value = table.resolve(name)
+        assert value is not None and key == max(tuple(f) for f, _ in table.TABLE[name] if tuple(f) <= compat.TF_VERSION)
+        if isinstance(value, table.Broken):
+            assert compat.unavailable(name) == value.reason and value.reason
+    if rows:
+        broken = [name for name, _ in rows if isinstance(table.resolve(name), table.Broken)]
+        record_property("tfpin_note", "compat rows for TF 2.x (%d): %s; of them cannot work here (tests skip): %s"
+                        % (len(rows), ", ".join("%s (%d.%d)" % ((name,) + key) for name, key in rows),
+                           ", ".join(broken) or "none"))
+
+
 def test_tf1_graph_api_runs(graph, session):
     """The core graph API works end to end through tf1: a variable, a collection, a feed."""
     x = tf1.placeholder(tf1.float32, [None, 2])
