@@ -2,7 +2,8 @@
 
 `python -m resnet_core.naive_tf1` builds and runs two steps of a small conv net with BN, L2, clipping,
 momentum, weight EMA, a summary and a checkpoint, the way TF1 tutorials of the 1.4-1.12 era wrote them,
-and prints one JSON line: the distinct deprecation notices TensorFlow logged while doing it.  That count
+and prints one JSON line: the distinct deprecation notices TensorFlow logged while doing it, and the error
+that stopped it where it does not run at all (TF 2.x: `tf.set_random_seed` is gone).  That count
 per cell is the migration burden a user's unported code carries on that release (resnet_core itself goes
 through compat/ and triggers none of its own: tests/cell/test_deprecations.py).  Run from this file in a
 fresh process: notices print once per process, and 1.14/1.15 hide some for code run from a string.
@@ -72,7 +73,13 @@ def naive_training(steps=2):
 
 
 if __name__ == "__main__":
-    with tf.Graph().as_default():
-        naive_training()
+    breaks = None
+    try:
+        with tf.Graph().as_default():
+            naive_training()
+    except Exception as exc:  # on TF 2.x unported 1.x code stops at its first missing name: a finding
+        breaks = "%s: %s" % (type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
     distinct = sorted(set(FROM.sub("", n).splitlines()[0] for n in notices))
-    print(json.dumps({"notices": distinct}))
+    # breaks: the error that stopped the naive code on this release (None: it ran); the notices are those seen
+    # before it stopped, so a count is never read as "runs clean" when the code did not run.
+    print(json.dumps({"notices": distinct, "breaks": breaks}))

@@ -183,8 +183,8 @@ def summarize(written: dict, reads: dict, census: dict, failures: dict) -> dict:
                        "first_step_over": over[0] if over else None})
     deprecations = {}
     for cid, (data, reason) in census.items():
-        deprecations[cid] = ({"count": len(data["notices"]), "notices": data["notices"]} if data is not None
-                             else {"count": None, "reason": reason})
+        deprecations[cid] = ({"count": len(data["notices"]), "notices": data["notices"], "breaks": data.get("breaks")}
+                             if data is not None else {"count": None, "reason": reason})
     # Our own step failing (a writer, reader or census that crashed) is an error of the run; a checkpoint
     # that does not restore is a finding about the versions, not an error.
     errors = list(failures.values()) + [reason for data, reason in reads.values() if data is None] + [
@@ -241,5 +241,14 @@ def markdown(cross: dict) -> list[str]:
     rows += ["", "**Migration burden** (distinct deprecation notices of the naive TF1 training step, "
              "resnet_core/naive_tf1.py):", "", "| cell | notices |", "|---|--:|"]
     for cid, d in cross["deprecations"].items():
-        rows.append("| `%s` | %s |" % (cid, d["count"] if d["count"] is not None else "? " + d["reason"]))
+        rows.append("| `%s` | %s |" % (cid, burden_text(d).replace("|", "\\|")))
     return rows
+
+
+def burden_text(d: dict) -> str:
+    """One cell's naive-TF1 census: its notice count, or that the code does not run there (and why)."""
+    if d["count"] is None:
+        return "? " + d.get("reason", "")
+    if d.get("breaks"):
+        return "does not run: %s (%d notices before it stopped)" % (d["breaks"], d["count"])
+    return str(d["count"])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
+from .cross import burden_text
+
 STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#bc4c00", "unavailable": "#6e7781",
                   "missing-interpreter": "#8250df", "interrupted": "#9a6700"}
 CURVE_COLOURS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#0598bc", "#bf3989", "#6e7781")
@@ -163,7 +165,7 @@ def _burden(cross):
            "(plain 1.x names, no compat layer) per cell.</p><div class=scroll><table><tr><th>cell</th>"
            "<th>notices</th></tr>"]
     for cid, d in cross.get("deprecations", {}).items():
-        shown = d["count"] if d["count"] is not None else "? " + d.get("reason", "")
+        shown = burden_text(d)
         listed = "<details><summary>%s</summary><pre>%s</pre></details>" % (
             escape(str(shown)), escape("\n".join(d.get("notices", [])))) if d.get("notices") else escape(str(shown))
         out.append("<tr><td><code>%s</code></td><td>%s</td></tr>" % (escape(cid), listed))

@@ -48,8 +48,19 @@ def test_drift_compares_the_same_weights_and_the_same_seed():
     (losses,) = out["losses"]
     assert abs(losses["max_abs_diff"] - 0.1) < 1e-12
     assert losses["first_step_over"] == 3  # step 2 differs by 4e-4, under the 1e-3 threshold
-    assert out["deprecations"] == {A: {"count": 0, "notices": []},
-                                   B: {"count": 1, "notices": ["The name tf.Session is deprecated."]}}
+    assert out["deprecations"] == {A: {"count": 0, "notices": [], "breaks": None},
+                                   B: {"count": 1, "notices": ["The name tf.Session is deprecated."], "breaks": None}}
+
+
+def test_naive_code_that_does_not_run_is_a_finding_not_an_error():
+    """On TF 2.x the naive TF1 step stops at `tf.set_random_seed`: the census says so; the run has no error."""
+    written, reads, census = inputs()
+    stopped = "AttributeError: module 'tensorflow' has no attribute 'set_random_seed'"
+    census[B] = ({"notices": [], "breaks": stopped}, "")
+    out = cross.summarize(written, reads, census, {})
+    assert out["errors"] == [] and out["deprecations"][B]["breaks"] == stopped
+    rows = "\n".join(cross.markdown(out))
+    assert "| `%s` | does not run: %s (0 notices before it stopped) |" % (B, stopped) in rows
 
 
 def test_a_target_whose_reader_failed_gives_its_reason_on_every_pair():

@@ -27,10 +27,12 @@ def main(names):
         if not os.path.isfile(record):
             problems.append("%s: RECORD missing" % dist)
             continue
+        installed_tops = set()
         with open(record) as f:
             for row in csv.reader(f):
                 if not row or row[0].endswith(".pyc"):
                     continue
+                installed_tops.add(row[0].split("/")[0].split(".")[0])
                 if not os.path.exists(os.path.normpath(os.path.join(site, row[0]))):
                     problems.append("%s: %s is missing" % (dist, row[0]))
                     break
@@ -38,8 +40,11 @@ def main(names):
             found.add(dist)
             top = os.path.join(info, "top_level.txt")
             modules = open(top).read().split() if os.path.isfile(top) else []
+            # Only names the wheel installed at the top: TF 2.15's top_level.txt lists `third_party`, which it
+            # ships only below tensorflow/, so it is not importable and never was.
             for module in modules:
-                if module and importlib.util.find_spec(module.replace("/", ".")) is None:
+                if module and module.split("/")[0] in installed_tops and \
+                        importlib.util.find_spec(module.replace("/", ".")) is None:
                     problems.append("%s: module %s cannot be found" % (dist, module))
     for name in sorted(wanted - found):
         problems.append("%s: not installed" % name)
