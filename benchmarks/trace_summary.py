@@ -14,7 +14,10 @@ import sys
 def summarize(path):
     with open(path) as f:
         events = json.load(f)["traceEvents"]
-    ops = [e for e in events if e.get("ph") == "X" and "op" in e.get("args", {})]
+    # TF 1.15 also writes a "/host:CPU Compute" stream whose events repeat the device's with op "unknown".
+    host = set(e["pid"] for e in events if e.get("ph") == "M" and e.get("name") == "process_name"
+               and e["args"]["name"].startswith("/host:"))
+    ops = [e for e in events if e.get("ph") == "X" and "op" in e.get("args", {}) and e["pid"] not in host]
     by_type = collections.defaultdict(lambda: [0.0, 0])
     for e in ops:
         row = by_type[e["args"]["op"]]
