@@ -12,6 +12,7 @@ __all__ = [
     "dataset_output_shapes", "moments", "assign_moving_average", "fused_batch_norm", "conv2d",
     "contrib_batch_norm", "session_config", "gpu_devices", "tower_devices", "get_logger", "describe",
     "load_saved_model", "numpy_input_fn", "autograph_to_graph", "load_variables", "unavailable",
+    "cpu_training_kernels",
 ]
 
 resolve("disable_v2_behavior")()
@@ -125,6 +126,12 @@ def session_config(threads=None, cpu_devices=None, soft_placement=True, log_devi
     config = tf1.ConfigProto(**kwargs)
     config.gpu_options.allow_growth = bool(gpu_allow_growth)
     return config
+
+
+def cpu_training_kernels():
+    """{"conv_backprop": kernel-set name, "gradients": formulations}: the measured fastest way to compute the CPU
+    training step on this release and build (stock or MKL), from compat.table's "cpu_training_kernels" row."""
+    return dict(resolve("cpu_training_kernels")["mkl" if _mkl_enabled() else "stock"])
 
 
 def gpu_devices():

@@ -205,6 +205,21 @@ TABLE = {
         ((1, 12), False),
         ((2, 6), Broken("tf.keras from TF 2.6: Model.to_yaml() raises RuntimeError: Method `model.to_yaml()` has "
                         "been removed due to a security risk of arbitrary code execution"))],
+    # How the CPU training step is computed (never what), per build: the conv-gradient kernel set of resnet_core.bench
+    # (CONV_BACKPROP_KERNELS) and the gradient formulations of resnet_core.cpu_kernels, each checked numerically
+    # before use.  Measured (2026-11-30, 2 cores, in-process interleaved windows, img/s vs TF's own gradients):
+    # 1.12 and 1.13 bn_basic_ops + conv_filter_forward 1.49x / 1.37x (adding conv_input_forward: 1.42x / 1.33x);
+    # 1.14 all three 1.40x (bn + filter 1.24x); 1.15 the Eigen conv-gradient kernels 1.30x, the formulations then
+    # +1-4% each (noise level: not used).  "mkl": intel-tensorflow (MKL-DNN) builds keep TF's gradients, whose
+    # rewritten _Mkl* kernels are already fast (1.15.2 only: earlier releases do not install).
+    "cpu_training_kernels": [
+        ((1, 12), {"stock": {"conv_backprop": "default", "gradients": ("bn_basic_ops", "conv_filter_forward")},
+                   "mkl": {"conv_backprop": "default", "gradients": ()}}),
+        ((1, 14), {"stock": {"conv_backprop": "default",
+                             "gradients": ("bn_basic_ops", "conv_input_forward", "conv_filter_forward")},
+                   "mkl": {"conv_backprop": "default", "gradients": ()}}),
+        ((1, 15), {"stock": {"conv_backprop": "eigen", "gradients": ()},
+                   "mkl": {"conv_backprop": "default", "gradients": ()}})],
 }
 
 _cache = {}
