@@ -6,6 +6,12 @@ tf.data pipeline, so the input costs nothing per step.  Weight EMA, the streamin
 global-norm clipping are off by default (they are bookkeeping, not the model) and can be
 switched on to price them.  After warm-up steps (graph optimisation, allocator growth) several
 timed windows are run and the median window is the result: the machine is shared and noisy.
+
+How the step is computed (never what): --conv-backprop picks the CPU kernels of the conv gradients
+and --gradients the gradient formulations of resnet_core.cpu_kernels; `table` (the default of both)
+is compat's choice for this release and build (row "cpu_training_kernels", measured with
+benchmarks/vs_tf_cnn_benchmarks.py), and every non-default choice is used only after its numerical
+check against TensorFlow's own gradients passed on this very build.
 """
 import argparse
 import json
@@ -60,6 +66,7 @@ def check_conv_backprop(kernels, rtol=1e-4):
 def build_parser():
     from resnet_core.arch import model_names
     from resnet_core.batchnorm import IMPLEMENTATIONS
+    from resnet_core.cpu_kernels import FORMULATIONS
 
     p = argparse.ArgumentParser(prog="python -m resnet_core.bench", parents=[log_level_parser()],
                                 description="Training throughput of a ResNet on synthetic data.")
@@ -72,8 +79,13 @@ def build_parser():
     p.add_argument("--data-format", choices=("NHWC", "NCHW"), default="NHWC")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: TF's choice)")
     p.add_argument("--inter-threads", type=int, default=None, help="inter-op threads (default: TF's choice)")
-    p.add_argument("--conv-backprop", choices=sorted(CONV_BACKPROP_KERNELS) + ["auto"], default="auto",
-                   help="CPU kernels for the conv gradients; auto times both, interleaved, and keeps the faster")
+    p.add_argument("--conv-backprop", choices=sorted(CONV_BACKPROP_KERNELS) + ["auto", "table"], default="table",
+                   help="CPU kernels for the conv gradients; auto times both, interleaved, and keeps the faster; "
+                        "table (default): compat's measured choice for this release and build")
+    p.add_argument("--gradients", default="table",
+                   help="gradient formulations (resnet_core.cpu_kernels): table (default: compat's measured choice), "
+                        "tf (TensorFlow's own gradient functions only), or a comma-separated list of %s"
+                   % ", ".join(FORMULATIONS))
     p.add_argument("--warmup", type=int, default=5, help="untimed steps")
     p.add_argument("--windows", type=int, default=5, help="timed windows; the median is reported")
     p.add_argument("--window-steps", type=int, default=10, help="steps per timed window")
@@ -104,6 +116,13 @@ def validate(parser, args):
     for name in ("threads", "inter_threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error("--%s must be >= 1" % name.replace("_", "-"))
+    if args.gradients not in ("table", "tf"):
+        from resnet_core.cpu_kernels import FORMULATIONS
+
+        unknown = [g for g in args.gradients.split(",") if g not in FORMULATIONS]
+        if unknown:
+            parser.error("--gradients: unknown formulation(s) %s (table, tf, or a list of %s)"
+                         % (", ".join(unknown), ", ".join(FORMULATIONS)))
 
 
 def _session_config(args, cpu_devices):
@@ -115,22 +134,66 @@ def _session_config(args, cpu_devices):
     return config
 
 
+def choose_gradients(choice):
+    """(formulations to use, {formulation: why not}) for a --gradients value; every one is checked first."""
+    import compat
+    from resnet_core import cpu_kernels
+
+    if choice == "tf":
+        return [], {}
+    names = list(compat.cpu_training_kernels()["gradients"]) if choice == "table" else choice.split(",")
+    used, unavailable = [], {}
+    for name in names:
+        reason = cpu_kernels.check(name)
+        if reason:
+            unavailable[name] = reason
+        else:
+            used.append(name)
+    return used, unavailable
+
+
+def choose_conv_backprop(choice):
+    """(kernel-set names to build, {name: why not}) for a --conv-backprop value; non-default sets are checked first."""
+    import compat
+
+    if choice == "auto":
+        names = sorted(CONV_BACKPROP_KERNELS)
+    elif choice == "table":
+        names = [compat.cpu_training_kernels()["conv_backprop"]]
+    else:
+        names = [choice]
+    unavailable = {}
+    for name in names:
+        reason = check_conv_backprop(name) if CONV_BACKPROP_KERNELS[name] else None
+        if reason:
+            unavailable[name] = reason
+    usable = [name for name in names if name not in unavailable]
+    if not usable and choice == "table":  # the table's choice failed its check here: TF's default kernels
+        usable = ["default"]
+    if not usable:
+        raise SystemExit("--conv-backprop %s: %s" % (choice, "; ".join(unavailable.values())))
+    return usable, unavailable
+
+
 class _Candidate(object):
     """One built, initialised training graph with its own session, ready to time."""
 
-    def __init__(self, args, kernels):
+    def __init__(self, args, kernels, gradients=()):
         import compat
         from compat import tf1
         from resnet_core import data
         from resnet_core.arch import resnet_arch
+        from resnet_core.cpu_kernels import override_map
         from resnet_core.training import build_training, initialize
 
         arch = resnet_arch(args.model)
         self.devices = compat.tower_devices(args.towers)
         cpu_devices = args.towers if any("cpu" in d.lower() for d in self.devices) else None
         self.graph = tf1.Graph()
-        # Graph._kernel_label_map is private but unchanged 1.12-1.15; it only selects registered kernels.
-        with self.graph.as_default(), self.graph._kernel_label_map(CONV_BACKPROP_KERNELS[kernels]):
+        # Graph._kernel_label_map is private but unchanged 1.12-1.15; it only selects registered kernels.  The
+        # gradient override map is read when the forward ops are created, so both wrap the whole build.
+        with self.graph.as_default(), self.graph._kernel_label_map(CONV_BACKPROP_KERNELS[kernels]), \
+                self.graph.gradient_override_map(override_map(gradients)):
             tf1.set_random_seed(0)
             shape = (args.image_size, args.image_size, 3)
             dataset = data.cached_batch_input(args.batch_size, shape, arch.num_classes)
@@ -169,17 +232,9 @@ def run(args):
     """
     import numpy as np
 
-
-    names = sorted(CONV_BACKPROP_KERNELS) if args.conv_backprop == "auto" else [args.conv_backprop]
-    unavailable = {}
-    for name in names:
-        reason = check_conv_backprop(name) if CONV_BACKPROP_KERNELS[name] else None
-        if reason:
-            unavailable[name] = reason
-    names = [name for name in names if name not in unavailable]
-    if not names:
-        raise SystemExit("--conv-backprop %s: %s" % (args.conv_backprop, "; ".join(unavailable.values())))
-    candidates = dict((name, _Candidate(args, name)) for name in names)
+    names, unavailable = choose_conv_backprop(args.conv_backprop)
+    gradients, gradients_unavailable = choose_gradients(args.gradients)
+    candidates = dict((name, _Candidate(args, name, gradients)) for name in names)
     for cand in candidates.values():
         cand.steps(args.warmup)
     if args.trace:
@@ -196,6 +251,7 @@ def run(args):
         "data_format": args.data_format, "conv_backprop": best,
         "conv_backprop_medians": medians if args.conv_backprop == "auto" else None,
         "conv_backprop_unavailable": unavailable,
+        "gradients": gradients, "gradients_unavailable": gradients_unavailable,
         "threads": args.threads, "inter_threads": args.inter_threads, "ema": bool(args.ema_decay),
         "clip": bool(args.clip_norm), "metrics": args.metrics, "warmup": args.warmup,
         "window_steps": args.window_steps, "windows": candidates[best].windows,
@@ -251,10 +307,11 @@ def main(argv=None):
     if not result["loss_finite"]:
         return 1
     if not args.json:
-        sys.stdout.write("%s batch %d x%d tower(s): %.1f img/s (median of %s; conv gradients: %s %s)\n" % (
+        sys.stdout.write("%s batch %d x%d tower(s): %.1f img/s (median of %s; conv gradients: %s %s; "
+                         "gradient formulations: %s)\n" % (
             result["model"], result["batch_size"], result["towers"], result["images_per_sec"],
             ", ".join("%.1f" % w for w in result["windows"]), result["conv_backprop"],
-            result["conv_backprop_medians"] or ""))
+            result["conv_backprop_medians"] or "", ", ".join(result["gradients"]) or "TF's own"))
     return 0
 
 
