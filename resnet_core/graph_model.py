@@ -13,7 +13,7 @@ ending in '/kernel' (conv and dense kernels; no BN parameters, no bias).
 Conventions: 'SAME' padding, no conv bias, He init (variance scaling, fan_in, scale 2,
 truncated normal corrected to the full He variance), Glorot-uniform dense kernel and zero
 bias (the Keras Dense defaults, so the Keras flavours start from the same distribution),
-option-A shortcut = stride subsampling + symmetric zero channel padding, global average
+option-A shortcut = stride subsampling (a 1x1 average pool in NHWC) + symmetric zero channel padding, global average
 pool = reduce_mean over H, W.
 """
 import zlib
@@ -109,7 +109,11 @@ class GraphBackend(object):
                 y = x[:, :, ::stride, ::stride]
                 paddings = [[0, 0], [before, after], [0, 0], [0, 0]]
             else:
-                y = x[:, ::stride, ::stride, :]
+                # The same pixels as x[:, ::stride, ::stride, :] (a 1x1 VALID window averages one value: exact, and
+                # ceil(size/stride) outputs either way), through the pooling kernel: MKL builds keep it in their
+                # own layout where a strided slice (and its gradient) costs layout conversions, ~6% of the
+                # step on intel-tensorflow 1.15; neutral on stock TF.  CPU pooling is NHWC-only, hence NCHW slices.
+                y = tf1.nn.avg_pool(x, [1, 1, 1, 1], [1, stride, stride, 1], "VALID")
                 paddings = [[0, 0], [0, 0], [0, 0], [before, after]]
             return tf1.pad(y, paddings)
 
