@@ -1,6 +1,6 @@
 """resnet_core.bench against the TF team's tf_cnn_benchmarks, side by side in each cell's own environment.
 
-    .venv/bin/python benchmarks/vs_tf_cnn_benchmarks.py CHECKOUT [--cells table|distributions|ID,ID...]
+    .venv/bin/python benchmarks/vs_tf_cnn_benchmarks.py CHECKOUT [--cells table,distributions,ID,...]
 
 CHECKOUT is a git clone (bare is fine) of https://github.com/tensorflow/benchmarks.  For every cell the
 anchor is tf_cnn_benchmarks from that release's branch (`cnn_tf_v1.<minor>_compatible`), exported with
@@ -54,21 +54,23 @@ def matrix_cells(name):
 
 
 def select_cells(spec, envs, extra_pythons):
-    """(cell id, python) pairs: a matrix name gives its cells whose env exists, else comma-separated ids."""
-    if "," in spec or spec.startswith("py"):
-        ids, explicit = [s.strip() for s in spec.split(",") if s.strip()], True
-    else:
-        ids, explicit = matrix_cells(spec), False
-    chosen = []
-    for cell in ids:
-        python = extra_pythons.get(cell) or envs / cell / "bin" / "python"
-        if Path(python).exists():
-            chosen.append((cell, str(python)))
-        elif explicit:
-            raise SystemExit("no environment for cell %s (%s); build it with `tfpin cell %s` or pass --python %s=PATH"
-                             % (cell, python, cell, cell))
-        else:
-            print("skipping %s: no environment at %s" % (cell, python), file=sys.stderr)
+    """(cell id, python) pairs for a comma-separated mix of matrix names (their cells whose env exists) and cell ids
+    (py...; an id without an env is an error)."""
+    chosen, seen = [], set()
+    for token in [t.strip() for t in spec.split(",") if t.strip()]:
+        explicit = token.startswith("py")
+        for cell in [token] if explicit else matrix_cells(token):
+            if cell in seen:
+                continue
+            python = extra_pythons.get(cell) or envs / cell / "bin" / "python"
+            if Path(python).exists():
+                chosen.append((cell, str(python)))
+                seen.add(cell)
+            elif explicit:
+                raise SystemExit("no environment for cell %s (%s); build it with `tfpin cell %s` or pass --python "
+                                 "%s=PATH" % (cell, python, cell, cell))
+            else:
+                print("skipping %s: no environment at %s" % (cell, python), file=sys.stderr)
     return chosen
 
 
@@ -168,8 +170,10 @@ def measure_cell(cell, python, checkout, workdir, args, anchors):
         "ours_runs": [round(r["images_per_sec"], 1) for r in ours],
         "anchor_runs": [r["images_per_sec"] for r in anchor],
         "settings": {
-            "ours": {k: last.get(k) for k in ("conv_backprop", "conv_gradients", "threads", "inter_threads",
-                                              "thread_env", "graph_options", "bn")},
+            "ours": dict({k: last.get(k) for k in ("conv_backprop", "gradients", "bn")},
+                         intra_op_threads=last.get("threads") or "TF default (0)",
+                         inter_op_threads=last.get("inter_threads") or "TF default (0)",
+                         env="none (MKL: OpenMP defaults)" if info["mkl"] else "none"),
             "anchor": {"intra_op_threads": "TF default (0)", "inter_op_threads": "TF default (0)",
                        "env": ("KMP_BLOCKTIME=0 KMP_AFFINITY=granularity=fine,verbose,compact,1,0 KMP_SETTINGS=1, "
                                "OMP_NUM_THREADS unset (--mkl=True)") if info["mkl"] else "none"},
@@ -183,8 +187,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkout", help="a git clone (bare is fine) of tensorflow/benchmarks")
     p.add_argument("--cells", default="table",
-                   help="a matrix name (table, distributions, full: its cells whose env exists) "
-                        "or cell ids, comma-separated")
+                   help="comma-separated matrix names (table, distributions, full: their cells whose env exists) "
+                        "and/or cell ids (default: table)")
     p.add_argument("--python", action="append", default=[], metavar="CELL=PATH",
                    help="the python of an environment outside .tfpin/envs for this cell (e.g. a throwaway one)")
     p.add_argument("--envs", default=str(REPO / ".tfpin" / "envs"))
@@ -212,12 +216,12 @@ def main(argv=None):
         for cell, python in cells:
             print("%s: %s" % (cell, python), file=sys.stderr, flush=True)
             results.append(measure_cell(cell, python, args.checkout, workdir, args, anchors))
-    print("%-32s %10s %10s %7s  %s" % ("cell", "ours", "anchor", "ratio", "ours: conv gradients / threads"))
+    print("%-32s %10s %10s %7s  %s" % ("cell", "ours", "anchor", "ratio", "ours: conv-gradient kernels + formulations"))
     for r in results:
         s = r["settings"]["ours"]
-        print("%-32s %10.1f %10.1f %6.2fx  %s / intra %s inter %s" % (
+        print("%-32s %10.1f %10.1f %6.2fx  %s + %s" % (
             r["cell"] + (" (mkl)" if r["mkl"] else ""), r["ours_images_per_sec"], r["anchor_images_per_sec"],
-            r["ratio"], s.get("conv_gradients") or s.get("conv_backprop"), s.get("threads"), s.get("inter_threads")))
+            r["ratio"], s.get("conv_backprop"), ", ".join(s.get("gradients") or []) or "TF's own"))
     command = [".venv/bin/python", "benchmarks/vs_tf_cnn_benchmarks.py"] + list(sys.argv[1:] if argv is None else argv)
     out = {"command": " ".join(command),
            "checkout": args.checkout, "batch_size": BATCH, "model": "resnet20", "runs": args.runs,
