@@ -1,4 +1,6 @@
 """Gradient plumbing the training stack relies on (seed-spec §8, §9), checked against numpy."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -71,19 +73,33 @@ def test_l2_weight_decay_value_and_gradient(session):
             assert grad is None, "%s must not be decayed" % name
 
 
-def numpy_conv_filter_grad(x, w, stride):
-    """d/dw of sum(conv2d(x, w, SAME)**2), written out with explicit patches."""
+def numpy_conv_grads(x, w, stride, padding="SAME"):
+    """(d/dx, d/dw) of sum(conv2d(x, w)**2), written out with explicit patches."""
     k, size = w.shape[0], x.shape[1]
-    out = -(-size // stride)
-    pad = max((out - 1) * stride + k - size, 0)
+    out = -(-size // stride) if padding == "SAME" else (size - k) // stride + 1
+    pad = max((out - 1) * stride + k - size, 0) if padding == "SAME" else 0
     xp = np.pad(x, [(0, 0), (pad // 2, pad - pad // 2), (pad // 2, pad - pad // 2), (0, 0)], "constant")
-    patch = lambda a, b: xp[:, a:a + stride * out:stride, b:b + stride * out:stride, :]  # noqa: E731
-    y = sum(np.einsum("nijc,co->nijo", patch(a, b), w[a, b]) for a in range(k) for b in range(k))
-    grad = np.zeros_like(w)
+    window = lambda a, b: (slice(None), slice(a, a + stride * out, stride), slice(b, b + stride * out, stride))  # noqa
+    y = sum(np.einsum("nijc,co->nijo", xp[window(a, b)], w[a, b]) for a in range(k) for b in range(k))
+    grad_w, grad_xp = np.zeros_like(w), np.zeros_like(xp)
     for a in range(k):
         for b in range(k):
-            grad[a, b] = np.einsum("nijc,nijo->co", patch(a, b), 2.0 * y)
-    return grad
+            grad_w[a, b] = np.einsum("nijc,nijo->co", xp[window(a, b)], 2.0 * y)
+            grad_xp[window(a, b)] += np.einsum("nijo,co->nijc", 2.0 * y, w[a, b])
+    return grad_xp[:, pad // 2:pad // 2 + size, pad // 2:pad // 2 + size, :], grad_w
+
+
+def numpy_bn_grads(x, gamma, mean, variance, dy, training, epsilon):
+    """(d/dx, d/dgamma, d/dbeta) of sum(batch_norm(x) * dy) over NHWC channels, from the textbook derivation."""
+    if training:
+        mean, variance = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+    inv = 1.0 / np.sqrt(variance + epsilon)
+    xhat = (x - mean) * inv
+    dgamma, dbeta = (dy * xhat).sum(axis=(0, 1, 2)), dy.sum(axis=(0, 1, 2))
+    if not training:
+        return dy * gamma * inv, dgamma, dbeta
+    dx = gamma * inv * (dy - dy.mean(axis=(0, 1, 2)) - xhat * (dy * xhat).mean(axis=(0, 1, 2)))
+    return dx, dgamma, dbeta
 
 
 @pytest.mark.parametrize("kernels", ["default", "eigen"])
@@ -106,9 +122,79 @@ def test_bench_uses_a_conv_kernel_only_if_its_gradient_is_right(kernels):
                 except tf1.errors.InvalidArgumentError:  # label not registered on this TF
                     correct = False
                     break
-        want = numpy_conv_filter_grad(x0.astype(np.float64), w0.astype(np.float64), stride)
+        want = numpy_conv_grads(x0.astype(np.float64), w0.astype(np.float64), stride)[1]
         correct = correct and np.allclose(got, want, rtol=1e-3, atol=1e-3 * np.max(np.abs(want)))
     if kernels == "default":
         assert correct, "TensorFlow's default conv filter gradient disagrees with numpy"
     else:
         assert (check_conv_backprop(kernels) is None) == correct
+
+
+# (batch, size, in channels, out channels, kernel, stride, padding): the convs a ResNet has, plus the shapes a
+# formulation must leave to TF's own ops (stride 2) or handle at their edges (1x1, VALID, 3 input channels).
+FORMULATION_CONVS = ((4, 8, 16, 16, 3, 1, "SAME"), (4, 8, 16, 32, 3, 2, "SAME"), (2, 6, 3, 8, 3, 1, "SAME"),
+                     (2, 7, 8, 4, 1, 1, "SAME"), (2, 9, 4, 8, 3, 1, "VALID"))
+
+
+def _formulation_gradients(name, build, feeds):
+    """tf1.gradients of build(*placeholders) with formulation `name` in the graph's gradient override map."""
+    from resnet_core.cpu_kernels import override_map
+
+    graph = tf1.Graph()
+    with graph.as_default():
+        placeholders = [tf1.placeholder(tf1.float32, value.shape) for value in feeds]
+        with graph.gradient_override_map(override_map([name])):
+            loss, wrt = build(*placeholders)
+        with tf1.Session(graph=graph) as sess:
+            return sess.run(tf1.gradients(loss, wrt), dict(zip(placeholders, feeds)))
+
+
+def _squared_conv(stride, padding, x, w):
+    from compat import conv2d
+
+    y = conv2d(x, w, stride, padding, "NHWC")
+    return tf1.reduce_sum(y * y), [x, w]
+
+
+def _weighted_bn(training, x, gamma, beta, mean, variance, dy):
+    from compat import fused_batch_norm
+
+    stats = {} if training else {"mean": mean, "variance": variance}
+    y = fused_batch_norm(x, gamma, beta, epsilon=1e-3, is_training=training, **stats)[0]
+    return tf1.reduce_sum(y * dy), [x, gamma, beta]
+
+
+def _agrees(got, want, rtol=1e-4):
+    return all(np.allclose(g, w, rtol=rtol, atol=rtol * np.max(np.abs(w))) for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize("name", ["conv_input_forward", "conv_filter_forward", "bn_basic_ops"])
+def test_gradient_formulation_is_the_true_gradient(name):
+    """The bench computes 1.12-1.14's training step with these formulations (resnet_core.cpu_kernels): each must give
+    the gradient numpy derives independently, and the check the bench relies on must accept it exactly when it does."""
+    from resnet_core.cpu_kernels import check
+
+    rng = np.random.RandomState(3)
+    agree = True
+    if name.startswith("conv"):
+        for batch, size, cin, cout, kernel, stride, padding in FORMULATION_CONVS:
+            x0 = rng.randn(batch, size, size, cin).astype(np.float32)
+            w0 = rng.randn(kernel, kernel, cin, cout).astype(np.float32)
+
+            got = _formulation_gradients(name, functools.partial(_squared_conv, stride, padding), [x0, w0])
+            want = numpy_conv_grads(x0.astype(np.float64), w0.astype(np.float64), stride, padding)
+            agree = agree and _agrees(got, want, rtol=1e-3)
+    else:
+        for training in (True, False):
+            x0 = (rng.randn(4, 6, 6, 8) * 3.0 + 1.5).astype(np.float32)
+            gamma0, beta0 = rng.uniform(0.5, 1.5, 8).astype(np.float32), rng.randn(8).astype(np.float32)
+            mean0, var0 = rng.randn(8).astype(np.float32), rng.uniform(0.5, 2.0, 8).astype(np.float32)
+            dy0 = rng.randn(*x0.shape).astype(np.float32)
+
+            got = _formulation_gradients(name, functools.partial(_weighted_bn, training),
+                                         [x0, gamma0, beta0, mean0, var0, dy0])
+            want = numpy_bn_grads(*[v.astype(np.float64) for v in (x0, gamma0, mean0, var0, dy0)],
+                                  training=training, epsilon=1e-3)
+            agree = agree and _agrees(got, want)
+    assert agree, "formulation %s gives a gradient numpy does not" % name
+    assert check(name) is None
