@@ -206,20 +206,26 @@ TABLE = {
         ((2, 6), Broken("tf.keras from TF 2.6: Model.to_yaml() raises RuntimeError: Method `model.to_yaml()` has "
                         "been removed due to a security risk of arbitrary code execution"))],
     # How the CPU training step is computed (never what), per build: the conv-gradient kernel set of resnet_core.bench
-    # (CONV_BACKPROP_KERNELS) and the gradient formulations of resnet_core.cpu_kernels, each checked numerically
-    # before use.  Measured (2026-11-30, 2 cores, in-process interleaved windows, img/s vs TF's own gradients):
+    # (CONV_BACKPROP_KERNELS), the gradient formulations of resnet_core.cpu_kernels (each checked numerically before
+    # use) and the inter-op thread count (None: TF's default, one per core).  Measured on 2 cores, img/s vs TF's own
+    # gradients, in-process interleaved windows (2026-11-29) or alternating runs, median of 3 (2026-11-30):
     # 1.12 and 1.13 bn_basic_ops + conv_filter_forward 1.49x / 1.37x (adding conv_input_forward: 1.42x / 1.33x);
-    # 1.14 all three 1.40x (bn + filter 1.24x); 1.15 the Eigen conv-gradient kernels 1.30x, the formulations then
-    # +1-4% each (noise level: not used).  "mkl": intel-tensorflow (MKL-DNN) builds keep TF's gradients, whose
-    # rewritten _Mkl* kernels are already fast (1.15.2 only: earlier releases do not install).
+    # 1.14 all three 1.40x (bn + filter 1.24x); 1.15 the Eigen conv-gradient kernels 1.30x, then bn_basic_ops +
+    # conv_filter_forward on top 1.10x (py3.6) / 1.08x (py3.7), all three 1.07x.  "mkl": intel-tensorflow (MKL-DNN)
+    # builds keep TF's gradients, whose rewritten _Mkl* kernels are already fast, and run one inter-op thread: two
+    # inter-op threads each drive an OpenMP team of both cores (oversubscribed), 1 thread 1.14x (606.8 vs 534.2).
+    # 1.15.2 only: earlier intel releases do not install.
     "cpu_training_kernels": [
-        ((1, 12), {"stock": {"conv_backprop": "default", "gradients": ("bn_basic_ops", "conv_filter_forward")},
-                   "mkl": {"conv_backprop": "default", "gradients": ()}}),
+        ((1, 12), {"stock": {"conv_backprop": "default", "gradients": ("bn_basic_ops", "conv_filter_forward"),
+                             "inter_op_threads": None},
+                   "mkl": {"conv_backprop": "default", "gradients": (), "inter_op_threads": 1}}),
         ((1, 14), {"stock": {"conv_backprop": "default",
-                             "gradients": ("bn_basic_ops", "conv_input_forward", "conv_filter_forward")},
-                   "mkl": {"conv_backprop": "default", "gradients": ()}}),
-        ((1, 15), {"stock": {"conv_backprop": "eigen", "gradients": ()},
-                   "mkl": {"conv_backprop": "default", "gradients": ()}})],
+                             "gradients": ("bn_basic_ops", "conv_input_forward", "conv_filter_forward"),
+                             "inter_op_threads": None},
+                   "mkl": {"conv_backprop": "default", "gradients": (), "inter_op_threads": 1}}),
+        ((1, 15), {"stock": {"conv_backprop": "eigen", "gradients": ("bn_basic_ops", "conv_filter_forward"),
+                             "inter_op_threads": None},
+                   "mkl": {"conv_backprop": "default", "gradients": (), "inter_op_threads": 1}})],
 }
 
 _cache = {}

@@ -78,7 +78,9 @@ def build_parser():
     p.add_argument("--bn", choices=tuple(IMPLEMENTATIONS), default="layers")
     p.add_argument("--data-format", choices=("NHWC", "NCHW"), default="NHWC")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: TF's choice)")
-    p.add_argument("--inter-threads", type=int, default=None, help="inter-op threads (default: TF's choice)")
+    p.add_argument("--inter-threads", type=int, default=None,
+                   help="inter-op threads (default: compat's measured choice for this build: 1 on MKL builds, "
+                        "else TF's own)")
     p.add_argument("--conv-backprop", choices=sorted(CONV_BACKPROP_KERNELS) + ["auto", "table"], default="table",
                    help="CPU kernels for the conv gradients; auto times both, interleaved, and keeps the faster; "
                         "table (default): compat's measured choice for this release and build")
@@ -125,12 +127,21 @@ def validate(parser, args):
                          % (", ".join(unknown), ", ".join(FORMULATIONS)))
 
 
+def inter_op_threads(args):
+    """--inter-threads, else compat's measured choice for this build (None: TF's default)."""
+    import compat
+
+    if args.inter_threads is not None:
+        return args.inter_threads
+    return compat.cpu_training_kernels()["inter_op_threads"]
+
+
 def _session_config(args, cpu_devices):
     from compat import session_config
 
     config = session_config(threads=args.threads, cpu_devices=cpu_devices)
-    if args.inter_threads is not None:
-        config.inter_op_parallelism_threads = args.inter_threads
+    if inter_op_threads(args) is not None:
+        config.inter_op_parallelism_threads = inter_op_threads(args)
     return config
 
 
@@ -252,7 +263,7 @@ def run(args):
         "conv_backprop_medians": medians if args.conv_backprop == "auto" else None,
         "conv_backprop_unavailable": unavailable,
         "gradients": gradients, "gradients_unavailable": gradients_unavailable,
-        "threads": args.threads, "inter_threads": args.inter_threads, "ema": bool(args.ema_decay),
+        "threads": args.threads, "inter_threads": inter_op_threads(args), "ema": bool(args.ema_decay),
         "clip": bool(args.clip_norm), "metrics": args.metrics, "warmup": args.warmup,
         "window_steps": args.window_steps, "windows": candidates[best].windows,
         "images_per_sec": medians[best], "loss_finite": finite,

@@ -3,7 +3,7 @@
 What is computed never changes (same model, loss, batch-norm semantics, optimizer); only which kernels compute it.
 A formulation replaces the gradient *function* of one forward op type (through Graph.gradient_override_map, set
 when the forward ops are created), so the forward graph, its variables and checkpoints are untouched.  Which
-formulations a release gets is compat's choice (row "cpu_gradient_formulations", measured per release), and each
+formulations a release gets is compat's choice (row "cpu_training_kernels", measured per release and build), and each
 is used only after check() compared it with TensorFlow's own gradient on this very build.
 
 Formulations (FORMULATIONS):
