@@ -22,7 +22,7 @@ side's result is the median of its runs.  A run's rate is images / seconds over 
 after warm-up, for both (the anchor's "total images/sec"; ours: the harmonic mean of its equal-length
 windows, i.e. total images over total time, not the median window bench prints).
 
-Writes a table to stdout and JSON to --json (default reports/bench/vs-anchor.json).
+Writes a table to stdout and JSON to --json (default reports/vs-anchor.json).
 """
 import argparse
 import json
@@ -199,7 +199,8 @@ def parse_args(argv):
     p.add_argument("--window-steps", type=int, default=10, help="ours: steps per timed window")
     p.add_argument("--ours-args", default="", help="extra arguments for resnet_core.bench (one string)")
     p.add_argument("--timeout", type=float, default=900.0)
-    p.add_argument("--json", default=str(REPO / "reports" / "bench" / "vs-anchor.json"))
+    p.add_argument("--json", default=str(REPO / "reports" / "vs-anchor.json"),
+                   help="the JSON file (default reports/vs-anchor.json; reports/bench/ holds tfpin bench's cells)")
     args = p.parse_args(argv)
     args.ours_args = args.ours_args.split()
     return args
