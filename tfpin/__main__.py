@@ -404,7 +404,7 @@ def cmd_bench(args) -> int:
     existing = ctx.reports / (report.report_name(m, False) + ".json")
     if existing.exists():
         old = json.loads(existing.read_text())
-        report.attach_bench(old["cells"], report.load_bench(ctx.reports))
+        report.merge_bench(old, m, report.load_bench(ctx.reports))
         report.write(old, ctx.reports, report.report_name(m, False))
         print("throughput merged into %s and %s" % (rel(existing, ctx), rel(existing.with_suffix(".md"), ctx)))
     return 1 if failed else 0

@@ -134,6 +134,13 @@ def attach_bench(results: list[dict], bench: dict) -> None:
             r["throughput"] = b
 
 
+def merge_bench(rep: dict, matrix, bench: dict) -> None:
+    """Attach new bench figures to a written report and redo what is derived from them (throughput beside stock):
+    `tfpin bench` runs after `tfpin matrix`, so the report it updates was built without them."""
+    attach_bench(rep["cells"], bench)
+    rep["beside_stock"] = beside_stock(matrix, rep["cells"])
+
+
 def check_result(path: Path, cell, current_stamp: str):
     """(problem or '', result): a stored result joins a report only if it is whole, for this definition, unfiltered."""
     try:

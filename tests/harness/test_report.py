@@ -8,13 +8,14 @@ TABLE = matrices.load("table")
 
 
 def result(cell, status, passed=10, reason=""):
+    tensorflow = next(v for k, v in cell.pins.items() if k.endswith("tensorflow"))  # any build: intel-tensorflow too
     return {
-        "id": cell.id, "python": cell.python, "tensorflow": cell.pins["tensorflow"], "keras": cell.pins.get("keras"),
+        "id": cell.id, "python": cell.python, "tensorflow": tensorflow, "keras": cell.pins.get("keras"),
         "requirements": cell.pins, "constraints": cell.constraint_lines(), "status": status, "reason": reason,
         "tests": {"passed": passed if status == "passed" else 0, "failed": 1 if status == "failed" else 0,
                   "skipped": 0, "errors": 0},
         "failing": [], "durations": {"setup_s": 1.0, "tests_s": 2.0},
-        "resolved": {"tensorflow": cell.pins["tensorflow"], "numpy": "1.16.6", "protobuf": "3.19.6", "h5py": "2.10.0"},
+        "resolved": {"tensorflow": tensorflow, "numpy": "1.16.6", "protobuf": "3.19.6", "h5py": "2.10.0"},
         "stamp": "stamp-" + cell.id, "definition": cell.definition(), "selection": None, "finished": "t1",
     }
 
@@ -134,6 +135,25 @@ def test_bench_figures_attach_only_to_the_same_definition_and_a_finite_loss():
     report.attach_bench(results, bench)
     assert results[0]["throughput"]["images_per_sec"] == 100.0
     assert "throughput" not in results[1] and "throughput" not in results[2]
+
+
+def test_bench_after_the_matrix_fills_throughput_beside_stock():
+    """`tfpin bench` runs after `tfpin matrix` and merges into the written report: the intel cells' img/s must
+    then stand beside their stock cells' (the report was built without any figures)."""
+    dist = matrices.load("distributions")
+    rep = report.build(dist, dist.cells, [result(c, "passed") for c in dist.cells], "t0", "t1", {})
+    assert rep["beside_stock"] == []
+    rates = {"py3.7-tf1.15-keras2.2.5": 218.0, "py3.7-intel-tf1.15-keras2.2.5": 605.0,
+             "py3.6-intel-tf1.15-keras2.2.5": 601.0}  # py3.6 stock not benched: no row for its intel cell
+    bench = {cell: {"status": "measured", "images_per_sec": rate, "loss_finite": True, "stamp": "stamp-" + cell}
+             for cell, rate in rates.items()}
+    report.merge_bench(rep, dist, bench)
+    assert rep["beside_stock"] == [{"cell": "py3.7-intel-tf1.15-keras2.2.5", "images_per_sec": 605.0,
+                                    "stock_cell": "py3.7-tf1.15-keras2.2.5", "stock_images_per_sec": 218.0,
+                                    "ratio": 2.78}]
+    md = report.markdown(rep)
+    assert "## Throughput beside stock TensorFlow" in md
+    assert "| `py3.7-intel-tf1.15-keras2.2.5` | 605 | `py3.7-tf1.15-keras2.2.5` | 218 | 2.78x |" in md
 
 
 def test_filtered_or_interrupted_runs_recommend_nothing():
