@@ -42,6 +42,7 @@ def render(report: dict) -> str:
                  "finished " + escape(report["finished"]) if report["finished"] else "<b>not finished</b>")]
     parts += _recommendation(report["recommendation"], report.get("partial"))
     parts += _cells(report)
+    parts += _beside_stock(report.get("beside_stock") or [])
     cross = report.get("cross") or {}
     if "checkpoints" in cross:
         parts += _heatmap(cross)
@@ -94,6 +95,19 @@ def _cells(report):
                 len(r["skips"]), escape("\n".join("%s: %s" % kv for kv in sorted(r["skips"].items())))))
         out.append("".join(body) + "</div>")
     return out + ["</div>"]
+
+
+def _beside_stock(rows):
+    if not rows:
+        return []
+    out = ["<h2>Throughput beside stock TensorFlow</h2><p class=small>Training img/s (<code>nox -s bench</code>) of "
+           "each other build next to the stock build of the same release.</p><div class=scroll><table>"
+           "<tr><th>cell</th><th>img/s</th><th>stock cell</th><th>img/s</th><th>ratio</th></tr>"]
+    for b in rows:
+        out.append("<tr><td><code>%s</code></td><td>%.0f</td><td><code>%s</code></td><td>%.0f</td><td>%.2f&times;</td>"
+                   "</tr>" % (escape(b["cell"]), b["images_per_sec"], escape(b["stock_cell"]),
+                              b["stock_images_per_sec"], b["ratio"]))
+    return out + ["</table></div>"]
 
 
 def _heatmap(cross):
