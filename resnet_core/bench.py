@@ -140,8 +140,9 @@ def _session_config(args, cpu_devices):
     from compat import session_config
 
     config = session_config(threads=args.threads, cpu_devices=cpu_devices)
-    if inter_op_threads(args) is not None:
-        config.inter_op_parallelism_threads = inter_op_threads(args)
+    inter = inter_op_threads(args)
+    if inter is not None:
+        config.inter_op_parallelism_threads = inter
     return config
 
 

@@ -167,7 +167,7 @@ def _max_relative_error(got, want):
     return float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-30))
 
 
-def _gradients(build, feeds, overrides):
+def gradients_without_and_with(build, feeds, overrides):
     """Run tf1.gradients of build() with and without the override; ([native], [override]) numpy lists."""
     from compat import session_config
 
@@ -190,12 +190,12 @@ CONV_CHECKS = ((4, 8, 16, 16, 3, 1, "SAME"), (4, 8, 16, 32, 3, 2, "SAME"), (2, 6
 BN_CHECKS = ((4, 8, 8, 16), (2, 4, 4, 3))
 
 
-def _conv_problem(stride, padding, x, w):
+def conv_problem(stride, padding, x, w):
     y = conv2d(x, w, stride, padding, "NHWC")
     return tf1.reduce_sum(y * y), [x, w]
 
 
-def _bn_problem(training, x, gamma, beta, mean, variance, weights):
+def bn_problem(training, x, gamma, beta, mean, variance, weights):
     from compat import fused_batch_norm
 
     if training:
@@ -206,7 +206,7 @@ def _bn_problem(training, x, gamma, beta, mean, variance, weights):
 
 
 def _compare(name, problem, feeds, labels, rtol, where):
-    want, got = _gradients(problem, feeds, override_map([name]))
+    want, got = gradients_without_and_with(problem, feeds, override_map([name]))
     for what, a, b in zip(labels, got, want):
         err = _max_relative_error(a, b)
         if not err <= rtol:
@@ -223,7 +223,7 @@ def check(name, rtol=1e-4):
         for batch, size, cin, cout, kernel, stride, padding in CONV_CHECKS:
             feeds = [rng.randn(batch, size, size, cin).astype(np.float32),
                      rng.randn(kernel, kernel, cin, cout).astype(np.float32)]
-            reason = _compare(name, functools.partial(_conv_problem, stride, padding), feeds, ("input", "filter"),
+            reason = _compare(name, functools.partial(conv_problem, stride, padding), feeds, ("input", "filter"),
                               rtol, "%dx%dx%d -> %d, %dx%d/%d %s" % (size, size, cin, cout, kernel, kernel, stride,
                                                                     padding))
             if reason:
@@ -235,7 +235,7 @@ def check(name, rtol=1e-4):
                  rng.randn(*channels).astype(np.float32), rng.randn(*channels).astype(np.float32),
                  rng.uniform(0.5, 2.0, channels).astype(np.float32), rng.randn(*shape).astype(np.float32)]
         for training in (True, False):
-            reason = _compare(name, functools.partial(_bn_problem, training), feeds, ("x", "gamma", "beta"), rtol,
+            reason = _compare(name, functools.partial(bn_problem, training), feeds, ("x", "gamma", "beta"), rtol,
                               "%s, %s" % ("training" if training else "inference", shape))
             if reason:
                 return reason

@@ -36,7 +36,6 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
         from . import matrix as matrices
 
         table_groups = {c.group for c in matrices.load(matrices.DEFAULT_MATRIX).cells}
-    attach_bench(results, bench)
     if interrupted:
         rec = no_recommendation("the run was interrupted: finished cells are listed, nothing is recommended")
     elif selection:
@@ -48,7 +47,7 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
             rec["partial"] = True
             rec["summary"] = "partial evidence (%d of %d cells of matrix %r): %s" % (
                 len(cells), len(matrix.cells), matrix.name, rec["summary"])
-    return {
+    rep = {
         "schema": SCHEMA,
         "matrix": matrix.name,
         "matrix_file": str(matrix.path.name),
@@ -63,11 +62,12 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
         "summary": summary(results, len(cells)),
         "pairs": verdicts(cells, results, table_groups),
         "pins": pins_in_force(cells),
-        "beside_stock": beside_stock(matrix, results),
         "purpose": getattr(matrix, "purpose", "compatibility"),
         "migration": migration_cost(results) if getattr(matrix, "purpose", "") == "migration" else None,
         "recommendation": rec,
     }
+    merge_bench(rep, matrix, bench)
+    return rep
 
 
 def migration_cost(results: list[dict]) -> list[dict]:
@@ -135,8 +135,8 @@ def attach_bench(results: list[dict], bench: dict) -> None:
 
 
 def merge_bench(rep: dict, matrix, bench: dict) -> None:
-    """Attach new bench figures to a written report and redo what is derived from them (throughput beside stock):
-    `tfpin bench` runs after `tfpin matrix`, so the report it updates was built without them."""
+    """Attach bench figures to a report and redo what is derived from them (throughput beside stock): at build time,
+    and again when `tfpin bench`, run after `tfpin matrix`, updates the written report."""
     attach_bench(rep["cells"], bench)
     rep["beside_stock"] = beside_stock(matrix, rep["cells"])
 

@@ -130,40 +130,6 @@ def test_bench_uses_a_conv_kernel_only_if_its_gradient_is_right(kernels):
         assert (check_conv_backprop(kernels) is None) == correct
 
 
-# (batch, size, in channels, out channels, kernel, stride, padding): the convs a ResNet has, plus the shapes a
-# formulation must leave to TF's own ops (stride 2) or handle at their edges (1x1, VALID, 3 input channels).
-FORMULATION_CONVS = ((4, 8, 16, 16, 3, 1, "SAME"), (4, 8, 16, 32, 3, 2, "SAME"), (2, 6, 3, 8, 3, 1, "SAME"),
-                     (2, 7, 8, 4, 1, 1, "SAME"), (2, 9, 4, 8, 3, 1, "VALID"))
-
-
-def _formulation_gradients(name, build, feeds):
-    """tf1.gradients of build(*placeholders) with formulation `name` in the graph's gradient override map."""
-    from resnet_core.cpu_kernels import override_map
-
-    graph = tf1.Graph()
-    with graph.as_default():
-        placeholders = [tf1.placeholder(tf1.float32, value.shape) for value in feeds]
-        with graph.gradient_override_map(override_map([name])):
-            loss, wrt = build(*placeholders)
-        with tf1.Session(graph=graph) as sess:
-            return sess.run(tf1.gradients(loss, wrt), dict(zip(placeholders, feeds)))
-
-
-def _squared_conv(stride, padding, x, w):
-    from compat import conv2d
-
-    y = conv2d(x, w, stride, padding, "NHWC")
-    return tf1.reduce_sum(y * y), [x, w]
-
-
-def _weighted_bn(training, x, gamma, beta, mean, variance, dy):
-    from compat import fused_batch_norm
-
-    stats = {} if training else {"mean": mean, "variance": variance}
-    y = fused_batch_norm(x, gamma, beta, epsilon=1e-3, is_training=training, **stats)[0]
-    return tf1.reduce_sum(y * dy), [x, gamma, beta]
-
-
 def _agrees(got, want, rtol=1e-4):
     return all(np.allclose(g, w, rtol=rtol, atol=rtol * np.max(np.abs(w))) for g, w in zip(got, want))
 
@@ -172,16 +138,18 @@ def _agrees(got, want, rtol=1e-4):
 def test_gradient_formulation_is_the_true_gradient(name):
     """The bench computes 1.12-1.14's training step with these formulations (resnet_core.cpu_kernels): each must give
     the gradient numpy derives independently, and the check the bench relies on must accept it exactly when it does."""
-    from resnet_core.cpu_kernels import check
+    from resnet_core import cpu_kernels
+
+    def formulation_gradients(problem, feeds):
+        return cpu_kernels.gradients_without_and_with(problem, feeds, cpu_kernels.override_map([name]))[1]
 
     rng = np.random.RandomState(3)
     agree = True
     if name.startswith("conv"):
-        for batch, size, cin, cout, kernel, stride, padding in FORMULATION_CONVS:
+        for batch, size, cin, cout, kernel, stride, padding in cpu_kernels.CONV_CHECKS:
             x0 = rng.randn(batch, size, size, cin).astype(np.float32)
             w0 = rng.randn(kernel, kernel, cin, cout).astype(np.float32)
-
-            got = _formulation_gradients(name, functools.partial(_squared_conv, stride, padding), [x0, w0])
+            got = formulation_gradients(functools.partial(cpu_kernels.conv_problem, stride, padding), [x0, w0])
             want = numpy_conv_grads(x0.astype(np.float64), w0.astype(np.float64), stride, padding)
             agree = agree and _agrees(got, want, rtol=1e-3)
     else:
@@ -190,11 +158,10 @@ def test_gradient_formulation_is_the_true_gradient(name):
             gamma0, beta0 = rng.uniform(0.5, 1.5, 8).astype(np.float32), rng.randn(8).astype(np.float32)
             mean0, var0 = rng.randn(8).astype(np.float32), rng.uniform(0.5, 2.0, 8).astype(np.float32)
             dy0 = rng.randn(*x0.shape).astype(np.float32)
-
-            got = _formulation_gradients(name, functools.partial(_weighted_bn, training),
-                                         [x0, gamma0, beta0, mean0, var0, dy0])
+            got = formulation_gradients(functools.partial(cpu_kernels.bn_problem, training),
+                                        [x0, gamma0, beta0, mean0, var0, dy0])
             want = numpy_bn_grads(*[v.astype(np.float64) for v in (x0, gamma0, mean0, var0, dy0)],
                                   training=training, epsilon=1e-3)
             agree = agree and _agrees(got, want)
     assert agree, "formulation %s gives a gradient numpy does not" % name
-    assert check(name) is None
+    assert cpu_kernels.check(name) is None
