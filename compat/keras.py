@@ -18,7 +18,8 @@ between Keras 2.2.4 and 2.2.5, is a row of a table below; resnet_core never asks
   flavour adds them to UPDATE_OPS).
 * `_PATCHES`: methods standalone Keras 2.2.x lacks for TF 1.14/1.15 (added, never replaced).
 * `_BROKEN`: round trips a flavour cannot make on some TF release with any dependency versions
-  (the reason is a compat.table row, so tests expect exactly that failure there).
+  (the reason is a compat.table row, so tests expect exactly that failure there), or with the
+  installed Keras and PyYAML (standalone Keras' YAML of a numpy value: the row's adapter decides).
 * A tf.keras Model as a SavedModel is a different API on each TF (`tf_keras_export_saved_model`).
 
 Standalone Keras is imported only when asked for: its import prints "Using TensorFlow
@@ -241,18 +242,21 @@ def get_session(flavour):
 
 
 # Round trips a flavour cannot make on some TF release whatever the other packages' versions: flavour ->
-# round trip -> compat.table row holding table.Broken(measured failure) there (False where it works).
+# round trip -> compat.table row holding table.Broken(measured failure) there (False where it works).  A row may
+# instead hold an adapter that decides from other installed packages (Keras, PyYAML): it is called here.
 _BROKEN = {
-    "keras": {},
+    "keras": {"yaml_numpy": "standalone_keras_yaml_numpy_broken"},
     "tf.keras": {"yaml": "tf_keras_yaml_broken", "yaml_batchnorm": "tf_keras_yaml_batchnorm_broken"},
 }
 
 
 def broken(flavour, round_trip):
-    """Why `round_trip` cannot work in `flavour` on this TF (the measured failure), or None where it can."""
+    """Why `round_trip` cannot work in `flavour` here (the measured failure), or None where it can."""
     _check(flavour)
     row = _BROKEN[flavour].get(round_trip)
     value = resolve(row) if row else None
+    if callable(value):
+        value = value()
     return value.reason if value else None
 
 

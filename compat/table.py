@@ -11,6 +11,7 @@ add a row only for a difference you have seen.
 """
 import collections
 import importlib
+import re
 
 import tensorflow as tf
 
@@ -83,6 +84,48 @@ def _keras_export_save_format_tf(model, path):
     # 1.15: export_saved_model notices ("Please use model.save(..., save_format=\"tf\")"), and that works in graph mode.
     model.save(path, save_format="tf")
     return path
+
+
+def _release(version):
+    """'5.4.1' -> (5, 4, 1), '4.2b1' -> (4, 2): the leading dotted numbers of a version string."""
+    return tuple(int(p) for p in re.match(r"\d+(?:\.\d+)*", version).group().split("."))
+
+
+_NUMPY_TAG = "'tag:yaml.org,2002:python/object/apply:numpy.core.multiarray._reconstruct'"
+
+
+def _standalone_keras_yaml_numpy():
+    """Broken(measured failure) or False: standalone Keras' model_from_yaml of a config holding a numpy array (e.g. a
+    Constant initializer from np.array), which to_yaml writes as a python/object/apply tag of numpy's reconstructor.
+    Decided by the installed Keras (how its model_from_yaml calls yaml.load) and PyYAML (what that loader constructs),
+    both read here.  Measured with keras 2.2.4 (py3.6, TF 1.12) and 2.2.5 (py3.7, TF 1.15) on PyYAML 3.13, 4.2b1, 5.1,
+    5.1.2, 5.2, 5.3.1, 5.4, 5.4.1 and 6.0.1."""
+    import keras
+    import yaml
+
+    keras_version, yaml_version = _release(keras.__version__), _release(yaml.__version__)
+    where = "standalone Keras %s with PyYAML %s: model_from_yaml of a config holding a numpy array" % (
+        keras.__version__, yaml.__version__)
+    if yaml_version >= (5, 2):
+        error = "ConstructorError: could not determine a constructor for the tag " + _NUMPY_TAG
+    else:  # 5.1.x; before 5.1 only for keras 2.2.4, where it loads
+        error = ("ConstructorError: while constructing a Python instance, expected a class, but found "
+                 "<class 'builtin_function_or_method'>")
+    if keras_version < (2, 2, 5):  # yaml.load(text): PyYAML's default loader (the unsafe one before 5.1)
+        if yaml_version >= (6, 0):
+            return Broken("%s: TypeError: load() missing 1 required positional argument: 'Loader'" % where)
+        if yaml_version >= (5, 1):
+            return Broken("%s fails: %s. Only the opt-in pin pyyaml<5.1 loads it (its yaml.load defaults to the "
+                          "unsafe full Loader: CVE-2017-18342), which tfpin's pins leave out: a known residual"
+                          % (where, error))
+        return False
+    # keras 2.2.5: yaml.load(text, Loader=yaml.FullLoader)
+    if yaml_version < (5, 1):
+        return Broken("%s fails: AttributeError: module 'yaml' has no attribute 'FullLoader' (keras 2.2.5 loads "
+                      "with FullLoader, new in PyYAML 5.1)" % where)
+    return Broken("%s fails: %s. No PyYAML release loads it (keras 2.2.5 loads with FullLoader: missing before 5.1, "
+                  "refuses numpy's reconstructor from 5.1 on), so no opt-in pin closes it: a known residual"
+                  % (where, error))
 
 
 TABLE = {
@@ -200,6 +243,10 @@ TABLE = {
         ((2, 1), Broken("from TF 2.1 the plain tensorflow wheel is built with CUDA (tf.test.is_built_with_cuda() "
                         "is True on 2.11, 2.15 and 2.21, False on 2.0.4) and is the CPU install too: a CUDA build "
                         "that sees no GPU is an ordinary CPU cell there, not a GPU cell missing its GPU"))],
+    # Standalone Keras' model_from_yaml of a config holding a numpy array: decided by the installed Keras and PyYAML
+    # (an adapter returning Broken(measured failure) or False; compat.keras.broken calls it).  TF 2.x never gets here:
+    # the flavour itself is unavailable there (standalone_keras_broken).
+    "standalone_keras_yaml_numpy_broken": [((1, 12), _standalone_keras_yaml_numpy)],
     # TF 2.6 replaced Model.to_yaml and model_from_yaml by functions that raise (arbitrary code execution).
     "tf_keras_yaml_broken": [
         ((1, 12), False),

@@ -9,10 +9,24 @@ import dataclasses
 
 
 @dataclasses.dataclass(frozen=True)
+class Leave:
+    """A failure a constraint pin knowingly leaves open (matrix key `leaves`): documentation of the pin,
+    never part of what a cell installs (so never of its definition or stamp)."""
+    failure: str  # what still fails with the pin in force, as measured
+    why_not: str  # why tfpin does not close it (e.g. the opt-in's published advisory)
+    opt_in: str = ""  # a PEP 508 pin a user may add to close it; "" when no pin does
+    when: tuple[tuple[str, str], ...] = ()  # (key, specifier) as in a constraint's `when`: the cells it concerns
+
+    def describe(self) -> dict:
+        return {"failure": self.failure, "opt_in": self.opt_in, "why_not": self.why_not, "when": dict(self.when)}
+
+
+@dataclasses.dataclass(frozen=True)
 class Constraint:
     pin: str  # a PEP 508 requirement, e.g. "protobuf<3.21"
     reason: str
     origin: str = "person"  # or "discovered" (tfpin pins discover measured it)
+    leaves: tuple[Leave, ...] = ()  # on a cell: only the leaves whose `when` matches that cell
 
 
 @dataclasses.dataclass(frozen=True)

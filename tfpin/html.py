@@ -59,6 +59,13 @@ def _recommendation(rec, partial):
     out = ["<h2>Recommended pin%s</h2>" % (" (partial evidence)" if partial else "")]
     if rec["requirements"]:
         out += ["<p>%s.</p>" % escape(rec["summary"]), "<pre>%s</pre>" % escape("\n".join(rec["constraints"]))]
+        if rec.get("known_residual"):
+            out.append("<p class=small>Known residual (failures these pins knowingly leave open):</p><ul class=small>")
+            for leave in rec["known_residual"]:
+                only = "" if len(leave["cells"]) == len(rec["cells"]) else " (only %s)" % ", ".join(
+                    "<code>%s</code>" % escape(c) for c in leave["cells"])
+                out.append("<li><code>%s</code>%s: %s</li>" % (escape(leave["pin"]), only, _residual(leave)))
+            out.append("</ul>")
     else:
         out.append("<p>None: %s.</p>" % escape(rec["summary"]))
     for x in rec.get("rejected_newer") or []:
@@ -194,4 +201,16 @@ def _pins(pins):
         out.append("<tr><td><code>%s</code></td><td style='text-align:left'>%s</td><td>%d</td><td>%s</td></tr>" % (
             escape(p["pin"]), escape(p["reason"]), len(p["cells"]),
             "discovery" if p["origin"] == "discovered" else "a person"))
+        for leave in p.get("leaves") or []:  # under its pin: what it knowingly leaves open (matrix `leaves`)
+            out.append("<tr><td class=small>&#8627; known residual</td><td style='text-align:left;white-space:normal'>"
+                       "%s</td><td>%d</td><td></td></tr>" % (_residual(leave), len(leave["cells"])))
     return out + ["</table></div>"]
+
+
+def _residual(leave):
+    """A known residual: the failure, then the pin a user could add to close it and why tfpin does not."""
+    failure = escape(leave["failure"].rstrip("."))
+    if leave.get("opt_in"):
+        return "%s. Opt-in pin: <code>%s</code>; tfpin does not add it: %s" % (
+            failure, escape(leave["opt_in"]), escape(leave["why_not"]))
+    return "%s. No opt-in pin: %s" % (failure, escape(leave["why_not"]))

@@ -6,6 +6,7 @@ allowed.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from .cells import Cell, Constraint, cell_id
+from .cells import Cell, Constraint, Leave, cell_id
 from .project import tomllib
 
 MATRICES_DIR = Path(__file__).resolve().parent / "matrices"  # shipped inside the package: works installed
@@ -25,7 +26,10 @@ TOP_KEYS = {"description", "extends", "remove", "cells", "packages", "pythons", 
 PURPOSES = ("compatibility", "migration")
 PACKAGE_KEYS = {"label", "id_parts", "pins_as"}
 PYTHON_KEYS = {"pip", "tools"}
-CONSTRAINT_KEYS = {"pin", "reason", "when", "origin"}
+CONSTRAINT_KEYS = {"pin", "reason", "when", "origin", "leaves"}
+# A failure the pin knowingly leaves open: what still fails, the pin a user could add to close it (none: no
+# pin does), why tfpin does not, and which of the pin's cells it concerns. Documentation, never installed.
+LEAVE_KEYS = {"failure", "opt_in", "why_not", "when"}
 ORIGINS = ("person", "discovered")
 VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
 PYTHON_RE = re.compile(r"^3\.\d+$")
@@ -217,23 +221,80 @@ def _constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
             raise MatrixError(
                 "%s: %s key 'pin' = %r is not a requirement: %s" % (path, where, entry["pin"], exc)
             ) from None
-        when = {}
-        for key, spec in entry.get("when", {}).items():
-            if key != "python" and key not in packages:
-                raise MatrixError(
-                    "%s: %s key 'when.%s' is unknown; allowed: python, %s" % (path, where, key, ", ".join(packages))
-                )
-            try:
-                when[key] = SpecifierSet(spec) if any(c in spec for c in "<>=!~") else SpecifierSet("==" + spec)
-            except InvalidSpecifier:
-                raise MatrixError(
-                    "%s: %s key 'when.%s' = %r is not a version specifier" % (path, where, key, spec)
-                ) from None
+        when = _when(path, where, entry.get("when", {}), packages, "when")
         origin = entry.get("origin", "person")
         if origin not in ORIGINS:
             raise MatrixError("%s: %s key 'origin' = %r; allowed: %s" % (path, where, origin, ", ".join(ORIGINS)))
-        out.append((Constraint(entry["pin"], entry["reason"], origin), when))
+        leaves = _leaves(path, where, entry.get("leaves", []), packages)
+        out.append((Constraint(entry["pin"], entry["reason"], origin, leaves), when))
     return out
+
+
+def _when(path, where, raw, packages, name) -> dict:
+    """A `when` table: python or a catalogue package -> the releases it selects ("1.15.5" means ==1.15.5)."""
+    if not isinstance(raw, dict):
+        raise MatrixError("%s: %s key %r must be a table like { tensorflow = \"<1.15\" }, got %r"
+                          % (path, where, name, raw))
+    when = {}
+    for key, spec in raw.items():
+        if key != "python" and key not in packages:
+            raise MatrixError(
+                "%s: %s key '%s.%s' is unknown; allowed: python, %s" % (path, where, name, key, ", ".join(packages))
+            )
+        try:
+            if not isinstance(spec, str):
+                raise InvalidSpecifier(spec)
+            when[key] = SpecifierSet(spec) if any(c in spec for c in "<>=!~") else SpecifierSet("==" + spec)
+        except InvalidSpecifier:
+            raise MatrixError(
+                "%s: %s key '%s.%s' = %r is not a version specifier" % (path, where, name, key, spec)
+            ) from None
+    return when
+
+
+def _leaves(path, where, raw, packages) -> tuple[Leave, ...]:
+    """`leaves = [{ failure = "...", opt_in = "pyyaml<5.1", why_not = "...", when = { keras = "2.2.4" } }]`."""
+    shape = ('an array of inline tables like [{ failure = "what still fails with this pin", opt_in = "a pin a user '
+             'could add to close it (optional: none closes it)", why_not = "why tfpin does not add it", when = '
+             '{ keras = "2.2.4" } (optional) }]')
+    if not isinstance(raw, list):
+        raise MatrixError("%s: %s key 'leaves' must be %s, got %r" % (path, where, shape, raw))
+    out = []
+    for j, item in enumerate(raw):
+        key = "leaves[%d]" % (j + 1)
+        if not isinstance(item, dict):
+            raise MatrixError("%s: %s key %r must be a table: 'leaves' is %s, got %r" % (path, where, key, shape, item))
+        _no_unknown(path, "%s key %r" % (where, key), item, LEAVE_KEYS)
+        for name, what in (("failure", "the failure this pin leaves open, as measured"),
+                           ("why_not", "why tfpin does not close it"), ("opt_in", "a pin a user could add")):
+            if name == "opt_in" and name not in item:
+                continue
+            if not isinstance(item.get(name), str) or not item[name].strip():
+                raise MatrixError("%s: %s key '%s.%s' must be a non-empty string (%s), got %r"
+                                  % (path, where, key, name, what, item.get(name)))
+        opt_in = item.get("opt_in", "")
+        if opt_in:
+            try:
+                Requirement(opt_in)
+            except InvalidRequirement as exc:
+                raise MatrixError("%s: %s key '%s.opt_in' = %r is not a requirement (a PEP 508 pin such as "
+                                  "\"pyyaml<5.1\"): %s" % (path, where, key, opt_in, exc)) from None
+        when = _when(path, where, item.get("when", {}), packages, key + ".when")
+        out.append(Leave(item["failure"], item["why_not"], opt_in, tuple((k, str(v)) for k, v in when.items())))
+    return tuple(out)
+
+
+def _holds(when, facts) -> bool:
+    return all(k in facts and facts[k] in spec for k, spec in when.items())
+
+
+def _for_cell(constraint: Constraint, facts) -> Constraint:
+    """The constraint as it applies to one cell: with only the leaves that concern that cell."""
+    if not constraint.leaves:
+        return constraint
+    kept = tuple(leave for leave in constraint.leaves
+                 if _holds({k: SpecifierSet(spec) for k, spec in leave.when}, facts))
+    return dataclasses.replace(constraint, leaves=kept)
 
 
 def _expand(path, index, entry, packages, pythons, constraints, install=()):
@@ -264,9 +325,7 @@ def _expand(path, index, entry, packages, pythons, constraints, install=()):
         facts = {"python": Version(python), **{k: Version(v) for k, v in reqs}}
         for k, v in reqs:  # tensorflow-gpu 1.15.5 answers `when = { tensorflow = ... }` like tensorflow 1.15.5
             facts.setdefault(packages[k].get("pins_as", k), Version(v))
-        applied = tuple(
-            c for c, when in constraints if all(k in facts and facts[k] in spec for k, spec in when.items())
-        )
+        applied = tuple(_for_cell(c, facts) for c, when in constraints if _holds(when, facts))
         yield Cell(
             id=cell_id(python, reqs, packages),
             python=python,

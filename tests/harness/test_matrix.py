@@ -82,7 +82,7 @@ BAD = [
     ("duplicate cell", GOOD + '[[cells]]\npython = "3.6"\ntensorflow = "1.15.5"\n',
      ["duplicate cell py3.6-tf1.15", "[[cells]] #1", "[[cells]] #2"]),
     ("unknown constraint key", GOOD + '[[constraints]]\npin = "h5py<3"\nreason = "r"\nwhy = "x"\n',
-     ["unknown key 'why'", "[[constraints]] #1", "allowed keys: origin, pin, reason, when"]),
+     ["unknown key 'why'", "[[constraints]] #1", "allowed keys: leaves, origin, pin, reason, when"]),
     ("bad pin", GOOD + '[[constraints]]\npin = "h5py<<3"\nreason = "r"\n', ["key 'pin' = 'h5py<<3'"]),
     ("constraint without reason", GOOD + '[[constraints]]\npin = "h5py<3"\n', ["non-empty string 'reason'"]),
     ("unknown when key", GOOD + '[[constraints]]\npin = "h5py<3"\nreason = "r"\nwhen = { keras = "<2" }\n',
@@ -105,6 +105,81 @@ def test_invalid_matrix_is_refused_with_file_key_and_allowed(tmp_path, text, fra
     assert str(path) in message
     for fragment in fragments:
         assert fragment in message
+
+
+# A second cell (1.14) and two pins, the second documenting what it leaves open on each release.
+LEAVES = GOOD.replace('[packages.tensorflow]',
+                      '[[cells]]\npython = "3.6"\ntensorflow = "1.14.0"\n[packages.tensorflow]') + (
+    '[[constraints]]\npin = "numpy<1.19"\nreason = "r"\n'
+    '[[constraints]]\npin = "pyyaml<6.0"\nreason = "r"\n'
+    'leaves = [\n'
+    '  { failure = "old fails", opt_in = "pyyaml<5.1", why_not = "CVE-2017-18342", when = { tensorflow = "<1.15" } },\n'
+    '  { failure = "new fails", why_not = "no release closes it", when = { tensorflow = "1.15.5" } },\n'
+    '  { failure = "everywhere", opt_in = "pyyaml==3.13; python_version < \'3.7\'", why_not = "w" },\n'
+    ']\n')
+
+
+def test_leaves_document_a_pin_per_cell_without_changing_what_it_installs(tmp_path):
+    """`leaves` (failure, opt_in, why_not, when): each cell's constraint carries the ones that concern it; the
+    cell's definition (its stamp: what it installs) is the same as without them."""
+    from tfpin.cells import Leave
+
+    cells = {c.id: c for c in matrices.load(str(write(tmp_path, LEAVES))).cells}
+    plain = {c.id: c for c in matrices.load(str(write(tmp_path, LEAVES.split("leaves = [")[0], "plain.toml"))).cells}
+    old, new = cells["py3.6-tf1.14"], cells["py3.6-tf1.15"]
+    numpy_old, yaml_old = old.constraints
+    assert numpy_old.leaves == () and yaml_old.pin == "pyyaml<6.0"
+    assert [leave.failure for leave in yaml_old.leaves] == ["old fails", "everywhere"]
+    assert yaml_old.leaves[0] == Leave("old fails", "CVE-2017-18342", "pyyaml<5.1", (("tensorflow", "<1.15"),))
+    assert [(leave.failure, leave.opt_in) for leave in new.constraints[1].leaves] == [
+        ("new fails", ""), ("everywhere", "pyyaml==3.13; python_version < '3.7'")]
+    assert new.constraints[1].leaves[0].when == (("tensorflow", "==1.15.5"),)
+    for cid, cell in cells.items():
+        assert cell.definition() == plain[cid].definition(), cid
+        hash(cell)  # still a frozen, hashable value
+    table = {c.id: c for c in matrices.load("table").cells}
+    (yaml_pin,) = [c for c in table["py3.6-tf1.12-keras2.2.4"].constraints if c.pin == "pyyaml<6.0"]
+    assert [leave.opt_in for leave in yaml_pin.leaves] == ["pyyaml<5.1"]
+    assert "ConstructorError" in yaml_pin.leaves[0].failure and "CVE-2017-18342" in yaml_pin.leaves[0].why_not
+    (yaml_pin,) = [c for c in table["py3.7-tf1.15-keras2.2.5"].constraints if c.pin == "pyyaml<6.0"]
+    assert [leave.opt_in for leave in yaml_pin.leaves] == [""]  # keras 2.2.5: no PyYAML release loads it
+
+
+def _leave(text):
+    return GOOD + '[[constraints]]\npin = "h5py<3"\nreason = "r"\n[[constraints]]\npin = "pyyaml<6.0"\nreason = "r"\n' \
+        'leaves = %s\n' % text
+
+
+BAD_LEAVES = [
+    ("not an array", '"x"', ["key 'leaves' must be an array of inline tables"]),
+    ("not a table", '["x"]', ["key 'leaves[1]' must be a table"]),
+    ("unknown key", '[{ failure = "f", why_not = "w", fix = "x" }]',
+     ["unknown key 'fix'", "key 'leaves[1]'", "allowed keys: failure, opt_in, when, why_not"]),
+    ("no failure", '[{ why_not = "w" }]', ["key 'leaves[1].failure' must be a non-empty string"]),
+    ("empty why_not", '[{ failure = "f", why_not = " " }]', ["key 'leaves[1].why_not' must be a non-empty string"]),
+    ("non-string opt_in", '[{ failure = "f", why_not = "w", opt_in = 5 }]',
+     ["key 'leaves[1].opt_in' must be a non-empty string"]),
+    ("empty opt_in", '[{ failure = "f", why_not = "w", opt_in = "" }]',
+     ["key 'leaves[1].opt_in' must be a non-empty string"]),
+    ("opt_in not PEP 508", '[{ failure = "f", why_not = "w" }, { failure = "f", why_not = "w", opt_in = "pyyaml<<5" }]',
+     ["key 'leaves[2].opt_in' = 'pyyaml<<5' is not a requirement (a PEP 508 pin"]),
+    ("unknown when key", '[{ failure = "f", why_not = "w", when = { keras = "2.2.4" } }]',
+     ["key 'leaves[1].when.keras' is unknown", "allowed: python, tensorflow"]),
+    ("bad when specifier", '[{ failure = "f", why_not = "w", when = { tensorflow = "=>1" } }]',
+     ["key 'leaves[1].when.tensorflow' = '=>1' is not a version specifier"]),
+    ("when not a table", '[{ failure = "f", why_not = "w", when = "1.15" }]', ["key 'leaves[1].when' must be a table"]),
+]
+
+
+@pytest.mark.parametrize("text,fragments", [(t, f) for _, t, f in BAD_LEAVES], ids=[b[0] for b in BAD_LEAVES])
+def test_invalid_leaves_are_refused_with_file_entry_and_key(tmp_path, text, fragments):
+    path = write(tmp_path, _leave(text))
+    with pytest.raises(MatrixError) as info:
+        matrices.load(str(path))
+    message = str(info.value)
+    assert str(path) in message and "[[constraints]] #2" in message, message
+    for fragment in fragments:
+        assert fragment in message, message
 
 
 def test_extends_may_not_redefine_inherited_keys(tmp_path):
