@@ -22,6 +22,9 @@ nox.options.default_venv_backend = "none"  # tfpin builds the cell envs itself (
 nox.options.download_python = "never"
 
 TFPIN = (sys.executable, "-m", "tfpin")
+# nox sends SIGTERM 0.3 s after Ctrl-C and SIGKILL soon after; tfpin then still kills its cells' processes
+# and writes the last report, so nox waits for it (tfpin exits 130/143 on its own within seconds).
+WAIT = {"external": True, "interrupt_timeout": None}
 
 
 def _cell_params():
@@ -36,44 +39,44 @@ def _cell_params():
 @nox.session(python=False)
 def matrix(session):
     """Run every cell of a matrix (-- --matrix full, -- --cells ID,ID); write reports/matrix.{json,md}."""
-    session.run(*TFPIN, "matrix", *session.posargs, external=True)
+    session.run(*TFPIN, "matrix", *session.posargs, **WAIT)
 
 
 @nox.session(python=False, default=False)
 @nox.parametrize("cell_id", list(_cell_params()))
 def cell(session, cell_id):
     """One matrix cell, alone (extra pytest args after --)."""
-    session.run(*TFPIN, "cell", cell_id, "--", *session.posargs, external=True)
+    session.run(*TFPIN, "cell", cell_id, "--", *session.posargs, **WAIT)
 
 
 @nox.session(python=False, default=False)
 def bench(session):
     """Training throughput (images/sec) in every cell; fills the `throughput` column of the report."""
-    session.run(*TFPIN, "bench", *session.posargs, external=True)
+    session.run(*TFPIN, "bench", *session.posargs, **WAIT)
 
 
 @nox.session(python=False, default=False)
 def gpu(session):
     """The table on tensorflow-gpu; runs the @pytest.mark.gpu tests. Without CUDA every cell fails naming
     the library TensorFlow could not load (never a pass)."""
-    session.run(*TFPIN, "matrix", "--matrix", "gpu", *session.posargs, external=True)
+    session.run(*TFPIN, "matrix", "--matrix", "gpu", *session.posargs, **WAIT)
 
 
 @nox.session(python=False, default=False)
 def tests(session):
     """The project's own tests: harness self-tests (host, no TF), then the cell suite in the newest cell."""
-    session.run(sys.executable, "-m", "pytest", "tests/harness", "-q", "-p", "no:cacheprovider", external=True)
+    session.run(sys.executable, "-m", "pytest", "tests/harness", "-q", "-p", "no:cacheprovider", **WAIT)
     newest = matrices.load("table").cells[-1]
-    session.run(*TFPIN, "cell", newest.id, "--", *session.posargs, external=True)
+    session.run(*TFPIN, "cell", newest.id, "--", *session.posargs, **WAIT)
 
 
 @nox.session(python=False, default=False)
 def lint(session):
     """ruff over the whole repository."""
-    session.run(sys.executable, "-m", "ruff", "check", ".", external=True)
+    session.run(sys.executable, "-m", "ruff", "check", ".", **WAIT)
 
 
 @nox.session(python=False, default=False)
 def tox_ini(session):
     """Regenerate tox.ini from matrices/ (a harness test fails while they disagree)."""
-    session.run(*TFPIN, "tox-ini", external=True)
+    session.run(*TFPIN, "tox-ini", **WAIT)

@@ -14,10 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, cross, procs, report, toxini
+from . import __version__, cross, environ, procs, report, schedule, toxini
 from . import matrix as matrices
 from . import project as projects
-from .runner import CellInterrupted, Context, cell_environ, now, rel, run_bench, run_cell, stamp, write_atomic
+from .runner import Context, cell_environ, now, rel, run_bench, run_cell, stamp, write_atomic
 from .status import EXIT_USAGE, UNAVAILABLE, exit_code, exit_reason
 
 CATALOGUE = "full"  # the superset a single cell is looked up in
@@ -43,6 +43,10 @@ def main(argv=None) -> int:
     except (matrices.MatrixError, projects.ProjectError, UsageError) as exc:
         print("tfpin: error: %s" % exc, file=sys.stderr)
         return EXIT_USAGE
+    except procs.Interrupted as exc:  # any command, any step: 130 for SIGINT, 143 for SIGTERM
+        procs.stop_all(exc.code, exc.name)
+        print("tfpin: interrupted by %s during `tfpin %s`" % (exc.name, args.command), file=sys.stderr)
+        return exc.code
     except BrokenPipeError:  # `tfpin list | head`: the reader has what it wanted
         sys.stderr.close()
         return 0
@@ -140,6 +144,8 @@ def load(args):
     envs = (args.envs or project.root / ".tfpin" / "envs").resolve()
     check_writable(reports)
     ctx = Context(project, reports, envs, args.log_level, args.passthrough)
+    ctx.config_files = [m.path, m.constraints_path] + ([project.source] if project.source.name == projects.CONFIG_FILE
+                                                      else [])
     return project, m, cells, ctx
 
 
@@ -184,11 +190,13 @@ def default_jobs() -> int:
 
 
 def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: int = 1,
-              use_cache: bool = True) -> tuple[list[dict], int | None]:
-    """Run cells, `jobs` at a time; (results in matrix order, interrupt exit code or None).
+              use_cache: bool = True) -> tuple[list[dict], int | None, dict | None]:
+    """Run cells, `jobs` at a time; (results in matrix order, interrupt exit code or None, final report or None).
 
     A cell whose verdict cache key (tfpin/cache.py) is unchanged re-uses its stored result, marked as
-    such. Reports are rewritten after each cell, so an interrupted run keeps every finished one.
+    such. Reports are rewritten after each cell, so an interrupted run keeps every finished one; while
+    a complete report of an earlier run exists, this run's unfinished report goes beside it
+    (`<name>-incomplete.*`) and replaces it only once this run finished.
     """
     import threading
 
@@ -196,19 +204,30 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
 
     started, done = now(), {}
     report_as = report.report_name(m, partial) if write_report else None
+    writing_to = report.in_progress_name(ctx.reports, report_as) if report_as else None
     printing = threading.Lock()
     sources = cache.sources_digest(ctx)
+    for name in environ.ignored():
+        print("tfpin: ignoring host %s: a cell installs exactly its definition (put pins into the matrix or the "
+              "project's constraints)" % name, file=sys.stderr, flush=True)
 
     def one(i, cell):
         def say(text):
             with printing:
-                progress(i, len(cells), cell, text)
+                progress(i + 1, len(cells), cell, text)
 
         inputs = cache.Inputs(cell, ctx, cell_environ(cell, ctx), sources)
         hit, why = cache.lookup(inputs, ctx) if use_cache else (None, "")
         if hit is None:
             say("started" + (" (%s)" % why if why and why != "no stored result" else ""))
-            result = run_cell(cell, ctx, say)
+            try:
+                result = run_cell(cell, ctx, say)
+            except procs.Interrupted as exc:
+                if exc.result is not None:
+                    exc.result["harness"]["sources"] = sources
+                    say(result_line(exc.result))
+                raise
+            result["harness"]["sources"] = sources
             cache.seal(result, inputs, ctx, cache.sources_digest(ctx))
             write_atomic(ctx.reports / "cells" / (cell.id + ".json"), json.dumps(result, indent=2) + "\n")
         else:
@@ -216,76 +235,43 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
         say(result_line(result))
         with printing:
             done[i] = result
-            if report_as:
-                _write(m, cells, _ordered(done), started, None, ctx, report_as, partial)
+            if writing_to:
+                _write(m, cells, _ordered(done), started, None, ctx, writing_to, partial)
         return result
 
-    interrupted = _run_all(one, cells, jobs, done)
+    finished, stop = schedule.run(one, cells, jobs)
+    done.update(finished)
     results = _ordered(done)
+    interrupted = stop.code if stop is not None else None
+    final = None
     if report_as:
-        final = _write(m, cells, results, started, now() if interrupted is None else None, ctx,
-                       report_as, partial, interrupted=interrupted is not None)
+        name = writing_to if stop is not None else report_as
+        final = _write(m, cells, results, started, now() if stop is None else None, ctx, name, partial,
+                       interrupted=stop is not None)
+        if stop is None and writing_to != report_as:
+            report.remove(ctx.reports, writing_to)
         print()
         print(report.markdown(final), end="")
-        print("reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.reports / (report_as + ".json"), ctx),
-                                                          rel(ctx.reports / (report_as + ".md"), ctx)))
+        print("reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.reports / (name + ".json"), ctx),
+                                                          rel(ctx.reports / (name + ".md"), ctx)))
+        if name != report_as:
+            print("tfpin: this run did not finish: its report is %s.*; the complete %s.* of the earlier run is "
+                  "untouched" % (name, report_as))
         if partial:
             print("tfpin: a subset run (--cells or pytest args after --) wrote %s.*; the full matrix's %s.* "
                   "is untouched" % (report_as, report.report_name(m, False)))
-    return results, interrupted
+    return results, interrupted, final
 
 
 def _ordered(done: dict) -> list[dict]:
     return [done[i] for i in sorted(done)]
 
 
-def _run_all(one, cells, jobs: int, done: dict) -> int | None:
-    """one(i, cell) for every cell, `jobs` at a time; the interrupt's exit code, or None.
-
-    An interrupted cell's result (status `interrupted`) is kept in `done`; cells not started have none.
-    """
-    import concurrent.futures
-
-    numbered = list(enumerate(cells, 1))
-    if jobs <= 1:
-        for i, cell in numbered:
-            try:
-                one(i, cell)
-            except CellInterrupted as exc:
-                done[i] = exc.result
-                return exc.code
-            except (procs.Interrupted, KeyboardInterrupt) as exc:  # while checking the cache: no result
-                return exc.code if isinstance(exc, procs.Interrupted) else 130
-        return None
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
-    futures = {pool.submit(one, i, cell): i for i, cell in numbered}
-    code = None
-    try:
-        pending = set(futures)
-        while pending:  # short waits, so Ctrl-C and SIGTERM reach this (the main) thread promptly
-            finished, pending = concurrent.futures.wait(pending, timeout=0.5)
-            for f in finished:
-                if isinstance(f.exception(), CellInterrupted):
-                    raise f.exception()
-                if f.exception() is not None:  # a harness bug: stop the other cells too, then show it
-                    procs.stop_all(1, "error")
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise f.exception()
-    except (procs.Interrupted, KeyboardInterrupt, CellInterrupted) as exc:
-        code = exc.code if isinstance(exc, (procs.Interrupted, CellInterrupted)) else 130
-        procs.stop_all(code, "interrupt")
-        pool.shutdown(wait=True, cancel_futures=True)
-        for f, i in futures.items():
-            if not f.cancelled() and isinstance(f.exception(), CellInterrupted):
-                done[i] = f.exception().result
-        return code
-    pool.shutdown()
-    return None
-
-
-def _write(m, cells, results, started, finished, ctx, name, partial, interrupted=False):
+def _write(m, cells, results, started, finished, ctx, name, partial, interrupted=False, cross_verdicts=None):
     rep = report.build(m, cells, results, started, finished, report.load_bench(ctx.reports),
                        selection=ctx.selection, partial=partial, interrupted=interrupted)
+    if cross_verdicts is not None:
+        rep["cross"] = cross_verdicts
     report.write(rep, ctx.reports, name)
     return rep
 
@@ -330,8 +316,8 @@ def cmd_matrix(args) -> int:
     if jobs < 1:
         raise UsageError("--jobs must be 1 or more (got %d)" % jobs)
     t0 = time.monotonic()
-    results, interrupted = run_cells(m, cells, ctx, True, partial, jobs=min(jobs, len(cells)),
-                                     use_cache=not args.no_cache)
+    results, interrupted, final = run_cells(m, cells, ctx, True, partial, jobs=min(jobs, len(cells)),
+                                            use_cache=not args.no_cache)
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
     errors = []
     if interrupted is None:
@@ -339,12 +325,13 @@ def cmd_matrix(args) -> int:
         try:
             verdicts = cross.run(cells, results, ctx, log=lambda line: print("tfpin: " + line, flush=True),
                                  use_cache=not args.no_cache)
-        except (procs.Interrupted, KeyboardInterrupt) as exc:
+        except procs.Interrupted as exc:
             print(closing_line(results))
-            print("tfpin: interrupted during the cross-cell checks; every cell's result is in the report, "
-                  "without cross-cell verdicts", file=sys.stderr)
-            return exc.code if isinstance(exc, procs.Interrupted) else 130
-        report.attach_cross(ctx.reports, report.report_name(m, partial), verdicts)
+            print("tfpin: interrupted by %s during the cross-cell checks; every cell's result is in the report, "
+                  "without cross-cell verdicts" % exc.name, file=sys.stderr)
+            return exc.code
+        final["cross"] = verdicts
+        report.write(final, ctx.reports, report.report_name(m, partial))
         print("tfpin: cross-cell checks in %.1fs%s" % (time.monotonic() - t1, ": skipped, " + verdicts["skipped"]
                                                        if "skipped" in verdicts else ""))
         errors = verdicts.get("errors", [])
@@ -356,7 +343,7 @@ def cmd_matrix(args) -> int:
 
 def cmd_cell(args) -> int:
     project, m, (cell,), ctx = load_one(args)
-    results, interrupted = run_cells(m, [cell], ctx, False, use_cache=not args.no_cache)
+    results, interrupted, _ = run_cells(m, [cell], ctx, False, use_cache=not args.no_cache)
     r = results[0]
     print("junit: %s  log: %s  lock: %s" % (r.get("junit", "-"), r.get("log", "-"), r.get("lock", "-")))
     # Same rule as the matrix, so a CI job per cell agrees with the whole-matrix run.
@@ -413,14 +400,16 @@ def cmd_bench(args) -> int:
 def cmd_report(args) -> int:
     """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
     project, m, cells, ctx = load(args)
+    from . import cache
+
     results, refused = [], []
-    digest = project.install_digest()
+    digest, sources = project.install_digest(), cache.sources_digest(ctx)
     for cell in cells:
         path = ctx.reports / "cells" / (cell.id + ".json")
         if not path.exists():
             refused.append("%s: no result for cell %s" % (rel(path, ctx), cell.id))
             continue
-        problem, data = report.check_result(path, cell, stamp(cell, digest))
+        problem, data = report.check_result(path, cell, stamp(cell, digest), sources, __version__)
         if problem:
             refused.append(problem)
         else:
@@ -478,6 +467,11 @@ def cmd_pins(args) -> int:
     else:
         if args.jobs < 1:
             raise UsageError("--jobs must be 1 or more (got %d)" % args.jobs)
+        from .envs import find_uv
+
+        if find_uv() is None:
+            raise UsageError("pins discover resolves each cell as of its release date with uv (`uv pip compile "
+                             "--exclude-newer`), and no uv is installed: `pip install uv` next to tfpin")
         packages = [p.strip() for p in args.packages.split(",") if p.strip()] or None
         print("tfpin: pin discovery for %d cells of matrix %r (%d at a time); cheap oracle: pytest %s; "
               "confirmation: pytest %s" % (len(cells), m.name, min(args.jobs, len(cells)), " ".join(project.smoke),
@@ -507,7 +501,6 @@ def discover_cells(cells, ctx, project, packages, jobs: int, out_dir: Path):
     """Each cell's search, `jobs` at a time (threads; the work is in child processes); each result is
     written as soon as it exists. A cell's hints are its constraints in force plus the pins found for the
     cells finished before it. Returns the results in matrix order, or the exit code of an interrupt."""
-    import concurrent.futures
     import threading
 
     from . import pins
@@ -520,8 +513,7 @@ def discover_cells(cells, ctx, project, packages, jobs: int, out_dir: Path):
             with printing:
                 print(("%s| " % cell.id if jobs > 1 else "") + text, flush=True)
         with printing:
-            progress(i, len(cells), cell, "discovery started")
-        with printing:
+            progress(i + 1, len(cells), cell, "discovery started")
             hints = list(dict.fromkeys(cell.constraint_lines() + learned))
         try:
             res = pins.Discovery(cell, ctx, project.smoke, log, packages, hints).run()
@@ -532,28 +524,18 @@ def discover_cells(cells, ctx, project, packages, jobs: int, out_dir: Path):
         write_atomic(out_dir / (cell.id + ".json"), json.dumps(res, indent=2) + "\n")
         write_atomic(out_dir / (cell.id + ".toml"), pins.cell_toml(res, cell))
         with printing:
-            progress(i, len(cells), cell, "%d pins, %d env builds, %.0f s%s" % (
+            progress(i + 1, len(cells), cell, "%d pins, %d env builds, %.0f s%s" % (
                 len(res["pins"]), res["env_builds"], res["seconds"],
                 " -- " + (res["problem"] or "unavailable: " + res["unavailable"])
                 if res["problem"] or res["unavailable"] else ""))
         return res
 
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
-    futures = [pool.submit(one, i, cell) for i, cell in enumerate(cells, 1)]
-    try:
-        pending = set(futures)
-        while pending:  # short waits, so Ctrl-C and SIGTERM reach this (the main) thread promptly
-            _, pending = concurrent.futures.wait(pending, timeout=0.5)
-        results = [f.result() for f in futures]
-    except (procs.Interrupted, KeyboardInterrupt) as exc:
-        code = exc.code if isinstance(exc, procs.Interrupted) else 130
-        procs.stop_all(code, "interrupt")
-        pool.shutdown(wait=True, cancel_futures=True)
-        print("tfpin: pin discovery interrupted; finished cells' results are in %s" % rel(out_dir, ctx),
-              file=sys.stderr)
-        return code
-    pool.shutdown()
-    return results
+    done, stop = schedule.run(one, cells, jobs)
+    if stop is not None:
+        print("tfpin: pin discovery interrupted by %s; finished cells' results are in %s"
+              % (stop.name, rel(out_dir, ctx)), file=sys.stderr)
+        return stop.code
+    return [done[i] for i in range(len(cells))]
 
 
 def pins_target(project, m):

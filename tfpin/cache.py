@@ -3,7 +3,8 @@
 A verdict is evidence about one exact thing, so its key hashes every input that could change it:
   env        the environment's stamp (interpreter, installer, requirements, pins, install lines)
   installed  the installed set read back from that environment now (`pip freeze`, after the probe that
-             finds it whole), not remembered
+             finds it whole), not remembered, plus the digest of each project tree an install line puts
+             there (`install = ["."]`: the code under test is the code on disk, tfpin/local.py)
   sources    the files the suite can import and run (the project's `sources`, else its git-tracked
              files), the pytest configuration at the root, and the test paths themselves
   selection  the pytest arguments (the project's `test` plus any after `--`) and the per-test timeout
@@ -12,19 +13,21 @@ A verdict is evidence about one exact thing, so its key hashes every input that 
   harness    tfpin's version and the pytest plugin it loads into every cell
 A stored result is re-used only under the same key, when its run finished with a verdict that is a
 fact about these inputs (passed, failed, unavailable: never an error, which may be transient), and
-while the JUnit, lock and log it names are still on disk. The re-used result keeps its status and
-says so (`cached_from`); `--no-cache` runs everything.
+while the JUnit, lock and log it names are still on disk. An `unavailable` verdict is a fact about an
+index, which can gain a wheel: it is re-checked (the cell runs again) once it is a day old. The re-used
+result keeps its status and says so (`cached_from`); `--no-cache` runs everything.
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
-import subprocess
 from pathlib import Path
 
 from . import __version__
 from .envs import PLUGIN_DIR, STAMP, CellEnv
+from .files import git_files
 from .status import FAILED, PASSED, UNAVAILABLE
 
 REUSABLE = (PASSED, FAILED, UNAVAILABLE)
@@ -33,7 +36,13 @@ COMPONENTS = ("env", "installed", "sources", "selection", "environ", "harness")
 BEHAVIOUR_PREFIXES = ("OMP_", "MKL_", "KMP_", "CUDA_", "NVIDIA_", "OPENBLAS_", "HDF5_", "TF_", "KERAS_", "LD_")
 # pytest reads its configuration from these at the root: part of what the suite does.
 PYTEST_CONFIG = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
-NEVER_SOURCES = {".git", ".tfpin", "reports", "__pycache__", ".nox", ".tox", ".venv", ".pytest_cache", ".ruff_cache"}
+# Never sources, wherever they are: VCS data and caches that hold nothing but derived files.
+NEVER_SOURCES = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+# Never sources at the project root only: tfpin's and the usual tools' environments. A directory named
+# `reports` or `.venv` deeper down may be code (`myapp/reports/pdf.py`); the report and env directories
+# of this very run are excluded wherever --reports/--envs put them, and any virtualenv (pyvenv.cfg) is.
+ROOT_ONLY_NEVER = {".tfpin", ".nox", ".tox", ".venv", "build", "dist"}  # build, dist: what installing "." writes
+UNAVAILABLE_RECHECK = datetime.timedelta(days=1)
 
 
 def _digest(data) -> str:
@@ -48,7 +57,7 @@ def source_files(project, outputs=()) -> list[Path]:
     if project.sources is not None:
         found = [p for entry in project.sources for p in _expand(root, entry)]
     else:
-        found = _git_files(root)
+        found = git_files(root)
         if found is None:
             found = list(_walk(root))
     extra = [root / name for name in PYTEST_CONFIG] + [root / a.split("::")[0] for a in project.test
@@ -56,8 +65,14 @@ def source_files(project, outputs=()) -> list[Path]:
     for path in extra:
         found += list(_walk(path)) if path.is_dir() else [path] if path.is_file() else []
     outputs = [Path(o).resolve() for o in outputs]
-    return sorted(set(p for p in found if p.is_file() and not set(p.relative_to(root).parts) & NEVER_SOURCES
+    return sorted(set(p for p in found if p.is_file() and not _never(p.relative_to(root).parts)
                       and not any(p.resolve().is_relative_to(o) for o in outputs)))
+
+
+def _never(parts) -> bool:
+    dirs = parts[:-1]
+    return bool(set(dirs) & NEVER_SOURCES) or any(d.endswith(".egg-info") for d in dirs) or \
+        (len(parts) > 1 and parts[0] in ROOT_ONLY_NEVER)
 
 
 def _expand(root: Path, entry: str) -> list[Path]:
@@ -70,29 +85,23 @@ def _expand(root: Path, entry: str) -> list[Path]:
 
 def _walk(path: Path):
     for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = [d for d in dirnames if d not in NEVER_SOURCES]
+        dirnames[:] = [d for d in dirnames
+                       if d not in NEVER_SOURCES and not (Path(dirpath) / d / "pyvenv.cfg").exists()]
         for name in filenames:
             if not name.endswith((".pyc", ".pyo")):
                 yield Path(dirpath) / name
 
 
-def _git_files(root: Path) -> list[Path] | None:
-    """Tracked plus untracked-but-not-ignored files, as they are in the working tree now."""
-    try:
-        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"],
-                             capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if out.returncode != 0:
-        return None
-    return [root / name for name in out.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
-
-
 def sources_digest(ctx) -> str:
-    """Paths and contents, so a rename, an edit, a new or a deleted file each change it."""
+    """Paths and contents, so a rename, an edit, a new or a deleted file each change it. tfpin's own
+    configuration (tfpin.toml, the matrix files: ctx.config_files) is not code under test: editing one
+    cell's pins must not make every other cell's result "of other sources"."""
     project = ctx.project
     h = hashlib.sha256()
+    configs = {Path(p).resolve() for p in getattr(ctx, "config_files", ())}
     for path in source_files(project, (ctx.reports, ctx.envs)):
+        if path.resolve() in configs:  # what they say is in the key already: the env stamp, selection, environ
+            continue
         h.update(str(path.relative_to(project.root)).encode("utf-8", "surrogateescape") + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()[:16]
@@ -117,6 +126,7 @@ class Inputs:
         self.parts = {
             "env": None,  # filled by wanted_stamp(): needs the interpreter
             "installed": None,
+            "local": ctx.local,  # folded into "installed": the project's own code inside the env
             "sources": sources,
             "selection": _digest({"test": ctx.project.test, "after --": ctx.selection,
                                   "timeout": ctx.project.timeout}),
@@ -131,7 +141,9 @@ class Inputs:
             stamp = self.env.wanted_stamp()
         except LookupError:
             return None
-        return dict(self.parts, env=_digest(stamp), installed=_digest(installed_text) if installed_text else None)
+        parts = {k: v for k, v in self.parts.items() if k != "local"}
+        installed = _digest([installed_text, self.parts["local"]]) if installed_text else None
+        return dict(parts, env=_digest(stamp), installed=installed)
 
 
 def key_of(parts: dict) -> str:
@@ -163,6 +175,9 @@ def lookup(inputs: Inputs, ctx) -> tuple[dict | None, str]:
     cache = stored.get("cache") if isinstance(stored, dict) else None
     if not cache or stored.get("status") not in REUSABLE or stored.get("id") != inputs.cell.id:
         return None, "no re-usable verdict stored"
+    if stored["status"] == UNAVAILABLE and _age(stored.get("finished")) > UNAVAILABLE_RECHECK:
+        return None, "its `unavailable` verdict of %s is over a day old: the index may have a build now" % (
+            stored.get("finished"))
     installed = None
     if stored["status"] != UNAVAILABLE:
         installed = _installed_now(inputs.env)
@@ -182,6 +197,14 @@ def lookup(inputs: Inputs, ctx) -> tuple[dict | None, str]:
     reused["cached_from"] = {"finished": stored["finished"], "tests_s": stored["durations"]["tests_s"],
                              "key": cache["key"]}
     return reused, ""
+
+
+def _age(finished) -> datetime.timedelta:
+    try:
+        when = datetime.datetime.fromisoformat(finished)
+    except (TypeError, ValueError):
+        return datetime.timedelta.max
+    return datetime.datetime.now(datetime.timezone.utc) - when
 
 
 def _installed_now(env: CellEnv) -> str | None:

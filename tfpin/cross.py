@@ -13,10 +13,9 @@ import hashlib
 import itertools
 import json
 import shutil
-from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
-from . import __version__, procs
+from . import __version__, mdtext, procs, schedule
 from .envs import CellEnv
 from .runner import cell_environ, now, write_atomic
 
@@ -25,6 +24,7 @@ CENSUS_MODULE = "resnet_core.naive_tf1"
 DRIFT_AT = 1e-3  # a loss curve "diverges" at the first step whose difference exceeds this
 TIMEOUT = 600
 WORKERS = 2  # one process per core on the 2-core machines this runs on
+MARKER = ".tfpin-artifacts"  # only a directory carrying it is ever deleted
 VERDICTS = "verdicts.json"  # beside the artifacts: the last verdicts and the key they were made under
 
 
@@ -73,13 +73,19 @@ def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
             log("cross: nothing changed since %s: verdicts re-used (--no-cache runs them)" % hit["cached_from"]
                 ["finished"])
             return hit
-    if root.exists():  # no stale evidence: artifacts of an earlier run never meet this run's
-        shutil.rmtree(root)
     if reason:
         return {"skipped": reason}
     passed = [by_id[r["id"]] for r in passed_results]
     if len(passed) < 1:
         return {"skipped": "no cell passed"}
+    if root.exists() and not ((root / MARKER).is_file() or (root / VERDICTS).is_file()):  # verdicts: before markers
+        return {"skipped": "%s exists and is not tfpin's (no %s in it): it is left alone; move it, or pass --reports "
+                           "with a directory of tfpin's own" % (root, MARKER)}
+    # Only now, with the checks about to run: artifacts of an earlier run never meet this run's.
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    (root / MARKER).write_text("artifacts of tfpin's cross-cell step; deleted when the next one runs\n")
     verdicts = _run(passed, by_id, ctx, root, log)
     if key and not verdicts.get("errors"):
         write_atomic(root / VERDICTS, json.dumps({"key": key, "finished": now(), "verdicts": verdicts}, indent=2))
@@ -88,29 +94,15 @@ def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
 
 def _run(passed, by_id, ctx, root: Path, log) -> dict:
     written, failures = {}, {}
-    pool = ThreadPoolExecutor(WORKERS)
-    try:
-        for cell, (ok, detail) in zip(passed, _in_turn(pool, lambda c: _write(c, ctx, root / c.id), passed)):
-            (written if ok else failures)[cell.id] = detail
-            log("cross: %s artifacts %s" % (cell.id, "written" if ok else "not written: " + detail))
-        sources = [str(root / cid) for cid in written]
-        reads = dict(zip(written, _in_turn(pool, lambda cid: _read(by_id[cid], ctx, sources), list(written))))
-        census = dict(zip([c.id for c in passed], _in_turn(pool, lambda c: _census(c, ctx), passed)))
-    except (procs.Interrupted, KeyboardInterrupt) as exc:  # kill the workers' children, then stop
-        procs.stop_all(exc.code if isinstance(exc, procs.Interrupted) else 130, "interrupt")
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown()
+    for cell, (ok, detail) in zip(passed, schedule.map_ordered(lambda c: _write(c, ctx, root / c.id), passed,
+                                                               WORKERS)):
+        (written if ok else failures)[cell.id] = detail
+        log("cross: %s artifacts %s" % (cell.id, "written" if ok else "not written: " + detail))
+    sources = [str(root / cid) for cid in written]
+    reads = dict(zip(written, schedule.map_ordered(lambda cid: _read(by_id[cid], ctx, sources), list(written),
+                                                   WORKERS)))
+    census = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _census(c, ctx), passed, WORKERS)))
     return summarize(written, reads, census, failures)
-
-
-def _in_turn(pool, fn, items):
-    """fn over items on the pool, results in order; short waits so Ctrl-C reaches this (the main) thread."""
-    futures = [pool.submit(fn, item) for item in items]
-    pending = set(futures)
-    while pending:
-        _, pending = wait(pending, timeout=0.5)
-    return [f.result() for f in futures]
 
 
 def _run_json(cell, ctx, args, what):
@@ -202,12 +194,12 @@ def markdown(cross: dict) -> list[str]:
     """matrix.md's "Between cells" section (compact tables; every number is in matrix.json's `cross`)."""
     rows = ["", "## Between cells", ""]
     if "skipped" in cross:
-        return rows + ["Not checked: %s." % cross["skipped"]]
+        return rows + ["Not checked: %s." % mdtext.text(cross["skipped"])]
     ids = cross["cells"]
     short = {cid: "c%d" % i for i, cid in enumerate(ids, 1)}
-    rows += ["Cells: " + ", ".join("%s `%s`" % (short[c], c) for c in ids) + ".", ""]
+    rows += ["Cells: " + ", ".join("%s %s" % (short[c], mdtext.code(c, in_table=False)) for c in ids) + ".", ""]
     for cid, reason in cross["not_written"].items():
-        rows.append("- `%s` wrote no artifacts: %s" % (cid, reason))
+        rows.append("- %s wrote no artifacts: %s" % (mdtext.code(cid, in_table=False), mdtext.text(reason)))
     pairs = {(r["from"], r["to"]): r for r in cross["checkpoints"]}
     rows += ["**Checkpoints** (row: written in, column: restored in; max |logit difference| against the "
              "writer's own logits, ✗ = does not restore):", "",
@@ -217,7 +209,7 @@ def markdown(cross: dict) -> list[str]:
         rows.append("| %s | %s |" % (short[a], " | ".join(cells)))
     failed = [r for r in cross["checkpoints"] if not r["restored"]]
     for r in failed:
-        rows.append("- %s → %s: %s" % (r["from"], r["to"], r["reason"]))
+        rows.append("- %s → %s: %s" % (mdtext.text(r["from"]), mdtext.text(r["to"]), mdtext.text(r["reason"])))
     rows += ["", "**Keras h5** (every cell's h5 loaded in every cell, by flavour):", "",
              "| written by | loaded by | loaded | worst logit diff | why not (first seen) |", "|---|---|--:|--:|---|"]
     groups = {}
@@ -227,12 +219,14 @@ def markdown(cross: dict) -> list[str]:
         ok = [m for m in members if m["loaded"]]
         worst = max((m["max_abs_logit_diff"] for m in ok), default=None)
         reasons = sorted({"%s → %s: %s" % (m["from"], m["to"], m["reason"]) for m in members if not m["loaded"]})
-        rows.append("| %s | %s | %d/%d | %s | %s |" % (written, loaded, len(ok), len(members), _diff(worst),
-                                                       reasons[0].replace("|", "\\|") if reasons else ""))
+        rows.append("| %s | %s | %d/%d | %s | %s |" % (mdtext.text(written), mdtext.text(loaded), len(ok),
+                                                       len(members), _diff(worst),
+                                                       mdtext.text(reasons[0]) if reasons else ""))
     worst = max((r for r in cross["logits"] if r["max_abs_logit_diff"] is not None),
                 key=lambda r: r["max_abs_logit_diff"], default=None)
     rows += ["", "**Numeric drift** (the same weights' logits in two cells): worst %s%s." % (
-        _diff(worst and worst["max_abs_logit_diff"]), " (%s vs %s)" % (worst["a"], worst["b"]) if worst else "")]
+        _diff(worst and worst["max_abs_logit_diff"]),
+        " (%s vs %s)" % (mdtext.text(worst["a"]), mdtext.text(worst["b"])) if worst else "")]
     rows += ["", "**Training drift** (same seed, one thread, 50 steps; first step with |Δloss| > %g):" %
              cross["drift_threshold"], "", "| cells | max abs loss difference | first step over |", "|---|--:|--:|"]
     for r in cross["losses"]:
@@ -241,7 +235,7 @@ def markdown(cross: dict) -> list[str]:
     rows += ["", "**Migration burden** (distinct deprecation notices of the naive TF1 training step, "
              "resnet_core/naive_tf1.py):", "", "| cell | notices |", "|---|--:|"]
     for cid, d in cross["deprecations"].items():
-        rows.append("| `%s` | %s |" % (cid, burden_text(d).replace("|", "\\|")))
+        rows.append("| %s | %s |" % (mdtext.code(cid), mdtext.text(burden_text(d))))
     return rows
 
 

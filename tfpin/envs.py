@@ -20,11 +20,12 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import procs
+from . import environ, procs
 from .cells import Cell
 from .interpreters import find
 
 STAMP = "tfpin-stamp.json"
+LOCAL = "tfpin-local.json"  # digests of the project trees the install lines put here (tfpin/local.py)
 PLUGIN_DIR = Path(__file__).resolve().parent / "cellplugin"
 INSTALL_TIMEOUT = 1800
 
@@ -54,8 +55,14 @@ _uv_lock = threading.Lock()
 
 
 def uv_binary() -> str | None:
+    """uv for building cell envs: None when absent or when TFPIN_INSTALLER=venv asks for the fallback."""
     if os.environ.get("TFPIN_INSTALLER") == "venv":
         return None
+    return find_uv()
+
+
+def find_uv() -> str | None:
+    """uv wherever it is, whatever TFPIN_INSTALLER says (pin discovery needs its resolver)."""
     # One thread at a time: uv.find_uv_bin reads sysconfig, whose first, lazy initialisation is not
     # thread-safe; two `pins discover -j 2` workers asking at once got EXE = None (TypeError) in a fresh venv.
     with _uv_lock:
@@ -97,11 +104,13 @@ class EnvLock:
 
 
 class CellEnv:
-    def __init__(self, cell: Cell, root: Path, project_root: Path, install_digest: dict | None = None):
+    def __init__(self, cell: Cell, root: Path, project_root: Path, install_digest: dict | None = None,
+                 local: dict | None = None):
         self.cell, self.project_root = cell, Path(project_root)
         self.path = Path(root) / cell.id
         self.python = self.path / "bin" / "python"
         self.install_digest = install_digest or {}
+        self.local = local or {}  # {local install line: digest of its tree now}: re-installed when it moved
         self.resolved: dict[str, str] = {}  # what is installed now, filled from a fresh freeze before each use
 
     def stamp(self, interpreter: str, version: str, backend: str) -> dict:
@@ -112,6 +121,8 @@ class CellEnv:
             **self.cell.definition(),
             **self.install_digest,
             "pip": self.cell.pip if backend == "venv" else "",
+            # indexes, find-links, resolution settings and config files: another index is another install
+            "installer_settings": environ.installer_settings(backend, self.project_root),
             "bytecode": "compileall",  # envs built before installs were compiled are rebuilt, not reused slow
         }
 
@@ -121,7 +132,7 @@ class CellEnv:
         return self.stamp(interpreter, version, installer())
 
     def ensure(self, log) -> dict:
-        """Make the environment current. Returns {'reused', 'installer', 'rebuilt_because'}."""
+        """Make the environment current. Returns {'reused', 'installer', 'rebuilt_because', 'reinstalled'}."""
         try:
             interpreter, version = find(self.cell.python)
         except LookupError as exc:
@@ -138,7 +149,8 @@ class CellEnv:
             if same:
                 problems = self.probe(log)
                 if not problems:
-                    return {"reused": True, "installer": backend, "rebuilt_because": ""}
+                    return {"reused": True, "installer": backend, "rebuilt_because": "",
+                            "reinstalled": self.refresh_local(backend, log)}
                 why = "damaged: " + "; ".join(problems[:3])
             else:
                 why = "stamp changed (requirements, pins, install lines or interpreter)"
@@ -156,7 +168,30 @@ class CellEnv:
             shutil.rmtree(self.path, ignore_errors=True)
             raise
         stamp_file.write_text(json.dumps(stamp, indent=2))
-        return {"reused": False, "installer": backend, "rebuilt_because": why if why != "new environment" else ""}
+        (self.path / LOCAL).write_text(json.dumps(self.local, indent=2))
+        return {"reused": False, "installer": backend, "rebuilt_because": why if why != "new environment" else "",
+                "reinstalled": []}
+
+    def refresh_local(self, backend, log) -> list[str]:
+        """Re-install the project trees whose files changed since this env got them; their lines, or []."""
+        try:
+            installed = json.loads((self.path / LOCAL).read_text())
+        except (OSError, ValueError):
+            installed = {}
+        changed = [line for line, digest in self.local.items() if installed.get(line) != digest]
+        if not changed:
+            return []
+        log("== %s: the project's code changed since it was installed into this env: re-installing %s"
+            % (self.cell.id, ", ".join(changed)))
+        args = [a for line in changed for a in (["-e", line[3:]] if line.startswith("-e ") else [line])]
+        if backend == "uv":  # --reinstall implies --refresh: the tree is built again, not taken from uv's cache
+            cmd = [uv_binary(), "pip", "install", "--python", self.python, "--no-deps", "--reinstall", *args]
+        else:
+            cmd = [self.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "--no-deps",
+                   "--force-reinstall", *args]
+        self._run(cmd, log, "re-install of the project")
+        (self.path / LOCAL).write_text(json.dumps(self.local, indent=2))
+        return changed
 
     def probe(self, log) -> list[str]:
         """What is broken in a reused env (empty when it is whole)."""

@@ -5,8 +5,10 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-# pytest-timeout's failure message for a hung test: "Timeout >3.0s" (2.1), "Timeout (>3.0s) from ..." (2.4)
-TIMEOUT_RE = re.compile(r"Timeout \(?>[\d.]+s")
+# pytest-timeout's failure message for a hung test, as the whole message from its start: "Failed: Timeout >3.0s"
+# (2.1), "Failed: Timeout (>3.0s) from pytest-timeout." (2.4). Anchored: an assertion whose text merely
+# contains "Timeout >5s" is a failure, not a hang.
+TIMEOUT_RE = re.compile(r"^Failed: Timeout \(?>[\d.]+s")
 # A test can attach a line to its cell's verdict: record_property("tfpin_note", text) (e.g. which compat
 # rows the cell needed); the report shows them where the matrix asks (a migration matrix's cost).
 NOTE = "tfpin_note"
@@ -32,6 +34,8 @@ def read(path: Path) -> dict:
     failing, skip_reasons, timed_out, first_error, notes = [], {}, [], "", []
     for suite in suites:
         for case in suite.iter("testcase"):
+            if _nameless(case):
+                continue
             tid = test_id(case)
             notes += [p.get("value", "") for p in case.iter("property") if p.get("name") == NOTE]
             kinds = {child.tag for child in case}
@@ -48,15 +52,26 @@ def read(path: Path) -> dict:
                 failing.append(tid)
             elif "skipped" in kinds:
                 counts["skipped"] += 1
-                skip_reasons[tid] = case.find("skipped").get("message", "")
+                skipped = case.find("skipped")
+                reason = skipped.get("message", "")
+                if reason == "collection skipped" and (skipped.text or "").strip():  # a module-level skip
+                    reason = skipped.text.strip()
+                skip_reasons[tid] = reason
             else:
                 counts["passed"] += 1
         # Collection errors are counted on the suite but have no regular testcase.
         declared_errors = int(suite.get("errors", 0))
-        counted = sum(1 for c in suite.iter("testcase") if c.find("error") is not None)
+        counted = sum(1 for c in suite.iter("testcase") if c.find("error") is not None and not _nameless(c))
         counts["errors"] += max(0, declared_errors - counted)
     return {**counts, "failing": failing, "skip_reasons": skip_reasons, "timed_out": timed_out,
             "first_error": first_error, "notes": notes}
+
+
+def _nameless(case) -> bool:
+    """pytest writes a `<testcase/>` with neither name nor class when a session is cut short (pytest.exit):
+    it is not a test, and never a pass. One that carries an error is kept: the error is real."""
+    return not case.get("name") and not case.get("classname") and not case.get("file") and \
+        case.find("error") is None and case.find("failure") is None
 
 
 def error_line(element) -> str:

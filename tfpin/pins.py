@@ -30,8 +30,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from . import index, procs
-from .envs import EnvLock, uv_binary, uv_no_build
+from . import index, mdtext, procs
+from .envs import EnvLock, find_uv, uv_no_build
 from .interpreters import find
 from .runner import cell_environ, now, pytest_command, read_junit, write_atomic
 from .status import PASSED, classify
@@ -81,7 +81,7 @@ class Discovery:
             req, con = Path(scratch) / "req.in", Path(scratch) / "con.txt"
             req.write_text("\n".join(requirements) + "\n")
             con.write_text("\n".join(constraints) + "\n")
-            cmd = [uv_binary(), "pip", "compile", "-q", "--no-header", "--no-annotate", "--python", self.interpreter,
+            cmd = [find_uv(), "pip", "compile", "-q", "--no-header", "--no-annotate", "--python", self.interpreter,
                    str(req), "-c", str(con), *extra]
             code, out = procs.run(cmd, cwd=self.ctx.project.root, timeout=600)
         if code != 0:
@@ -128,10 +128,10 @@ class Discovery:
         spec = self.root / "trial.txt"
         write_atomic(spec, "\n".join(lines) + "\n")
         if not self.python.exists():
-            code, out = procs.run([uv_binary(), "venv", "-q", "--python", self.interpreter, self.env], timeout=300)
+            code, out = procs.run([find_uv(), "venv", "-q", "--python", self.interpreter, self.env], timeout=300)
             if code != 0:
                 raise DiscoveryError("cannot create the trial env: %s" % (out or "").strip()[-300:])
-        code, out = procs.run([uv_binary(), "pip", "sync", "-q", "--python", self.python, spec],
+        code, out = procs.run([find_uv(), "pip", "sync", "-q", "--python", self.python, spec],
                               cwd=self.ctx.project.root, timeout=1800)
         self.builds += 1
         if code != 0:
@@ -151,8 +151,11 @@ class Discovery:
         if xml.exists():
             xml.unlink()
         log_path = self.root / "oracle.log"
+        cmd = pytest_command(self.python, args, xml, "-x")
+        if any(self.env.glob("lib/python*/site-packages/pytest_timeout.py")):  # a hung test ends the trial
+            cmd += ["--timeout", str(self.ctx.project.timeout)]
         with open(log_path, "w") as out:
-            code, _ = procs.run(pytest_command(self.python, args, xml, "-x"), cwd=self.ctx.project.root,
+            code, _ = procs.run(cmd, cwd=self.ctx.project.root,
                                 env=cell_environ(self.cell, self.ctx), stdout=out, timeout=self.ctx.deadline)
         tests, _ = read_junit(xml, code)
         status, reason = classify(tests, code, "pytest exited %s (log %s)" % (code, log_path))
@@ -472,13 +475,15 @@ def cell_toml(res: dict, cell) -> str:
 
 
 def summary_markdown(results: list[dict], entries: list[dict]) -> str:
+    """summary.md of a discovery. Problems quote installers and tests, so they and the ids go through mdtext;
+    the TOML block holds one JSON-quoted string per line (no line of it can close the fence)."""
     rows = ["# Discovered pins", "", "| cell | era | pins | env builds | seconds | problem |",
             "|---|---|---|--:|--:|---|"]
     for r in results:
-        pins = ", ".join("`%s`" % p["pin"] for p in r["pins"]) or ("-" if r.get("unavailable") else "none")
+        pins = ", ".join(mdtext.code(p["pin"]) for p in r["pins"]) or ("-" if r.get("unavailable") else "none")
         problem = r["problem"] or ("unavailable: " + r["unavailable"] if r.get("unavailable") else "")
-        rows.append("| `%s` | %s | %s | %d | %.0f | %s |" % (r["cell"], r.get("era") or "", pins, r["env_builds"],
-                                                             r["seconds"], problem))
+        rows.append("| %s | %s | %s | %d | %.0f | %s |" % (mdtext.code(r["cell"]), mdtext.text(r.get("era") or ""),
+                                                           pins, r["env_builds"], r["seconds"], mdtext.text(problem)))
     rows += ["", "Proposed `[[constraints]]`:", "", "```toml", toml_blocks(entries).rstrip(), "```", ""]
     return "\n".join(rows)
 

@@ -1,44 +1,110 @@
-"""Child processes that can always be stopped as a whole.
+"""Child processes that can always be stopped as a whole, and the signals that stop them.
 
 Every installer and pytest run gets its own session (process group), so a Ctrl-C, a
 SIGTERM or a deadline kills the child *and* everything it started (the cell suite runs
 fresh TensorFlow processes of its own): a stopped run leaves no orphans behind.
+
+Signals: tfpin installs its own SIGINT and SIGTERM handlers. A process started with `cmd &`
+from a script inherits SIGINT as ignored, and Python then installs no KeyboardInterrupt
+handler, so relying on Python's default would make Ctrl-C (or CI's SIGINT) do nothing. The
+first signal raises `Interrupted` in the main thread; later ones are only recorded, so the
+cleanup the first one started (killing children, writing the last report) is never cut short.
+Worker threads block both signals; a child is registered with them blocked, so no signal can
+fall between starting a child and knowing it must be killed.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import threading
+import time
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+GRACE = 2.0  # how long a worker waits, after its child died of a signal, for the main thread's stop to show
 
 # Children running now, so that a stop seen by the main thread reaches those that worker threads started.
 _live: set = set()
 _live_lock = threading.Lock()
-_stopped: list = []  # [(code, name)] once stop_all was called: no new child starts after that
+_stopped: list = []  # [(code, name)] once a stop began: no new child starts after that
+_later: list = []  # names of the signals that arrived after the first (recorded, never raised)
+_critical = threading.local()  # per thread: depth of `critical()` sections, and whether a raise is owed
 
 
 class Interrupted(BaseException):
-    """The run was asked to stop; `code` is the exit status it must end with (130, 143)."""
+    """The run was asked to stop; `code` is the exit status it must end with (130, 143).
 
-    def __init__(self, code: int, name: str):
+    `result`: what the interrupted unit of work had when it stopped (a cell's result), or None.
+    """
+
+    def __init__(self, code: int, name: str, result=None):
         super().__init__(name)
-        self.code, self.name = code, name
+        self.code, self.name, self.result = code, name, result
 
 
-def _raise_terminated(signum, _frame):
-    raise Interrupted(128 + signum, signal.Signals(signum).name)
+def _on_signal(signum, _frame):
+    name = signal.Signals(signum).name
+    with _live_lock:
+        first = not _stopped
+        if first:
+            _stopped[:] = [(128 + signum, name)]
+        else:
+            _later.append(name)
+    if not first:
+        return
+    if getattr(_critical, "depth", 0):
+        _critical.owed = True
+        return
+    raise Interrupted(128 + signum, name)
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM ends a run the way Ctrl-C does (CI cancellations send SIGTERM)."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    """SIGINT and SIGTERM both end a run through `Interrupted` (CI cancellations send SIGTERM)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _on_signal)
+
+
+def reset() -> None:
+    """Forget an earlier stop (for a process that runs several commands, e.g. a test calling main twice)."""
+    with _live_lock:
+        _stopped[:] = []
+        _later[:] = []
+
+
+def stopped():
+    """(code, name) of the stop in progress, or None."""
+    return _stopped[0] if _stopped else None
+
+
+def later_signals() -> list:
+    return list(_later)
+
+
+def block_signals_in_thread() -> None:
+    """ThreadPoolExecutor initializer: stop signals are the main thread's to handle."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+@contextlib.contextmanager
+def critical():
+    """A section the first signal must not cut in half (a report being replaced): it raises after it."""
+    _critical.depth = getattr(_critical, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _critical.depth -= 1
+        if not _critical.depth and getattr(_critical, "owed", False):
+            _critical.owed = False
+            code, name = _stopped[0]
+            raise Interrupted(code, name)
 
 
 def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
         try:
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             pass
         try:
             proc.wait(timeout=wait)
@@ -48,14 +114,16 @@ def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
     # The leader may be gone while members of its group linger: make sure none survive.
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
 
 
 def stop_all(code: int, name: str) -> None:
-    """The main thread was interrupted: kill every running child; worker threads then raise Interrupted."""
+    """Kill every running child; worker threads then raise Interrupted. Idempotent: the first stop's
+    code and name are kept."""
     with _live_lock:
-        _stopped[:] = [(code, name)]
+        if not _stopped:
+            _stopped[:] = [(code, name)]
         running = list(_live)
     for proc in running:
         kill_group(proc)
@@ -66,27 +134,51 @@ def _raise_if_stopped() -> None:
         raise Interrupted(*_stopped[0])
 
 
-def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None):
-    """(returncode or None when the deadline passed, captured text or None). Re-raises interrupts."""
+def _died_of_a_stop(code, stop_codes) -> bool:
+    return code is not None and (code < 0 and -code in STOP_SIGNALS or code in (130, 143) or code in stop_codes)
+
+
+def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None, stop_codes=()):
+    """(returncode or None when the deadline passed, captured text or None). Re-raises interrupts.
+
+    env=None gives the child the scrubbed host environment (tfpin.environ.child), never the raw one.
+    stop_codes: exit codes the child uses for "I was interrupted" (pytest: 2); when the child ends with
+    one (or dies of SIGINT/SIGTERM) a worker waits GRACE seconds for the main thread's stop, so a cell
+    hit by the same signal as tfpin is `interrupted`, not an error of its own.
+    """
+    if env is None:
+        from .environ import child
+
+        env = child()
     capture = stdout is None
-    with _live_lock:
-        _raise_if_stopped()
-        proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, start_new_session=True,
-                                stdout=subprocess.PIPE if capture else stdout,
-                                stderr=subprocess.STDOUT, text=True if capture else None)
-        _live.add(proc)
+    proc = None
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     try:
+        with _live_lock:
+            _raise_if_stopped()
+            proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, start_new_session=True,
+                                    stdout=subprocess.PIPE if capture else stdout,
+                                    stderr=subprocess.STDOUT, text=True if capture else None)
+            _live.add(proc)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending signal raises here, inside the try
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         kill_group(proc)
         out, _ = proc.communicate()
         return None, out
     except BaseException:
-        kill_group(proc)
+        if proc is not None:
+            kill_group(proc)
         raise
     finally:
-        with _live_lock:
-            _live.discard(proc)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if proc is not None:
+            with _live_lock:
+                _live.discard(proc)
+    if _died_of_a_stop(proc.returncode, stop_codes) and threading.current_thread() is not threading.main_thread():
+        deadline = time.monotonic() + GRACE
+        while not _stopped and time.monotonic() < deadline:
+            time.sleep(0.05)
     _raise_if_stopped()
     try:  # the leader exited: whatever it left running in its group goes with it
         os.killpg(proc.pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from .mdtext import code, text
 from .runner import write_atomic
 from .status import PASSED, STATUSES, UNAVAILABLE
 
@@ -23,6 +24,24 @@ def report_name(matrix, partial: bool) -> str:
 
     base = "matrix" if matrix.name == matrices.DEFAULT_MATRIX else "matrix-" + matrix.name
     return base + "-partial" if partial else base
+
+
+def in_progress_name(reports_dir: Path, name: str) -> str:
+    """Where a run writes its report until it finishes: over `name` when there is no complete report there
+    to lose, else beside it (`name-incomplete`), so an interrupted re-run never replaces a whole report."""
+    try:
+        earlier = json.loads((Path(reports_dir) / (name + ".json")).read_text())
+    except (OSError, ValueError):
+        return name
+    complete = isinstance(earlier, dict) and earlier.get("finished") and not earlier.get("interrupted")
+    return name + "-incomplete" if complete else name
+
+
+def remove(reports_dir: Path, name: str) -> None:
+    for suffix in (".json", ".md", ".html"):
+        path = Path(reports_dir) / (name + suffix)
+        if path.exists():
+            path.unlink()
 
 
 def build(matrix, cells, results: list[dict], started: str, finished: str | None, bench: dict,
@@ -112,17 +131,42 @@ def beside_stock(matrix, results: list[dict]) -> list[dict]:
 
 
 def pins_in_force(cells) -> list[dict]:
-    """Every constraint pin of this run: why it exists, which cells it applies to, who added it."""
+    """Every constraint pin of this run: why it exists, which cells it applies to, who added it, and, for a pin
+    that has some, what it knowingly leaves open there (`leaves`, the known residual: failure, opt_in, why_not,
+    when, cells)."""
     out: dict[str, dict] = {}
     for cell in cells:
         for c in cell.constraints:
             entry = out.setdefault(c.pin, {"pin": c.pin, "reason": c.reason, "origin": c.origin, "cells": []})
             entry["cells"].append(cell.id)
+            if c.leaves:
+                _add_leaves(entry.setdefault("leaves", []), c.leaves, cell.id)
     return list(out.values())
 
 
+def known_residual(members) -> list[dict]:
+    """What the pins of a recommended set knowingly leave open in its cells (matrix key `leaves`): each with its
+    pin, the failure, the pin a user could add to close it (`opt_in`, "" when none does) and why tfpin does not."""
+    out: list[dict] = []
+    for cell in members:
+        for c in cell.constraints:
+            _add_leaves(out, c.leaves, cell.id, pin=c.pin)
+    return out
+
+
+def _add_leaves(into: list[dict], leaves, cell_id: str, **extra) -> None:
+    for leave in leaves:
+        fields = {**extra, **leave.describe()}
+        entry = next((e for e in into if all(e[k] == v for k, v in fields.items())), None)
+        if entry is None:
+            entry = {**fields, "cells": []}
+            into.append(entry)
+        entry["cells"].append(cell_id)
+
+
 def no_recommendation(why: str) -> dict:
-    return {"requirements": None, "python": [], "constraints": [], "summary": why, "rejected_newer": []}
+    return {"requirements": None, "python": [], "constraints": [], "summary": why, "rejected_newer": [],
+            "known_residual": []}
 
 
 def attach_bench(results: list[dict], bench: dict) -> None:
@@ -141,8 +185,9 @@ def merge_bench(rep: dict, matrix, bench: dict) -> None:
     rep["beside_stock"] = beside_stock(matrix, rep["cells"])
 
 
-def check_result(path: Path, cell, current_stamp: str):
-    """(problem or '', result): a stored result joins a report only if it is whole, for this definition, unfiltered."""
+def check_result(path: Path, cell, current_stamp: str, sources: str | None = None, version: str | None = None):
+    """(problem or '', result): a stored result joins a report only if it is whole, for this definition, unfiltered,
+    of these sources (`sources`: their digest now) and made by this tfpin (`version`)."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
@@ -159,6 +204,13 @@ def check_result(path: Path, cell, current_stamp: str):
         return ("%s: a filtered run (pytest args %s), not the full suite" % (path, " ".join(data["selection"]))), None
     if data.get("finished") is None or data.get("status") == "interrupted":
         return "%s: the run of %s did not finish" % (path, cell.id), None
+    made = data.get("harness") or {}
+    if version is not None and made.get("tfpin") != version:
+        return ("%s: made by tfpin %s, this is tfpin %s: results of two harness versions are not joined; re-run "
+                "the cell" % (path, made.get("tfpin", "(unknown)"), version)), None
+    if sources is not None and made.get("sources") != sources:
+        return ("%s: made from other sources (digest %s, the checkout here is %s): it tested other code; re-run "
+                "the cell on this checkout" % (path, made.get("sources", "(none)"), sources)), None
     return "", data
 
 
@@ -226,9 +278,11 @@ def recommend(cells, results: list[dict]) -> dict:
             "constraints": pin_lines(members),
             "summary": "%s on Python %s" % (label, ", ".join(c.python for c in members)),
             "rejected_newer": rejected,
+            "known_residual": known_residual(members),
         }
     return {"requirements": None, "python": [], "constraints": [],
-            "summary": "no requirement set passed on every Python of this matrix", "rejected_newer": rejected}
+            "summary": "no requirement set passed on every Python of this matrix", "rejected_newer": rejected,
+            "known_residual": []}
 
 
 def pin_lines(members) -> list[str]:
@@ -252,8 +306,9 @@ def pin_lines(members) -> list[str]:
 
 
 def markdown(report: dict) -> str:
+    """matrix.md. Every string a test, an installer or a cell produced goes through mdtext (text, code)."""
     rows = [
-        "# tfpin matrix `%s`" % report["matrix"],
+        "# tfpin matrix %s" % code(report["matrix"], in_table=False),
         "",
         "%s. Started %s, %s." % (
             report["description"] or report["matrix_file"], report["started"],
@@ -267,46 +322,52 @@ def markdown(report: dict) -> str:
     for r in report["cells"]:
         t, d, res = r["tests"], r["durations"], r.get("resolved", {})
         shown = r["status"] + (" (cached)" if r.get("cached_from") else "")
-        rows.append("| `%s` | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s |" % (
-            r["id"], shown, t["passed"], t["failed"], t["errors"], t["skipped"], d["setup_s"], d["tests_s"],
-            tensorflow_build(r), res.get("keras", r.get("keras") or ""),
-            " | ".join(res.get(k, "") for k in MD_VERSIONS), throughput_cell(r.get("throughput"))))
+        rows.append("| %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s |" % (
+            code(r["id"]), shown, t["passed"], t["failed"], t["errors"], t["skipped"], d["setup_s"], d["tests_s"],
+            text(tensorflow_build(r)), text(res.get("keras", r.get("keras") or "")),
+            " | ".join(text(res.get(k, "")) for k in MD_VERSIONS), throughput_cell(r.get("throughput"))))
     missing = [c for c in report["cells_planned"] if c not in {r["id"] for r in report["cells"]}]
     for cid in missing:
-        rows.append("| `%s` | not run | | | | | | | | | %s | |" % (cid, " | ".join("" for _ in MD_VERSIONS)))
+        rows.append("| %s | not run | | | | | | | | | %s | |" % (code(cid), " | ".join("" for _ in MD_VERSIONS)))
     if report.get("migration"):
         rows += migration_markdown(report["migration"])
     notes = [r for r in report["cells"] if r["status"] != PASSED]
     if notes:
         rows += ["", "## Cells that did not pass", ""]
         for r in notes:
-            rows.append("- `%s` **%s**: %s" % (r["id"], r["status"], r["reason"]))
+            rows.append("- %s **%s**: %s" % (code(r["id"], in_table=False), r["status"], text(r["reason"])))
     off = [p for p in report.get("pairs", []) if not p["in_table"]]
     if off and any(p["in_table"] for p in report.get("pairs", [])):  # only where the matrix overlaps the table
         rows += ["", "## Off-table pairs", "", "Pairs the user's table does not list, judged on every Python run:", ""]
         for p in off:
-            cells = ", ".join("`%s` %s" % kv for kv in p["cells"].items())
+            cells = ", ".join("%s %s" % (code(cid, in_table=False), status) for cid, status in p["cells"].items())
             pair = ", ".join("%s %s" % kv for kv in p["requirements"].items())
             line = "- %s: **%s** (%s)" % (pair, p["verdict"], cells)
             if p["failing"]:
-                line += "; failing: " + ", ".join(p["failing"][:8]) + (" ..." if len(p["failing"]) > 8 else "")
+                line += "; failing: " + ", ".join(text(t) for t in p["failing"][:8]) + (
+                    " ..." if len(p["failing"]) > 8 else "")
             rows.append(line)
     if report.get("beside_stock"):
         rows += ["", "## Throughput beside stock TensorFlow", "",
                  "Training img/s (`nox -s bench`) of each other build next to the stock build of the same release:",
                  "", "| cell | img/s | stock cell | img/s | ratio |", "|---|--:|---|--:|--:|"]
         for b in report["beside_stock"]:
-            rows.append("| `%s` | %.0f | `%s` | %.0f | %.2fx |" % (b["cell"], b["images_per_sec"], b["stock_cell"],
-                                                               b["stock_images_per_sec"], b["ratio"]))
+            rows.append("| %s | %.0f | %s | %.0f | %.2fx |" % (code(b["cell"]), b["images_per_sec"],
+                                                           code(b["stock_cell"]), b["stock_images_per_sec"],
+                                                           b["ratio"]))
     pins = report.get("pins", [])
     if pins:
         rows += ["", "## Pins", "", "| pin | why (the failure measured without it) | cells | added by |",
                  "|---|---|---|---|"]
         planned = len(report["cells_planned"])
         for p in pins:
-            where = "all %d" % planned if len(p["cells"]) == planned else ", ".join("`%s`" % c for c in p["cells"])
-            rows.append("| `%s` | %s | %s | %s |" % (p["pin"], p["reason"].replace("|", "\\|"), where,
-                                                 "discovery" if p["origin"] == "discovered" else "a person"))
+            where = "all %d" % planned if len(p["cells"]) == planned else ", ".join(code(c) for c in p["cells"])
+            rows.append("| %s | %s | %s | %s |" % (code(p["pin"]), text(p["reason"]), where,
+                                               "discovery" if p["origin"] == "discovered" else "a person"))
+            for leave in p.get("leaves") or []:  # under its pin: what it knowingly leaves open (matrix `leaves`)
+                cells = "all %d" % planned if len(leave["cells"]) == planned else ", ".join(
+                    code(c) for c in leave["cells"])
+                rows.append("| ↳ known residual | %s | %s | |" % (residual_markdown(leave), cells))
     if report.get("cross"):
         from .cross import markdown as cross_markdown
 
@@ -314,14 +375,31 @@ def markdown(report: dict) -> str:
     rec = report["recommendation"]
     rows += ["", "## Recommended pin" + (" (partial evidence)" if report.get("partial") else ""), ""]
     if rec["requirements"]:
-        rows += ["%s." % rec["summary"], "", "```", *rec["constraints"], "```"]
+        # requirement lines tfpin wrote from the matrix's pins (no backticks): raw, to copy from the fence
+        rows += ["%s." % text(rec["summary"]), "", "```", *rec["constraints"], "```"]
+        if rec.get("known_residual"):
+            rows += ["", "Known residual (failures these pins knowingly leave open):", ""]
+            for leave in rec["known_residual"]:
+                only = "" if len(leave["cells"]) == len(rec["cells"]) else " (only %s)" % ", ".join(
+                    code(c, in_table=False) for c in leave["cells"])
+                rows.append("- %s%s: %s" % (code(leave["pin"], in_table=False), only,
+                                            residual_markdown(leave, in_table=False)))
     else:
-        rows.append("None: %s." % rec["summary"])
+        rows.append("None: %s." % text(rec["summary"]))
     if rec["rejected_newer"]:
         rows += ["", "Newer choices not recommended:", ""]
-        rows += ["- %s: %s" % (", ".join("%s %s" % kv for kv in x["requirements"].items()), x["why"])
+        rows += ["- %s: %s" % (", ".join("%s %s" % kv for kv in x["requirements"].items()), text(x["why"]))
                  for x in rec["rejected_newer"]]
     return "\n".join(rows) + "\n"
+
+
+def residual_markdown(leave: dict, in_table: bool = True) -> str:
+    """A known residual as one line: the failure, then the pin a user could add and why tfpin does not."""
+    failure = text(leave["failure"]).rstrip(".")
+    if leave.get("opt_in"):
+        return "%s. Opt-in pin: %s; tfpin does not add it: %s" % (failure, code(leave["opt_in"], in_table),
+                                                                  text(leave["why_not"]))
+    return "%s. No opt-in pin: %s" % (failure, text(leave["why_not"]))
 
 
 def migration_markdown(cost: list[dict]) -> list[str]:
@@ -329,17 +407,18 @@ def migration_markdown(cost: list[dict]) -> list[str]:
             "What moving the suite to each release costs: tests that fail there, tests that cannot apply (and "
             "why), and what its tests report they needed.", ""]
     for c in cost:
-        rows.append("### `%s`: %s" % (c["cell"], c["status"]))
+        rows.append("### %s: %s" % (code(c["cell"], in_table=False), c["status"]))
         rows.append("")
         if c["failing"]:
-            rows.append("- fails (%d): %s" % (len(c["failing"]), ", ".join("`%s`" % t for t in c["failing"][:12])
+            rows.append("- fails (%d): %s" % (len(c["failing"]), ", ".join(code(t, in_table=False)
+                                                                           for t in c["failing"][:12])
                                                + (" ..." if len(c["failing"]) > 12 else "")))
         elif c["status"] != PASSED and c["reason"]:
-            rows.append("- %s" % c["reason"])
+            rows.append("- %s" % text(c["reason"]))
         for reason, count in c["skipped"]:
-            rows.append("- skipped %d: %s" % (count, reason))
+            rows.append("- skipped %d: %s" % (count, text(reason)))
         for note in c["notes"]:
-            rows.append("- %s" % note)
+            rows.append("- %s" % text(note))
         if not (c["failing"] or c["skipped"] or c["notes"]) and c["status"] == PASSED:
             rows.append("- nothing: every test passed unchanged")
         rows.append("")
@@ -362,14 +441,6 @@ def throughput_cell(tp) -> str:
     if tp.get("keras_images_per_sec"):
         value += " (fit %.0f)" % tp["keras_images_per_sec"]
     return value
-
-
-def attach_cross(reports_dir: Path, name: str, cross: dict) -> dict:
-    """Add the cross-cell verdicts to the report the cells' run wrote, and rewrite it."""
-    rep = json.loads((Path(reports_dir) / (name + ".json")).read_text())
-    rep["cross"] = cross
-    write(rep, reports_dir, name)
-    return rep
 
 
 def write(report: dict, reports_dir: Path, name: str = "matrix") -> None:

@@ -11,23 +11,26 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
 
-from . import junit, procs
+from . import __version__, environ, junit, procs
 from .cells import Cell
 from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable, parse_freeze
-from .status import ERROR, INTERRUPTED, MISSING, UNAVAILABLE, classify
+from .files import move_aside, write_atomic  # noqa: F401  (write_atomic: re-exported for the report writers)
+from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
 KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
                 "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "scipy", "scikit-learn",
                 "pytest")
-# Host variables that would change what a cell runs (a `-k` in PYTEST_ADDOPTS, a host PYTHONPATH,
-# TF's log/threading knobs, Keras backend choice): never inherited; tfpin sets what cells need.
-SCRUBBED_PREFIXES = ("PYTHON", "PYTEST_", "TF_", "KERAS_")
-SCRUBBED = ("VIRTUAL_ENV",)
-EVIDENCE = (("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"), ("cells", ".json"), ("progress", ".txt"))
+# What a cell run leaves, per cell; kept until the cell's next run finishes (or restored if it is interrupted).
+EVIDENCE = (("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"), ("cells", ".json"))
+# What the in-cell plugin writes while the suite runs (tfpin_progress.py): read, then deleted.
+TRANSIENT = {"progress": ".txt", "outcome": ".outcome.json"}
+PREVIOUS = ".previous"  # <reports>/.previous/<kind>/<cell><suffix>: the last run's evidence while a new one runs
+PYTEST_USAGE_LINE = re.compile(r"^(ERROR: |pytest: error: |[\w.]+: error: )")
 
 
 class Context:
@@ -39,6 +42,17 @@ class Context:
         self.log_level = log_level
         self.selection = list(selection) if selection else None  # pytest args after --: a debugging subset
         self.install_digest = project.install_digest()  # read once: the named files do not change mid-run
+        self._local = None
+        self.config_files: list[Path] = []  # tfpin.toml and the matrix files: configuration, not code under test
+
+    @property
+    def local(self) -> dict:
+        """Digests of the project trees the install lines install (tfpin/local.py), read once per run."""
+        if self._local is None:
+            from . import local
+
+            self._local = local.digests(self.project.install, self.project.root, (self.reports, self.envs))
+        return self._local
 
     @property
     def deadline(self) -> int:
@@ -46,10 +60,11 @@ class Context:
         return self.project.timeout * 4
 
 
-class CellInterrupted(BaseException):
-    def __init__(self, result: dict, code: int):
-        super().__init__(result["reason"])
-        self.result, self.code = result, code
+class CellInterrupted(procs.Interrupted):
+    """An interrupt that carries the interrupted cell's result (status `interrupted`)."""
+
+    def __init__(self, result: dict, code: int, name: str = ""):
+        super().__init__(code, name or result["reason"], result)
 
 
 def stamp(cell: Cell, install_digest: dict) -> str:
@@ -73,6 +88,7 @@ def base_result(cell: Cell, ctx: Context) -> dict:
         "tests": {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}, "failing": [],
         "durations": {"setup_s": 0.0, "tests_s": 0.0},
         "resolved": {}, "env": {}, "started": now(), "finished": None,
+        "harness": {"tfpin": __version__},  # plus "sources": the digest of the code it ran (set by the run)
     }
 
 
@@ -80,20 +96,67 @@ def evidence_path(ctx: Context, kind: str, cell: Cell) -> Path:
     return ctx.reports / kind / (cell.id + dict(EVIDENCE)[kind])
 
 
-def clear_evidence(cell: Cell, ctx: Context) -> None:
-    """A cell's earlier JUnit, lock, log and result never outlive its next run, whatever that run ends as."""
-    for kind, _ in EVIDENCE:
-        path = evidence_path(ctx, kind, cell)
-        if path.exists():
-            path.unlink()
+def transient_path(ctx: Context, kind: str, cell: Cell) -> Path:
+    return ctx.reports / "progress" / (cell.id + TRANSIENT[kind])
+
+
+class PreviousEvidence:
+    """A cell's last JUnit, lock, log and result, set aside (not deleted) while its next run goes.
+
+    The new run's evidence replaces them when it finishes, whatever it ends as, so nothing stale
+    survives a later error. An interrupted run puts them back (its own log is kept as
+    `<cell>.interrupted.log`): Ctrl-C never costs the verdict a finished run had.
+    Only called with the cell's env lock held, so a second run waiting for the lock wipes nothing.
+    """
+
+    def __init__(self, cell: Cell, ctx: Context):
+        self.cell, self.ctx = cell, ctx
+        self.moved = []
+
+    def _aside(self, kind: str) -> Path:
+        return self.ctx.reports / PREVIOUS / kind / (self.cell.id + dict(EVIDENCE)[kind])
+
+    def set_aside(self) -> None:
+        with procs.critical():
+            for kind, _ in EVIDENCE:
+                aside = self._aside(kind)
+                if move_aside(evidence_path(self.ctx, kind, self.cell), aside):
+                    self.moved.append(kind)
+                elif aside.exists():  # left by a run that was killed outright: it is no one's evidence now
+                    aside.unlink()
+            for kind in TRANSIENT:
+                path = transient_path(self.ctx, kind, self.cell)
+                if path.exists():
+                    path.unlink()
+
+    def restore(self) -> None:
+        with procs.critical():
+            log = evidence_path(self.ctx, "logs", self.cell)
+            move_aside(log, log.with_name(self.cell.id + ".interrupted.log"))
+            for kind, _ in EVIDENCE:
+                path = evidence_path(self.ctx, kind, self.cell)
+                if kind in self.moved:
+                    os.replace(self._aside(kind), path)
+                elif path.exists():
+                    path.unlink()  # the interrupted run's own partial JUnit or lock: evidence of nothing
+
+    def discard(self) -> None:
+        for kind in self.moved:
+            aside = self._aside(kind)
+            if aside.exists():
+                aside.unlink()
+        stale = evidence_path(self.ctx, "logs", self.cell).with_name(self.cell.id + ".interrupted.log")
+        if stale.exists():
+            stale.unlink()
 
 
 def cell_environ(cell: Cell, ctx: Context) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES) and k not in SCRUBBED}
+    env = environ.child()
     env["PYTHONPATH"] = os.pathsep.join([str(ctx.project.root), str(PLUGIN_DIR)])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["TFPIN_CELL"] = cell.env_token()
-    env["TFPIN_PROGRESS"] = str(evidence_path(ctx, "progress", cell))
+    env["TFPIN_PROGRESS"] = str(transient_path(ctx, "progress", cell))
+    env["TFPIN_OUTCOME"] = str(transient_path(ctx, "outcome", cell))
     if ctx.log_level is not None:
         env["TF_CPP_MIN_LOG_LEVEL"] = str(ctx.log_level)
     env.update(ctx.project.env)
@@ -102,7 +165,7 @@ def cell_environ(cell: Cell, ctx: Context) -> dict:
 
 def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
     """Build or reuse the env; fill setup time, lock file and resolved versions. None if unusable."""
-    env = CellEnv(cell, ctx.envs, ctx.project.root, ctx.install_digest)
+    env = CellEnv(cell, ctx.envs, ctx.project.root, ctx.install_digest, ctx.local)
     start = time.monotonic()
     try:
         info = env.ensure(log)
@@ -121,6 +184,8 @@ def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
     result["env"] = {"installer": info["installer"], "reused": info["reused"], "path": str(env.path)}
     if info["rebuilt_because"]:
         result["env"]["rebuilt_because"] = info["rebuilt_because"]
+    if info.get("reinstalled"):
+        result["env"]["reinstalled"] = info["reinstalled"]
     lock = evidence_path(ctx, "locks", cell)
     write_atomic(lock, freeze)
     result["lock"] = rel(lock, ctx)
@@ -129,41 +194,84 @@ def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
     return env
 
 
+def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: dict, log) -> bool:
+    """Import every pinned package in the cell's Python, as the suite would; False (the cell failed) if one
+    does not. Without this a suite that importorskips TensorFlow passes where TensorFlow cannot load."""
+    names = [name for name, _ in cell.requirements]
+    script = PLUGIN_DIR / "tfpin_imports.py"
+    code, out = procs.run([env.python, script, *names], cwd=ctx.project.root, env=cell_environ(cell, ctx),
+                          timeout=600)
+    lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
+    try:
+        data = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        tail = " | ".join((out or "").strip().splitlines()[-3:])
+        data = {"modules": {}, "failures": [{"dist": ", ".join(names), "module": "?",
+                                             "error": "the import check exited %s: %s" % (code, tail or "no output")}]}
+    env.pinned_modules = [m for modules in data["modules"].values() for m in modules]
+    failures = data["failures"]
+    log("== pinned packages import: %s" % ("; ".join("%s (%s): %s" % (f["dist"], f["module"], f["error"])
+                                                     for f in failures) or ", ".join(env.pinned_modules)))
+    if not failures:
+        return True
+    first = failures[0]
+    version = dict(cell.requirements).get(first["dist"], "")
+    result.update(status=FAILED, reason="%s: pinned package %s%s does not import in this cell (module %s): %s; the "
+                  "suite was not run: its tests could only fail or be skipped on that import (log: %s)" % (
+                      cell.id, first["dist"], "==" + version if version else "", first["module"], first["error"],
+                      rel(evidence_path(ctx, "logs", cell), ctx)))
+    return False
+
+
 def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> dict:
     result = base_result(cell, ctx)
-    clear_evidence(cell, ctx)
+    phase = ["waiting for its environment"]
+    try:
+        with EnvLock(ctx.envs / cell.id, announce):
+            previous = PreviousEvidence(cell, ctx)
+            previous.set_aside()
+            try:
+                _run_locked(cell, ctx, result, phase)
+            except BaseException:  # an interrupt (or a harness bug): the earlier verdict stands
+                previous.restore()
+                raise
+            previous.discard()
+    except (KeyboardInterrupt, procs.Interrupted) as exc:
+        code, name = (exc.code, exc.name) if isinstance(exc, procs.Interrupted) else (130, "SIGINT")
+        result.update(status=INTERRUPTED, reason="%s: interrupted by %s while %s" % (cell.id, name, phase[0]))
+        result["finished"] = now()
+        raise CellInterrupted(result, code, name) from None
+    return result
+
+
+def _run_locked(cell: Cell, ctx: Context, result: dict, phase: list) -> None:
     log_path = evidence_path(ctx, "logs", cell)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    phase = "waiting for its environment"
     with open(log_path, "w", encoding="utf-8") as log_file:
         def log(text):
             log_file.write(text.rstrip("\n") + "\n")
             log_file.flush()
 
         try:
-            with EnvLock(ctx.envs / cell.id, announce):
-                phase = "building its environment"
-                env = prepare(cell, ctx, result, log)
-                if env is not None:
-                    phase = "running its tests"
+            phase[0] = "building its environment"
+            env = prepare(cell, ctx, result, log)
+            if env is not None:
+                phase[0] = "importing its pinned packages"
+                if check_imports(cell, ctx, env, result, log):
+                    phase[0] = "running its tests"
                     run_suite(cell, ctx, env, result, log_file, log)
         except (KeyboardInterrupt, procs.Interrupted) as exc:
-            code = exc.code if isinstance(exc, procs.Interrupted) else 130
-            name = exc.name if isinstance(exc, procs.Interrupted) else signal.Signals.SIGINT.name
-            result.update(status=INTERRUPTED, reason="%s: interrupted by %s while %s" % (cell.id, name, phase))
-            result["finished"] = now()
-            log("== %s" % result["reason"])
-            raise CellInterrupted(result, code) from None
-        if result["status"] in (MISSING, UNAVAILABLE, ERROR) and not result["durations"]["tests_s"]:
+            log("== %s: interrupted by %s while %s" % (cell.id, getattr(exc, "name", "SIGINT"), phase[0]))
+            raise
+        if result["status"] in (MISSING, UNAVAILABLE, ERROR, FAILED) and not result["durations"]["tests_s"]:
             log("== %s: %s" % (result["status"], result["reason"]))
     result["log"] = rel(log_path, ctx)
     result["finished"] = now()
-    return result
 
 
 def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, log) -> None:
     junit_path = evidence_path(ctx, "junit", cell)
-    progress = evidence_path(ctx, "progress", cell)
+    progress, outcome_path = transient_path(ctx, "progress", cell), transient_path(ctx, "outcome", cell)
     junit_path.parent.mkdir(parents=True, exist_ok=True)
     progress.parent.mkdir(parents=True, exist_ok=True)
     cmd = pytest_command(env.python, ctx.project.test, junit_path, "-rs", "-o", "junit_suite_name=" + cell.id)
@@ -171,9 +279,10 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, lo
         cmd += ["--timeout", str(ctx.project.timeout)]
     cmd += ctx.selection or []
     log("$ " + " ".join(cmd))
+    log_start = log_file.tell()
     start = time.monotonic()
     exit_code, _ = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), stdout=log_file,
-                             timeout=ctx.deadline)
+                             timeout=ctx.deadline, stop_codes=(2,))
     result["durations"]["tests_s"] = round(time.monotonic() - start, 2)
     running = progress.read_text().strip() if progress.exists() else ""
     crash = ""
@@ -192,12 +301,38 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, lo
         result["skips"] = tests["skip_reasons"]
         result["notes"] = tests["notes"]
         result["junit"] = rel(junit_path, ctx)
-    status, reason = classify(tests, exit_code, crash)
+    outcome = _read_json(outcome_path)
+    if outcome is not None:
+        result["completeness"] = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
+    usage = _usage_error(log_file.name, log_start) if exit_code == 4 else ""
+    status, reason = classify(tests, exit_code, crash, outcome, usage, getattr(env, "pinned_modules", ()),
+                              expect_outcome=exit_code is not None and exit_code >= 0)
     result["status"] = status
     result["reason"] = "%s: %s (log: %s)" % (cell.id, reason, rel(evidence_path(ctx, "logs", cell), ctx)) \
         if reason else ""
-    if progress.exists():
-        progress.unlink()
+    for path in (progress, outcome_path):
+        if path.exists():
+            path.unlink()
+
+
+def _read_json(path: Path):
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _usage_error(log_name: str, offset: int) -> str:
+    """pytest's own words when it refused its arguments (the lines it printed after the command)."""
+    try:
+        with open(log_name, encoding="utf-8", errors="replace") as f:
+            f.seek(offset)
+            lines = [ln.strip() for ln in f.read().splitlines()]
+    except OSError:
+        return ""
+    said = [ln for ln in lines if PYTEST_USAGE_LINE.match(ln)]
+    return " | ".join(said[-3:])[:400]
 
 
 def pytest_command(python, args, junit_path: Path, *extra) -> list[str]:
@@ -230,7 +365,7 @@ def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
         if env is None:
             return {"status": result["status"], "reason": result["reason"], "stamp": result["stamp"]}
         cmd = [str(env.python), "-m", "resnet_core.bench", "--json", *args]
-        code, out = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx))
+        code, out = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), timeout=ctx.deadline)
     out = out or ""
     lines = [ln for ln in out.splitlines() if ln.strip().startswith("{")]
     try:
@@ -243,6 +378,9 @@ def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
         data.pop("images_per_sec", None)
         data.pop("keras_images_per_sec", None)
         return data
+    if code is None:
+        return {"status": ERROR, "reason": "%s: bench was still running after the %d s deadline and was killed"
+                % (cell.id, ctx.deadline), "stamp": result["stamp"]}
     if code != 0 or data is None:
         tail = " | ".join(out.strip().splitlines()[-5:])
         return {"status": ERROR, "reason": "%s: bench exited %s: %s" % (cell.id, code, tail or "no JSON printed"),
@@ -258,12 +396,3 @@ def rel(path: Path, ctx: Context | None = None) -> str:
         return str(Path(path).resolve().relative_to(Path(base).resolve()))
     except ValueError:
         return str(path)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file + rename: a reader (or an interrupted run) never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name("." + path.name + ".tmp%d" % os.getpid())
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

@@ -22,6 +22,8 @@ Exit code of a run (`matrix`, `cell`, `report`):
 """
 from __future__ import annotations
 
+import re
+
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 UNAVAILABLE, MISSING, INTERRUPTED = "unavailable", "missing-interpreter", "interrupted"
 STATUSES = (PASSED, FAILED, ERROR, UNAVAILABLE, MISSING, INTERRUPTED)
@@ -29,13 +31,26 @@ STATUSES = (PASSED, FAILED, ERROR, UNAVAILABLE, MISSING, INTERRUPTED)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ONLY_UNAVAILABLE, EXIT_SIGINT = 0, 1, 2, 3, 130
 
 
-def classify(tests: dict | None, pytest_exit, crash: str = "") -> tuple[str, str]:
+EXIT_PYTEST_USAGE = 4  # pytest's "usage error": a bad -k expression, a test path that does not exist
+SKIPPED_IMPORT = re.compile(r"could not import '([\w.]+)'")
+
+
+def classify(tests: dict | None, pytest_exit, crash: str = "", outcome: dict | None = None, usage: str = "",
+             pinned_modules=(), expect_outcome: bool = False) -> tuple[str, str]:
     """Status and reason for a cell whose environment was built and whose suite was started.
 
     tests: JUnit counts (None when pytest left no readable JUnit file); pytest_exit: its exit
     code (negative = killed by that signal); crash: what the harness saw (last test started,
-    deadline passed, JUnit unreadable), quoted when there is no JUnit to go on.
+    deadline passed, JUnit unreadable), quoted when there is no JUnit to go on; outcome: the in-cell
+    plugin's record (collected tests, how many got an outcome, pytest's exit status), None when it
+    left none; usage: pytest's own words when it refused its arguments; pinned_modules: the top-level
+    modules of the cell's pinned packages (a test skipped because one of them cannot import proves
+    nothing about the release); expect_outcome: the plugin's record was asked for (a cell run; a pin
+    trial stops at its first failure on purpose and asks for none), so its absence is an error.
     """
+    if pytest_exit == EXIT_PYTEST_USAGE:
+        return ERROR, ("pytest refused its arguments (exit 4, usage error)%s: check `test` in the project's tfpin "
+                       "config and any pytest args after --" % (": " + usage if usage else ""))
     if tests is None:
         return ERROR, crash or "pytest exited %s without writing a JUnit report" % pytest_exit
     hung = tests.get("timed_out", [])
@@ -49,12 +64,43 @@ def classify(tests: dict | None, pytest_exit, crash: str = "") -> tuple[str, str
         return FAILED, "%d failed, %d errors: %s%s%s" % (
             tests["failed"], tests["errors"], ", ".join(shown), " (+%d more)" % more if more else "",
             "; first error: %s" % first if first else "")
+    unimportable = unimportable_skips(tests.get("skip_reasons", {}), pinned_modules)
+    if unimportable:
+        (module, reason), count = unimportable[0], len(unimportable)
+        return FAILED, ("%d test(s) skipped because pinned module '%s' could not be imported: %s: the pinned "
+                        "release was not tested" % (count, module, reason))
     if executed == 0:
         return FAILED, "zero tests executed (%d skipped): a cell that runs nothing proves nothing" % tests["skipped"]
+    if outcome is not None and outcome.get("with_outcome", 0) < outcome.get("collected", 0):
+        missing = outcome.get("not_run") or []
+        return FAILED, ("the run stopped early: %d of %d collected tests ran (pytest exited %s); not run: %s%s" % (
+            outcome["with_outcome"], outcome["collected"], outcome.get("exitstatus"), ", ".join(missing[:5]),
+            " (+%d more)" % (outcome["not_run_count"] - 5) if outcome.get("not_run_count", 0) > 5 else ""))
     if pytest_exit not in (0, None):
         return ERROR, "pytest exited %s although no test failed (interrupted or internal error)%s" % (
             pytest_exit, "; " + crash if crash else "")
+    if outcome is None and expect_outcome:
+        return ERROR, ("tfpin's in-cell plugin left no record of the session (collected tests, outcomes): pytest "
+                       "ended without its session-finish hook, or the plugin was disabled")
+    counted = tests["passed"] + tests["skipped"]
+    seen = (outcome or {}).get("with_outcome", 0) + (outcome or {}).get("collection_skips", 0)
+    if outcome is not None and counted != seen:
+        return ERROR, ("the JUnit report counts %d tests but %d of the %d collected got an outcome (and %d modules "
+                       "were skipped while collecting): the report is not of this run" % (
+                           counted, outcome.get("with_outcome"), outcome.get("collected"),
+                           outcome.get("collection_skips", 0)))
     return PASSED, ""
+
+
+def unimportable_skips(skip_reasons: dict, pinned_modules) -> list:
+    """[(module, reason)] of skips saying a pinned package's module could not be imported."""
+    tops = {m.split("/")[0].split(".")[0] for m in pinned_modules}
+    out = []
+    for reason in skip_reasons.values():
+        match = SKIPPED_IMPORT.search(reason or "")
+        if match and match.group(1).split(".")[0] in tops:
+            out.append((match.group(1), reason))
+    return out
 
 
 def executed(results) -> int:

@@ -7,6 +7,7 @@ healthy cell first and a faulty one after it.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -70,6 +71,8 @@ def test_fault():
         return
     if FAULT == "fail":
         assert 1 == 2, "injected failure"
+    if FAULT == "timeout-text":  # a genuine failure whose words look like pytest-timeout's
+        assert False, "Timeout >5s waiting for the queue"
     if FAULT == "hang":
         time.sleep(600)
     if FAULT == "hang-unstoppable":  # pytest-timeout's SIGALRM never arrives: only the deadline ends it
@@ -80,7 +83,7 @@ def test_fault():
         ctypes.string_at(0)
     if FAULT in ("sleep", "slow"):
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-        with open(os.environ["FAULT_PIDFILE"], "w") as f:
+        with open(os.environ["FAULT_PIDFILE"], "a") as f:  # one line per cell: -j runs several at once
             f.write("%d %d\\n" % (os.getpid(), child.pid))
         time.sleep(600 if FAULT == "sleep" else 3)
         child.kill()
@@ -89,6 +92,8 @@ def test_fault():
 CONFTEST = '''
 import os
 
+import pytest
+
 FAULT = os.environ.get("FAULT", "")
 ACTIVE = bool(FAULT) and os.environ.get("TFPIN_CELL", "").startswith(os.environ.get("FAULT_CELL", "py"))
 
@@ -96,6 +101,11 @@ ACTIVE = bool(FAULT) and os.environ.get("TFPIN_CELL", "").startswith(os.environ.
 def pytest_collection_modifyitems(config, items):
     if ACTIVE and FAULT == "nothing":
         items[:] = []
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if ACTIVE and FAULT == "exit0":  # a plugin that ends the session after the first test, "successfully"
+        pytest.exit("the suite decided it had run enough", returncode=0)
 
 
 def pytest_unconfigure(config):
@@ -138,11 +148,31 @@ def tfpin(project: Path, *args, env=None, envs: Path = None, timeout: float = 30
                           timeout=timeout)
 
 
+STARTED: list = []  # every process a test started: conftest's autouse fixture kills what is left, pass or fail
+
+
 def start(project: Path, *args, envs: Path, env=None) -> subprocess.Popen:
     """A harness run in its own session, like a terminal's foreground job (Ctrl-C goes to it alone)."""
     cmd = [sys.executable, "-m", "tfpin", args[0], "--envs", str(envs), *args[1:]]
-    return subprocess.Popen(cmd, cwd=project, env=env or harness_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return started(subprocess.Popen(cmd, cwd=project, env=env or harness_env(), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, start_new_session=True))
+
+
+def started(proc: subprocess.Popen) -> subprocess.Popen:
+    STARTED.append(proc)
+    return proc
+
+
+def kill_started() -> None:
+    """The `finally` of every test that started a harness run: nothing it started outlives it."""
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.communicate()
 
 
 def report(project: Path, name: str = "matrix-faults") -> dict:

@@ -55,3 +55,18 @@ def test_notes_come_from_record_property_in_a_real_pytest_run(tmp_path):
                     "--junitxml", str(xml), "-o", "junit_family=xunit1"], check=True, capture_output=True)
     got = junit.read(xml)
     assert got["notes"] == ["compat rows: Session (2.0)"] and got["passed"] == 2
+
+
+def test_nameless_testcases_are_not_tests_and_only_pytest_timeouts_are_hangs(tmp_path):
+    path = tmp_path / "j.xml"
+    path.write_text('''<testsuites><testsuite errors="0" failures="2" tests="4">
+<testcase classname="tests.test_a" name="test_ok" time="0.1"/>
+<testcase time="0.0"/>
+<testcase classname="tests.test_a" name="test_hangs" time="3"><failure message="Failed: Timeout &gt;3.0s">
++++ Timeout +++</failure></testcase>
+<testcase classname="tests.test_a" name="test_says_timeout" time="0.1">
+<failure message="AssertionError: Timeout &gt;5s waiting for the queue">E   AssertionError</failure></testcase>
+</testsuite></testsuites>''')
+    got = junit.read(path)
+    assert (got["passed"], got["failed"]) == (1, 2)  # the nameless <testcase/> is no pass
+    assert got["timed_out"] == ["tests/test_a.py::test_hangs"]

@@ -82,6 +82,59 @@ def test_json_and_markdown(tmp_path):
     assert "```\ntensorflow==1.15.5\nkeras==2.2.5\n" in md
 
 
+def test_pins_say_what_they_leave_open(tmp_path):
+    """A pin's `leaves` reach every view: JSON (pins[].leaves, recommendation.known_residual), Markdown (a "known
+    residual" row under its pin; under the recommended pin, a list with the opt-in pin and why tfpin does not add it)
+    and HTML, each naming only the leaves that concern the cells."""
+    from tfpin import html
+
+    rep = report.build(TABLE, TABLE.cells, table_results(), "t0", "t1", {})
+    (yaml_pin,) = [p for p in rep["pins"] if p["pin"] == "pyyaml<6.0"]
+    old, new = yaml_pin["leaves"]
+    assert old["opt_in"] == "pyyaml<5.1" and old["when"] == {"keras": "==2.2.4"} and "CVE-2017-18342" in old["why_not"]
+    assert old["cells"] == [c.id for c in TABLE.cells if c.pins["keras"] == "2.2.4"]
+    assert new["opt_in"] == "" and new["cells"] == [c.id for c in TABLE.cells if c.pins["keras"] == "2.2.5"]
+    assert "ConstructorError" in old["failure"] and "ConstructorError" in new["failure"]
+    assert all("leaves" not in p for p in rep["pins"] if p["pin"] != "pyyaml<6.0")  # as before: no key
+    rec = rep["recommendation"]  # tensorflow 1.15.5 + keras 2.2.5: only the leave that concerns keras 2.2.5
+    assert rec["known_residual"] == [{"pin": "pyyaml<6.0", "failure": new["failure"], "opt_in": "",
+                                      "why_not": new["why_not"], "when": new["when"], "cells": rec["cells"]}]
+    report.write(rep, tmp_path)
+    data = json.loads((tmp_path / "matrix.json").read_text())
+    assert data["recommendation"]["known_residual"] == rec["known_residual"] and data["pins"] == rep["pins"]
+    md = (tmp_path / "matrix.md").read_text()
+    lines = md.split("## Pins")[1].split("\n## ")[0].splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("| `pyyaml<6.0` |"))
+    assert lines[at + 1].startswith("| ↳ known residual | keras 2.2.4 model\\_from\\_yaml of a model")
+    assert "Opt-in pin: `pyyaml<5.1`; tfpin does not add it: " in lines[at + 1] and "CVE-2017-18342" in lines[at + 1]
+    assert lines[at + 1].endswith("| `py3.6-tf1.12-keras2.2.4`, `py3.7-tf1.12-keras2.2.4`, `py3.6-tf1.13-keras2.2.4`, "
+                                  "`py3.7-tf1.13-keras2.2.4` | |")
+    assert lines[at + 2].startswith("| ↳ known residual | keras 2.2.5 ") and "No opt-in pin: " in lines[at + 2]
+    recommended = md.split("## Recommended pin")[1]
+    after_fence = recommended.split("```")[2]
+    assert "Known residual (failures these pins knowingly leave open):" in after_fence
+    assert "\n- `pyyaml<6.0`: keras 2.2.5 model\\_from\\_yaml" in after_fence and "No opt-in pin: " in after_fence
+    assert "keras 2.2.4" not in after_fence
+    page = (tmp_path / "matrix.html").read_text()
+    assert page.count("known residual") == 2 and "<code>pyyaml&lt;5.1</code>" in page.split("<h2>Pins")[1]
+
+    # keras 2.2.4 recommended (1.14 and 1.15 failed): its residual has an opt-in pin, said under the pin lines
+    rep = report.build(TABLE, TABLE.cells, table_results({c.id: "failed" for c in TABLE.cells
+                                                          if c.pins["keras"] == "2.2.5"}), "t0", "t1", {})
+    rec = rep["recommendation"]
+    assert rec["requirements"] == {"tensorflow": "1.13.2", "keras": "2.2.4"}
+    assert [(r["pin"], r["opt_in"], r["cells"]) for r in rec["known_residual"]] == [
+        ("pyyaml<6.0", "pyyaml<5.1", rec["cells"])]
+    after_fence = report.markdown(rep).split("## Recommended pin")[1].split("```")[2]
+    assert "- `pyyaml<6.0`: keras 2.2.4 model\\_from\\_yaml" in after_fence
+    assert "Opt-in pin: `pyyaml<5.1`; tfpin does not add it: " in after_fence and "CVE-2017-18342" in after_fence
+    page = html.render(rep)
+    recommended = page.split("<h2>Recommended pin")[1].split("<h2>")[0]
+    assert "Known residual" in recommended and "<code>pyyaml&lt;5.1</code>; tfpin does not add it: " in recommended
+    # no recommendation: nothing residual to show
+    assert report.no_recommendation("why")["known_residual"] == []
+
+
 def test_partial_run_lists_cells_not_run(tmp_path):
     rep = report.build(TABLE, TABLE.cells, table_results()[:3], "t0", None, {})
     md = report.markdown(rep)
@@ -113,7 +166,8 @@ def test_off_table_pairs_get_a_verdict_with_failing_tests():
     assert pairs[("1.15.5", "2.2.5")]["in_table"]
     md = report.markdown(rep)
     assert "## Off-table pairs" in md
-    assert "tensorflow 1.14.0, keras 2.2.4: **fails**" in md and "test_h5[keras]" in md
+    # the failing id is free text: its `_`, `[` and `]` are backslash-escaped (rendered as written)
+    assert "tensorflow 1.14.0, keras 2.2.4: **fails**" in md and "test\\_h5\\[keras\\]" in md
     # the recommendation still takes the newest pair that passed everywhere, on or off the table
     assert rep["recommendation"]["requirements"] == {"tensorflow": "1.15.5", "keras": "2.2.5"}
 

@@ -56,3 +56,30 @@ def test_exit_code(results, skip_missing, code):
 def test_hung_tests_are_an_error_naming_them():
     status, reason = classify(dict(counts(passed=2, failed=1, failing=["t::slow"]), timed_out=["t::slow"]), 1)
     assert status == "error" and "hung past the per-test timeout: t::slow" in reason
+
+
+def outcome(collected, with_outcome, exitstatus=0):
+    return {"collected": collected, "with_outcome": with_outcome, "exitstatus": exitstatus,
+            "not_run": ["t::x%d" % i for i in range(collected - with_outcome)],
+            "not_run_count": collected - with_outcome}
+
+
+@pytest.mark.parametrize("tests,exit_code,record,status,fragment", [
+    (counts(passed=3), 0, outcome(3, 3), "passed", ""),
+    (counts(passed=1), 0, outcome(3, 1), "failed", "the run stopped early: 1 of 3 collected tests ran"),
+    (counts(passed=3), 0, None, "error", "in-cell plugin left no record"),
+    (counts(passed=2), 0, outcome(3, 3), "error", "the JUnit report counts 2 tests but 3 of the 3 collected"),
+    (counts(), 4, None, "error", "pytest refused its arguments (exit 4, usage error): ERROR: bad -k"),
+], ids=["complete", "stopped early", "no record", "counts disagree", "usage error"])
+def test_a_pass_needs_a_complete_run(tests, exit_code, record, status, fragment):
+    got, reason = classify(tests, exit_code, outcome=record, usage="ERROR: bad -k", expect_outcome=True)
+    assert got == status and fragment in reason
+
+
+def test_a_skip_because_a_pinned_module_cannot_import_fails():
+    tests = dict(counts(passed=1, skipped=2), skip_reasons={
+        "t::a": "could not import 'tensorflow': libcublas.so.9.0: cannot open shared object file",
+        "t::b": "could not import 'matplotlib': No module named 'matplotlib'"})
+    status, reason = classify(tests, 0, pinned_modules=["tensorflow"])
+    assert status == "failed" and "pinned module 'tensorflow' could not be imported: could not import" in reason
+    assert classify(tests, 0, pinned_modules=["keras"])[0] == "passed"  # an optional extra may be skipped

@@ -1,20 +1,60 @@
 """pytest plugin the harness loads into every cell run (`-p tfpin_progress`); runs on Python 3.6+.
 
-Writes the id of the test that is starting to $TFPIN_PROGRESS, so when pytest dies without a
-JUnit report (a segfault, a kill at the deadline) the harness can still name the test that
-was running. One short write per test; nothing else.
+Two records, because a JUnit file alone cannot tell a complete run from one cut short:
+- $TFPIN_PROGRESS: the id of the test that is starting, so when pytest dies without a JUnit
+  report (a segfault, a kill at the deadline) the harness can still name the test that was running;
+- $TFPIN_OUTCOME, at the end of the session: how many tests were collected, which of them got an
+  outcome, and pytest's exit status. A conftest calling `pytest.exit(..., returncode=0)` after the
+  first test leaves exit 0 and a JUnit file with one pass; this record shows the other tests never ran.
+One short write per test and one at the end; bookkeeping must never be what breaks a suite.
 """
+import json
 import os
+
+_collected = []
+_outcomes = {}
+_collection_skips = []  # modules skipped while collecting (a module-level importorskip): JUnit lists them too
+
+
+def _write(env_name, text):
+    path = os.environ.get(env_name)
+    if not path:
+        return
+    try:
+        if not os.path.isdir(os.path.dirname(path)):
+            os.makedirs(os.path.dirname(path))
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def pytest_collection_finish(session):
+    _collected[:] = [item.nodeid for item in session.items]
+
+
+def pytest_collectreport(report):
+    if report.skipped:
+        _collection_skips.append(report.nodeid)
 
 
 def pytest_runtest_logstart(nodeid, location):
-    path = os.environ.get("TFPIN_PROGRESS")
-    if not path:
-        return
-    try:  # bookkeeping must never be what breaks a suite
-        if not os.path.isdir(os.path.dirname(path)):
-            os.makedirs(os.path.dirname(path))
-        with open(path, "w") as f:
-            f.write(nodeid + "\n")
-    except OSError:
-        pass
+    _write("TFPIN_PROGRESS", nodeid + "\n")
+
+
+def pytest_runtest_logreport(report):
+    # A test has an outcome once its call ran, or once its setup failed or skipped it.
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        _outcomes.setdefault(report.nodeid, report.outcome)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    ran = set(_outcomes)
+    missing = [nodeid for nodeid in _collected if nodeid not in ran]
+    _write("TFPIN_OUTCOME", json.dumps({
+        "collected": len(_collected), "with_outcome": len([n for n in _collected if n in ran]),
+        "exitstatus": int(exitstatus), "not_run": missing[:20], "not_run_count": len(missing),
+        "collection_skips": len(_collection_skips),
+    }) + "\n")

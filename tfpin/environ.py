@@ -1,0 +1,68 @@
+"""What the host environment may pass to tfpin's children, and what of it a verdict depends on.
+
+Every child (installer, env probe, freeze, compileall, pytest, pin trials) starts from `child()`:
+the host environment without the variables that would make a cell run something other than its
+definition. `installer_settings()` is the part that decides *what gets installed* (indexes,
+find-links, resolution strategy, the installer's config files): it goes into the env stamp, so an
+env built against another index is rebuilt, and through the stamp into the verdict cache key.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+# A host PYTHONPATH, a `-k` in PYTEST_ADDOPTS, TF's log/threading knobs, Keras' backend choice: never inherited.
+SCRUBBED_PREFIXES = ("PYTHON", "PYTEST_", "TF_", "KERAS_")
+# Constraints and overrides from the host would install something other than the cell's definition while
+# the report and the recommended pin name the definition: dropped, and said (`ignored()`).
+SCRUBBED = ("VIRTUAL_ENV", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "PIP_CONSTRAINT",
+            "PIP_BUILD_CONSTRAINT", "UV_SYSTEM_PYTHON", "UV_PYTHON", "PIP_REQUIRE_VIRTUALENV")
+# Where packages come from and how a resolver picks them: part of the env stamp, per installer.
+SETTINGS = {
+    "uv": ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_FIND_LINKS", "UV_NO_INDEX",
+           "UV_INDEX_STRATEGY", "UV_PRERELEASE", "UV_RESOLUTION", "UV_EXCLUDE_NEWER", "UV_NO_BINARY",
+           "UV_NO_BUILD", "UV_NO_BINARY_PACKAGE", "UV_NO_BUILD_PACKAGE", "UV_CONFIG_FILE", "UV_NO_CONFIG"),
+    "venv": ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "PIP_PRE",
+             "PIP_ONLY_BINARY", "PIP_NO_BINARY", "PIP_CONFIG_FILE", "PIP_PREFER_BINARY"),
+}
+
+
+def scrubbed(name: str) -> bool:
+    return name.startswith(SCRUBBED_PREFIXES) or name in SCRUBBED
+
+
+def child(environ=None) -> dict:
+    """The environment every child of tfpin starts from."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if not scrubbed(k)}
+
+
+def ignored(environ=None) -> list[str]:
+    """The host's installer constraints that tfpin drops (to say so once per run)."""
+    environ = os.environ if environ is None else environ
+    return sorted(k for k in environ if k in SCRUBBED and k.startswith(("UV_", "PIP_")))
+
+
+def _config_files(backend: str, project_root: Path) -> list[Path]:
+    home = Path(os.environ.get("HOME", "~")).expanduser()
+    xdg_home = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    xdg_dirs = [Path(d) for d in (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":") if d]
+    if backend == "uv":
+        return [project_root / "uv.toml", xdg_home / "uv" / "uv.toml", *[d / "uv" / "uv.toml" for d in xdg_dirs],
+                Path("/etc/uv/uv.toml")]
+    return [Path("/etc/pip.conf"), *[d / "pip" / "pip.conf" for d in xdg_dirs], home / ".pip" / "pip.conf",
+            xdg_home / "pip" / "pip.conf"]
+
+
+def installer_settings(backend: str, project_root: Path, environ=None) -> dict:
+    """The installer's variables and the digest of each config file it reads (what decides what is installed)."""
+    environ = os.environ if environ is None else environ
+    variables = {k: environ[k] for k in SETTINGS.get(backend, ()) if k in environ}
+    files = {}
+    for path in _config_files(backend, Path(project_root)):
+        try:
+            files[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        except OSError:
+            continue
+    return {"variables": variables, "config_files": files}

@@ -1,0 +1,74 @@
+"""The one scheduler: units of work `jobs` at a time, for matrix cells, pin discovery and the cross step.
+
+The interrupt rules live here and nowhere else. Work runs in threads (the work itself is in child
+processes); the threads block SIGINT/SIGTERM, so the main thread gets them and stops everything: it
+marks the stop, kills every running child (procs.stop_all), waits for the threads, and keeps what
+each finished or interrupted unit reported. A unit cut short by the stop is never an error of its own.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from . import procs
+
+
+def _as_stop(exc) -> procs.Interrupted:
+    return exc if isinstance(exc, procs.Interrupted) else procs.Interrupted(130, "SIGINT")
+
+
+def run(fn, items, jobs: int) -> tuple[dict, procs.Interrupted | None]:
+    """fn(i, item) for every item, `jobs` at a time: ({i: result}, None), or ({i: result of the units that
+    finished or were interrupted with a result}, the stop) once a signal arrived. A unit that raises
+    anything else stops the others and the exception goes on up (a harness bug must not hide)."""
+    numbered = list(enumerate(items))
+    done: dict = {}
+    if jobs <= 1 or len(numbered) <= 1:
+        for i, item in numbered:
+            try:
+                done[i] = fn(i, item)
+            except (procs.Interrupted, KeyboardInterrupt) as exc:
+                stop = _as_stop(exc)
+                procs.stop_all(stop.code, stop.name)
+                if stop.result is not None:
+                    done[i] = stop.result
+                return done, stop
+        return done, None
+    pool = ThreadPoolExecutor(max_workers=jobs, initializer=procs.block_signals_in_thread)
+    futures = {pool.submit(fn, i, item): i for i, item in numbered}
+    try:
+        pending = set(futures)
+        while pending:  # short waits: the main thread stays responsive to signals
+            finished, pending = wait(pending, timeout=0.5)
+            for future in finished:
+                exc = future.exception()
+                if exc is None:
+                    done[futures[future]] = future.result()
+                elif isinstance(exc, procs.Interrupted):
+                    raise exc
+                else:
+                    procs.stop_all(1, "an error in tfpin")
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise exc
+    except (procs.Interrupted, KeyboardInterrupt) as exc:
+        stop = _as_stop(procs.Interrupted(*procs.stopped()) if procs.stopped() else exc)
+        procs.stop_all(stop.code, stop.name)
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, i in futures.items():
+            if future.cancelled() or i in done:
+                continue
+            exc = future.exception()
+            if exc is None:
+                done[i] = future.result()
+            elif isinstance(exc, procs.Interrupted) and exc.result is not None:
+                done[i] = exc.result
+        return done, stop
+    pool.shutdown()
+    return done, None
+
+
+def map_ordered(fn, items, jobs: int) -> list:
+    """fn(item) for every item, results in order; an interrupt stops all and goes on up as Interrupted."""
+    done, stop = run(lambda _i, item: fn(item), items, jobs)
+    if stop is not None:
+        raise procs.Interrupted(stop.code, stop.name)
+    return [done[i] for i in range(len(done))]
