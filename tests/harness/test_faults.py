@@ -164,6 +164,8 @@ def test_unreachable_index_is_an_error_not_unavailable(tmp_path):
 @pytest.mark.parametrize("fault,status,fragments", [
     ("fail", "failed", ["1 failed, 0 errors: tests/test_fixture.py::test_fault", "AssertionError: injected failure"]),
     ("nothing", "failed", ["zero tests executed (0 skipped)"]),
+    ("timeout-text", "failed", ["1 failed, 0 errors: tests/test_fixture.py::test_fault",
+                                "AssertionError: Timeout >5s waiting for the queue"]),  # words, not a hang
     ("segfault", "error", ["pytest died from SIGSEGV while running tests/test_fixture.py::test_fault"]),
     ("hang", "error", ["hung past the per-test timeout: tests/test_fixture.py::test_fault"]),
     ("hang-unstoppable", "error", ["still running after the 12 s deadline",
