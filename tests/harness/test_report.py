@@ -2,7 +2,7 @@
 import json
 
 from tfpin import matrix as matrices
-from tfpin import report
+from tfpin import recommend, report
 
 TABLE = matrices.load("table")
 
@@ -30,7 +30,7 @@ def table_results(overrides=None):
 
 
 def test_newest_pair_passing_on_every_python_is_recommended():
-    rec = report.recommend(TABLE.cells, table_results())
+    rec = recommend.recommend(TABLE.cells, table_results())
     assert rec["requirements"] == {"tensorflow": "1.15.5", "keras": "2.2.5"}
     assert rec["python"] == ["3.6", "3.7"]
     newest = [c for c in TABLE.cells if c.pins["tensorflow"] == "1.15.5"]
@@ -43,14 +43,14 @@ def test_newest_pair_passing_on_every_python_is_recommended():
 
 
 def test_one_failing_python_rejects_the_pair():
-    rec = report.recommend(TABLE.cells, table_results({"py3.6-tf1.15-keras2.2.5": "failed"}))
+    rec = recommend.recommend(TABLE.cells, table_results({"py3.6-tf1.15-keras2.2.5": "failed"}))
     assert rec["requirements"] == {"tensorflow": "1.14.0", "keras": "2.2.5"}
     assert rec["rejected_newer"][0]["why"] == "py3.6-tf1.15-keras2.2.5 failed"
 
 
 def test_unavailable_python_is_not_a_pass():
     only_112 = {c.id: "failed" for c in TABLE.cells if c.pins["tensorflow"] != "1.12.3"}
-    rec = report.recommend(TABLE.cells, table_results(only_112))
+    rec = recommend.recommend(TABLE.cells, table_results(only_112))
     assert rec["requirements"] is None
     assert "py3.7-tf1.12-keras2.2.4 unavailable" in rec["rejected_newer"][-1]["why"]
 
@@ -61,7 +61,7 @@ def test_pin_needed_on_some_pythons_gets_a_marker():
 
     from tfpin.cells import Constraint
     cells[1] = replace(cells[1], constraints=cells[1].constraints + (Constraint("wrapt<1.13", "r"),))
-    assert report.pin_lines(cells)[-1] == 'wrapt<1.13; python_version == "3.7"'
+    assert recommend.pin_lines(cells)[-1] == 'wrapt<1.13; python_version == "3.7"'
 
 
 def test_json_and_markdown(tmp_path):
@@ -132,7 +132,7 @@ def test_pins_say_what_they_leave_open(tmp_path):
     recommended = page.split("<h2>Recommended pin")[1].split("<h2>")[0]
     assert "Known residual" in recommended and "<code>pyyaml&lt;5.1</code>; tfpin does not add it: " in recommended
     # no recommendation: nothing residual to show
-    assert report.no_recommendation("why")["known_residual"] == []
+    assert recommend.no_recommendation("why")["known_residual"] == []
 
 
 def test_partial_run_lists_cells_not_run(tmp_path):
@@ -173,7 +173,7 @@ def test_off_table_pairs_get_a_verdict_with_failing_tests():
 
 
 def test_closing_line_counts_tests_over_cells():
-    from tfpin.__main__ import closing_line
+    from tfpin.console import closing_line
 
     line = closing_line(table_results())
     assert line == "tests: 70 passed, 0 failed, 0 errors, 0 skipped"

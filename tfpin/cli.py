@@ -1,0 +1,98 @@
+"""The command line's shape: commands, options, help. `tfpin/__main__.py` parses with it and dispatches."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import __version__, commands
+from . import matrix as matrices
+from .pipeline import default_jobs
+
+DESCRIPTION = """Command line: `tfpin matrix|cell|bench|report|list|ci|pins|init|tox-ini` (nox sessions call these too).
+
+Arguments after the first `--` go to pytest unchanged (`tfpin cell ID -- -k batchnorm -x`).
+A run with such arguments, or with --cells, is a subset: it writes `<report>-partial.*`
+and never the full matrix's report, and a filtered (`--`) result never enters a
+recommendation.
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tfpin", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version="tfpin " + __version__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp, default_matrix=None):
+        sp.add_argument("--matrix", default=default_matrix,
+                        help="built-in matrix (%s) or a path to a matrix .toml (default: the project's, else table)"
+                        % ", ".join(matrices.available_matrices()))
+        sp.add_argument("--cells", default="", help="comma-separated cell ids to run (default: all)")
+        sp.add_argument("--reports", type=Path, default=None, help="report directory (default: <project>/reports)")
+        sp.add_argument("--envs", type=Path, default=None, help="cell environments (default: <project>/.tfpin/envs)")
+        sp.add_argument("--log-level", type=int, choices=(0, 1, 2, 3), default=None,
+                        help="TF_CPP_MIN_LOG_LEVEL inside the cells: 0 all, 1 no INFO, 2 no WARNING, 3 no ERROR")
+        sp.add_argument("--skip-missing-interpreters", action="store_true",
+                        help="a cell whose Python is not on this machine does not fail the run (as in tox)")
+
+    def running(sp):
+        sp.add_argument("--no-cache", action="store_true",
+                        help="run every cell even when nothing it depends on changed since its stored verdict")
+
+    m = sub.add_parser("matrix", help="run every cell of a matrix and write the reports (pytest args after --)")
+    common(m)
+    running(m)
+    m.add_argument("-j", "--jobs", type=int, default=None,
+                   help="cells run at once (default: one per two CPUs, here %d)" % default_jobs())
+    m.set_defaults(func=commands.cmd_matrix)
+
+    c = sub.add_parser("cell", help="run one cell of the project's matrix, else of the built-in full matrix "
+                                    "(pytest args after --)")
+    common(c)
+    running(c)
+    c.add_argument("cell_id")
+    c.set_defaults(func=commands.cmd_cell)
+
+    b = sub.add_parser("bench", help="training throughput in each cell (this repo's stack); merged into the report")
+    common(b)
+    b.set_defaults(func=commands.cmd_bench)
+
+    rp = sub.add_parser("report", help="join reports/cells/*.json into the matrix report (CI fan-out)")
+    common(rp)
+    rp.set_defaults(func=commands.cmd_report)
+
+    ls = sub.add_parser("list", help="print a matrix's cells")
+    common(ls)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=commands.cmd_list)
+
+    gh = sub.add_parser("ci", help="write a CI workflow that runs every cell as its own job")
+    gh.add_argument("system", choices=("github",), help="the CI system (GitHub Actions)")
+    common(gh)
+    gh.add_argument("--output", type=Path, default=None,
+                    help="where to write it (default: .github/workflows/tfpin.yml at the git root)")
+    gh.add_argument("--tfpin", default=None,
+                    help="how the jobs install tfpin: a requirement, wheel URL or path (default: this tfpin's "
+                         "checkout when the project is tfpin itself, else tfpin==%s)" % __version__)
+    gh.set_defaults(func=commands.cmd_ci)
+
+    pn = sub.add_parser("pins", help="discover, by measurement, the constraint pins each cell needs")
+    pn.add_argument("action", choices=("discover", "apply"),
+                    help="discover: search each cell and write reports/pins/; apply: merge the stored results of "
+                         "the selected cells into the matrix (as --apply does), refusing any that are stale")
+    common(pn)
+    pn.add_argument("--packages", default="", help="comma-separated packages to vary (default: every package "
+                                                   "of the resolved set but the cell's exact pins)")
+    pn.add_argument("-j", "--jobs", type=int, default=1, help="cells searched at once (each search is mostly one "
+                                                                "busy process; default 1)")
+    pn.add_argument("--apply", action="store_true", help="merge the proposed pins into the matrix file (or the "
+                                                         "project's config when the matrix is a built-in elsewhere)")
+    pn.set_defaults(func=commands.cmd_pins)
+
+    i = sub.add_parser("init", help="write a starter tfpin.toml in the current directory (asks nothing)")
+    i.set_defaults(func=commands.cmd_init)
+
+    t = sub.add_parser("tox-ini", help="write tox.ini from the built-in matrices (or --check that it is current)")
+    t.add_argument("--check", action="store_true")
+    t.set_defaults(func=commands.cmd_tox)
+    return p

@@ -1,0 +1,193 @@
+"""The thin handler of each command: read the inputs, call the module that does the work, say the outcome.
+
+`matrix` is tfpin/pipeline.py; the others are short enough to read here.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from . import __version__, pipeline, report, toxini
+from . import matrix as matrices
+from . import project as projects
+from .console import progress
+from .files import write_atomic
+from .inputs import CATALOGUE, UsageError, load, load_one
+from .runner import now, rel, run_bench, stamp
+from .status import UNAVAILABLE
+
+# What `bench` measures when no arguments follow `--`: the graph stack and Keras fit, same network.
+DEFAULT_BENCH_ARGS = ("--keras-fit", "keras")
+
+
+def cmd_matrix(args) -> int:
+    return pipeline.matrix(args)
+
+
+def cmd_cell(args) -> int:
+    project, m, (cell,), ctx = load_one(args)
+    results, interrupted, _ = pipeline.run_cells(m, [cell], ctx, False, use_cache=not args.no_cache)
+    r = results[0]
+    print("junit: %s  log: %s  lock: %s" % (r.get("junit", "-"), r.get("log", "-"), r.get("lock", "-")))
+    # Same rule as the matrix, so a CI job per cell agrees with the whole-matrix run.
+    return pipeline.finish(results, interrupted, args)
+
+
+def cmd_bench(args) -> int:
+    project, m, cells, ctx = load(args)
+    if not (project.root / "resnet_core" / "bench.py").is_file():
+        raise UsageError("bench times tfpin's reference training stack (resnet_core.bench), which project %s does "
+                         "not have; it runs in the tfpin repository" % project.root)
+    failed = False
+    for i, cell in enumerate(cells, 1):
+        progress(i, len(cells), cell, "bench started")
+        data = run_bench(cell, ctx, ctx.selection or DEFAULT_BENCH_ARGS)
+        write_atomic(ctx.reports / "bench" / (cell.id + ".json"), json.dumps(data, indent=2) + "\n")
+        if data["status"] == "measured":
+            text = "%.1f img/s graph" % data["images_per_sec"]
+            if data.get("keras_images_per_sec"):
+                text += ", %.1f img/s keras fit" % data["keras_images_per_sec"]
+        else:
+            text = "%s: %s" % (data["status"], data["reason"])
+            failed = failed or data["status"] != UNAVAILABLE
+        progress(i, len(cells), cell, text)
+    existing = ctx.reports / (report.report_name(m, False) + ".json")
+    if existing.exists():
+        old = json.loads(existing.read_text())
+        report.merge_bench(old, m, report.load_bench(ctx.reports))
+        report.write(old, ctx.reports, report.report_name(m, False))
+        print("throughput merged into %s and %s" % (rel(existing, ctx), rel(existing.with_suffix(".md"), ctx)))
+    return 1 if failed else 0
+
+
+def cmd_report(args) -> int:
+    """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
+    project, m, cells, ctx = load(args)
+    from . import cache
+
+    results, refused = [], []
+    digest, sources = project.install_digest(), cache.sources_digest(ctx)
+    for cell in cells:
+        path = ctx.reports / "cells" / (cell.id + ".json")
+        if not path.exists():
+            refused.append("%s: no result for cell %s" % (rel(path, ctx), cell.id))
+            continue
+        problem, data = report.check_result(path, cell, stamp(cell, digest), sources, __version__)
+        if problem:
+            refused.append(problem)
+        else:
+            results.append(data)
+    started = now()
+    name = report.report_name(m, bool(args.cells))
+    rep = pipeline._write(m, cells, results, started, started if not refused else None, ctx, name, bool(args.cells))
+    print(report.markdown(rep), end="")
+    for line in refused:
+        print("tfpin: refused %s" % line, file=sys.stderr)
+    if refused:
+        print("tfpin: %d of %d cells have no valid result; re-run them with `tfpin cell ID` (full suite, no -k)"
+              % (len(refused), len(cells)), file=sys.stderr)
+        return 1
+    return pipeline.finish(results, None, args)
+
+
+def cmd_list(args) -> int:
+    project, m, cells, ctx = load(args)
+    if args.json:
+        print(json.dumps([{**c.describe(), "tox_env": c.tox_env(), "constraints": c.constraint_lines(),
+                           "install": list(c.install)} for c in cells], indent=2))
+    else:
+        for c in cells:
+            print("%-30s %s" % (c.id, " ".join(c.requirement_lines()[: len(c.requirements)] + c.constraint_lines())))
+    return 0
+
+
+def cmd_ci(args) -> int:
+    from . import ci_github
+
+    project, m, cells, ctx = load(args)
+    requirement = args.tfpin or ("." if (project.root / "tfpin" / "__init__.py").is_file() else "tfpin==" + __version__)
+    try:
+        text = ci_github.render(project, m, cells, requirement)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    output = (args.output or ci_github.default_output(project)).resolve()
+    write_atomic(output, text)
+    print("wrote %s: %d cell jobs and a report job (tfpin installed from %r)" % (output, len(cells), requirement))
+    print("each job runs `tfpin cell <id>` in a python:X.Y container; `tfpin report` joins them into the summary")
+    return 0
+
+
+def cmd_pins(args) -> int:
+    from . import pins
+    from .discover import discover_cells, pins_target
+
+    project, m, cells, ctx = load(args)
+    out_dir = ctx.reports / "pins"
+    if args.action == "apply":
+        try:
+            results = pins.load_results(out_dir, cells, ctx, project.smoke)
+        except pins.StoredResultError as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        if args.jobs < 1:
+            raise UsageError("--jobs must be 1 or more (got %d)" % args.jobs)
+        from .envs import find_uv
+
+        if find_uv() is None:
+            raise UsageError("pins discover resolves each cell as of its release date with uv (`uv pip compile "
+                             "--exclude-newer`), and no uv is installed: `pip install uv` next to tfpin")
+        packages = [p.strip() for p in args.packages.split(",") if p.strip()] or None
+        print("tfpin: pin discovery for %d cells of matrix %r (%d at a time); cheap oracle: pytest %s; "
+              "confirmation: pytest %s" % (len(cells), m.name, min(args.jobs, len(cells)), " ".join(project.smoke),
+                                          " ".join(project.test)), flush=True)
+        results = discover_cells(cells, ctx, project, packages, args.jobs, out_dir)
+        if isinstance(results, int):
+            return results
+    entries = pins.constraint_blocks(results, cells)
+    summary = pins.summary_markdown(results, entries)
+    write_atomic(out_dir / "summary.md", summary)
+    print(summary)
+    print("wrote %s/<cell>.toml, <cell>.json (every trial: versions, verdict, seconds) and summary.md"
+          % rel(out_dir, ctx))
+    problems = [r for r in results if r["problem"]]
+    if (args.apply or args.action == "apply") and entries:
+        target, header = pins_target(project, m)
+        replaced = pins.apply(target, entries, header)
+        print("applied %d pins to %s (replacing %s)" % (len(entries), target, ", ".join(replaced) or "nothing"))
+        if problems:
+            print("tfpin: note: these pins were measured without %s (discovery did not finish there)"
+                  % ", ".join(r["cell"] for r in problems))
+    searched = [r for r in results if not r["problem"] and not r["unavailable"]]
+    return 0 if searched and not problems else 1
+
+
+def cmd_init(args) -> int:
+    from . import init
+
+    root = Path.cwd()
+    existing = projects.find_config(root)
+    if existing is not None and existing.parent == root:
+        raise UsageError("%s already configures tfpin for %s; edit it, or delete it to start over" % (existing, root))
+    text, notes = init.starter(root)
+    write_atomic(root / projects.CONFIG_FILE, text)
+    print("wrote %s" % (root / projects.CONFIG_FILE))
+    for note in notes + init.ignore_outputs(root):
+        print("  " + note)
+    print("next: tfpin matrix    (or one cell first: tfpin cell py3.7-tf1.15-keras2.2.5)")
+    return 0
+
+
+def cmd_tox(args) -> int:
+    project = projects.load()
+    text = toxini.render(matrices.load(CATALOGUE), matrices.load(matrices.DEFAULT_MATRIX))
+    path = project.root / "tox.ini"
+    if args.check:
+        if not path.exists() or path.read_text() != text:
+            print("tox.ini is out of date with the built-in matrices; run `tfpin tox-ini`", file=sys.stderr)
+            return 1
+        print("tox.ini matches the built-in matrices")
+        return 0
+    write_atomic(path, text)
+    print("wrote %s" % path)
+    return 0

@@ -1,0 +1,67 @@
+"""Step one of every command: read the project, the matrix and the selection, and refuse bad input.
+
+Nothing runs before all of it is valid: a typo costs an exit 2 with the file, the key and what is
+allowed, never the first hour of a matrix. The Context it returns is what every later step shares.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import matrix as matrices
+from . import project as projects
+from .runner import Context
+
+CATALOGUE = "full"  # the superset a single cell is looked up in
+
+
+class UsageError(Exception):
+    """Refused before anything ran (exit 2)."""
+
+
+def load(args):
+    """(project, matrix, selected cells, context) with every input validated; nothing has run yet."""
+    project = projects.load()
+    name = args.matrix or project.matrix
+    m = matrices.load(name, project)
+    ids = [i.strip() for i in args.cells.split(",") if i.strip()]
+    cells = m.select(ids) if ids else m.cells
+    reports = (args.reports or project.root / "reports").resolve()
+    envs = (args.envs or project.root / ".tfpin" / "envs").resolve()
+    check_writable(reports)
+    ctx = Context(project, reports, envs, args.log_level, args.passthrough)
+    ctx.config_files = [m.path, m.constraints_path] + ([project.source] if project.source.name == projects.CONFIG_FILE
+                                                      else [])
+    return project, m, cells, ctx
+
+
+def check_writable(reports: Path) -> None:
+    """Refuse an unusable report directory before any cell runs, not after the first hour of them."""
+    try:
+        reports.mkdir(parents=True, exist_ok=True)
+        probe = reports / (".tfpin-write-test-%d" % os.getpid())
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError("report directory %s is not writable (%s); pass --reports DIR with a writable "
+                         "directory" % (reports, exc.strerror or exc)) from None
+
+
+def load_one(args):
+    """A cell id the project's matrix lacks is looked up in the built-in matrices: the cross product
+    (off-table pairs) first, then the others (intel, GPU, TF 2.x cells)."""
+    args.cells = args.cell_id
+    try:
+        return load(args)
+    except matrices.UnknownCell as exc:
+        if args.matrix:
+            raise
+        first = exc
+    for name in [CATALOGUE] + [n for n in matrices.available_matrices() if n != CATALOGUE]:
+        args.matrix = name
+        try:
+            return load(args)
+        except matrices.UnknownCell:
+            continue
+    raise matrices.UnknownCell("%s; no built-in matrix (%s) has it either: `tfpin list --matrix NAME` shows their cells"
+                               % (first, ", ".join(matrices.available_matrices())))

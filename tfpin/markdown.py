@@ -1,0 +1,149 @@
+"""matrix.md: the report as a pull request or a CI job summary shows it.
+
+Every string that did not come from tfpin itself goes through mdtext.text() or mdtext.code(), so a
+failure message can never add a heading, a link, HTML or a table row.
+"""
+from __future__ import annotations
+
+from .mdtext import code, text
+from .status import PASSED
+
+MD_VERSIONS = ("numpy", "protobuf", "h5py")
+
+
+def render(report: dict) -> str:
+    """matrix.md. Every string a test, an installer or a cell produced goes through mdtext (text, code)."""
+    rows = [
+        "# tfpin matrix %s" % code(report["matrix"], in_table=False),
+        "",
+        "%s. Started %s, %s." % (
+            report["description"] or report["matrix_file"], report["started"],
+            "finished " + report["finished"] if report["finished"] else
+            "**interrupted**" if report.get("interrupted") else "**still running or interrupted**"),
+        "",
+        "| cell | status | passed | failed | errors | skipped | setup s | tests s | tensorflow | keras | %s | img/s |"
+        % " | ".join(MD_VERSIONS),
+        "|---|---|--:|--:|--:|--:|--:|--:|---|---|%s|--:|" % "|".join("---" for _ in MD_VERSIONS),
+    ]
+    for r in report["cells"]:
+        t, d, res = r["tests"], r["durations"], r.get("resolved", {})
+        shown = r["status"] + (" (cached)" if r.get("cached_from") else "")
+        rows.append("| %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s |" % (
+            code(r["id"]), shown, t["passed"], t["failed"], t["errors"], t["skipped"], d["setup_s"], d["tests_s"],
+            text(tensorflow_build(r)), text(res.get("keras", r.get("keras") or "")),
+            " | ".join(text(res.get(k, "")) for k in MD_VERSIONS), throughput_cell(r.get("throughput"))))
+    missing = [c for c in report["cells_planned"] if c not in {r["id"] for r in report["cells"]}]
+    for cid in missing:
+        rows.append("| %s | not run | | | | | | | | | %s | |" % (code(cid), " | ".join("" for _ in MD_VERSIONS)))
+    if report.get("migration"):
+        rows += migration_markdown(report["migration"])
+    notes = [r for r in report["cells"] if r["status"] != PASSED]
+    if notes:
+        rows += ["", "## Cells that did not pass", ""]
+        for r in notes:
+            rows.append("- %s **%s**: %s" % (code(r["id"], in_table=False), r["status"], text(r["reason"])))
+    off = [p for p in report.get("pairs", []) if not p["in_table"]]
+    if off and any(p["in_table"] for p in report.get("pairs", [])):  # only where the matrix overlaps the table
+        rows += ["", "## Off-table pairs", "", "Pairs the user's table does not list, judged on every Python run:", ""]
+        for p in off:
+            cells = ", ".join("%s %s" % (code(cid, in_table=False), status) for cid, status in p["cells"].items())
+            pair = ", ".join("%s %s" % kv for kv in p["requirements"].items())
+            line = "- %s: **%s** (%s)" % (pair, p["verdict"], cells)
+            if p["failing"]:
+                line += "; failing: " + ", ".join(text(t) for t in p["failing"][:8]) + (
+                    " ..." if len(p["failing"]) > 8 else "")
+            rows.append(line)
+    if report.get("beside_stock"):
+        rows += ["", "## Throughput beside stock TensorFlow", "",
+                 "Training img/s (`nox -s bench`) of each other build next to the stock build of the same release:",
+                 "", "| cell | img/s | stock cell | img/s | ratio |", "|---|--:|---|--:|--:|"]
+        for b in report["beside_stock"]:
+            rows.append("| %s | %.0f | %s | %.0f | %.2fx |" % (code(b["cell"]), b["images_per_sec"],
+                                                           code(b["stock_cell"]), b["stock_images_per_sec"],
+                                                           b["ratio"]))
+    pins = report.get("pins", [])
+    if pins:
+        rows += ["", "## Pins", "", "| pin | why (the failure measured without it) | cells | added by |",
+                 "|---|---|---|---|"]
+        planned = len(report["cells_planned"])
+        for p in pins:
+            where = "all %d" % planned if len(p["cells"]) == planned else ", ".join(code(c) for c in p["cells"])
+            rows.append("| %s | %s | %s | %s |" % (code(p["pin"]), text(p["reason"]), where,
+                                               "discovery" if p["origin"] == "discovered" else "a person"))
+            for leave in p.get("leaves") or []:  # under its pin: what it knowingly leaves open (matrix `leaves`)
+                cells = "all %d" % planned if len(leave["cells"]) == planned else ", ".join(
+                    code(c) for c in leave["cells"])
+                rows.append("| ↳ known residual | %s | %s | |" % (residual_markdown(leave), cells))
+    if report.get("cross"):
+        from .cross import markdown as cross_markdown
+
+        rows += cross_markdown(report["cross"])
+    rec = report["recommendation"]
+    rows += ["", "## Recommended pin" + (" (partial evidence)" if report.get("partial") else ""), ""]
+    if rec["requirements"]:
+        # requirement lines tfpin wrote from the matrix's pins (no backticks): raw, to copy from the fence
+        rows += ["%s." % text(rec["summary"]), "", "```", *rec["constraints"], "```"]
+        if rec.get("known_residual"):
+            rows += ["", "Known residual (failures these pins knowingly leave open):", ""]
+            for leave in rec["known_residual"]:
+                only = "" if len(leave["cells"]) == len(rec["cells"]) else " (only %s)" % ", ".join(
+                    code(c, in_table=False) for c in leave["cells"])
+                rows.append("- %s%s: %s" % (code(leave["pin"], in_table=False), only,
+                                            residual_markdown(leave, in_table=False)))
+    else:
+        rows.append("None: %s." % text(rec["summary"]))
+    if rec["rejected_newer"]:
+        rows += ["", "Newer choices not recommended:", ""]
+        rows += ["- %s: %s" % (", ".join("%s %s" % kv for kv in x["requirements"].items()), text(x["why"]))
+                 for x in rec["rejected_newer"]]
+    return "\n".join(rows) + "\n"
+
+
+def residual_markdown(leave: dict, in_table: bool = True) -> str:
+    """A known residual as one line: the failure, then the pin a user could add and why tfpin does not."""
+    failure = text(leave["failure"]).rstrip(".")
+    if leave.get("opt_in"):
+        return "%s. Opt-in pin: %s; tfpin does not add it: %s" % (failure, code(leave["opt_in"], in_table),
+                                                                  text(leave["why_not"]))
+    return "%s. No opt-in pin: %s" % (failure, text(leave["why_not"]))
+
+
+def migration_markdown(cost: list[dict]) -> list[str]:
+    rows = ["", "## Migration cost", "",
+            "What moving the suite to each release costs: tests that fail there, tests that cannot apply (and "
+            "why), and what its tests report they needed.", ""]
+    for c in cost:
+        rows.append("### %s: %s" % (code(c["cell"], in_table=False), c["status"]))
+        rows.append("")
+        if c["failing"]:
+            rows.append("- fails (%d): %s" % (len(c["failing"]), ", ".join(code(t, in_table=False)
+                                                                           for t in c["failing"][:12])
+                                               + (" ..." if len(c["failing"]) > 12 else "")))
+        elif c["status"] != PASSED and c["reason"]:
+            rows.append("- %s" % text(c["reason"]))
+        for reason, count in c["skipped"]:
+            rows.append("- skipped %d: %s" % (count, text(reason)))
+        for note in c["notes"]:
+            rows.append("- %s" % text(note))
+        if not (c["failing"] or c["skipped"] or c["notes"]) and c["status"] == PASSED:
+            rows.append("- nothing: every test passed unchanged")
+        rows.append("")
+    return rows
+
+
+def tensorflow_build(r: dict) -> str:
+    """The TensorFlow the cell imported, naming a build other than stock (intel, gpu)."""
+    res = r.get("resolved", {})
+    for name, label in (("intel-tensorflow", "intel"), ("tensorflow-gpu", "gpu")):
+        if name in res:
+            return "%s (%s)" % (res[name], label)
+    return res.get("tensorflow", r.get("tensorflow") or "")
+
+
+def throughput_cell(tp) -> str:
+    if not tp or tp.get("status") != "measured":
+        return ""
+    value = "%.0f" % tp["images_per_sec"]
+    if tp.get("keras_images_per_sec"):
+        value += " (fit %.0f)" % tp["keras_images_per_sec"]
+    return value

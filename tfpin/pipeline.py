@@ -1,0 +1,165 @@
+"""`tfpin matrix` as named steps, top to bottom; each step is a function here or in the module that owns it.
+
+    1. load      inputs.load            project, matrix, selected cells, Context; bad input exits 2 here
+    2. schedule  schedule.run           the cells, `jobs` at a time, with the interrupt rules
+    3. per cell  cache.lookup           re-use the stored verdict when its key is unchanged ...
+                 runner.run_cell        ... else run it: env (envs), imports, suite (pytest), classify (status)
+                 cache.seal             the key the new result can be re-used under; results/cells/<id>.json
+                 report.write           the report, rewritten after every cell (beside a complete one until done)
+    4. cross     cross.run              verdicts between the passed cells
+    5. report    report.write           matrix.json, .md, .html with the cross verdicts
+    6. exit      status.exit_code       0 / 1 / 3, or 130 / 143 for a signal
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+
+from . import cache, cross, environ, inputs, procs, report, schedule
+from .console import closing_line, progress, result_line
+from .files import write_atomic
+from .runner import cell_environ, now, rel, run_cell
+from .status import exit_code, exit_reason
+
+
+def matrix(args) -> int:
+    project, m, cells, ctx = inputs.load(args)
+    partial = bool(args.cells) or ctx.selection is not None
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise inputs.UsageError("--jobs must be 1 or more (got %d)" % jobs)
+    print("tfpin: project %s, matrix %r (%s), %d cells%s" % (
+        project.root, m.name, m.path, len(cells), ", pytest args: " + " ".join(ctx.selection)
+        if ctx.selection else ""), flush=True)
+    t0 = time.monotonic()
+    results, interrupted, final = run_cells(m, cells, ctx, True, partial, jobs=min(jobs, len(cells)),
+                                            use_cache=not args.no_cache)
+    print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
+    if interrupted is not None:
+        return finish(results, interrupted, args)
+    try:
+        verdicts = cross_step(cells, results, ctx, use_cache=not args.no_cache)
+    except procs.Interrupted as exc:
+        print(closing_line(results))
+        print("tfpin: interrupted by %s during the cross-cell checks; every cell's result is in the report, "
+              "without cross-cell verdicts" % exc.name, file=sys.stderr)
+        return exc.code
+    final["cross"] = verdicts
+    report.write(final, ctx.reports, report.report_name(m, partial))
+    code = finish(results, None, args)
+    for error in verdicts.get("errors", []):
+        print("tfpin: cross-cell step failed: %s" % error, file=sys.stderr)
+    return code or (1 if verdicts.get("errors") else 0)
+
+
+def cross_step(cells, results, ctx, use_cache: bool) -> dict:
+    t1 = time.monotonic()
+    verdicts = cross.run(cells, results, ctx, log=lambda line: print("tfpin: " + line, flush=True),
+                         use_cache=use_cache)
+    print("tfpin: cross-cell checks in %.1fs%s" % (time.monotonic() - t1, ": skipped, " + verdicts["skipped"]
+                                                   if "skipped" in verdicts else ""))
+    return verdicts
+
+
+def default_jobs() -> int:
+    """A cell suite keeps about two cores busy (its own process plus fresh-process jobs): one cell per two."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // 2)
+
+
+def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: int = 1,
+              use_cache: bool = True) -> tuple[list[dict], int | None, dict | None]:
+    """Run cells, `jobs` at a time; (results in matrix order, interrupt exit code or None, final report or None).
+
+    A cell whose verdict cache key (tfpin/cache.py) is unchanged re-uses its stored result, marked as
+    such. Reports are rewritten after each cell, so an interrupted run keeps every finished one; while
+    a complete report of an earlier run exists, this run's unfinished report goes beside it
+    (`<name>-incomplete.*`) and replaces it only once this run finished.
+    """
+    started, done = now(), {}
+    report_as = report.report_name(m, partial) if write_report else None
+    writing_to = report.in_progress_name(ctx.reports, report_as) if report_as else None
+    printing = threading.Lock()
+    sources = cache.sources_digest(ctx)
+    for name in environ.ignored():
+        print("tfpin: ignoring host %s: a cell installs exactly its definition (put pins into the matrix or the "
+              "project's constraints)" % name, file=sys.stderr, flush=True)
+
+    def one(i, cell):
+        def say(text):
+            with printing:
+                progress(i + 1, len(cells), cell, text)
+
+        inputs = cache.Inputs(cell, ctx, cell_environ(cell, ctx), sources)
+        hit, why = cache.lookup(inputs, ctx) if use_cache else (None, "")
+        if hit is None:
+            say("started" + (" (%s)" % why if why and why != "no stored result" else ""))
+            try:
+                result = run_cell(cell, ctx, say)
+            except procs.Interrupted as exc:
+                if exc.result is not None:
+                    exc.result["harness"]["sources"] = sources
+                    say(result_line(exc.result))
+                raise
+            result["harness"]["sources"] = sources
+            cache.seal(result, inputs, ctx, cache.sources_digest(ctx))
+            write_atomic(ctx.reports / "cells" / (cell.id + ".json"), json.dumps(result, indent=2) + "\n")
+        else:
+            result = hit
+        say(result_line(result))
+        with printing:
+            done[i] = result
+            if writing_to:
+                _write(m, cells, _ordered(done), started, None, ctx, writing_to, partial)
+        return result
+
+    finished, stop = schedule.run(one, cells, jobs)
+    done.update(finished)
+    results = _ordered(done)
+    interrupted = stop.code if stop is not None else None
+    final = None
+    if report_as:
+        name = writing_to if stop is not None else report_as
+        final = _write(m, cells, results, started, now() if stop is None else None, ctx, name, partial,
+                       interrupted=stop is not None)
+        if stop is None and writing_to != report_as:
+            report.remove(ctx.reports, writing_to)
+        print()
+        print(report.markdown(final), end="")
+        print("reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.reports / (name + ".json"), ctx),
+                                                          rel(ctx.reports / (name + ".md"), ctx)))
+        if name != report_as:
+            print("tfpin: this run did not finish: its report is %s.*; the complete %s.* of the earlier run is "
+                  "untouched" % (name, report_as))
+        if partial:
+            print("tfpin: a subset run (--cells or pytest args after --) wrote %s.*; the full matrix's %s.* "
+                  "is untouched" % (report_as, report.report_name(m, False)))
+    return results, interrupted, final
+
+
+def _ordered(done: dict) -> list[dict]:
+    return [done[i] for i in sorted(done)]
+
+
+def _write(m, cells, results, started, finished, ctx, name, partial, interrupted=False, cross_verdicts=None):
+    rep = report.build(m, cells, results, started, finished, report.load_bench(ctx.reports),
+                       selection=ctx.selection, partial=partial, interrupted=interrupted)
+    if cross_verdicts is not None:
+        rep["cross"] = cross_verdicts
+    report.write(rep, ctx.reports, name)
+    return rep
+
+
+def finish(results, interrupted, args) -> int:
+    print(closing_line(results))
+    if interrupted is not None:
+        print("tfpin: interrupted: finished cells are kept in the report; no recommendation from an "
+              "interrupted run", file=sys.stderr)
+        return interrupted
+    code = exit_code(results, args.skip_missing_interpreters)
+    if code:
+        print("tfpin: %s" % exit_reason(results, args.skip_missing_interpreters), file=sys.stderr)
+    return code
