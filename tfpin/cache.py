@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 
 from . import __version__
+from .environ import cpus
 from .envs import PLUGIN_DIR, STAMP, CellEnv
 from .files import git_files
 from .status import FAILED, PASSED, UNAVAILABLE
@@ -113,8 +114,7 @@ def behaviour_environ(environ: dict, project_env=()) -> dict:
     kept = {k: v for k, v in environ.items()
             if k in ("PYTHONPATH", "PYTHONHASHSEED", "TFPIN_CELL") or k in project_env
             or k.startswith(BEHAVIOUR_PREFIXES)}
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"variables": kept, "cpus": cpus}
+    return {"variables": kept, "cpus": cpus()}
 
 
 class Inputs:

@@ -17,9 +17,6 @@ from .inputs import CATALOGUE, UsageError, load, load_one
 from .runner import now, rel, run_bench, stamp
 from .status import UNAVAILABLE
 
-# What `bench` measures when no arguments follow `--`: the graph stack and Keras fit, same network.
-DEFAULT_BENCH_ARGS = ("--keras-fit", "keras")
-
 
 def cmd_matrix(args) -> int:
     return pipeline.matrix(args)
@@ -36,13 +33,14 @@ def cmd_cell(args) -> int:
 
 def cmd_bench(args) -> int:
     project, m, cells, ctx = load(args)
-    if not (project.root / "resnet_core" / "bench.py").is_file():
-        raise UsageError("bench times tfpin's reference training stack (resnet_core.bench), which project %s does "
-                         "not have; it runs in the tfpin repository" % project.root)
+    if not project.bench:
+        raise UsageError("project %s declares no bench command: add `bench` to %s, the arguments to the cell's Python "
+                         "of a command that prints one JSON object of figures (e.g. [\"-m\", \"mypkg.bench\", "
+                         "\"--json\"]); pytest-style args after -- are appended" % (project.root, project.source))
     failed = False
     for i, cell in enumerate(cells, 1):
         progress(i, len(cells), cell, "bench started")
-        data = run_bench(cell, ctx, ctx.selection or DEFAULT_BENCH_ARGS)
+        data = run_bench(cell, ctx, ctx.selection or ())
         write_atomic(ctx.reports / "bench" / (cell.id + ".json"), json.dumps(data, indent=2) + "\n")
         if data["status"] == "measured":
             text = "%.1f img/s graph" % data["images_per_sec"]
@@ -180,7 +178,7 @@ def cmd_init(args) -> int:
 
 def cmd_tox(args) -> int:
     project = projects.load()
-    text = toxini.render(matrices.load(CATALOGUE), matrices.load(matrices.DEFAULT_MATRIX))
+    text = toxini.render(matrices.load(CATALOGUE), matrices.load(matrices.DEFAULT_MATRIX), project.test)
     path = project.root / "tox.ini"
     if args.check:
         if not path.exists() or path.read_text() != text:

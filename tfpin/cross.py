@@ -2,10 +2,12 @@
 
 A user moving between versions asks what no single cell answers: do 1.12 checkpoints restore on 1.15,
 do the same weights give the same logits, does the same seed give the same loss curve, how much
-deprecation work does a release cost.  Each passed cell of a full run writes a fixed set of artifacts
-(resnet_core.artifacts write, into reports/artifacts/<cell>/), then every such cell reads every cell's
-artifacts in its own environment (one process per target cell), and the host compares.  The artifacts
-are made by tfpin's reference stack (resnet_core), so a project without it gets a `skipped` reason.
+deprecation work does a release cost.  Each passed cell of a full run writes the project's artifacts
+(its `cross.write` command, into reports/artifacts/<cell>/), then every such cell reads every cell's
+artifacts in its own environment (`cross.read`, one process per target cell), its optional `census`
+lists deprecation notices, and the host compares.  The commands are the project's (key `cross` of its
+tfpin config; their output format is below, in summarize); a project that declares none gets a
+`skipped` reason.
 """
 from __future__ import annotations
 
@@ -16,25 +18,23 @@ import shutil
 from pathlib import Path
 
 from . import __version__, mdtext, procs, schedule
+from .environ import cpus
 from .envs import CellEnv
 from .runner import cell_environ, now, write_atomic
 
-ARTIFACTS_MODULE = "resnet_core.artifacts"
-CENSUS_MODULE = "resnet_core.naive_tf1"
 DRIFT_AT = 1e-3  # a loss curve "diverges" at the first step whose difference exceeds this
 TIMEOUT = 600
-WORKERS = 2  # one process per core on the 2-core machines this runs on
 MARKER = ".tfpin-artifacts"  # only a directory carrying it is ever deleted
 VERDICTS = "verdicts.json"  # beside the artifacts: the last verdicts and the key they were made under
 
 
-def skip_reason(project_root: Path, selection) -> str:
+def skip_reason(project, selection) -> str:
     """'' when cross checks can run for this project and run; else why not (said in the report)."""
     if selection is not None:
         return "a filtered run (pytest args): its cells are not evidence for cross-cell verdicts"
-    if not (Path(project_root) / "resnet_core" / "artifacts.py").is_file():
-        return ("cross-cell checks use tfpin's reference stack (resnet_core.artifacts), which project %s does "
-                "not have; they run in the tfpin repository" % project_root)
+    if not project.cross:
+        return ("project %s declares no cross-cell checks (key `cross` in its tfpin config: the commands that "
+                "write and read artifacts in a cell)" % project.root)
     return ""
 
 
@@ -62,7 +62,7 @@ def cached(root: Path, key: str | None) -> dict | None:
 
 def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
     """Write artifacts in every passed cell, read them in every such cell, return the report's `cross`."""
-    reason = skip_reason(ctx.project.root, ctx.selection)
+    reason = skip_reason(ctx.project, ctx.selection)
     root = ctx.reports / "artifacts"
     by_id = {c.id: c for c in cells}
     passed_results = [r for r in results if r["status"] == "passed" and r["id"] in by_id]
@@ -95,20 +95,22 @@ def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
 def _run(passed, by_id, ctx, root: Path, log) -> dict:
     written, failures = {}, {}
     for cell, (ok, detail) in zip(passed, schedule.map_ordered(lambda c: _write(c, ctx, root / c.id), passed,
-                                                               WORKERS)):
+                                                               cpus())):
         (written if ok else failures)[cell.id] = detail
         log("cross: %s artifacts %s" % (cell.id, "written" if ok else "not written: " + detail))
     sources = [str(root / cid) for cid in written]
     reads = dict(zip(written, schedule.map_ordered(lambda cid: _read(by_id[cid], ctx, sources), list(written),
-                                                   WORKERS)))
-    census = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _census(c, ctx), passed, WORKERS)))
+                                                   cpus())))
+    census = {}
+    if ctx.project.cross.get("census"):
+        census = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _census(c, ctx), passed, cpus())))
     return summarize(written, reads, census, failures)
 
 
 def _run_json(cell, ctx, args, what):
     """(data, '') from the module's last JSON line, or (None, the reason naming the cell)."""
     python = CellEnv(cell, ctx.envs, ctx.project.root).python  # the env the cell's tests just ran in
-    code, out = procs.run([str(python), "-m", *args], cwd=ctx.project.root, env=cell_environ(cell, ctx),
+    code, out = procs.run([str(python), *args], cwd=ctx.project.root, env=cell_environ(cell, ctx),
                           timeout=TIMEOUT)
     lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
     if code == 0 and lines:
@@ -121,7 +123,7 @@ def _run_json(cell, ctx, args, what):
 
 
 def _write(cell, ctx, out: Path):
-    data, reason = _run_json(cell, ctx, [ARTIFACTS_MODULE, "write", str(out)], "writing artifacts")
+    data, reason = _run_json(cell, ctx, [*ctx.project.cross["write"], str(out)], "writing artifacts")
     if data is None:
         shutil.rmtree(out, ignore_errors=True)
         return False, reason
@@ -129,11 +131,11 @@ def _write(cell, ctx, out: Path):
 
 
 def _read(cell, ctx, sources):
-    return _run_json(cell, ctx, [ARTIFACTS_MODULE, "read", *sources], "reading artifacts")
+    return _run_json(cell, ctx, [*ctx.project.cross["read"], *sources], "reading artifacts")
 
 
 def _census(cell, ctx):
-    return _run_json(cell, ctx, [CENSUS_MODULE], "the naive-TF1 census")
+    return _run_json(cell, ctx, ctx.project.cross["census"], "the census")
 
 
 def _max_abs(a, b) -> float:
@@ -232,15 +234,17 @@ def markdown(cross: dict) -> list[str]:
     for r in cross["losses"]:
         rows.append("| %s, %s | %s | %s |" % (short[r["a"]], short[r["b"]], _diff(r["max_abs_diff"]),
                                               r["first_step_over"] or "never"))
-    rows += ["", "**Migration burden** (distinct deprecation notices of the naive TF1 training step, "
-             "resnet_core/naive_tf1.py):", "", "| cell | notices |", "|---|--:|"]
+    if not cross["deprecations"]:
+        return rows
+    rows += ["", "**Migration burden** (distinct deprecation notices the project's census reports per cell):", "",
+             "| cell | notices |", "|---|--:|"]
     for cid, d in cross["deprecations"].items():
         rows.append("| %s | %s |" % (mdtext.code(cid), mdtext.text(burden_text(d))))
     return rows
 
 
 def burden_text(d: dict) -> str:
-    """One cell's naive-TF1 census: its notice count, or that the code does not run there (and why)."""
+    """One cell's census: its notice count, or that the code does not run there (and why)."""
     if d["count"] is None:
         return "? " + d.get("reason", "")
     if d.get("breaks"):

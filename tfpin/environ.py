@@ -66,3 +66,8 @@ def installer_settings(backend: str, project_root: Path, environ=None) -> dict:
         except OSError:
             continue
     return {"variables": variables, "config_files": files}
+
+
+def cpus() -> int:
+    """The CPUs this process may use (its affinity, not the machine's count): what parallel work is sized by."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -107,7 +107,7 @@ def _cells(report):
 def _beside_stock(rows):
     if not rows:
         return []
-    out = ["<h2>Throughput beside stock TensorFlow</h2><p class=small>Training img/s (<code>nox -s bench</code>) of "
+    out = ["<h2>Throughput beside stock TensorFlow</h2><p class=small>Training img/s (<code>tfpin bench</code>) of "
            "each other build next to the stock build of the same release.</p><div class=scroll><table>"
            "<tr><th>cell</th><th>img/s</th><th>stock cell</th><th>img/s</th><th>ratio</th></tr>"]
     for b in rows:
@@ -182,9 +182,10 @@ def _curves(cross, width=640, height=260, pad=36):
 
 
 def _burden(cross):
-    out = ["<h2>Migration burden</h2><p class=small>Distinct deprecation notices of the naive TF1 training step "
-           "(plain 1.x names, no compat layer) per cell.</p><div class=scroll><table><tr><th>cell</th>"
-           "<th>notices</th></tr>"]
+    if not cross.get("deprecations"):
+        return []
+    out = ["<h2>Migration burden</h2><p class=small>Distinct deprecation notices the project's census reports per "
+           "cell.</p><div class=scroll><table><tr><th>cell</th><th>notices</th></tr>"]
     for cid, d in cross.get("deprecations", {}).items():
         shown = burden_text(d)
         listed = "<details><summary>%s</summary><pre>%s</pre></details>" % (

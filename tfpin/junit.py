@@ -83,7 +83,7 @@ def error_line(element) -> str:
 
 
 def test_id(case) -> str:
-    """'tests.cell.test_bn' + 'test_x[fused]' -> 'tests/cell/test_bn.py::test_x[fused]'."""
+    """'tests.unit.test_bn' + 'test_x[fused]' -> 'tests/unit/test_bn.py::test_x[fused]'."""
     classname, name = case.get("classname", ""), case.get("name", "")
     if not classname:  # a collection error: pytest names the module in `name` ("tests.test_io")
         return case.get("file") or name.replace(".", "/") + ".py"

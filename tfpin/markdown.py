@@ -55,7 +55,7 @@ def render(report: dict) -> str:
             rows.append(line)
     if report.get("beside_stock"):
         rows += ["", "## Throughput beside stock TensorFlow", "",
-                 "Training img/s (`nox -s bench`) of each other build next to the stock build of the same release:",
+                 "Training img/s (`tfpin bench`) of each other build next to the stock build of the same release:",
                  "", "| cell | img/s | stock cell | img/s | ratio |", "|---|--:|---|--:|--:|"]
         for b in report["beside_stock"]:
             rows.append("| %s | %.0f | %s | %.0f | %.2fx |" % (code(b["cell"]), b["images_per_sec"],

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -66,8 +65,7 @@ def cross_step(cells, results, ctx, use_cache: bool) -> dict:
 
 def default_jobs() -> int:
     """A cell suite keeps about two cores busy (its own process plus fresh-process jobs): one cell per two."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cpus // 2)
+    return max(1, environ.cpus() // 2)
 
 
 def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: int = 1,

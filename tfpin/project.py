@@ -20,7 +20,9 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 CONFIG_FILE = "tfpin.toml"
-KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout", "sources"}
+KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout", "sources", "bench", "cross"}
+# `cross`: the commands (arguments to the cell's Python) of the project's cross-cell checks.
+CROSS_KEYS = {"write": True, "read": True, "census": False}  # key -> required
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TIMEOUT = 900  # seconds one test may run before it counts as hung
 
@@ -31,7 +33,8 @@ class ProjectError(ValueError):
 
 class Project:
     def __init__(self, root: Path, source: Path, matrix: str = "table", test=(), install=(),
-                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None, sources=None):
+                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None, sources=None, bench=None,
+                 cross=None):
         self.root, self.source = Path(root), Path(source)
         self.matrix, self.test, self.install = matrix, list(test), list(install)
         self.smoke = list(smoke) if smoke else list(test)  # the cheap oracle of `tfpin pins discover`
@@ -39,6 +42,10 @@ class Project:
         # What the suite can import and run, for the verdict cache (tfpin/cache.py): paths or globs under
         # the root; None = every git-tracked (and untracked, not ignored) file.
         self.sources = list(sources) if sources is not None else None
+        # What the project runs in each cell beyond its tests, as arguments to the cell's Python: `bench`
+        # prints one JSON object of figures (tfpin bench); `cross` writes and reads artifacts between cells.
+        self.bench = list(bench) if bench else None
+        self.cross = {k: list(v) for k, v in cross.items()} if cross else None
 
     def install_files(self) -> list[Path]:
         """Requirement files the install lines name (`-r file`, `-c file`): their content is part of the stamp."""
@@ -151,7 +158,24 @@ def load_file(path: Path) -> Project:
         for entry in sources:
             if not any(c in entry for c in "*?[") and not (root / entry).exists():
                 raise bad("sources", "names %s, which does not exist under %s" % (entry, root))
-    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources)
+    bench = data.get("bench")
+    if bench is not None and not _arguments(bench):
+        raise bad("bench", "must be a non-empty list of arguments to the cell's Python that print one JSON object of "
+                           "figures, e.g. [\"-m\", \"mypkg.bench\", \"--json\"]")
+    cross = data.get("cross")
+    if cross is not None:
+        shape = ("must be a table of commands (lists of arguments to the cell's Python): write (gets the directory to "
+                 "write into), read (gets every cell's directory), optional census, e.g. { write = [\"-m\", "
+                 "\"mypkg.artifacts\", \"write\"], read = [\"-m\", \"mypkg.artifacts\", \"read\"] }")
+        if not isinstance(cross, dict) or set(cross) - set(CROSS_KEYS) or \
+                any(k not in cross for k, required in CROSS_KEYS.items() if required) or \
+                not all(_arguments(v) for v in cross.values()):
+            raise bad("cross", shape)
+    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench, cross)
+
+
+def _arguments(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(a, str) and a for a in value)
 
 
 def _check_install_line(path: Path, root: Path, line: str) -> None:

@@ -131,11 +131,13 @@ def beside_stock(matrix, results: list[dict]) -> list[dict]:
 
 
 def attach_bench(results: list[dict], bench: dict) -> None:
-    """Throughput only where it was measured for this very cell definition, on a finite loss."""
+    """Figures only where they were measured for this very cell definition (and, where the bench says so, on a
+    finite loss)."""
     for r in results:
         r.pop("throughput", None)
         b = bench.get(r["id"])
-        if b and b.get("stamp") == r.get("stamp") and (b.get("status") != "measured" or b.get("loss_finite")):
+        finite = b and (b.get("status") != "measured" or b.get("loss_finite") is not False)
+        if b and b.get("stamp") == r.get("stamp") and finite:
             r["throughput"] = b
 
 

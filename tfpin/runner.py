@@ -358,13 +358,13 @@ def read_junit(junit_path: Path, exit_code) -> tuple[dict | None, str]:
 
 
 def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
-    """Throughput of the training stack in this cell (resnet_core.bench --json), tied to the cell's stamp."""
+    """The project's figures in this cell (its `bench` command prints one JSON object), tied to the cell's stamp."""
     result = base_result(cell, ctx)
     with EnvLock(ctx.envs / cell.id, lambda text: None):
         env = prepare(cell, ctx, result, lambda _text: None)
         if env is None:
             return {"status": result["status"], "reason": result["reason"], "stamp": result["stamp"]}
-        cmd = [str(env.python), "-m", "resnet_core.bench", "--json", *args]
+        cmd = [str(env.python), *ctx.project.bench, *args]
         code, out = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), timeout=ctx.deadline)
     out = out or ""
     lines = [ln for ln in out.splitlines() if ln.strip().startswith("{")]

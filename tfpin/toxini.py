@@ -12,7 +12,8 @@ HEADER = """\
 """
 
 
-def render(full, table) -> str:
+def render(full, table, test) -> str:
+    """tox.ini for every cell of `full`, labelled by `table`; `test`: the project's pytest arguments (its `test`)."""
     cells = full.cells
     envs = [c.tox_env() for c in cells]
     lines = [HEADER, "[tox]", "env_list ="]
@@ -36,7 +37,7 @@ def render(full, table) -> str:
     lines += _conditional(cells, lambda c: c.constraint_lines())
     lines += ["commands =",
               "    python -m pytest -p no:cacheprovider -q -rs "
-              "--junitxml {toxworkdir}/junit/{envname}.xml {posargs:tests/cell}",
+              "--junitxml {toxworkdir}/junit/{envname}.xml {posargs:%s}" % " ".join(test),
               ""]
     return "\n".join(lines)
 

@@ -4,6 +4,8 @@ The inputs are what the cells print (resnet_core.artifacts read, resnet_core.nai
 hand for two cells; the expected numbers are worked out here from those inputs.  The real artifacts,
 in real TF cells, are made and read by `nox -s matrix` (README, "Between cells").
 """
+import pytest
+
 from tfpin import cross
 
 A, B = "py3.6-tf1.12-keras2.2.4", "py3.7-tf1.15-keras2.2.5"
@@ -79,6 +81,17 @@ def test_markdown_shows_the_grid_and_the_failures():
     assert "| `%s` | 1 |" % B in text
 
 
-def test_projects_without_the_stack_and_filtered_runs_are_skipped_with_the_reason(tmp_path):
-    assert "resnet_core.artifacts" in cross.skip_reason(tmp_path, None)
-    assert "filtered run" in cross.skip_reason(tmp_path, ["-k", "x"])
+def test_projects_without_cross_commands_and_filtered_runs_are_skipped_with_the_reason(tmp_path):
+    from tfpin import project as projects
+
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tfpin.toml").write_text('test = ["tests"]\n')
+    bare = projects.load_file(tmp_path / "tfpin.toml")
+    assert "declares no cross-cell checks (key `cross`" in cross.skip_reason(bare, None)
+    (tmp_path / "tfpin.toml").write_text('test = ["tests"]\ncross = { write = ["-m", "a", "w"], read = ["-m", "a"] }\n')
+    declared = projects.load_file(tmp_path / "tfpin.toml")
+    assert cross.skip_reason(declared, None) == "" and declared.cross["read"] == ["-m", "a"]
+    assert "filtered run" in cross.skip_reason(declared, ["-k", "x"])
+    (tmp_path / "tfpin.toml").write_text('test = ["tests"]\ncross = { write = ["-m", "a"] }\n')
+    with pytest.raises(projects.ProjectError, match="key 'cross'.*read .gets every cell's directory"):
+        projects.load_file(tmp_path / "tfpin.toml")

@@ -400,3 +400,26 @@ def test_report_refuses_results_of_other_sources_or_another_tfpin(tmp_path, envs
     assert "%s.json: made by tfpin 0.0.1" % GOOD_CELL in out.stderr
     assert "%s.json: made from other sources" % FAULT_CELL in out.stderr
 
+
+
+# -- what a project runs beyond its tests ----------------------------------------------------------------------
+
+def test_a_projects_own_bench_command_runs_in_each_cell_and_joins_the_report(tmp_path, envs):
+    """`bench` in the project's config: tfpin bench runs it in the cell's env, keeps its JSON, merges the figures."""
+    project = make_project(tmp_path / "p")
+    out = tfpin(project, "bench", "--cells", FAULT_CELL, envs=envs)
+    assert out.returncode == 2 and "declares no bench command: add `bench` to" in out.stderr
+    figures = ("import json, six; print('warming up'); "
+               "print(json.dumps({'images_per_sec': 12.5, 'six': six.__version__}))")
+    config = project / "tfpin.toml"
+    config.write_text(config.read_text().replace("timeout = 60\n", "timeout = 60\nbench = [\"-c\", %s]\n"
+                                                 % json.dumps(figures)))
+    assert tfpin(project, "matrix", envs=envs).returncode == 0
+    out = tfpin(project, "bench", "--cells", FAULT_CELL, envs=envs)
+    assert out.returncode == 0, out.stdout + out.stderr
+    data = json.loads((project / "reports" / "bench" / (FAULT_CELL + ".json")).read_text())
+    assert data["status"] == "measured" and data["six"] == "1.16.0"  # ran with the cell's own six
+    merged = {c["id"]: c for c in report(project)["cells"]}
+    assert merged[FAULT_CELL]["throughput"]["images_per_sec"] == 12.5 and "throughput" not in merged[GOOD_CELL]
+    assert "| 12 |" in (project / "reports" / "matrix-faults.md").read_text() or \
+        "| 13 |" in (project / "reports" / "matrix-faults.md").read_text()

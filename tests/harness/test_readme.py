@@ -76,6 +76,7 @@ COVERAGE = [
     (r"^nox -l --json -t cell$", "here", "test_nox_lists_cells_as_json"),
     (r"^python -m tfpin report$", "faults", "test_report_refuses_results_for_another_definition"),
     (r"^python -m tfpin matrix\|cell\|bench\|report\|list\|tox-ini --help$", "here", "test_every_subcommand_has_help"),
+    (r"^tfpin bench$", "faults", "test_a_projects_own_bench_command_runs_in_each_cell_and_joins_the_report"),
     (r"^nox -s bench$", "cell", "tests/cell/test_cli.py runs resnet_core.bench --json; bench is not a test (README)"),
     (r"^nox -s tox_ini$", "here", "test_toxini.py: tox.ini equals what `nox -s tox_ini` writes"),
     (r"^tox (-e|-m) [\w-]+$", "here", "test_tox_lists_the_generated_envs"),

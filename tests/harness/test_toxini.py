@@ -2,11 +2,12 @@
 from conftest import ROOT
 
 from tfpin import matrix as matrices
+from tfpin import project as projects
 from tfpin import toxini
 
 
 def test_tox_ini_is_generated_from_matrices():
-    expected = toxini.render(matrices.load("full"), matrices.load("table"))
+    expected = toxini.render(matrices.load("full"), matrices.load("table"), projects.load(ROOT).test)
     assert (ROOT / "tox.ini").read_text() == expected, "tox.ini is stale: run `python -m tfpin tox-ini`"
 
 
