@@ -18,7 +18,10 @@ from packaging.version import Version
 from .cells import Cell, Constraint, Leave, cell_id
 from .project import tomllib
 
-MATRICES_DIR = Path(__file__).resolve().parent / "matrices"  # shipped inside the package: works installed
+# The built-in matrices are data at the repository's top level (matrices/); the wheel ships that very
+# directory inside the package (hatch force-include), so an installed tfpin finds it beside this file.
+_PACKAGED = Path(__file__).resolve().parent / "matrices"
+MATRICES_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "matrices"
 DEFAULT_MATRIX = "table"
 
 TOP_KEYS = {"description", "extends", "remove", "cells", "packages", "pythons", "constraints", "purpose"}
