@@ -167,7 +167,7 @@ def seal(result: dict, inputs: Inputs, ctx, sources_after: str) -> None:
 
 def lookup(inputs: Inputs, ctx) -> tuple[dict | None, str]:
     """(the stored result to re-use, '') or (None, why it must run)."""
-    path = ctx.reports / "cells" / (inputs.cell.id + ".json")
+    path = ctx.layout.result(inputs.cell.id)
     try:
         stored = json.loads(path.read_text())
     except (OSError, ValueError):

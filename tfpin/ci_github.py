@@ -23,6 +23,7 @@ import shlex
 from pathlib import Path
 
 from . import matrix as matrices
+from .layout import EVIDENCE
 from .report import report_name
 
 RUNNER = "ubuntu-24.04"
@@ -37,8 +38,6 @@ DOWNLOAD = "actions/download-artifact@v7"
 UV_VERSION = "0.13.9"
 TFPIN_PYTHON = "3.12"  # what tfpin runs on; the runner's system Python, a uv download in containers
 ARTIFACT_PREFIX = "tfpin-cell-"
-# Per cell, what `tfpin cell` leaves under reports/ (kind directory, suffix).
-EVIDENCE = (("cells", ".json"), ("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"))
 JOB_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 

@@ -41,7 +41,7 @@ def cmd_bench(args) -> int:
     for i, cell in enumerate(cells, 1):
         progress(i, len(cells), cell, "bench started")
         data = run_bench(cell, ctx, ctx.selection or ())
-        write_atomic(ctx.reports / "bench" / (cell.id + ".json"), json.dumps(data, indent=2) + "\n")
+        write_atomic(ctx.layout.bench(cell.id), json.dumps(data, indent=2) + "\n")
         if data["status"] == "measured":
             text = "%.1f img/s graph" % data["images_per_sec"]
             if data.get("keras_images_per_sec"):
@@ -50,7 +50,7 @@ def cmd_bench(args) -> int:
             text = "%s: %s" % (data["status"], data["reason"])
             failed = failed or data["status"] != UNAVAILABLE
         progress(i, len(cells), cell, text)
-    existing = ctx.reports / (report.report_name(m, False) + ".json")
+    existing = ctx.layout.report(report.report_name(m, False))
     if existing.exists():
         old = json.loads(existing.read_text())
         report.merge_bench(old, m, report.load_bench(ctx.reports))
@@ -67,7 +67,7 @@ def cmd_report(args) -> int:
     results, refused = [], []
     digest, sources = project.install_digest(), cache.sources_digest(ctx)
     for cell in cells:
-        path = ctx.reports / "cells" / (cell.id + ".json")
+        path = ctx.layout.result(cell.id)
         if not path.exists():
             refused.append("%s: no result for cell %s" % (rel(path, ctx), cell.id))
             continue
@@ -121,7 +121,7 @@ def cmd_pins(args) -> int:
     from .discover import discover_cells, pins_target
 
     project, m, cells, ctx = load(args)
-    out_dir = ctx.reports / "pins"
+    out_dir = ctx.layout.pins
     if args.action == "apply":
         try:
             results = pins.load_results(out_dir, cells, ctx, project.smoke)

@@ -63,7 +63,7 @@ def cached(root: Path, key: str | None) -> dict | None:
 def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
     """Write artifacts in every passed cell, read them in every such cell, return the report's `cross`."""
     reason = skip_reason(ctx.project, ctx.selection)
-    root = ctx.reports / "artifacts"
+    root = ctx.layout.artifacts
     by_id = {c.id: c for c in cells}
     passed_results = [r for r in results if r["status"] == "passed" and r["id"] in by_id]
     key = cache_key(passed_results) if not reason else None

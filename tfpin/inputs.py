@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import matrix as matrices
 from . import project as projects
+from .layout import Layout
 from .runner import Context
 
 CATALOGUE = "full"  # the superset a single cell is looked up in
@@ -26,10 +27,9 @@ def load(args):
     m = matrices.load(name, project)
     ids = [i.strip() for i in args.cells.split(",") if i.strip()]
     cells = m.select(ids) if ids else m.cells
-    reports = (args.reports or project.root / "reports").resolve()
-    envs = (args.envs or project.root / ".tfpin" / "envs").resolve()
-    check_writable(reports)
-    ctx = Context(project, reports, envs, args.log_level, args.passthrough)
+    layout = Layout.of(project.root, args.reports, args.envs)
+    check_writable(layout.reports)
+    ctx = Context(project, layout.reports, layout.envs, args.log_level, args.passthrough)
     ctx.config_files = [m.path, m.constraints_path] + ([project.source] if project.source.name == projects.CONFIG_FILE
                                                       else [])
     return project, m, cells, ctx

@@ -62,7 +62,7 @@ class Discovery:
         self.cell, self.ctx, self.oracle, self.log = cell, ctx, list(oracle), log
         self.hints = list(hints) if hints is not None else cell.constraint_lines()
         self.only = {canonicalize_name(p) for p in packages} if packages else None
-        self.root = ctx.envs.parent / "pins" / cell.id
+        self.root = ctx.layout.trials(cell.id)
         self.env = self.root / "env"
         self.python = self.env / "bin" / "python"
         self.trials: list[dict] = []

@@ -104,7 +104,7 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
                 raise
             result["harness"]["sources"] = sources
             cache.seal(result, inputs, ctx, cache.sources_digest(ctx))
-            write_atomic(ctx.reports / "cells" / (cell.id + ".json"), json.dumps(result, indent=2) + "\n")
+            write_atomic(ctx.layout.result(cell.id), json.dumps(result, indent=2) + "\n")
         else:
             result = hit
         say(result_line(result))
@@ -127,8 +127,8 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
             report.remove(ctx.reports, writing_to)
         print()
         print(report.markdown(final), end="")
-        print("reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.reports / (name + ".json"), ctx),
-                                                          rel(ctx.reports / (name + ".md"), ctx)))
+        print("reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.layout.report(name), ctx),
+                                                          rel(ctx.layout.report(name, ".md"), ctx)))
         if name != report_as:
             print("tfpin: this run did not finish: its report is %s.*; the complete %s.* of the earlier run is "
                   "untouched" % (name, report_as))

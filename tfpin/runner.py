@@ -20,16 +20,12 @@ from . import __version__, environ, junit, procs
 from .cells import Cell
 from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable, parse_freeze
 from .files import move_aside, write_atomic  # noqa: F401  (write_atomic: re-exported for the report writers)
+from .layout import EVIDENCE, TRANSIENT, Layout
 from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
 KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
                 "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "scipy", "scikit-learn",
                 "pytest")
-# What a cell run leaves, per cell; kept until the cell's next run finishes (or restored if it is interrupted).
-EVIDENCE = (("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"), ("cells", ".json"))
-# What the in-cell plugin writes while the suite runs (tfpin_progress.py): read, then deleted.
-TRANSIENT = {"progress": ".txt", "outcome": ".outcome.json"}
-PREVIOUS = ".previous"  # <reports>/.previous/<kind>/<cell><suffix>: the last run's evidence while a new one runs
 PYTEST_USAGE_LINE = re.compile(r"^(ERROR: |pytest: error: |[\w.]+: error: )")
 
 
@@ -38,7 +34,8 @@ class Context:
 
     def __init__(self, project, reports: Path, envs: Path, log_level: int | None = None, selection=None):
         self.project = project
-        self.reports, self.envs = Path(reports), Path(envs)
+        self.layout = Layout(reports, envs)
+        self.reports, self.envs = self.layout.reports, self.layout.envs
         self.log_level = log_level
         self.selection = list(selection) if selection else None  # pytest args after --: a debugging subset
         self.install_digest = project.install_digest()  # read once: the named files do not change mid-run
@@ -93,11 +90,11 @@ def base_result(cell: Cell, ctx: Context) -> dict:
 
 
 def evidence_path(ctx: Context, kind: str, cell: Cell) -> Path:
-    return ctx.reports / kind / (cell.id + dict(EVIDENCE)[kind])
+    return ctx.layout.evidence(kind, cell.id)
 
 
 def transient_path(ctx: Context, kind: str, cell: Cell) -> Path:
-    return ctx.reports / "progress" / (cell.id + TRANSIENT[kind])
+    return ctx.layout.transient(kind, cell.id)
 
 
 class PreviousEvidence:
@@ -114,7 +111,7 @@ class PreviousEvidence:
         self.moved = []
 
     def _aside(self, kind: str) -> Path:
-        return self.ctx.reports / PREVIOUS / kind / (self.cell.id + dict(EVIDENCE)[kind])
+        return self.ctx.layout.previous(kind, self.cell.id)
 
     def set_aside(self) -> None:
         with procs.critical():
@@ -131,8 +128,7 @@ class PreviousEvidence:
 
     def restore(self) -> None:
         with procs.critical():
-            log = evidence_path(self.ctx, "logs", self.cell)
-            move_aside(log, log.with_name(self.cell.id + ".interrupted.log"))
+            move_aside(evidence_path(self.ctx, "logs", self.cell), self.ctx.layout.interrupted_log(self.cell.id))
             for kind, _ in EVIDENCE:
                 path = evidence_path(self.ctx, kind, self.cell)
                 if kind in self.moved:
@@ -145,7 +141,7 @@ class PreviousEvidence:
             aside = self._aside(kind)
             if aside.exists():
                 aside.unlink()
-        stale = evidence_path(self.ctx, "logs", self.cell).with_name(self.cell.id + ".interrupted.log")
+        stale = self.ctx.layout.interrupted_log(self.cell.id)
         if stale.exists():
             stale.unlink()
 
@@ -227,7 +223,7 @@ def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> dict:
     result = base_result(cell, ctx)
     phase = ["waiting for its environment"]
     try:
-        with EnvLock(ctx.envs / cell.id, announce):
+        with EnvLock(ctx.layout.env(cell.id), announce):
             previous = PreviousEvidence(cell, ctx)
             previous.set_aside()
             try:
@@ -360,7 +356,7 @@ def read_junit(junit_path: Path, exit_code) -> tuple[dict | None, str]:
 def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
     """The project's figures in this cell (its `bench` command prints one JSON object), tied to the cell's stamp."""
     result = base_result(cell, ctx)
-    with EnvLock(ctx.envs / cell.id, lambda text: None):
+    with EnvLock(ctx.layout.env(cell.id), lambda text: None):
         env = prepare(cell, ctx, result, lambda _text: None)
         if env is None:
             return {"status": result["status"], "reason": result["reason"], "stamp": result["stamp"]}
