@@ -112,14 +112,10 @@ def _run_json(cell, ctx, args, what):
     python = CellEnv(cell, ctx.envs, ctx.project.root).python  # the env the cell's tests just ran in
     code, out = procs.run([str(python), *args], cwd=ctx.project.root, env=cell_environ(cell, ctx),
                           timeout=TIMEOUT)
-    lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
-    if code == 0 and lines:
-        try:
-            return json.loads(lines[-1]), ""
-        except ValueError:
-            pass
-    tail = " | ".join(ln.strip() for ln in (out or "").strip().splitlines()[-3:])
-    return None, "%s: %s exited %s: %s" % (cell.id, what, code, tail or "no output")
+    data = procs.last_json(out)
+    if code == 0 and data is not None:
+        return data, ""
+    return None, "%s: %s exited %s: %s" % (cell.id, what, code, procs.tail(out) or "no output")
 
 
 def _write(cell, ctx, out: Path):

@@ -20,6 +20,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from . import environ, procs
 from .cells import Cell
 from .interpreters import find
@@ -343,9 +345,12 @@ def _short(line: str) -> str:
 
 
 def parse_freeze(text: str) -> dict[str, str]:
+    """{canonical name: version} of a `pip freeze` / `uv pip compile` text (comments, extras, markers and
+    non-`==` lines such as `-e` or `name @ url` left aside)."""
     out = {}
     for line in text.splitlines():
-        if "==" in line and not line.startswith("#"):
+        line = line.split("#")[0].strip()
+        if "==" in line and not line.startswith("-"):
             name, _, version = line.partition("==")
-            out[name.strip().lower().replace("_", "-")] = version.strip()
+            out[canonicalize_name(name.split("[")[0])] = version.split(";")[0].strip()
     return out

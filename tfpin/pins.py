@@ -31,7 +31,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from . import index, mdtext, procs
-from .envs import EnvLock, find_uv, uv_no_build
+from .envs import EnvLock, find_uv, parse_freeze, uv_no_build
 from .interpreters import find
 from .runner import cell_environ, now, pytest_command, read_junit, write_atomic
 from .status import PASSED, classify
@@ -45,16 +45,6 @@ class DiscoveryError(Exception):
 
 class CellUnavailable(DiscoveryError):
     """The installer says a pinned release has no build for this Python: nothing to discover, nothing wrong."""
-
-
-def parse_set(text: str) -> dict[str, str]:
-    out = {}
-    for line in text.splitlines():
-        line = line.split("#")[0].strip()
-        if "==" in line and not line.startswith("-"):
-            name, _, version = line.partition("==")
-            out[canonicalize_name(name.split("[")[0])] = version.split(";")[0].strip()
-    return out
 
 
 class Discovery:
@@ -86,7 +76,7 @@ class Discovery:
             code, out = procs.run(cmd, cwd=self.ctx.project.root, timeout=600)
         if code != 0:
             return None, out or ""
-        return parse_set(out), ""
+        return parse_freeze(out), ""
 
     def era(self) -> datetime.datetime:
         """The day after the newest of the cell's exact pins was uploaded: the world it was born into."""

@@ -15,6 +15,7 @@ fall between starting a child and knowing it must be killed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -185,3 +186,21 @@ def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None, s
     except (ProcessLookupError, PermissionError):
         pass
     return proc.returncode, out
+
+
+def last_json(out) -> dict | None:
+    """The last line of a child's output that is a JSON object (what a cell-side command reports), else None:
+    anything it printed before (TensorFlow's log lines, warnings) is left aside."""
+    for line in reversed((out or "").splitlines()):
+        if line.strip().startswith("{"):
+            try:
+                data = json.loads(line)
+            except ValueError:
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def tail(out, lines: int = 3) -> str:
+    """The last lines a child printed, on one line (for a reason that quotes it)."""
+    return " | ".join(ln.strip() for ln in (out or "").strip().splitlines()[-lines:])

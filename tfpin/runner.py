@@ -197,13 +197,10 @@ def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: dict, log) -> 
     script = PLUGIN_DIR / "tfpin_imports.py"
     code, out = procs.run([env.python, script, *names], cwd=ctx.project.root, env=cell_environ(cell, ctx),
                           timeout=600)
-    lines = [ln for ln in (out or "").splitlines() if ln.startswith("{")]
-    try:
-        data = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        tail = " | ".join((out or "").strip().splitlines()[-3:])
-        data = {"modules": {}, "failures": [{"dist": ", ".join(names), "module": "?",
-                                             "error": "the import check exited %s: %s" % (code, tail or "no output")}]}
+    data = procs.last_json(out)
+    if data is None or "failures" not in data:
+        data = {"modules": {}, "failures": [{"dist": ", ".join(names), "module": "?", "error": "the import check "
+                                             "exited %s: %s" % (code, procs.tail(out) or "no output")}]}
     env.pinned_modules = [m for modules in data["modules"].values() for m in modules]
     failures = data["failures"]
     log("== pinned packages import: %s" % ("; ".join("%s (%s): %s" % (f["dist"], f["module"], f["error"])
@@ -363,11 +360,7 @@ def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
         cmd = [str(env.python), *ctx.project.bench, *args]
         code, out = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), timeout=ctx.deadline)
     out = out or ""
-    lines = [ln for ln in out.splitlines() if ln.strip().startswith("{")]
-    try:
-        data = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        data = None
+    data = procs.last_json(out)
     if data is not None and data.get("loss_finite") is False:
         data.update(status=ERROR, stamp=result["stamp"], reason="%s: the training loss was not finite during the "
                     "timed steps: a throughput of a diverged run is not reported" % cell.id)
