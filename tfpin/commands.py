@@ -130,7 +130,7 @@ def cmd_pins(args) -> int:
     else:
         if args.jobs < 1:
             raise UsageError("--jobs must be 1 or more (got %d)" % args.jobs)
-        from .envs import find_uv
+        from .installer import find_uv
 
         if find_uv() is None:
             raise UsageError("pins discover resolves each cell as of its release date with uv (`uv pip compile "

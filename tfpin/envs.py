@@ -1,4 +1,4 @@
-"""Create, reuse, check and freeze one virtual environment per cell.
+"""Create, reuse, check and freeze one virtual environment per cell (the commands: tfpin/installer.py).
 
 uv is used when it is available (fast, a warm cache makes re-creation cheap); otherwise
 the cell interpreter's own `venv` plus an upgraded pip (modern virtualenv cannot make
@@ -17,12 +17,9 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
-
-from . import environ, procs
+from . import environ, installer, procs
 from .cells import Cell
 from .interpreters import find
 
@@ -31,14 +28,6 @@ LOCAL = "tfpin-local.json"  # digests of the project trees the install lines put
 PLUGIN_DIR = Path(__file__).resolve().parent / "cellplugin"
 INSTALL_TIMEOUT = 1800
 
-# uv's words for "the index has this requirement, but no build of it for this Python".
-UV_NO_BUILD = [
-    re.compile(r"has no wheels with a matching Python (ABI|version) tag"),
-    re.compile(r"only found wheels for .* with the following Python (ABI|implementation|version) tags?"),
-    re.compile(r"the current Python version \([\d.]+\) does not satisfy Python"),
-    re.compile(r"has no wheels with a matching platform tag"),
-]
-PIP_NOT_FOUND = re.compile(r"Could not find a version that satisfies the requirement (\S+) \(from versions: ([^)]*)\)")
 
 
 class MissingInterpreter(Exception):
@@ -51,33 +40,6 @@ class Unavailable(Exception):
 
 class InstallError(Exception):
     """The environment could not be built for another reason; message has the installer's last lines."""
-
-
-_uv_lock = threading.Lock()
-
-
-def uv_binary() -> str | None:
-    """uv for building cell envs: None when absent or when TFPIN_INSTALLER=venv asks for the fallback."""
-    if os.environ.get("TFPIN_INSTALLER") == "venv":
-        return None
-    return find_uv()
-
-
-def find_uv() -> str | None:
-    """uv wherever it is, whatever TFPIN_INSTALLER says (pin discovery needs its resolver)."""
-    # One thread at a time: uv.find_uv_bin reads sysconfig, whose first, lazy initialisation is not
-    # thread-safe; two `pins discover -j 2` workers asking at once got EXE = None (TypeError) in a fresh venv.
-    with _uv_lock:
-        try:
-            import uv
-
-            return uv.find_uv_bin()
-        except (ImportError, FileNotFoundError):
-            return shutil.which("uv")
-
-
-def installer() -> str:
-    return "uv" if uv_binary() else "venv"
 
 
 class EnvLock:
@@ -131,7 +93,7 @@ class CellEnv:
     def wanted_stamp(self) -> dict:
         """The stamp this cell's env must carry to be reused (LookupError without an interpreter)."""
         interpreter, version = find(self.cell.python)
-        return self.stamp(interpreter, version, installer())
+        return self.stamp(interpreter, version, installer.backend())
 
     def ensure(self, log) -> dict:
         """Make the environment current. Returns {'reused', 'installer', 'rebuilt_because', 'reinstalled'}."""
@@ -139,7 +101,7 @@ class CellEnv:
             interpreter, version = find(self.cell.python)
         except LookupError as exc:
             raise MissingInterpreter(str(exc)) from None
-        backend = installer()
+        backend = installer.backend()
         stamp = self.stamp(interpreter, version, backend)
         stamp_file = self.path / STAMP
         why = "new environment"
@@ -186,12 +148,7 @@ class CellEnv:
         log("== %s: the project's code changed since it was installed into this env: re-installing %s"
             % (self.cell.id, ", ".join(changed)))
         args = [a for line in changed for a in (["-e", line[3:]] if line.startswith("-e ") else [line])]
-        if backend == "uv":  # --reinstall implies --refresh: the tree is built again, not taken from uv's cache
-            cmd = [uv_binary(), "pip", "install", "--python", self.python, "--no-deps", "--reinstall", *args]
-        else:
-            cmd = [self.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile", "--no-deps",
-                   "--force-reinstall", *args]
-        self._run(cmd, log, "re-install of the project")
+        self._run(installer.reinstall(backend, self.python, args), log, "re-install of the project")
         (self.path / LOCAL).write_text(json.dumps(self.local, indent=2))
         return changed
 
@@ -214,7 +171,7 @@ class CellEnv:
         if code is None:
             raise InstallError("%s did not finish within %d s" % (what, INSTALL_TIMEOUT))
         if code != 0:
-            lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip() and not _noise(ln)]
+            lines = [ln.strip() for ln in output.strip().splitlines() if ln.strip() and not installer.noise(ln)]
             if what == "install":
                 no_build = self._no_build(output, log)
                 if no_build:
@@ -226,14 +183,14 @@ class CellEnv:
         """The installer's words when one of *our pinned* packages has no build for this Python, else ''."""
         names = [name for name, _ in self.cell.requirements]
         lines = output.splitlines()
-        said = uv_no_build(output, names)
+        said = installer.uv_no_build(output, names)
         if said:
             return said
         # pip only says "could not find a version"; ask it (verbosely) whether the index had builds of
         # exactly that release that this Python cannot use. An empty version list means the index was
         # not reached or does not know the package: an error, not a fact about the world.
         for line in lines:
-            match = PIP_NOT_FOUND.search(line)
+            match = installer.PIP_NOT_FOUND.search(line)
             if not match or match.group(2).strip() in ("", "none"):
                 continue
             requirement = match.group(1)
@@ -242,7 +199,7 @@ class CellEnv:
                 continue
             evidence = self._pip_incompatible_builds(requirement, name, version, log)
             if evidence:
-                return "%s | %s" % (_short(line.strip()), evidence)
+                return "%s | %s" % (installer.short(line.strip()), evidence)
         return ""
 
     def _pip_incompatible_builds(self, requirement, name, version, log) -> str:
@@ -262,12 +219,8 @@ class CellEnv:
             len(incompatible), requirement, incompatible[0].split(":")[1].strip()[:80])
 
     def _create(self, interpreter, backend, log):
-        if backend == "uv":
-            self._run([uv_binary(), "venv", "-q", "--python", interpreter, self.path], log, "create")
-        else:
-            self._run([interpreter, "-m", "venv", self.path], log, "create")
-            self._run([self.python, "-m", "pip", "install", "-q", "--disable-pip-version-check", self.cell.pip],
-                      log, "pip upgrade")
+        for i, cmd in enumerate(installer.create(backend, interpreter, self.path, self.cell.pip)):
+            self._run(cmd, log, "create" if i == 0 else "pip upgrade")
 
     def _install(self, backend, log):
         req = self.path / "tfpin-requirements.txt"
@@ -275,12 +228,7 @@ class CellEnv:
         lines = self.cell.requirement_lines() + [absolute_install_line(x, self.project_root) for x in self.cell.install]
         req.write_text("\n".join(lines) + "\n")
         con.write_text("\n".join(self.cell.constraint_lines()) + "\n")
-        if backend == "uv":
-            cmd = [uv_binary(), "pip", "install", "--python", self.python, "-r", req, "-c", con]
-        else:
-            cmd = [self.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-compile",
-                   "-r", req, "-c", con]  # compiled by _compile, the same way for both installers
-        self._run(cmd, log, "install")
+        self._run(installer.install(backend, self.python, req, con), log, "install")
 
     def _compile(self, log):
         """Byte-compile site-packages once, with the cell's own interpreter.
@@ -301,10 +249,7 @@ class CellEnv:
 
     def freeze(self) -> str:
         """The installed set as it is now (re-read on every run, reused env or not)."""
-        if installer() == "uv" and not (self.path / "bin" / "pip").exists():
-            cmd = [uv_binary(), "pip", "freeze", "--python", self.python]
-        else:
-            cmd = [self.python, "-m", "pip", "freeze", "--disable-pip-version-check"]
+        cmd = installer.freeze(installer.backend(), self.python, (self.path / "bin" / "pip").exists())
         code, out = procs.run(cmd, timeout=300)
         if code != 0:
             raise InstallError("freeze failed (exit %s): %s" % (code, (out or "").strip()[-300:]))
@@ -319,38 +264,3 @@ def absolute_install_line(line: str, root: Path) -> str:
     if len(parts) == 1 and (parts[0].startswith(".") or (root / parts[0]).is_dir()):
         return str((root / parts[0]).resolve())
     return line.strip()
-
-
-def _noise(line: str) -> bool:
-    return "is ignored: it is neither a file nor a directory" in line
-
-
-def uv_no_build(output: str, names) -> str:
-    """uv's own line saying one of `names` has no build for this Python, else ''."""
-    for line in output.splitlines():
-        if any(p.search(line) for p in UV_NO_BUILD) and any(n in line for n in names):
-            return _short(line.strip())
-    return ""
-
-
-def _short(line: str) -> str:
-    """pip lists every release it saw; keep the first few so the report stays readable."""
-    def cut(match):
-        versions = match.group(1).split(", ")
-        if len(versions) <= 6:
-            return match.group(0)
-        return "(from versions: %s, ... %s)" % (", ".join(versions[:4]), versions[-1])
-
-    return re.sub(r"\(from versions: ([^)]*)\)", cut, line)
-
-
-def parse_freeze(text: str) -> dict[str, str]:
-    """{canonical name: version} of a `pip freeze` / `uv pip compile` text (comments, extras, markers and
-    non-`==` lines such as `-e` or `name @ url` left aside)."""
-    out = {}
-    for line in text.splitlines():
-        line = line.split("#")[0].strip()
-        if "==" in line and not line.startswith("-"):
-            name, _, version = line.partition("==")
-            out[canonicalize_name(name.split("[")[0])] = version.split(";")[0].strip()
-    return out

@@ -30,8 +30,9 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from . import index, mdtext, procs
-from .envs import EnvLock, find_uv, parse_freeze, uv_no_build
+from . import index, installer, mdtext, procs
+from .envs import EnvLock
+from .installer import parse_freeze, uv_no_build
 from .interpreters import find
 from .runner import cell_environ, now, pytest_command, read_junit, write_atomic
 from .status import PASSED, classify
@@ -71,8 +72,7 @@ class Discovery:
             req, con = Path(scratch) / "req.in", Path(scratch) / "con.txt"
             req.write_text("\n".join(requirements) + "\n")
             con.write_text("\n".join(constraints) + "\n")
-            cmd = [find_uv(), "pip", "compile", "-q", "--no-header", "--no-annotate", "--python", self.interpreter,
-                   str(req), "-c", str(con), *extra]
+            cmd = installer.compile(self.interpreter, req, con, extra)
             code, out = procs.run(cmd, cwd=self.ctx.project.root, timeout=600)
         if code != 0:
             return None, out or ""
@@ -118,10 +118,10 @@ class Discovery:
         spec = self.root / "trial.txt"
         write_atomic(spec, "\n".join(lines) + "\n")
         if not self.python.exists():
-            code, out = procs.run([find_uv(), "venv", "-q", "--python", self.interpreter, self.env], timeout=300)
+            code, out = procs.run(installer.create("uv", self.interpreter, self.env)[0], timeout=300)
             if code != 0:
                 raise DiscoveryError("cannot create the trial env: %s" % (out or "").strip()[-300:])
-        code, out = procs.run([find_uv(), "pip", "sync", "-q", "--python", self.python, spec],
+        code, out = procs.run(installer.sync(self.python, spec),
                               cwd=self.ctx.project.root, timeout=1800)
         self.builds += 1
         if code != 0:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from . import __version__, environ, junit, procs
 from .cells import Cell
-from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable, parse_freeze
+from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
 from .files import move_aside, write_atomic  # noqa: F401  (write_atomic: re-exported for the report writers)
+from .installer import parse_freeze
 from .layout import EVIDENCE, TRANSIENT, Layout
 from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 

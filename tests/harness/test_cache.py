@@ -85,7 +85,7 @@ def test_env_component_a_new_pin_reruns(tmp_path, envs):
 def test_installed_component_a_package_added_by_hand_reruns(tmp_path, envs):
     project = make_project(tmp_path / "p")
     before = first_run(project, envs)
-    from tfpin.envs import uv_binary
+    from tfpin.installer import uv_binary
 
     python = envs / GOOD_CELL / "bin" / "python"
     subprocess.run([uv_binary(), "pip", "install", "-q", "--python", str(python), "toml==0.10.2"], check=True)
