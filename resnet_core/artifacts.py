@@ -27,7 +27,7 @@ MANIFEST = "manifest.json"
 
 def _arch_and_model_fn():
     from resnet_core.arch import resnet_arch
-    from resnet_core.train import make_model_fn
+    from resnet_core.run import make_model_fn
 
     arch = resnet_arch(MODEL, num_classes=10)
     return arch, make_model_fn("graph", arch, "layers", "NHWC")

@@ -18,7 +18,8 @@ import json
 import sys
 import time
 
-from resnet_core.train import MODEL_BUILDERS, log_level_parser, make_model_fn, parse_cli
+from resnet_core.run import MODEL_BUILDERS, make_model_fn
+from resnet_core.train import log_level_parser, parse_cli
 
 # CPU kernels registered for the conv gradients: TF's default ("custom", im2col-style) ones or the
 # Eigen tensor-contraction ones, chosen per graph through kernel labels.  Measured here: Eigen is
@@ -268,6 +269,8 @@ def run(args):
         "clip": bool(args.clip_norm), "metrics": args.metrics, "warmup": args.warmup,
         "window_steps": args.window_steps, "windows": candidates[best].windows,
         "images_per_sec": medians[best], "loss_finite": finite,
+        # What makes two figures comparable: the same gradient formulations ([] = TF's own gradients).
+        "computed_as": {"gradients": ",".join(gradients) or "tf"},
     }
     if args.keras_fit != "none":
         result.update(keras_fit(args))

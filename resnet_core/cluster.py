@@ -506,7 +506,7 @@ def run_worker(args, spec, task, result_file=None):
     import compat
     from compat import tf1
     from resnet_core import checkpoint, data
-    from resnet_core.train import Loop, _describe_model, _versions, finish_run, prepare, seeded_numpy
+    from resnet_core.run import Loop, describe_model, finish_run, prepare, seeded_numpy, versions
 
     workers = len(spec["worker"])
     _, (x_train, y_train, x_test, y_test), model_fn = prepare(args)
@@ -523,7 +523,7 @@ def run_worker(args, spec, task, result_file=None):
                                     weight_decay=args.weight_decay, clip_norm=args.clip_norm or None,
                                     ema_decay=args.ema_decay or None)
         devices = [worker_device(i) for i in range(workers)]
-        result = _describe_model(args, devices, len(replica.update_ops)) if replica.is_chief else None
+        result = describe_model(args, devices, len(replica.update_ops)) if replica.is_chief else None
         saver = checkpoint.saver_for_training() if replica.is_chief else None
         losses = []
         with ReplicaSession(replica, server, session_config_for(task, args.threads)) as sess:
@@ -548,7 +548,7 @@ def run_worker(args, spec, task, result_file=None):
             ckpt_dir = args.checkpoint_dir or tempfile.mkdtemp(prefix="resnet_core_")
             ckpt = checkpoint.save(sess, ckpt_dir, replica.global_step, saver)
     finish_run(args, result, loop, ckpt, ckpt_dir, model_fn, x_test, y_test)
-    result.update(_versions())
+    result.update(versions())
     if result_file:
         tmp = result_file + ".tmp"
         with open(tmp, "w") as f:

@@ -5,7 +5,6 @@ the model builder owns layout conversion, so every input source stays interchang
 """
 import numpy as np
 
-DIGITS_SHAPE = (8, 8, 1)
 DIGITS_CLASSES = 10
 
 

@@ -133,13 +133,6 @@ def copy_graph_weights_to_keras(values, model, sess):
     load_variables(sess, {var: values[name] for name, var in weights.items()})
 
 
-def keras_weight_values(model, sess):
-    """{graph variable name: ndarray} of the model's weights (the inverse direction)."""
-    weights = keras_weights_by_graph_name(model)
-    names = sorted(weights)
-    return dict(zip(names, sess.run([weights[n] for n in names])))
-
-
 # ----------------------------------------------------------------------------- training
 def bn_updates(model, flavour):
     """The moving-statistics update ops of `model`.

@@ -111,9 +111,11 @@ def _beside_stock(rows):
            "each other build next to the stock build of the same release.</p><div class=scroll><table>"
            "<tr><th>cell</th><th>img/s</th><th>stock cell</th><th>img/s</th><th>ratio</th></tr>"]
     for b in rows:
-        out.append("<tr><td><code>%s</code></td><td>%.0f</td><td><code>%s</code></td><td>%.0f</td><td>%.2f&times;</td>"
+        ratio = "%.2f&times;" % b["ratio"] if b.get("ratio") is not None else \
+            "<span class=small>not compared: %s</span>" % escape(b.get("not_comparable", ""))
+        out.append("<tr><td><code>%s</code></td><td>%.0f</td><td><code>%s</code></td><td>%.0f</td><td>%s</td>"
                    "</tr>" % (escape(b["cell"]), b["images_per_sec"], escape(b["stock_cell"]),
-                              b["stock_images_per_sec"], b["ratio"]))
+                              b["stock_images_per_sec"], ratio))
     return out + ["</table></div>"]
 
 

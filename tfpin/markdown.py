@@ -58,9 +58,9 @@ def render(report: dict) -> str:
                  "Training img/s (`tfpin bench`) of each other build next to the stock build of the same release:",
                  "", "| cell | img/s | stock cell | img/s | ratio |", "|---|--:|---|--:|--:|"]
         for b in report["beside_stock"]:
-            rows.append("| %s | %.0f | %s | %.0f | %.2fx |" % (code(b["cell"]), b["images_per_sec"],
-                                                           code(b["stock_cell"]), b["stock_images_per_sec"],
-                                                           b["ratio"]))
+            ratio = "%.2fx" % b["ratio"] if b["ratio"] is not None else "not compared: " + text(b["not_comparable"])
+            rows.append("| %s | %.0f | %s | %.0f | %s |" % (code(b["cell"]), b["images_per_sec"],
+                                                        code(b["stock_cell"]), b["stock_images_per_sec"], ratio))
     pins = report.get("pins", [])
     if pins:
         rows += ["", "## Pins", "", "| pin | why (the failure measured without it) | cells | added by |",

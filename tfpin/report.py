@@ -117,17 +117,30 @@ def stock_peer(matrix, result: dict) -> str | None:
 
 
 def beside_stock(matrix, results: list[dict]) -> list[dict]:
-    """Throughput of each non-stock build next to the stock build of the same release, both measured."""
+    """Throughput of each non-stock build next to the stock build of the same release, both measured, compared
+    like with like: a bench may say how it computed its step (`computed_as`, e.g. which gradient formulations);
+    two figures computed differently get no ratio, and the row says what differs."""
     by_id = {r["id"]: r for r in results}
     out = []
     for r in results:
         peer = by_id.get(stock_peer(matrix, r) or "")
         ours, theirs = r.get("throughput") or {}, (peer or {}).get("throughput") or {}
         if ours.get("status") == "measured" and theirs.get("status") == "measured":
-            out.append({"cell": r["id"], "images_per_sec": ours["images_per_sec"], "stock_cell": peer["id"],
-                        "stock_images_per_sec": theirs["images_per_sec"],
-                        "ratio": round(ours["images_per_sec"] / theirs["images_per_sec"], 2)})
+            row = {"cell": r["id"], "images_per_sec": ours["images_per_sec"], "stock_cell": peer["id"],
+                   "stock_images_per_sec": theirs["images_per_sec"],
+                   "ratio": round(ours["images_per_sec"] / theirs["images_per_sec"], 2)}
+            if ours.get("computed_as") is not None:
+                row["computed_as"] = ours["computed_as"]
+            if ours.get("computed_as") != theirs.get("computed_as"):
+                row.update(ratio=None, not_comparable="computed differently: %s as %s, %s as %s" % (
+                    r["id"], _how(ours), peer["id"], _how(theirs)))
+            out.append(row)
     return out
+
+
+def _how(figures: dict) -> str:
+    how = figures.get("computed_as")
+    return ", ".join("%s %s" % (k, v) for k, v in sorted(how.items())) if isinstance(how, dict) else "(not said)"
 
 
 def attach_bench(results: list[dict], bench: dict) -> None:

@@ -268,3 +268,22 @@ def test_migration_matrix_leads_with_the_cost_per_cell():
     assert "## Migration cost" in md and "- skipped 2: standalone Keras is not installed" in md
     assert "### `%s`: failed" % cells[0].id in md and "- compat rows: Session (2.0)" in md
     assert report.build(TABLE, TABLE.cells, table_results(), "t0", "t1", {})["migration"] is None
+
+
+def test_beside_stock_compares_like_with_like():
+    dist = matrices.load("distributions")
+    intel, stock = "py3.7-intel-tf1.15-keras2.2.5", "py3.7-tf1.15-keras2.2.5"
+    rep = report.build(dist, dist.cells, [result(c, "passed") for c in dist.cells], "t0", "t1", {})
+
+    def bench(intel_how, stock_how):
+        return {cell: {"status": "measured", "images_per_sec": rate, "stamp": "stamp-" + cell,
+                       "computed_as": {"gradients": how}}
+                for cell, rate, how in ((intel, 600.0, intel_how), (stock, 300.0, stock_how))}
+
+    report.merge_bench(rep, dist, bench("tf", "bn_basic_ops"))
+    row = [b for b in rep["beside_stock"] if b["cell"] == intel][0]
+    assert row["ratio"] is None and "computed differently" in row["not_comparable"]
+    assert "gradients bn_basic_ops" in row["not_comparable"] and "not compared" in report.markdown(rep)
+    report.merge_bench(rep, dist, bench("tf", "tf"))
+    row = [b for b in rep["beside_stock"] if b["cell"] == intel][0]
+    assert row["ratio"] == 2.0 and "| 2.00x |" in report.markdown(rep)
