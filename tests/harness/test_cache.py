@@ -178,7 +178,8 @@ def test_harness_component_a_changed_cell_plugin_reruns(tmp_path, envs):
     project = make_project(tmp_path / "p")
     before = first_run(project, envs)
     copy = tmp_path / "tfpin-copy"
-    shutil.copytree(ROOT / "tfpin", copy / "tfpin", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "tfpin", copy / "tfpin", ignore=shutil.ignore_patterns("__pycache__", "matrices"))
+    shutil.copytree(ROOT / "matrices", copy / "matrices")  # the built-in matrices sit beside the package
     plugin = copy / "tfpin" / "cellplugin" / "tfpin_progress.py"
     plugin.write_text(plugin.read_text() + "\n# changed\n")
     assert tfpin(project, "matrix", envs=envs, env=harness_env(PYTHONPATH=str(copy))).returncode == 0
