@@ -22,13 +22,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import os
 from pathlib import Path
 
-from . import __version__
+from . import __version__, files
 from .environ import cpus
 from .envs import PLUGIN_DIR, STAMP, CellEnv
-from .files import git_files
 from .status import FAILED, PASSED, UNAVAILABLE
 
 REUSABLE = (PASSED, FAILED, UNAVAILABLE)
@@ -37,12 +35,6 @@ COMPONENTS = ("env", "installed", "sources", "selection", "environ", "harness")
 BEHAVIOUR_PREFIXES = ("OMP_", "MKL_", "KMP_", "CUDA_", "NVIDIA_", "OPENBLAS_", "HDF5_", "TF_", "KERAS_", "LD_")
 # pytest reads its configuration from these at the root: part of what the suite does.
 PYTEST_CONFIG = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
-# Never sources, wherever they are: VCS data and caches that hold nothing but derived files.
-NEVER_SOURCES = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
-# Never sources at the project root only: tfpin's and the usual tools' environments. A directory named
-# `reports` or `.venv` deeper down may be code (`myapp/reports/pdf.py`); the report and env directories
-# of this very run are excluded wherever --reports/--envs put them, and any virtualenv (pyvenv.cfg) is.
-ROOT_ONLY_NEVER = {".tfpin", ".nox", ".tox", ".venv", "build", "dist"}  # build, dist: what installing "." writes
 UNAVAILABLE_RECHECK = datetime.timedelta(days=1)
 
 
@@ -58,54 +50,33 @@ def source_files(project, outputs=()) -> list[Path]:
     if project.sources is not None:
         found = [p for entry in project.sources for p in _expand(root, entry)]
     else:
-        found = git_files(root)
+        found = files.git_files(root)
         if found is None:
-            found = list(_walk(root))
+            found = list(files.walk(root))
     extra = [root / name for name in PYTEST_CONFIG] + [root / a.split("::")[0] for a in project.test
                                                       if not a.startswith("-")]
     for path in extra:
-        found += list(_walk(path)) if path.is_dir() else [path] if path.is_file() else []
+        found += list(files.walk(path)) if path.is_dir() else [path] if path.is_file() else []
     outputs = [Path(o).resolve() for o in outputs]
-    return sorted(set(p for p in found if p.is_file() and not _never(p.relative_to(root).parts)
+    return sorted(set(p for p in found if p.is_file() and files.kept(p.relative_to(root).parts)
                       and not any(p.resolve().is_relative_to(o) for o in outputs)))
-
-
-def _never(parts) -> bool:
-    dirs = parts[:-1]
-    return bool(set(dirs) & NEVER_SOURCES) or any(d.endswith(".egg-info") for d in dirs) or \
-        (len(parts) > 1 and parts[0] in ROOT_ONLY_NEVER)
 
 
 def _expand(root: Path, entry: str) -> list[Path]:
     matches = sorted(root.glob(entry)) if any(c in entry for c in "*?[") else [root / entry]
     out = []
     for path in matches:
-        out += list(_walk(path)) if path.is_dir() else [path]
+        out += list(files.walk(path)) if path.is_dir() else [path]
     return out
-
-
-def _walk(path: Path):
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = [d for d in dirnames
-                       if d not in NEVER_SOURCES and not (Path(dirpath) / d / "pyvenv.cfg").exists()]
-        for name in filenames:
-            if not name.endswith((".pyc", ".pyo")):
-                yield Path(dirpath) / name
 
 
 def sources_digest(ctx) -> str:
     """Paths and contents, so a rename, an edit, a new or a deleted file each change it. tfpin's own
     configuration (tfpin.toml, the matrix files: ctx.config_files) is not code under test: editing one
     cell's pins must not make every other cell's result "of other sources"."""
-    project = ctx.project
-    h = hashlib.sha256()
-    configs = {Path(p).resolve() for p in getattr(ctx, "config_files", ())}
-    for path in source_files(project, (ctx.reports, ctx.envs)):
-        if path.resolve() in configs:  # what they say is in the key already: the env stamp, selection, environ
-            continue
-        h.update(str(path.relative_to(project.root)).encode("utf-8", "surrogateescape") + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
-    return h.hexdigest()[:16]
+    configs = {Path(p).resolve() for p in ctx.config_files}  # in the key already: env stamp, selection, environ
+    return files.digest(ctx.project.root, [p for p in source_files(ctx.project, (ctx.reports, ctx.envs))
+                                           if p.resolve() not in configs])
 
 
 def behaviour_environ(environ: dict, project_env=()) -> dict:

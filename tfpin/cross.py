@@ -20,7 +20,8 @@ from pathlib import Path
 from . import __version__, mdtext, procs, schedule
 from .environ import cpus
 from .envs import CellEnv
-from .runner import cell_environ, now, write_atomic
+from .files import write_atomic
+from .runner import cell_environ, now
 
 DRIFT_AT = 1e-3  # a loss curve "diverges" at the first step whose difference exceeds this
 TIMEOUT = 600

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import environ, installer, procs
+from . import environ, installer, local, procs
 from .cells import Cell
 from .interpreters import find
 
@@ -261,6 +261,6 @@ def absolute_install_line(line: str, root: Path) -> str:
     parts = line.strip().split()
     if parts and parts[0] in ("-r", "-c", "--requirement", "--constraint", "-e") and len(parts) == 2:
         return "%s %s" % (parts[0], (root / parts[1]).resolve())
-    if len(parts) == 1 and (parts[0].startswith(".") or (root / parts[0]).is_dir()):
-        return str((root / parts[0]).resolve())
+    if len(parts) == 1 and local.directory(parts[0], root) is not None:
+        return str(local.directory(parts[0], root).resolve())
     return line.strip()

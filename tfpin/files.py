@@ -1,6 +1,7 @@
 """Writing tfpin's outputs so that a reader, a crash or a signal never finds half a file."""
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -63,3 +64,48 @@ def git_files(root: Path) -> list[Path] | None:
     if out.returncode != 0:
         return None
     return [Path(root) / name for name in out.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
+
+
+# Never part of a tree, wherever they are: VCS data and caches that hold nothing but derived files.
+NEVER = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+# Never part of a tree at its top only: tfpin's and the usual tools' environments, and what installing the
+# tree writes into it. A directory named `reports` or `.venv` deeper down may be code (`myapp/reports/pdf.py`).
+TOP_ONLY_NEVER = {".tfpin", ".nox", ".tox", ".venv", "build", "dist", ".eggs"}
+
+
+def kept(parts) -> bool:
+    """Whether a file at these path parts (relative to the tree's top) is part of the tree."""
+    dirs = parts[:-1]
+    return not (set(dirs) & NEVER or any(d.endswith(".egg-info") for d in dirs)
+                or (len(parts) > 1 and parts[0] in TOP_ONLY_NEVER))
+
+
+def walk(path: Path):
+    """Every file below path, without VCS data, caches, bytecode or any virtualenv (a pyvenv.cfg)."""
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = [d for d in dirnames if d not in NEVER and not (Path(dirpath) / d / "pyvenv.cfg").exists()]
+        for name in filenames:
+            if not name.endswith((".pyc", ".pyo")):
+                yield Path(dirpath) / name
+
+
+def tree(path: Path, outputs=()) -> list[Path]:
+    """The files of a tree, sorted: what git sees there (else every file), without tfpin's own outputs
+    (`outputs`: the report and env directories of this run, wherever they are)."""
+    path = Path(path)
+    found = git_files(path)
+    if found is None:
+        found = list(walk(path))
+    outputs = [Path(o).resolve() for o in outputs]
+    return sorted(set(f for f in found if f.is_file() and kept(f.relative_to(path).parts)
+                      and not any(f.resolve().is_relative_to(o) for o in outputs)))
+
+
+def digest(root: Path, files) -> str:
+    """Paths (relative to root) and contents of files, so a rename, an edit, a new or a deleted file each
+    change it."""
+    h = hashlib.sha256()
+    for path in files:
+        h.update(str(Path(path).relative_to(root)).encode("utf-8", "surrogateescape") + b"\0")
+        h.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return h.hexdigest()[:16]

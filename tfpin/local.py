@@ -10,33 +10,27 @@ the verdict cache key.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
-from .files import git_files
+from . import files
 
-# Never part of a tree's digest: VCS data, caches, build outputs (a wheel build writes them into the tree).
-SKIPPED_DIRS = {".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", ".tox", ".nox", ".tfpin",
-                "build", "dist", ".eggs"}
 REQUIREMENT_FILE_FLAGS = ("-r", "--requirement")
 
 
 class LocalLine:
-    """One install line that installs a directory: `line` is what tfpin passes to the installer."""
+    """One install line that installs a directory; its repr is the line as tfpin passes it to the installer."""
 
     def __init__(self, path: Path, editable: bool):
         self.path, self.editable = Path(path).resolve(), editable
-
-    def args(self) -> list[str]:
-        return ["-e", str(self.path)] if self.editable else [str(self.path)]
 
     def __repr__(self):
         return ("-e " if self.editable else "") + str(self.path)
 
 
-def _directory(token: str, root: Path) -> Path | None:
-    """The directory an install token names (the rule `absolute_install_line` applies), else None."""
+def directory(token: str, root: Path) -> Path | None:
+    """The directory an install token names (`.`, `./pkg`, `file:pkg`, an absolute path), else None: a
+    requirement spelled like a name that is also a directory of the project installs that directory."""
     token = token[len("file:"):] if token.startswith("file:") else token
     if any(c in token for c in "<>=!~;[@"):
         return None
@@ -66,38 +60,15 @@ def local_lines(install, root: Path, _seen=None) -> list[LocalLine]:
         target = parts[1] if editable and len(parts) == 2 else parts[0] if len(parts) == 1 else None
         if target is None or target.startswith("-"):
             continue
-        directory = _directory(target, root)
-        if directory is not None:
-            out.append(LocalLine(directory, editable))
+        found = directory(target, root)
+        if found is not None:
+            out.append(LocalLine(found, editable))
     return out
-
-
-def _walk(path: Path):
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
-                       and not (Path(dirpath) / d / "pyvenv.cfg").exists()]
-        for name in filenames:
-            if not name.endswith((".pyc", ".pyo")):
-                yield Path(dirpath) / name
 
 
 def tree_digest(path: Path, outputs=()) -> str:
     """Paths and contents of the tree's files (tfpin's own outputs under it excluded)."""
-    outputs = [Path(o).resolve() for o in outputs]
-    files = git_files(path)
-    if files is None:
-        files = list(_walk(path))
-    h = hashlib.sha256()
-    for file in sorted(set(files)):
-        resolved = file.resolve()
-        if not file.is_file() or any(resolved.is_relative_to(o) for o in outputs):
-            continue
-        parts = set(file.relative_to(path).parts)
-        if parts & SKIPPED_DIRS or any(p.endswith(".egg-info") for p in parts):
-            continue
-        h.update(str(file.relative_to(path)).encode("utf-8", "surrogateescape") + b"\0")
-        h.update(hashlib.sha256(file.read_bytes()).digest())
-    return h.hexdigest()[:16]
+    return files.digest(path, files.tree(path, outputs))
 
 
 def digests(install, root: Path, outputs=()) -> dict:

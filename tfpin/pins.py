@@ -32,9 +32,10 @@ from packaging.version import Version
 
 from . import index, installer, mdtext, procs
 from .envs import EnvLock
+from .files import write_atomic
 from .installer import parse_freeze, uv_no_build
 from .interpreters import find
-from .runner import cell_environ, now, pytest_command, read_junit, write_atomic
+from .runner import cell_environ, now, pytest_command, read_junit
 from .status import PASSED, classify
 
 ROUNDS = 2

@@ -19,7 +19,7 @@ from pathlib import Path
 from . import __version__, environ, junit, procs
 from .cells import Cell
 from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
-from .files import move_aside, write_atomic  # noqa: F401  (write_atomic: re-exported for the report writers)
+from .files import move_aside, write_atomic
 from .installer import parse_freeze
 from .layout import EVIDENCE, TRANSIENT, Layout
 from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
@@ -36,7 +36,6 @@ class Context:
     def __init__(self, project, reports: Path, envs: Path, log_level: int | None = None, selection=None):
         self.project = project
         self.layout = Layout(reports, envs)
-        self.reports, self.envs = self.layout.reports, self.layout.envs
         self.log_level = log_level
         self.selection = list(selection) if selection else None  # pytest args after --: a debugging subset
         self.install_digest = project.install_digest()  # read once: the named files do not change mid-run
@@ -53,6 +52,14 @@ class Context:
         return self._local
 
     @property
+    def reports(self) -> Path:
+        return self.layout.reports
+
+    @property
+    def envs(self) -> Path:
+        return self.layout.envs
+
+    @property
     def deadline(self) -> int:
         """The whole suite's bound; pytest-timeout catches single hung tests long before."""
         return self.project.timeout * 4
@@ -61,8 +68,8 @@ class Context:
 class CellInterrupted(procs.Interrupted):
     """An interrupt that carries the interrupted cell's result (status `interrupted`)."""
 
-    def __init__(self, result: dict, code: int, name: str = ""):
-        super().__init__(code, name or result["reason"], result)
+    def __init__(self, result: dict, code: int, name: str):
+        super().__init__(code, name, result)
 
 
 def stamp(cell: Cell, install_digest: dict) -> str:
@@ -191,9 +198,10 @@ def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
     return env
 
 
-def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: dict, log) -> bool:
-    """Import every pinned package in the cell's Python, as the suite would; False (the cell failed) if one
-    does not. Without this a suite that importorskips TensorFlow passes where TensorFlow cannot load."""
+def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: dict, log) -> list[str] | None:
+    """Import every pinned package in the cell's Python, as the suite would: the top-level modules they gave,
+    or None (the cell failed) if one does not import. Without this a suite that importorskips TensorFlow
+    passes where TensorFlow cannot load."""
     names = [name for name, _ in cell.requirements]
     script = PLUGIN_DIR / "tfpin_imports.py"
     code, out = procs.run([env.python, script, *names], cwd=ctx.project.root, env=cell_environ(cell, ctx),
@@ -202,19 +210,19 @@ def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: dict, log) -> 
     if data is None or "failures" not in data:
         data = {"modules": {}, "failures": [{"dist": ", ".join(names), "module": "?", "error": "the import check "
                                              "exited %s: %s" % (code, procs.tail(out) or "no output")}]}
-    env.pinned_modules = [m for modules in data["modules"].values() for m in modules]
+    modules = [m for found in data["modules"].values() for m in found]
     failures = data["failures"]
     log("== pinned packages import: %s" % ("; ".join("%s (%s): %s" % (f["dist"], f["module"], f["error"])
-                                                     for f in failures) or ", ".join(env.pinned_modules)))
+                                                     for f in failures) or ", ".join(modules)))
     if not failures:
-        return True
+        return modules
     first = failures[0]
     version = dict(cell.requirements).get(first["dist"], "")
     result.update(status=FAILED, reason="%s: pinned package %s%s does not import in this cell (module %s): %s; the "
                   "suite was not run: its tests could only fail or be skipped on that import (log: %s)" % (
                       cell.id, first["dist"], "==" + version if version else "", first["module"], first["error"],
                       rel(evidence_path(ctx, "logs", cell), ctx)))
-    return False
+    return None
 
 
 def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> dict:
@@ -251,9 +259,10 @@ def _run_locked(cell: Cell, ctx: Context, result: dict, phase: list) -> None:
             env = prepare(cell, ctx, result, log)
             if env is not None:
                 phase[0] = "importing its pinned packages"
-                if check_imports(cell, ctx, env, result, log):
+                pinned_modules = check_imports(cell, ctx, env, result, log)
+                if pinned_modules is not None:
                     phase[0] = "running its tests"
-                    run_suite(cell, ctx, env, result, log_file, log)
+                    run_suite(cell, ctx, env, result, log_file, log, pinned_modules)
         except (KeyboardInterrupt, procs.Interrupted) as exc:
             log("== %s: interrupted by %s while %s" % (cell.id, getattr(exc, "name", "SIGINT"), phase[0]))
             raise
@@ -263,7 +272,7 @@ def _run_locked(cell: Cell, ctx: Context, result: dict, phase: list) -> None:
     result["finished"] = now()
 
 
-def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, log) -> None:
+def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, log, pinned_modules=()) -> None:
     junit_path = evidence_path(ctx, "junit", cell)
     progress, outcome_path = transient_path(ctx, "progress", cell), transient_path(ctx, "outcome", cell)
     junit_path.parent.mkdir(parents=True, exist_ok=True)
@@ -299,7 +308,7 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, lo
     if outcome is not None:
         result["completeness"] = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
     usage = _usage_error(log_file.name, log_start) if exit_code == 4 else ""
-    status, reason = classify(tests, exit_code, crash, outcome, usage, getattr(env, "pinned_modules", ()),
+    status, reason = classify(tests, exit_code, crash, outcome, usage, pinned_modules,
                               expect_outcome=exit_code is not None and exit_code >= 0)
     result["status"] = status
     result["reason"] = "%s: %s (log: %s)" % (cell.id, reason, rel(evidence_path(ctx, "logs", cell), ctx)) \

@@ -50,7 +50,7 @@ def run(fn, items, jobs: int) -> tuple[dict, procs.Interrupted | None]:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise exc
     except (procs.Interrupted, KeyboardInterrupt) as exc:
-        stop = _as_stop(procs.Interrupted(*procs.stopped()) if procs.stopped() else exc)
+        stop = _as_stop(exc)
         procs.stop_all(stop.code, stop.name)
         pool.shutdown(wait=True, cancel_futures=True)
         for future, i in futures.items():

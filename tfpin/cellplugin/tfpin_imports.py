@@ -6,40 +6,27 @@ cell would look green while it proved nothing about the pinned release. So the h
 pinned distribution's top-level modules here, in the environment the suite gets, and a failure
 fails the cell. Prints one JSON line: {"modules": {dist: [modules]}, "failures": [{dist, module, error}]}.
 """
-import csv
-import glob
 import importlib
 import json
-import os
 import re
 import sys
 import sysconfig
 
+from tfpin_probe import canonical, distributions, listed_modules, record, tops  # beside this file
+
 ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Exit)): .+")
-
-
-def canonical(name):
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def top_modules(dist, site):
     """The importable top-level modules a distribution installed (top_level.txt, checked against RECORD)."""
-    for info in glob.glob(os.path.join(site, "*.dist-info")):
-        if canonical(os.path.basename(info)[: -len(".dist-info")].rsplit("-", 1)[0]) != dist:
+    for name, info in distributions(site):
+        if name != dist:
             continue
-        installed = set()
-        record = os.path.join(info, "RECORD")
-        if os.path.isfile(record):
-            with open(record) as f:
-                for row in csv.reader(f):
-                    if row and not row[0].startswith(("..", "/")) and ".dist-info" not in row[0].split("/")[0]:
-                        top = row[0].split("/")[0]
-                        installed.add(top[:-3] if top.endswith(".py") else top)
-        top_file = os.path.join(info, "top_level.txt")
-        listed = open(top_file).read().split() if os.path.isfile(top_file) else []
-        modules = [m for m in listed if m.split("/")[0] in installed and not m.startswith("_")]
+        installed = {t for t in tops(record(info) or []) if not t.startswith(("..", "/"))}
+        modules = [m for m in listed_modules(info, installed) if not m.startswith("_")]
         if not modules:  # no top_level.txt (flit/hatch wheels): the distribution's own name
-            modules = [dist.replace("-", "_")] if dist.replace("-", "_") in installed else sorted(
+            own = dist.replace("-", "_")
+            modules = [own] if own in installed else sorted(
                 m for m in installed if m.isidentifier() and not m.startswith("_"))[:1]
         return modules
     return []

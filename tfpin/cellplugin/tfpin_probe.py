@@ -9,42 +9,59 @@ import csv
 import glob
 import importlib.util
 import os
+import re
 import sys
 import sysconfig
 
 
 def canonical(name):
-    return name.lower().replace("_", "-").replace(".", "-")
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distributions(site):
+    """(canonical name, dist-info directory) of every distribution installed in site, sorted."""
+    for info in sorted(glob.glob(os.path.join(site, "*.dist-info"))):
+        yield canonical(os.path.basename(info)[: -len(".dist-info")].rsplit("-", 1)[0]), info
+
+
+def record(info):
+    """The paths a distribution's RECORD lists (bytecode left out), or None without a RECORD."""
+    path = os.path.join(info, "RECORD")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return [row[0] for row in csv.reader(f) if row and not row[0].endswith(".pyc")]
+
+
+def tops(paths):
+    """The top-level names those paths install ('six.py' -> 'six', 'tensorflow/...' -> 'tensorflow')."""
+    return {p.split("/")[0].split(".")[0] for p in paths}
+
+
+def listed_modules(info, installed):
+    """top_level.txt's modules, only those the wheel installed at the top: TF 2.15's lists `third_party`,
+    which it ships only below tensorflow/, so it is not importable and never was."""
+    path = os.path.join(info, "top_level.txt")
+    listed = open(path).read().split() if os.path.isfile(path) else []
+    return [m for m in listed if m and m.split("/")[0] in installed]
 
 
 def main(names):
     site = sysconfig.get_paths()["purelib"]
     wanted = {canonical(n) for n in names}
     found, problems = set(), []
-    for info in sorted(glob.glob(os.path.join(site, "*.dist-info"))):
-        dist = canonical(os.path.basename(info)[: -len(".dist-info")].rsplit("-", 1)[0])
-        record = os.path.join(info, "RECORD")
-        if not os.path.isfile(record):
+    for dist, info in distributions(site):
+        paths = record(info)
+        if paths is None:
             problems.append("%s: RECORD missing" % dist)
             continue
-        installed_tops = set()
-        with open(record) as f:
-            for row in csv.reader(f):
-                if not row or row[0].endswith(".pyc"):
-                    continue
-                installed_tops.add(row[0].split("/")[0].split(".")[0])
-                if not os.path.exists(os.path.normpath(os.path.join(site, row[0]))):
-                    problems.append("%s: %s is missing" % (dist, row[0]))
-                    break
+        missing = [p for p in paths if not os.path.exists(os.path.normpath(os.path.join(site, p)))]
+        if missing:
+            problems.append("%s: %s is missing" % (dist, missing[0]))
         if dist in wanted:
             found.add(dist)
-            top = os.path.join(info, "top_level.txt")
-            modules = open(top).read().split() if os.path.isfile(top) else []
-            # Only names the wheel installed at the top: TF 2.15's top_level.txt lists `third_party`, which it
-            # ships only below tensorflow/, so it is not importable and never was.
-            for module in modules:
-                if module and module.split("/")[0] in installed_tops and \
-                        importlib.util.find_spec(module.replace("/", ".")) is None:
+            for module in listed_modules(info, tops(paths)):
+                if importlib.util.find_spec(module.replace("/", ".")) is None:
                     problems.append("%s: module %s cannot be found" % (dist, module))
     for name in sorted(wanted - found):
         problems.append("%s: not installed" % name)
