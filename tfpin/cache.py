@@ -27,6 +27,7 @@ from pathlib import Path
 from . import __version__, files
 from .environ import cpus
 from .envs import PLUGIN_DIR, STAMP, CellEnv
+from .result import CellResult, ResultFormatError
 from .status import FAILED, PASSED, UNAVAILABLE
 
 REUSABLE = (PASSED, FAILED, UNAVAILABLE)
@@ -121,36 +122,40 @@ def key_of(parts: dict) -> str:
     return _digest([parts[name] for name in COMPONENTS])
 
 
-def seal(result: dict, inputs: Inputs, ctx, sources_after: str) -> None:
+def seal(result: CellResult, inputs: Inputs, ctx, sources_after: str) -> None:
     """Record the key a finished result can be re-used under (nothing, if it must not be)."""
-    if result.get("status") not in REUSABLE or result.get("finished") is None:
+    if result.status not in REUSABLE or result.finished is None:
         return
     if sources_after != inputs.parts["sources"]:  # edited while the suite ran: the result is of neither
         return
-    lock = ctx.project.root / result["lock"] if result.get("lock") else None
+    lock = ctx.project.root / result.lock if result.lock else None
     installed = lock.read_text() if lock is not None and lock.is_file() else None
-    if result["status"] != UNAVAILABLE and installed is None:
+    if result.status != UNAVAILABLE and installed is None:
         return
     parts = inputs.with_env(installed)
     if parts is not None:
-        result["cache"] = {"key": key_of(parts), "parts": parts}
+        result.cache = {"key": key_of(parts), "parts": parts}
 
 
-def lookup(inputs: Inputs, ctx) -> tuple[dict | None, str]:
+def lookup(inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
     """(the stored result to re-use, '') or (None, why it must run)."""
     path = ctx.layout.result(inputs.cell.id)
     try:
-        stored = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None, "no stored result"
-    cache = stored.get("cache") if isinstance(stored, dict) else None
-    if not cache or stored.get("status") not in REUSABLE or stored.get("id") != inputs.cell.id:
+    try:
+        stored = CellResult.from_json(data, str(path))
+    except ResultFormatError as exc:
+        return None, "its stored result is not readable: %s" % exc
+    cache = stored.cache
+    if not cache or stored.status not in REUSABLE or stored.id != inputs.cell.id:
         return None, "no re-usable verdict stored"
-    if stored["status"] == UNAVAILABLE and _age(stored.get("finished")) > UNAVAILABLE_RECHECK:
+    if stored.status == UNAVAILABLE and _age(stored.finished) > UNAVAILABLE_RECHECK:
         return None, "its `unavailable` verdict of %s is over a day old: the index may have a build now" % (
-            stored.get("finished"))
+            stored.finished)
     installed = None
-    if stored["status"] != UNAVAILABLE:
+    if stored.status != UNAVAILABLE:
         installed = _installed_now(inputs.env)
         if installed is None:
             return None, "its environment is gone, damaged or built for another definition"
@@ -161,13 +166,12 @@ def lookup(inputs: Inputs, ctx) -> tuple[dict | None, str]:
         changed = [name for name in COMPONENTS if parts.get(name) != cache.get("parts", {}).get(name)]
         return None, "changed since its last run: " + (", ".join(changed) or "key")
     for kind in ("junit", "lock", "log"):
-        if stored["status"] != UNAVAILABLE or kind == "log":
-            if not stored.get(kind) or not (ctx.project.root / stored[kind]).is_file():
+        if stored.status != UNAVAILABLE or kind == "log":
+            named = getattr(stored, kind)
+            if not named or not (ctx.project.root / named).is_file():
                 return None, "its %s file is gone" % kind
-    reused = dict(stored)
-    reused["cached_from"] = {"finished": stored["finished"], "tests_s": stored["durations"]["tests_s"],
-                             "key": cache["key"]}
-    return reused, ""
+    stored.cached_from = {"finished": stored.finished, "tests_s": stored.durations.tests_s, "key": cache["key"]}
+    return stored, ""
 
 
 def _age(finished) -> datetime.timedelta:

@@ -14,7 +14,7 @@ from . import project as projects
 from .console import progress
 from .files import write_atomic
 from .inputs import CATALOGUE, UsageError, load, load_one
-from .runner import now, rel, run_bench, stamp
+from .runner import rel, run_bench
 from .status import UNAVAILABLE
 
 
@@ -26,7 +26,7 @@ def cmd_cell(args) -> int:
     project, m, (cell,), ctx = load_one(args)
     results, interrupted, _ = pipeline.run_cells(m, [cell], ctx, False, use_cache=not args.no_cache)
     r = results[0]
-    print("junit: %s  log: %s  lock: %s" % (r.get("junit", "-"), r.get("log", "-"), r.get("lock", "-")))
+    print("junit: %s  log: %s  lock: %s" % (r.junit or "-", r.log or "-", r.lock or "-"))
     # Same rule as the matrix, so a CI job per cell agrees with the whole-matrix run.
     return pipeline.finish(results, interrupted, args)
 
@@ -50,35 +50,25 @@ def cmd_bench(args) -> int:
             text = "%s: %s" % (data["status"], data["reason"])
             failed = failed or data["status"] != UNAVAILABLE
         progress(i, len(cells), cell, text)
-    existing = ctx.layout.report(report.report_name(m, False))
-    if existing.exists():
-        old = json.loads(existing.read_text())
-        report.merge_bench(old, m, report.load_bench(ctx.reports))
-        report.write(old, ctx.reports, report.report_name(m, False))
-        print("throughput merged into %s and %s" % (rel(existing, ctx), rel(existing.with_suffix(".md"), ctx)))
+    # The matrix's report, rebuilt from every cell's stored result with the figures now on disk (--cells only
+    # chose which cells to bench): written only when each cell has a result that may join it.
+    name = report.report_name(m, False)
+    stored = results, refused = pipeline.stored_results(m.cells, ctx)
+    if results and not refused:
+        pipeline.report_from_stored(m, m.cells, ctx, name, False, stored)
+        print("throughput joined to %s.json/.md/.html, rebuilt from the cells' stored results"
+              % rel(ctx.layout.report(name).with_suffix(""), ctx))
+    else:
+        print("tfpin: figures kept in %s/; they join the report of the next full `tfpin matrix` (%d of %d cells "
+              "have no valid stored result)" % (rel(ctx.layout.bench_dir, ctx), len(refused), len(m.cells)))
     return 1 if failed else 0
 
 
 def cmd_report(args) -> int:
     """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
     project, m, cells, ctx = load(args)
-    from . import cache
-
-    results, refused = [], []
-    digest, sources = project.install_digest(), cache.sources_digest(ctx)
-    for cell in cells:
-        path = ctx.layout.result(cell.id)
-        if not path.exists():
-            refused.append("%s: no result for cell %s" % (rel(path, ctx), cell.id))
-            continue
-        problem, data = report.check_result(path, cell, stamp(cell, digest), sources, __version__)
-        if problem:
-            refused.append(problem)
-        else:
-            results.append(data)
-    started = now()
-    name = report.report_name(m, bool(args.cells))
-    rep = pipeline._write(m, cells, results, started, started if not refused else None, ctx, name, bool(args.cells))
+    rep, results, refused = pipeline.report_from_stored(m, cells, ctx, report.report_name(m, bool(args.cells)),
+                                                        bool(args.cells))
     print(report.markdown(rep), end="")
     for line in refused:
         print("tfpin: refused %s" % line, file=sys.stderr)

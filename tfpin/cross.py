@@ -42,7 +42,7 @@ def skip_reason(project, selection) -> str:
 def cache_key(passed_results) -> str | None:
     """The verdicts depend on the passed cells (each keyed by tfpin.cache: env, installed set, sources...)
     and on this module's comparisons; None when some cell has no key (its verdict was not sealed)."""
-    keys = [(r["id"], (r.get("cache") or {}).get("key")) for r in passed_results]
+    keys = [(r.id, (r.cache or {}).get("key")) for r in passed_results]
     if not keys or not all(k for _, k in keys):
         return None
     data = json.dumps({"cells": keys, "cross.py": Path(__file__).read_text(), "tfpin": __version__})
@@ -61,12 +61,19 @@ def cached(root: Path, key: str | None) -> dict | None:
     return dict(verdicts, cached_from={"finished": stored.get("finished"), "key": key})
 
 
+def stored(cells, results, ctx) -> dict | None:
+    """The verdicts of the last cross step over exactly these passed results, if still on disk (a report
+    rebuilt from stored results keeps them; nothing is run)."""
+    by_id = {c.id: c for c in cells}
+    return cached(ctx.layout.artifacts, cache_key([r for r in results if r.status == "passed" and r.id in by_id]))
+
+
 def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
     """Write artifacts in every passed cell, read them in every such cell, return the report's `cross`."""
     reason = skip_reason(ctx.project, ctx.selection)
     root = ctx.layout.artifacts
     by_id = {c.id: c for c in cells}
-    passed_results = [r for r in results if r["status"] == "passed" and r["id"] in by_id]
+    passed_results = [r for r in results if r.status == "passed" and r.id in by_id]
     key = cache_key(passed_results) if not reason else None
     if use_cache and key:
         hit = cached(root, key)
@@ -76,7 +83,7 @@ def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
             return hit
     if reason:
         return {"skipped": reason}
-    passed = [by_id[r["id"]] for r in passed_results]
+    passed = [by_id[r.id] for r in passed_results]
     if len(passed) < 1:
         return {"skipped": "no cell passed"}
     if root.exists() and not ((root / MARKER).is_file() or (root / VERDICTS).is_file()):  # verdicts: before markers

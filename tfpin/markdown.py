@@ -30,7 +30,7 @@ def render(report: dict) -> str:
         shown = r["status"] + (" (cached)" if r.get("cached_from") else "")
         rows.append("| %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s |" % (
             code(r["id"]), shown, t["passed"], t["failed"], t["errors"], t["skipped"], d["setup_s"], d["tests_s"],
-            text(tensorflow_build(r)), text(res.get("keras", r.get("keras") or "")),
+            text(tensorflow_build(r)), text(res.get("keras", r["requirements"].get("keras", ""))),
             " | ".join(text(res.get(k, "")) for k in MD_VERSIONS), throughput_cell(r.get("throughput"))))
     missing = [c for c in report["cells_planned"] if c not in {r["id"] for r in report["cells"]}]
     for cid in missing:
@@ -137,7 +137,7 @@ def tensorflow_build(r: dict) -> str:
     for name, label in (("intel-tensorflow", "intel"), ("tensorflow-gpu", "gpu")):
         if name in res:
             return "%s (%s)" % (res[name], label)
-    return res.get("tensorflow", r.get("tensorflow") or "")
+    return res.get("tensorflow", r["requirements"].get("tensorflow", ""))
 
 
 def throughput_cell(tp) -> str:

@@ -17,10 +17,11 @@ import sys
 import threading
 import time
 
-from . import cache, cross, environ, inputs, procs, report, schedule
+from . import __version__, cache, cross, environ, inputs, procs, report, schedule
 from .console import closing_line, progress, result_line
 from .files import write_atomic
-from .runner import cell_environ, now, rel, run_cell
+from .result import CellResult
+from .runner import cell_environ, now, rel, run_cell, stamp
 from .status import exit_code, exit_reason
 
 
@@ -69,7 +70,7 @@ def default_jobs() -> int:
 
 
 def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: int = 1,
-              use_cache: bool = True) -> tuple[list[dict], int | None, dict | None]:
+              use_cache: bool = True) -> tuple[list[CellResult], int | None, dict | None]:
     """Run cells, `jobs` at a time; (results in matrix order, interrupt exit code or None, final report or None).
 
     A cell whose verdict cache key (tfpin/cache.py) is unchanged re-uses its stored result, marked as
@@ -99,12 +100,12 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
                 result = run_cell(cell, ctx, say)
             except procs.Interrupted as exc:
                 if exc.result is not None:
-                    exc.result["harness"]["sources"] = sources
+                    exc.result.harness["sources"] = sources
                     say(result_line(exc.result))
                 raise
-            result["harness"]["sources"] = sources
+            result.harness["sources"] = sources
             cache.seal(result, inputs, ctx, cache.sources_digest(ctx))
-            write_atomic(ctx.layout.result(cell.id), json.dumps(result, indent=2) + "\n")
+            write_atomic(ctx.layout.result(cell.id), json.dumps(result.to_json(), indent=2) + "\n")
         else:
             result = hit
         say(result_line(result))
@@ -138,7 +139,7 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
     return results, interrupted, final
 
 
-def _ordered(done: dict) -> list[dict]:
+def _ordered(done: dict) -> list[CellResult]:
     return [done[i] for i in sorted(done)]
 
 
@@ -149,6 +150,37 @@ def _write(m, cells, results, started, finished, ctx, name, partial, interrupted
         rep["cross"] = cross_verdicts
     report.write(rep, ctx.reports, name)
     return rep
+
+
+def stored_results(cells, ctx) -> tuple[list[CellResult], list[str]]:
+    """Each cell's last result (reports/cells/<id>.json) that may join a report now, and why each other may not:
+    whole, for this definition, unfiltered, of this checkout, made by this tfpin (report.check_result)."""
+    results, refused = [], []
+    digest, sources = ctx.project.install_digest(), cache.sources_digest(ctx)
+    for cell in cells:
+        path = ctx.layout.result(cell.id)
+        if not path.exists():
+            refused.append("%s: no result for cell %s" % (rel(path, ctx), cell.id))
+            continue
+        problem, result = report.check_result(path, cell, stamp(cell, digest), sources, __version__)
+        if problem:
+            refused.append(problem)
+        else:
+            results.append(result)
+    return results, refused
+
+
+def report_from_stored(m, cells, ctx, name: str, partial: bool,
+                       stored=None) -> tuple[dict, list[CellResult], list[str]]:
+    """The report rebuilt from the cells' stored results (`stored`: stored_results() already read), never from an
+    earlier report, with the stored bench figures and the cross verdicts made over exactly these results;
+    (report, results, refused)."""
+    results, refused = stored or stored_results(cells, ctx)
+    started = min((r.started for r in results), default=now())
+    finished = max((r.finished for r in results), default=started) if not refused else None
+    verdicts = cross.stored(cells, results, ctx) if not refused and not partial else None
+    rep = _write(m, cells, results, started, finished, ctx, name, partial, cross_verdicts=verdicts)
+    return rep, results, refused
 
 
 def finish(results, interrupted, args) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from packaging.version import Version
 
+from .result import CellResult
 from .status import PASSED, UNAVAILABLE
 
 
@@ -57,14 +58,14 @@ def group_cells(cells) -> dict[tuple, list]:
     return groups
 
 
-def verdicts(cells, results: list[dict], table_groups) -> list[dict]:
+def verdicts(cells, results: list[CellResult], table_groups) -> list[dict]:
     """One verdict per requirement set (a TF/Keras pair), across the Pythons it was run on."""
-    by_id = {r["id"]: r for r in results}
+    by_id = {r.id: r for r in results}
     groups = group_cells(cells)
     out = []
     for group, members in groups.items():
-        statuses = {c.id: by_id[c.id]["status"] if c.id in by_id else "not run" for c in members}
-        failing = [t for c in members if c.id in by_id for t in by_id[c.id].get("failing", [])]
+        statuses = {c.id: by_id[c.id].status if c.id in by_id else "not run" for c in members}
+        failing = [t for c in members if c.id in by_id for t in by_id[c.id].failing]
         ran = [s for s in statuses.values() if s != UNAVAILABLE]
         if "not run" in ran:
             verdict = "incomplete"
@@ -79,9 +80,9 @@ def verdicts(cells, results: list[dict], table_groups) -> list[dict]:
     return out
 
 
-def recommend(cells, results: list[dict]) -> dict:
+def recommend(cells, results: list[CellResult]) -> dict:
     """The newest requirement set whose cells passed on every Python this matrix asks for."""
-    by_id = {r["id"]: r for r in results}
+    by_id = {r.id: r for r in results}
     groups = group_cells(cells)
     ranked = sorted(groups, key=lambda g: [Version(v) for _, v in g], reverse=True)
     rejected = []
@@ -92,8 +93,8 @@ def recommend(cells, results: list[dict]) -> dict:
             r = by_id.get(cell.id)
             if r is None:
                 problems.append("%s not run" % cell.id)
-            elif r["status"] != PASSED:
-                problems.append("%s %s" % (cell.id, r["status"]))
+            elif r.status != PASSED:
+                problems.append("%s %s" % (cell.id, r.status))
         label = " + ".join("%s %s" % kv for kv in group)
         if problems:
             rejected.append({"requirements": dict(group), "why": "; ".join(problems)})
@@ -101,7 +102,7 @@ def recommend(cells, results: list[dict]) -> dict:
         return {
             **{name: version for name, version in group},
             "requirements": dict(group),
-            "python": [c.python for c in members if by_id[c.id]["status"] == PASSED],
+            "python": [c.python for c in members if by_id[c.id].status == PASSED],
             "cells": [c.id for c in members],
             "constraints": pin_lines(members),
             "summary": "%s on Python %s" % (label, ", ".join(c.python for c in members)),

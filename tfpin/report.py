@@ -12,9 +12,11 @@ from pathlib import Path
 from .files import write_atomic
 from .markdown import render as markdown
 from .recommend import no_recommendation, pins_in_force, recommend, verdicts
+from .result import CellResult
 from .status import STATUSES
 
-SCHEMA = 2  # 2: results carry stamp, definition, selection; reports partial/interrupted
+SCHEMA = 3  # 2: results carry stamp, definition, selection; reports partial/interrupted. 3: each cell is a
+#            CellResult record (tfpin/result.py, its own schema), pins only under `requirements`
 MD_VERSIONS = ("numpy", "protobuf", "h5py")
 
 
@@ -44,7 +46,7 @@ def remove(reports_dir: Path, name: str) -> None:
             path.unlink()
 
 
-def build(matrix, cells, results: list[dict], started: str, finished: str | None, bench: dict,
+def build(matrix, cells, results: list[CellResult], started: str, finished: str | None, bench: dict,
           table_groups=None, selection=None, partial: bool = False, interrupted: bool = False) -> dict:
     """table_groups: requirement sets of the user's table (default: matrices/table.toml), to mark off-table ones.
 
@@ -77,7 +79,7 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
         "partial": bool(partial or selection),
         "interrupted": interrupted,
         "cells_planned": [c.id for c in cells],
-        "cells": results,
+        "cells": [r.to_json() for r in results],
         "summary": summary(results, len(cells)),
         "pairs": verdicts(cells, results, table_groups),
         "pins": pins_in_force(cells),
@@ -89,17 +91,16 @@ def build(matrix, cells, results: list[dict], started: str, finished: str | None
     return rep
 
 
-def migration_cost(results: list[dict]) -> list[dict]:
+def migration_cost(results: list[CellResult]) -> list[dict]:
     """Per cell of a migration matrix: what failed, what could not apply (skip reasons, counted), and the
     notes its tests attached (which compat rows it needed): the price of moving there."""
     out = []
     for r in results:
         reasons: dict[str, int] = {}
-        for reason in (r.get("skips") or {}).values():
+        for reason in (r.skips or {}).values():
             reasons[reason] = reasons.get(reason, 0) + 1
-        out.append({"cell": r["id"], "status": r["status"], "failing": r.get("failing", []),
-                    "reason": r.get("reason", ""), "skipped": sorted(reasons.items(), key=lambda kv: -kv[1]),
-                    "notes": r.get("notes", [])})
+        out.append({"cell": r.id, "status": r.status, "failing": r.failing, "reason": r.reason,
+                    "skipped": sorted(reasons.items(), key=lambda kv: -kv[1]), "notes": r.notes or []})
     return out
 
 
@@ -165,22 +166,21 @@ def check_result(path: Path, cell, current_stamp: str, sources: str | None = Non
     """(problem or '', result): a stored result joins a report only if it is whole, for this definition, unfiltered,
     of these sources (`sources`: their digest now) and made by this tfpin (`version`)."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+        data = CellResult.from_json(json.loads(Path(path).read_text()), str(path))
+    except (OSError, ValueError) as exc:  # ResultFormatError is a ValueError: it names the file and the key
         return "%s: unreadable (%s)" % (path, exc), None
-    if not isinstance(data, dict) or data.get("id") != cell.id or data.get("status") not in STATUSES:
+    if data.id != cell.id or data.status not in STATUSES:
         return "%s: not a tfpin result for cell %s" % (path, cell.id), None
-    if data.get("stamp") != current_stamp:
-        old, wanted = data.get("definition") or {}, cell.definition()
+    if data.stamp != current_stamp:
+        old, wanted = data.definition or {}, cell.definition()
         diffs = ["%s: %s -> %s" % (k, old.get(k), wanted[k]) for k in wanted if old.get(k) != wanted[k]]
         return ("%s: produced for another definition of %s (stamp %s, the matrix now gives %s%s)"
-                % (path, cell.id, data.get("stamp"), current_stamp,
-                   "; " + "; ".join(diffs) if diffs else "")), None
-    if data.get("selection"):
-        return ("%s: a filtered run (pytest args %s), not the full suite" % (path, " ".join(data["selection"]))), None
-    if data.get("finished") is None or data.get("status") == "interrupted":
+                % (path, cell.id, data.stamp, current_stamp, "; " + "; ".join(diffs) if diffs else "")), None
+    if data.selection:
+        return ("%s: a filtered run (pytest args %s), not the full suite" % (path, " ".join(data.selection))), None
+    if data.finished is None or data.status == "interrupted":
         return "%s: the run of %s did not finish" % (path, cell.id), None
-    made = data.get("harness") or {}
+    made = data.harness
     if version is not None and made.get("tfpin") != version:
         return ("%s: made by tfpin %s, this is tfpin %s: results of two harness versions are not joined; re-run "
                 "the cell" % (path, made.get("tfpin", "(unknown)"), version)), None
@@ -193,7 +193,7 @@ def check_result(path: Path, cell, current_stamp: str, sources: str | None = Non
 def summary(results, planned: int) -> dict:
     out = {"planned": planned, "finished": len(results)}
     for r in results:
-        out[r["status"]] = out.get(r["status"], 0) + 1
+        out[r.status] = out.get(r.status, 0) + 1
     return out
 
 

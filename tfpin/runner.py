@@ -22,6 +22,7 @@ from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter
 from .files import move_aside, write_atomic
 from .installer import parse_freeze
 from .layout import EVIDENCE, TRANSIENT, Layout
+from .result import CellResult, Counts
 from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
 KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
@@ -68,7 +69,7 @@ class Context:
 class CellInterrupted(procs.Interrupted):
     """An interrupt that carries the interrupted cell's result (status `interrupted`)."""
 
-    def __init__(self, result: dict, code: int, name: str):
+    def __init__(self, result: CellResult, code: int, name: str):
         super().__init__(code, name, result)
 
 
@@ -82,19 +83,8 @@ def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def base_result(cell: Cell, ctx: Context) -> dict:
-    pins = cell.pins
-    return {
-        "id": cell.id, "python": cell.python,
-        "tensorflow": pins.get("tensorflow"), "keras": pins.get("keras"),
-        "requirements": pins, "constraints": cell.constraint_lines(),
-        "definition": cell.definition(), "stamp": stamp(cell, ctx.install_digest), "selection": ctx.selection,
-        "status": None, "reason": "",
-        "tests": {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}, "failing": [],
-        "durations": {"setup_s": 0.0, "tests_s": 0.0},
-        "resolved": {}, "env": {}, "started": now(), "finished": None,
-        "harness": {"tfpin": __version__},  # plus "sources": the digest of the code it ran (set by the run)
-    }
+def base_result(cell: Cell, ctx: Context) -> CellResult:
+    return CellResult.for_cell(cell, stamp(cell, ctx.install_digest), ctx.selection, now(), __version__)
 
 
 def evidence_path(ctx: Context, kind: str, cell: Cell) -> Path:
@@ -167,7 +157,7 @@ def cell_environ(cell: Cell, ctx: Context) -> dict:
     return env
 
 
-def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
+def prepare(cell: Cell, ctx: Context, result: CellResult, log) -> CellEnv | None:
     """Build or reuse the env; fill setup time, lock file and resolved versions. None if unusable."""
     env = CellEnv(cell, ctx.envs, ctx.project.root, ctx.install_digest, ctx.local)
     start = time.monotonic()
@@ -175,30 +165,30 @@ def prepare(cell: Cell, ctx: Context, result: dict, log) -> CellEnv | None:
         info = env.ensure(log)
         freeze = env.freeze()
     except MissingInterpreter as exc:
-        result.update(status=MISSING, reason="%s: %s" % (cell.id, exc))
+        result.fail(MISSING, "%s: %s" % (cell.id, exc))
         return None
     except Unavailable as exc:
-        result.update(status=UNAVAILABLE, reason="%s: %s" % (cell.id, exc))
+        result.fail(UNAVAILABLE, "%s: %s" % (cell.id, exc))
         return None
     except InstallError as exc:
-        result.update(status=ERROR, reason="%s: environment: %s" % (cell.id, exc))
+        result.fail(ERROR, "%s: environment: %s" % (cell.id, exc))
         return None
     finally:
-        result["durations"]["setup_s"] = round(time.monotonic() - start, 2)
-    result["env"] = {"installer": info["installer"], "reused": info["reused"], "path": str(env.path)}
+        result.durations.setup_s = round(time.monotonic() - start, 2)
+    result.env = {"installer": info["installer"], "reused": info["reused"], "path": str(env.path)}
     if info["rebuilt_because"]:
-        result["env"]["rebuilt_because"] = info["rebuilt_because"]
+        result.env["rebuilt_because"] = info["rebuilt_because"]
     if info.get("reinstalled"):
-        result["env"]["reinstalled"] = info["reinstalled"]
+        result.env["reinstalled"] = info["reinstalled"]
     lock = evidence_path(ctx, "locks", cell)
     write_atomic(lock, freeze)
-    result["lock"] = rel(lock, ctx)
+    result.lock = rel(lock, ctx)
     env.resolved = parse_freeze(freeze)
-    result["resolved"] = {k: env.resolved[k] for k in KEY_PACKAGES if k in env.resolved}
+    result.resolved = {k: env.resolved[k] for k in KEY_PACKAGES if k in env.resolved}
     return env
 
 
-def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: dict, log) -> list[str] | None:
+def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log) -> list[str] | None:
     """Import every pinned package in the cell's Python, as the suite would: the top-level modules they gave,
     or None (the cell failed) if one does not import. Without this a suite that importorskips TensorFlow
     passes where TensorFlow cannot load."""
@@ -218,14 +208,14 @@ def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: dict, log) -> 
         return modules
     first = failures[0]
     version = dict(cell.requirements).get(first["dist"], "")
-    result.update(status=FAILED, reason="%s: pinned package %s%s does not import in this cell (module %s): %s; the "
-                  "suite was not run: its tests could only fail or be skipped on that import (log: %s)" % (
-                      cell.id, first["dist"], "==" + version if version else "", first["module"], first["error"],
-                      rel(evidence_path(ctx, "logs", cell), ctx)))
+    result.fail(FAILED, "%s: pinned package %s%s does not import in this cell (module %s): %s; the suite was "
+                "not run: its tests could only fail or be skipped on that import (log: %s)" % (
+                    cell.id, first["dist"], "==" + version if version else "", first["module"], first["error"],
+                    rel(evidence_path(ctx, "logs", cell), ctx)))
     return None
 
 
-def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> dict:
+def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> CellResult:
     result = base_result(cell, ctx)
     phase = ["waiting for its environment"]
     try:
@@ -240,13 +230,13 @@ def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> dict:
             previous.discard()
     except (KeyboardInterrupt, procs.Interrupted) as exc:
         code, name = (exc.code, exc.name) if isinstance(exc, procs.Interrupted) else (130, "SIGINT")
-        result.update(status=INTERRUPTED, reason="%s: interrupted by %s while %s" % (cell.id, name, phase[0]))
-        result["finished"] = now()
+        result.fail(INTERRUPTED, "%s: interrupted by %s while %s" % (cell.id, name, phase[0]))
+        result.finished = now()
         raise CellInterrupted(result, code, name) from None
     return result
 
 
-def _run_locked(cell: Cell, ctx: Context, result: dict, phase: list) -> None:
+def _run_locked(cell: Cell, ctx: Context, result: CellResult, phase: list) -> None:
     log_path = evidence_path(ctx, "logs", cell)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log_file:
@@ -266,13 +256,13 @@ def _run_locked(cell: Cell, ctx: Context, result: dict, phase: list) -> None:
         except (KeyboardInterrupt, procs.Interrupted) as exc:
             log("== %s: interrupted by %s while %s" % (cell.id, getattr(exc, "name", "SIGINT"), phase[0]))
             raise
-        if result["status"] in (MISSING, UNAVAILABLE, ERROR, FAILED) and not result["durations"]["tests_s"]:
-            log("== %s: %s" % (result["status"], result["reason"]))
-    result["log"] = rel(log_path, ctx)
-    result["finished"] = now()
+        if result.status in (MISSING, UNAVAILABLE, ERROR, FAILED) and not result.durations.tests_s:
+            log("== %s: %s" % (result.status, result.reason))
+    result.log = rel(log_path, ctx)
+    result.finished = now()
 
 
-def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, log, pinned_modules=()) -> None:
+def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_file, log, pinned_modules=()) -> None:
     junit_path = evidence_path(ctx, "junit", cell)
     progress, outcome_path = transient_path(ctx, "progress", cell), transient_path(ctx, "outcome", cell)
     junit_path.parent.mkdir(parents=True, exist_ok=True)
@@ -286,7 +276,7 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, lo
     start = time.monotonic()
     exit_code, _ = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), stdout=log_file,
                              timeout=ctx.deadline, stop_codes=(2,))
-    result["durations"]["tests_s"] = round(time.monotonic() - start, 2)
+    result.durations.tests_s = round(time.monotonic() - start, 2)
     running = progress.read_text().strip() if progress.exists() else ""
     crash = ""
     if exit_code is None:
@@ -299,19 +289,19 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: dict, log_file, lo
     if unreadable:
         crash = "its JUnit report %s is unreadable (%s)" % (rel(junit_path, ctx), unreadable)
     if tests:
-        result["tests"] = {k: tests[k] for k in ("passed", "failed", "skipped", "errors")}
-        result["failing"] = tests["failing"]
-        result["skips"] = tests["skip_reasons"]
-        result["notes"] = tests["notes"]
-        result["junit"] = rel(junit_path, ctx)
+        result.tests = Counts(**{k: tests[k] for k in ("passed", "failed", "skipped", "errors")})
+        result.failing = tests["failing"]
+        result.skips = tests["skip_reasons"]
+        result.notes = tests["notes"]
+        result.junit = rel(junit_path, ctx)
     outcome = _read_json(outcome_path)
     if outcome is not None:
-        result["completeness"] = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
+        result.completeness = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
     usage = _usage_error(log_file.name, log_start) if exit_code == 4 else ""
     status, reason = classify(tests, exit_code, crash, outcome, usage, pinned_modules,
                               expect_outcome=exit_code is not None and exit_code >= 0)
-    result["status"] = status
-    result["reason"] = "%s: %s (log: %s)" % (cell.id, reason, rel(evidence_path(ctx, "logs", cell), ctx)) \
+    result.status = status
+    result.reason = "%s: %s (log: %s)" % (cell.id, reason, rel(evidence_path(ctx, "logs", cell), ctx)) \
         if reason else ""
     for path in (progress, outcome_path):
         if path.exists():
@@ -366,25 +356,25 @@ def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
     with EnvLock(ctx.layout.env(cell.id), lambda text: None):
         env = prepare(cell, ctx, result, lambda _text: None)
         if env is None:
-            return {"status": result["status"], "reason": result["reason"], "stamp": result["stamp"]}
+            return {"status": result.status, "reason": result.reason, "stamp": result.stamp}
         cmd = [str(env.python), *ctx.project.bench, *args]
         code, out = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), timeout=ctx.deadline)
     out = out or ""
     data = procs.last_json(out)
     if data is not None and data.get("loss_finite") is False:
-        data.update(status=ERROR, stamp=result["stamp"], reason="%s: the training loss was not finite during the "
+        data.update(status=ERROR, stamp=result.stamp, reason="%s: the training loss was not finite during the "
                     "timed steps: a throughput of a diverged run is not reported" % cell.id)
         data.pop("images_per_sec", None)
         data.pop("keras_images_per_sec", None)
         return data
     if code is None:
         return {"status": ERROR, "reason": "%s: bench was still running after the %d s deadline and was killed"
-                % (cell.id, ctx.deadline), "stamp": result["stamp"]}
+                % (cell.id, ctx.deadline), "stamp": result.stamp}
     if code != 0 or data is None:
         tail = " | ".join(out.strip().splitlines()[-5:])
         return {"status": ERROR, "reason": "%s: bench exited %s: %s" % (cell.id, code, tail or "no JSON printed"),
-                "stamp": result["stamp"]}
-    data["stamp"] = result["stamp"]
+                "stamp": result.stamp}
+    data["stamp"] = result.stamp
     data["status"] = "measured"
     return data
 

@@ -104,35 +104,35 @@ def unimportable_skips(skip_reasons: dict, pinned_modules) -> list:
 
 
 def executed(results) -> int:
-    return sum(r["tests"]["passed"] + r["tests"]["failed"] + r["tests"]["errors"] for r in results)
+    return sum(r.tests.executed for r in results)
 
 
 def exit_code(results, skip_missing: bool = False) -> int:
     """0 exactly when every cell passed or honestly cannot exist, and something actually ran."""
     accepted = {PASSED, UNAVAILABLE} | ({MISSING} if skip_missing else set())
-    if any(r["status"] not in accepted for r in results):
+    if any(r.status not in accepted for r in results):
         return EXIT_FAILED
     if executed(results) == 0:
-        return EXIT_ONLY_UNAVAILABLE if results and all(r["status"] == UNAVAILABLE for r in results) else EXIT_FAILED
+        return EXIT_ONLY_UNAVAILABLE if results and all(r.status == UNAVAILABLE for r in results) else EXIT_FAILED
     return EXIT_OK
 
 
 def exit_reason(results, skip_missing: bool = False) -> str:
     """The one line that says why a run is red (empty when it is green)."""
     accepted = {PASSED, UNAVAILABLE} | ({MISSING} if skip_missing else set())
-    bad = [r for r in results if r["status"] not in accepted]
+    bad = [r for r in results if r.status not in accepted]
     if bad:
-        missing = [r for r in bad if r["status"] == MISSING]
+        missing = [r for r in bad if r.status == MISSING]
         line = "%d of %d cells did not pass: %s" % (
-            len(bad), len(results), ", ".join("%s (%s)" % (r["id"], r["status"]) for r in bad))
+            len(bad), len(results), ", ".join("%s (%s)" % (r.id, r.status) for r in bad))
         if missing:
-            pys = sorted({r["python"] for r in missing})
+            pys = sorted({r.python for r in missing})
             line += ("; no interpreter for Python %s on this machine: install it (e.g. `pyenv install %s`) or put "
                      "python%s on PATH, or pass --skip-missing-interpreters to accept it"
                      % (", ".join(pys), pys[0], pys[0]))
         return line
     if executed(results) == 0:
-        if results and all(r["status"] == UNAVAILABLE for r in results):
+        if results and all(r.status == UNAVAILABLE for r in results):
             return "every cell is unavailable (no build for its Python): nothing ran, nothing is proven (exit 3)"
         return "zero tests executed across %d cells: nothing was proven, so the run is not green" % len(results)
     return ""

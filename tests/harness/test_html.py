@@ -48,8 +48,8 @@ def visible_text(dom):
 def page(tmp_path_factory):
     out = tmp_path_factory.mktemp("html")
     results = table_results({"py3.6-tf1.13-keras2.2.4": "failed"})
-    results[2]["failing"] = ["tests/cell/test_ema.py::test_shadow"]
-    results[2]["skips"] = {"tests/cell/test_gpu.py::test_x": "no GPU visible"}
+    results[2].failing = ["tests/cell/test_ema.py::test_shadow"]
+    results[2].skips = {"tests/cell/test_gpu.py::test_x": "no GPU visible"}
     rep = report.build(TABLE, TABLE.cells, results, "t0", "t1", {})
     rep["cross"] = cross.summarize(*inputs(), failures={})
     report.write(rep, out, "matrix")

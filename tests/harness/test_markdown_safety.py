@@ -118,8 +118,8 @@ def injected_report():
         status = "unavailable" if cell.id.startswith("py3.7-tf1.12") else "failed" if cell.id == FAILED else "passed"
         r = result(cell, status)
         if status == "failed":
-            r["failing"] = [TEST_ID]
-            r["reason"] = "%s: 1 failed, 0 errors: %s; first error: AssertionError: %s" % (cell.id, TEST_ID, PAYLOAD)
+            r.failing = [TEST_ID]
+            r.reason = "%s: 1 failed, 0 errors: %s; first error: AssertionError: %s" % (cell.id, TEST_ID, PAYLOAD)
         results.append(r)
     rep = report.build(full, cells, results, "t0", "t1", {})
     written, reads, census = inputs()
@@ -135,9 +135,9 @@ def injected_migration_report():
     results = []
     for cell, status in zip(m.cells[:2], ("failed", "passed")):
         r = result(cell, status, reason=("%s: %s" % (cell.id, PAYLOAD)) if status == "failed" else "")
-        r["failing"] = [TEST_ID] if status == "failed" else []
-        r["skips"] = {"a::t1": PAYLOAD, "a::t2": PAYLOAD}
-        r["notes"] = [PAYLOAD]
+        r.failing = [TEST_ID] if status == "failed" else []
+        r.skips = {"a::t1": PAYLOAD, "a::t2": PAYLOAD}
+        r.notes = [PAYLOAD]
         results.append(r)
     return report.build(m, m.cells[:2], results, "t0", "t1", {})
 

@@ -1,23 +1,22 @@
 """Report rendering and the recommendation, from fixture results (no environments built)."""
 import json
 
+from tfpin import __version__, recommend, report
 from tfpin import matrix as matrices
-from tfpin import recommend, report
+from tfpin.result import CellResult, Counts, Durations
 
 TABLE = matrices.load("table")
 
 
 def result(cell, status, passed=10, reason=""):
+    """A finished cell's record as the runner completes it (fixture values for what a run would measure)."""
     tensorflow = next(v for k, v in cell.pins.items() if k.endswith("tensorflow"))  # any build: intel-tensorflow too
-    return {
-        "id": cell.id, "python": cell.python, "tensorflow": tensorflow, "keras": cell.pins.get("keras"),
-        "requirements": cell.pins, "constraints": cell.constraint_lines(), "status": status, "reason": reason,
-        "tests": {"passed": passed if status == "passed" else 0, "failed": 1 if status == "failed" else 0,
-                  "skipped": 0, "errors": 0},
-        "failing": [], "durations": {"setup_s": 1.0, "tests_s": 2.0},
-        "resolved": {"tensorflow": tensorflow, "numpy": "1.16.6", "protobuf": "3.19.6", "h5py": "2.10.0"},
-        "stamp": "stamp-" + cell.id, "definition": cell.definition(), "selection": None, "finished": "t1",
-    }
+    r = CellResult.for_cell(cell, "stamp-" + cell.id, None, "t0", __version__)
+    r.status, r.reason, r.finished = status, reason, "t1"
+    r.tests = Counts(passed=passed if status == "passed" else 0, failed=1 if status == "failed" else 0)
+    r.durations = Durations(setup_s=1.0, tests_s=2.0)
+    r.resolved = {"tensorflow": tensorflow, "numpy": "1.16.6", "protobuf": "3.19.6", "h5py": "2.10.0"}
+    return r
 
 
 def table_results(overrides=None):
@@ -71,7 +70,8 @@ def test_json_and_markdown(tmp_path):
     rep = report.build(TABLE, TABLE.cells, results, "2026-01-01T00:00:00+00:00", None, bench)
     report.write(rep, tmp_path)
     data = json.loads((tmp_path / "matrix.json").read_text())
-    assert data["schema"] == 2 and data["matrix"] == "table" and data["finished"] is None
+    assert data["schema"] == 3 and data["matrix"] == "table" and data["finished"] is None
+    assert data["cells"][0]["schema"] == 1 and "tensorflow" not in data["cells"][0]  # pins: under requirements
     assert data["summary"] == {"planned": 8, "finished": 8, "passed": 7, "unavailable": 1}
     assert data["cells"][0]["throughput"]["images_per_sec"] == 151.2
     md = (tmp_path / "matrix.md").read_text()
@@ -155,7 +155,7 @@ def test_off_table_pairs_get_a_verdict_with_failing_tests():
             status = "passed"
         r = result(cell, status)
         if status == "failed":
-            r["failing"] = ["tests/cell/test_keras_models.py::test_h5[keras]"]
+            r.failing = ["tests/cell/test_keras_models.py::test_h5[keras]"]
         results.append(r)
     rep = report.build(full, full.cells, results, "t0", "t1", {})
     pairs = {(p["requirements"]["tensorflow"], p["requirements"]["keras"]): p for p in rep["pairs"]}
@@ -180,7 +180,7 @@ def test_closing_line_counts_tests_over_cells():
 
 
 def test_bench_figures_attach_only_to_the_same_definition_and_a_finite_loss():
-    results = table_results()[:3]
+    results = [r.to_json() for r in table_results()[:3]]  # the report's cells: where the figures are attached
     ids = [r["id"] for r in results]
     bench = {ids[0]: {"status": "measured", "images_per_sec": 100.0, "loss_finite": True, "stamp": "stamp-" + ids[0]},
              ids[1]: {"status": "measured", "images_per_sec": 100.0, "loss_finite": True, "stamp": "an-older-env"},
@@ -223,7 +223,7 @@ def test_filtered_or_interrupted_runs_recommend_nothing():
 
 def test_subset_recommends_only_pythons_that_ran_and_is_marked_partial():
     py37 = [c for c in TABLE.cells if c.python == "3.7"]
-    results = [r for r in table_results() if r["python"] == "3.7"]
+    results = [r for r in table_results() if r.python == "3.7"]
     rep = report.build(TABLE, py37, results, "t0", "t1", {}, partial=True)
     rec = rep["recommendation"]
     assert rec["python"] == ["3.7"] and rec["cells"] == ["py3.7-tf1.15-keras2.2.5"] and rec["partial"] is True
@@ -235,16 +235,21 @@ def test_stored_results_are_checked_against_the_matrix_now(tmp_path):
     cell = TABLE.cells[-1]
     good = result(cell, "passed")
     path = tmp_path / "r.json"
-    path.write_text(json.dumps(good))
-    assert report.check_result(path, cell, good["stamp"]) == ("", good)
+    path.write_text(json.dumps(good.to_json()))
+    assert report.check_result(path, cell, good.stamp) == ("", good)
     problem, _ = report.check_result(path, cell, "another-stamp")
     assert "produced for another definition of py3.7-tf1.15-keras2.2.5" in problem
-    path.write_text(json.dumps({**good, "selection": ["-x"]}))
-    assert "a filtered run (pytest args -x)" in report.check_result(path, cell, good["stamp"])[0]
-    path.write_text(json.dumps({**good, "status": "interrupted"}))
-    assert "did not finish" in report.check_result(path, cell, good["stamp"])[0]
+    path.write_text(json.dumps({**good.to_json(), "selection": ["-x"]}))
+    assert "a filtered run (pytest args -x)" in report.check_result(path, cell, good.stamp)[0]
+    path.write_text(json.dumps({**good.to_json(), "status": "interrupted"}))
+    assert "did not finish" in report.check_result(path, cell, good.stamp)[0]
     path.write_text('{"id": "py3.7')
-    assert "unreadable" in report.check_result(path, cell, good["stamp"])[0]
+    assert "unreadable" in report.check_result(path, cell, good.stamp)[0]
+    # a record of another schema, or with a key this tfpin does not know, is refused naming the file and key
+    path.write_text(json.dumps({**good.to_json(), "schema": 0}))
+    assert "%s: result schema 0, this tfpin reads schema 1" % path in report.check_result(path, cell, good.stamp)[0]
+    path.write_text(json.dumps({**good.to_json(), "verdict": "green"}))
+    assert "unknown key(s) verdict" in report.check_result(path, cell, good.stamp)[0]
 
 
 def test_migration_matrix_leads_with_the_cost_per_cell():
@@ -255,10 +260,10 @@ def test_migration_matrix_leads_with_the_cost_per_cell():
     results = []
     for cell, status in zip(cells, ("failed", "passed")):
         r = result(cell, status)
-        r["failing"] = ["tests/cell/test_x.py::test_y"] if status == "failed" else []
-        r["skips"] = {"a::t1": "standalone Keras is not installed", "a::t2": "standalone Keras is not installed",
-                      "b::t3": "tf.contrib does not exist"}
-        r["notes"] = ["compat rows: Session (2.0)"]
+        r.failing = ["tests/cell/test_x.py::test_y"] if status == "failed" else []
+        r.skips = {"a::t1": "standalone Keras is not installed", "a::t2": "standalone Keras is not installed",
+                   "b::t3": "tf.contrib does not exist"}
+        r.notes = ["compat rows: Session (2.0)"]
         results.append(r)
     rep = report.build(m, cells, results, "t0", "t1", {})
     md = report.markdown(rep)

@@ -31,8 +31,10 @@ def test_failing_list_is_capped_but_counted():
 
 
 def cell(status, passed=0):
-    return {"id": "c-" + status, "python": "3.6", "status": status,
-            "tests": {"passed": passed, "failed": 0, "skipped": 0, "errors": 0}}
+    from tfpin.result import CellResult, Counts
+
+    return CellResult(id="c-" + status, python="3.6", requirements={}, constraints=[], definition={}, stamp="s",
+                      selection=None, started="t0", harness={}, status=status, tests=Counts(passed=passed))
 
 
 @pytest.mark.parametrize("results,skip_missing,code", [

@@ -1,0 +1,109 @@
+"""A cell's result: one typed record, created when the cell is picked up and completed by the step that owns
+each field, so no module invents a key another one has to guess at.
+
+    identity     id, python, requirements, constraints, definition, stamp, selection   (for_cell)
+    environment  env, resolved, lock, durations.setup_s                                 (runner.prepare)
+    verdict      status, reason, tests, failing, skips, notes, completeness, junit,
+                 durations.tests_s                                                      (runner.run_suite, status)
+    run          started, finished, log, harness                                        (runner.run_cell, pipeline)
+    re-use       cache (cache.seal), cached_from (cache.lookup)
+
+`reports/cells/<id>.json` is `to_json()`; it carries SCHEMA, and `from_json` refuses a record of another
+schema or with keys it does not know, so a stored result is either read whole or not re-used at all.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+SCHEMA = 1
+# Written only once they are known: absent from the JSON (not null) until their step ran.
+OPTIONAL = ("lock", "log", "junit", "skips", "notes", "completeness", "cache", "cached_from")
+
+
+class ResultFormatError(ValueError):
+    """A stored result that this tfpin cannot read as a CellResult (says which key, and what it expected)."""
+
+
+@dataclass
+class Counts:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+
+    @property
+    def executed(self) -> int:
+        """Tests that ran to an outcome (a skip did not run)."""
+        return self.passed + self.failed + self.errors
+
+
+@dataclass
+class Durations:
+    setup_s: float = 0.0
+    tests_s: float = 0.0
+
+
+@dataclass
+class CellResult:
+    id: str
+    python: str
+    requirements: dict
+    constraints: list
+    definition: dict
+    stamp: str
+    selection: list | None
+    started: str
+    harness: dict  # tfpin's version; "sources": the digest of the code the run tested (pipeline)
+    status: str | None = None
+    reason: str = ""
+    tests: Counts = field(default_factory=Counts)
+    failing: list = field(default_factory=list)
+    durations: Durations = field(default_factory=Durations)
+    resolved: dict = field(default_factory=dict)
+    env: dict = field(default_factory=dict)
+    finished: str | None = None
+    lock: str | None = None
+    log: str | None = None
+    junit: str | None = None
+    skips: dict | None = None
+    notes: list | None = None
+    completeness: dict | None = None
+    cache: dict | None = None
+    cached_from: dict | None = None
+
+    @classmethod
+    def for_cell(cls, cell, stamp: str, selection, started: str, version: str) -> CellResult:
+        """The record of a cell that is about to run: its identity, nothing measured yet."""
+        return cls(id=cell.id, python=cell.python, requirements=dict(cell.pins), constraints=cell.constraint_lines(),
+                   definition=cell.definition(), stamp=stamp, selection=list(selection) if selection else None,
+                   started=started, harness={"tfpin": version})
+
+    def fail(self, status: str, reason: str) -> None:
+        self.status, self.reason = status, reason
+
+    def to_json(self) -> dict:
+        data = {"schema": SCHEMA, **dataclasses.asdict(self)}
+        for name in OPTIONAL:
+            if data[name] is None:
+                del data[name]
+        return data
+
+    @classmethod
+    def from_json(cls, data, where: str = "result") -> CellResult:
+        if not isinstance(data, dict):
+            raise ResultFormatError("%s: not a JSON object" % where)
+        if data.get("schema") != SCHEMA:
+            raise ResultFormatError("%s: result schema %r, this tfpin reads schema %d (written by another tfpin "
+                                    "version: re-run the cell)" % (where, data.get("schema"), SCHEMA))
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(known) - {"schema"})
+        if unknown:
+            raise ResultFormatError("%s: unknown key(s) %s in a schema-%d result" % (where, ", ".join(unknown), SCHEMA))
+        values = {k: v for k, v in data.items() if k != "schema"}
+        try:
+            values["tests"] = Counts(**values.get("tests", {}))
+            values["durations"] = Durations(**values.get("durations", {}))
+            return cls(**values)
+        except TypeError as exc:
+            raise ResultFormatError("%s: %s" % (where, exc)) from None
