@@ -170,6 +170,9 @@ def lookup(inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
             named = getattr(stored, kind)
             if not named or not (ctx.project.root / named).is_file():
                 return None, "its %s file is gone" % kind
+    for name in stored.artifacts or []:
+        if not (ctx.layout.evidence("artifacts", stored.id) / name).is_dir():
+            return None, "its artifact %r is gone" % name
     stored.cached_from = {"finished": stored.finished, "tests_s": stored.durations.tests_s, "key": cache["key"]}
     return stored, ""
 

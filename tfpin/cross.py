@@ -1,256 +1,307 @@
 """Verdicts between cells: the pipeline step after every cell ran and before the report.
 
-A user moving between versions asks what no single cell answers: do 1.12 checkpoints restore on 1.15,
-do the same weights give the same logits, does the same seed give the same loss curve, how much
-deprecation work does a release cost.  Each passed cell of a full run writes the project's artifacts
-(its `cross.write` command, into reports/artifacts/<cell>/), then every such cell reads every cell's
-artifacts in its own environment (`cross.read`, one process per target cell), its optional `census`
-lists deprecation notices, and the host compares.  The commands are the project's (key `cross` of its
-tfpin config; their output format is below, in summarize); a project that declares none gets a
-`skipped` reason.
+A user moving between versions asks what no single cell answers: does a checkpoint written on 1.12
+restore on 1.15, do the same weights give the same logits there, does the same seed give the same
+loss curve. The project says it in its own tests, through the in-cell plugin's API
+(cellplugin/tfpin_cross.py): a test writes a named artifact with `tfpin_artifact` while its cell's
+suite runs (kept as that cell's evidence, reports/artifacts/<cell>/<name>/), and a test marked
+`tfpin_reads(name)` reads it with `tfpin_source`. Here, after the cells ran, the readers run in every
+passed cell, parametrised over every passed cell that wrote artifacts, one pytest per reading cell
+under the one scheduler; each (writer, reader) pair is its own test. A pair that fails is a finding
+about the versions; a reader run that crashes, or collects nothing it was asked to, is an error.
 """
 from __future__ import annotations
 
 import hashlib
 import itertools
 import json
+import numbers
 import shutil
 from pathlib import Path
 
 from . import __version__, mdtext, procs, schedule
 from .environ import cpus
-from .envs import CellEnv
+from .envs import PLUGIN_DIR, CellEnv
 from .files import write_atomic
-from .runner import cell_environ, now
+from .runner import cell_environ, now, pytest_command
 
-DRIFT_AT = 1e-3  # a loss curve "diverges" at the first step whose difference exceeds this
-TIMEOUT = 600
-MARKER = ".tfpin-artifacts"  # only a directory carrying it is ever deleted
-VERDICTS = "verdicts.json"  # beside the artifacts: the last verdicts and the key they were made under
+DRIFT_AT = 1e-3  # a series "diverges" at the first step whose difference exceeds this
+META = "tfpin-meta.json"  # written by tfpin_artifact beside each artifact (cellplugin/tfpin_cross.py)
+VERDICTS = "verdicts.json"  # the last verdicts and the key they were made under
+NO_TESTS = 5  # pytest: nothing collected (the project has no readers)
 
 
-def skip_reason(project, selection) -> str:
-    """'' when cross checks can run for this project and run; else why not (said in the report)."""
+def skip_reason(selection) -> str:
+    """'' when the cross step can run after these cells; else why not (said in the report)."""
     if selection is not None:
         return "a filtered run (pytest args): its cells are not evidence for cross-cell verdicts"
-    if not project.cross:
-        return ("project %s declares no cross-cell checks (key `cross` in its tfpin config: the commands that "
-                "write and read artifacts in a cell)" % project.root)
     return ""
+
+
+def written_by(cells_passed, ctx) -> dict:
+    """{cell: {artifact: the values its writer kept}} of the passed cells that wrote artifacts in their suite."""
+    out = {}
+    for cell in cells_passed:
+        base = ctx.layout.artifacts / cell.id
+        names = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+        if names:
+            out[cell.id] = {name: _meta(base / name) for name in names}
+    return out
+
+
+def _meta(path: Path) -> dict:
+    try:
+        data = json.loads((path / META).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def cache_key(passed_results) -> str | None:
     """The verdicts depend on the passed cells (each keyed by tfpin.cache: env, installed set, sources...)
-    and on this module's comparisons; None when some cell has no key (its verdict was not sealed)."""
+    and on the reading code here and in the plugin; None when some cell has no key (its verdict was not sealed)."""
     keys = [(r.id, (r.cache or {}).get("key")) for r in passed_results]
     if not keys or not all(k for _, k in keys):
         return None
-    data = json.dumps({"cells": keys, "cross.py": Path(__file__).read_text(), "tfpin": __version__})
+    code = [Path(__file__).read_text(), (PLUGIN_DIR / "tfpin_cross.py").read_text()]
+    data = json.dumps({"cells": keys, "code": code, "tfpin": __version__})
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
 def cached(root: Path, key: str | None) -> dict | None:
-    """The stored verdicts of the same cells and code, while the artifacts they came from are on disk."""
+    """The stored verdicts of the same cells and code."""
     try:
         stored = json.loads((root / VERDICTS).read_text())
     except (OSError, ValueError):
         return None
-    verdicts = stored.get("verdicts") if stored.get("key") == key and key else None
-    if not isinstance(verdicts, dict) or not all((root / cid).is_dir() for cid in verdicts.get("cells", [])):
+    verdicts = stored.get("verdicts") if isinstance(stored, dict) and stored.get("key") == key and key else None
+    if not isinstance(verdicts, dict):
         return None
     return dict(verdicts, cached_from={"finished": stored.get("finished"), "key": key})
 
 
-def stored(cells, results, ctx) -> dict | None:
-    """The verdicts of the last cross step over exactly these passed results, if still on disk (a report
-    rebuilt from stored results keeps them; nothing is run)."""
+def _passed(cells, results):
     by_id = {c.id: c for c in cells}
-    return cached(ctx.layout.artifacts, cache_key([r for r in results if r.status == "passed" and r.id in by_id]))
+    return [r for r in results if r.status == "passed" and r.id in by_id], by_id
+
+
+def stored(cells, results, ctx) -> dict | None:
+    """The verdicts of the last cross step over exactly these passed results (a report rebuilt from stored
+    results keeps them; nothing is run)."""
+    passed_results, _ = _passed(cells, results)
+    return cached(ctx.layout.cross, cache_key(passed_results))
 
 
 def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
-    """Write artifacts in every passed cell, read them in every such cell, return the report's `cross`."""
-    reason = skip_reason(ctx.project, ctx.selection)
-    root = ctx.layout.artifacts
-    by_id = {c.id: c for c in cells}
-    passed_results = [r for r in results if r.status == "passed" and r.id in by_id]
-    key = cache_key(passed_results) if not reason else None
-    if use_cache and key:
-        hit = cached(root, key)
-        if hit is not None:
-            log("cross: nothing changed since %s: verdicts re-used (--no-cache runs them)" % hit["cached_from"]
-                ["finished"])
-            return hit
+    """Run the readers in every passed cell against every passed cell's artifacts; the report's `cross`."""
+    reason = skip_reason(ctx.selection)
     if reason:
         return {"skipped": reason}
+    passed_results, by_id = _passed(cells, results)
     passed = [by_id[r.id] for r in passed_results]
-    if len(passed) < 1:
+    if not passed:
         return {"skipped": "no cell passed"}
-    if root.exists() and not ((root / MARKER).is_file() or (root / VERDICTS).is_file()):  # verdicts: before markers
-        return {"skipped": "%s exists and is not tfpin's (no %s in it): it is left alone; move it, or pass --reports "
-                           "with a directory of tfpin's own" % (root, MARKER)}
-    # Only now, with the checks about to run: artifacts of an earlier run never meet this run's.
-    if root.exists():
+    written = written_by(passed, ctx)
+    if not written:
+        return {"skipped": "no test of the project wrote an artifact (the tfpin_artifact fixture) in a passed cell"}
+    key = cache_key(passed_results)
+    if use_cache and key:
+        hit = cached(ctx.layout.cross, key)
+        if hit is not None:
+            log("cross: nothing changed since %s: verdicts re-used (--no-cache runs them)"
+                % hit["cached_from"]["finished"])
+            return hit
+    root = ctx.layout.cross
+    if root.exists():  # only tfpin's: the plans, records and JUnit of the last cross step
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    (root / MARKER).write_text("artifacts of tfpin's cross-cell step; deleted when the next one runs\n")
-    verdicts = _run(passed, by_id, ctx, root, log)
-    if key and not verdicts.get("errors"):
+    sources = [{"cell": cid, "path": str(ctx.layout.artifacts / cid)} for cid in written]
+    reads = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _read(c, ctx, sources), passed,
+                                                                 max(1, cpus() // 2))))
+    if all(data is None and why == NO_TESTS for data, why in reads.values()):
+        return {"skipped": "the project's tests write artifacts but none reads them (a test marked "
+                           "@pytest.mark.tfpin_reads(name) with the tfpin_source fixture)"}
+    reads = {cid: (data, "%s: the readers collected nothing" % cid if why == NO_TESTS else why)
+             for cid, (data, why) in reads.items()}
+    verdicts = summarize(written, reads)
+    for line in verdicts["errors"]:
+        log("cross: " + line)
+    if key and not verdicts["errors"]:
         write_atomic(root / VERDICTS, json.dumps({"key": key, "finished": now(), "verdicts": verdicts}, indent=2))
     return verdicts
 
 
-def _run(passed, by_id, ctx, root: Path, log) -> dict:
-    written, failures = {}, {}
-    for cell, (ok, detail) in zip(passed, schedule.map_ordered(lambda c: _write(c, ctx, root / c.id), passed,
-                                                               cpus())):
-        (written if ok else failures)[cell.id] = detail
-        log("cross: %s artifacts %s" % (cell.id, "written" if ok else "not written: " + detail))
-    sources = [str(root / cid) for cid in written]
-    reads = dict(zip(written, schedule.map_ordered(lambda cid: _read(by_id[cid], ctx, sources), list(written),
-                                                   cpus())))
-    census = {}
-    if ctx.project.cross.get("census"):
-        census = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _census(c, ctx), passed, cpus())))
-    return summarize(written, reads, census, failures)
-
-
-def _run_json(cell, ctx, args, what):
-    """(data, '') from the module's last JSON line, or (None, the reason naming the cell)."""
-    python = CellEnv(cell, ctx.envs, ctx.project.root).python  # the env the cell's tests just ran in
-    code, out = procs.run([str(python), *args], cwd=ctx.project.root, env=cell_environ(cell, ctx),
-                          timeout=TIMEOUT)
-    data = procs.last_json(out)
-    if code == 0 and data is not None:
-        return data, ""
-    return None, "%s: %s exited %s: %s" % (cell.id, what, code, procs.tail(out) or "no output")
-
-
-def _write(cell, ctx, out: Path):
-    data, reason = _run_json(cell, ctx, [*ctx.project.cross["write"], str(out)], "writing artifacts")
-    if data is None:
-        shutil.rmtree(out, ignore_errors=True)
-        return False, reason
-    return True, json.loads((out / "manifest.json").read_text())
-
-
 def _read(cell, ctx, sources):
-    return _run_json(cell, ctx, [*ctx.project.cross["read"], *sources], "reading artifacts")
+    """(the plugin's records, '') for one reading cell, or (None, why: NO_TESTS or the reason naming the cell)."""
+    root = ctx.layout.cross
+    plan, records, junit = (root / (cell.id + suffix) for suffix in (".plan.json", ".records.json", ".xml"))
+    write_atomic(plan, json.dumps({"sources": sources, "records": str(records)}))
+    python = CellEnv(cell, ctx.envs, ctx.project.root).python  # the env the cell's tests just ran in
+    env = {k: v for k, v in cell_environ(cell, ctx).items()  # readers write no evidence of the cell's own run
+           if k not in ("TFPIN_ARTIFACTS", "TFPIN_PROGRESS", "TFPIN_OUTCOME")}
+    env["TFPIN_CROSS"] = str(plan)
+    cmd = pytest_command(python, ctx.project.test, junit, "-o", "junit_suite_name=cross-" + cell.id,
+                         "--timeout", str(ctx.project.timeout))
+    code, out = procs.run(cmd, cwd=ctx.project.root, env=env, timeout=ctx.deadline)
+    if code == NO_TESTS:
+        return None, NO_TESTS
+    try:
+        data = json.loads(records.read_text())
+    except (OSError, ValueError):
+        data = None
+    if code not in (0, 1) or data is None:
+        return None, "%s: the readers' pytest exited %s: %s" % (cell.id, code, procs.tail(out) or "no output")
+    return data, ""
 
 
-def _census(cell, ctx):
-    return _run_json(cell, ctx, ctx.project.cross["census"], "the census")
+def summarize(written: dict, reads: dict) -> dict:
+    """The report's `cross`: per reader test, every (writer, reading cell) pair; drift of what the pairs recorded;
+    the writers' series (e.g. loss curves) side by side."""
+    ids = list(reads)
+    errors = [why for data, why in reads.values() if data is None]
+    pairs = []
+    for target, (data, _) in reads.items():
+        for row in (data or {}).get("rows", []):
+            if row["outcome"] == "not run":
+                errors.append("%s: reader %s did not run" % (target, row["test"]))
+            pairs.append({"reader": row["reader"], "reads": row["reads"], "from": row["from"], "to": target,
+                          "outcome": row["outcome"], "error": row["error"], "values": row["values"]})
+    readers = []
+    for reader in sorted({p["reader"] for p in pairs}):
+        mine = [p for p in pairs if p["reader"] == reader]
+        readers.append({"reader": reader, "reads": mine[0]["reads"], "pairs": len(mine),
+                        "passed": sum(p["outcome"] == "passed" for p in mine),
+                        "not_written": sum(p["outcome"] == "skipped" for p in mine)})
+    return {"cells": ids, "writers": {cid: sorted(arts) for cid, arts in written.items()}, "errors": errors,
+            "readers": readers, "pairs": pairs, "drift": drift(pairs), "drift_threshold": DRIFT_AT,
+            "curves": curves(written), "series_drift": series_drift(curves(written))}
 
 
-def _max_abs(a, b) -> float:
-    return max(abs(x - y) for row_a, row_b in zip(a, b) for x, y in zip(row_a, row_b))
+def _numbers(value) -> list | None:
+    """The value flattened to floats when it is a number or a (nested) list of them, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        return [float(value)]
+    if isinstance(value, list):
+        out = []
+        for v in value:
+            flat = _numbers(v)
+            if flat is None:
+                return None
+            out += flat
+        return out
+    return None
 
 
-def summarize(written: dict, reads: dict, census: dict, failures: dict) -> dict:
-    """The report's `cross` from the manifests (written), each target's read (reads) and census."""
-    ids = list(written)
-    checkpoints, h5, logits_in = [], [], {}
-    for target in ids:
-        data, reason = reads[target]
-        for source in ids:
-            entry = (data or {}).get(source)
-            if entry is None:
-                checkpoints.append({"from": source, "to": target, "restored": False, "max_abs_logit_diff": None,
-                                    "reason": reason or "%s: no result for %s" % (target, source)})
-                continue
-            ckpt = entry["checkpoint"]
-            checkpoints.append({"from": source, "to": target, "restored": ckpt["restored"],
-                                "max_abs_logit_diff": ckpt.get("max_abs_logit_diff"), "reason": ckpt.get("reason")})
-            if ckpt["restored"]:
-                logits_in.setdefault(source, {})[target] = ckpt["logits"]
-            for row in entry["h5"]:
-                h5.append({"from": source, "to": target, "written_by": row["written_by"],
-                           "loaded_by": row["loaded_by"], "loaded": row["loaded"],
-                           "max_abs_logit_diff": row.get("max_abs_logit_diff"), "reason": row.get("reason")})
-    logits = []
-    for a, b in itertools.combinations(ids, 2):
-        diffs = [_max_abs(per[a], per[b]) for per in logits_in.values() if a in per and b in per]
-        logits.append({"a": a, "b": b, "max_abs_logit_diff": max(diffs) if diffs else None,
-                       "weights_compared": len(diffs)})
-    losses = []
-    for a, b in itertools.combinations(ids, 2):
-        la, lb = written[a]["losses"], written[b]["losses"]
-        gaps = [abs(x - y) for x, y in zip(la, lb)]
-        over = [i for i, gap in enumerate(gaps, 1) if gap > DRIFT_AT]
-        losses.append({"a": a, "b": b, "max_abs_diff": max(gaps) if gaps else None,
-                       "first_step_over": over[0] if over else None})
-    deprecations = {}
-    for cid, (data, reason) in census.items():
-        deprecations[cid] = ({"count": len(data["notices"]), "notices": data["notices"], "breaks": data.get("breaks")}
-                             if data is not None else {"count": None, "reason": reason})
-    # Our own step failing (a writer, reader or census that crashed) is an error of the run; a checkpoint
-    # that does not restore is a finding about the versions, not an error.
-    errors = list(failures.values()) + [reason for data, reason in reads.values() if data is None] + [
-        reason for data, reason in census.values() if data is None]
-    return {"cells": ids, "errors": errors, "not_written": failures, "drift_threshold": DRIFT_AT,
-            "curves": {cid: written[cid]["losses"] for cid in ids},
-            "checkpoints": checkpoints, "h5": h5, "logits": logits, "losses": losses, "deprecations": deprecations}
+def drift(pairs) -> list[dict]:
+    """For each reader and each list it recorded: the same writer's artifact read in two cells, compared (the
+    largest absolute difference over the writers both read)."""
+    out = []
+    for reader in sorted({p["reader"] for p in pairs}):
+        mine = [p for p in pairs if p["reader"] == reader and p["outcome"] == "passed"]
+        keys = sorted({k for p in mine for k, v in p["values"].items() if isinstance(v, list) and _numbers(v)})
+        for key in keys:
+            got = {(p["from"], p["to"]): _numbers(p["values"].get(key)) for p in mine}
+            targets = sorted({to for _, to in got})
+            for a, b in itertools.combinations(targets, 2):
+                diffs = [max(abs(x - y) for x, y in zip(got[w, a], got[w, b]))
+                         for w in sorted({w for w, _ in got})
+                         if got.get((w, a)) and got.get((w, b)) and len(got[w, a]) == len(got[w, b])]
+                out.append({"reader": reader, "key": key, "a": a, "b": b,
+                            "max_abs_diff": max(diffs) if diffs else None, "writers_compared": len(diffs)})
+    return out
 
+
+def curves(written: dict) -> dict:
+    """{"artifact/series": {cell: values}} from the writers' `series` (e.g. the loss of the run that wrote it)."""
+    out: dict = {}
+    for cid, arts in written.items():
+        for name, meta in arts.items():
+            for series, values in (meta.get("series") or {}).items():
+                flat = _numbers(values)
+                if flat:
+                    out.setdefault("%s/%s" % (name, series), {})[cid] = flat
+    return out
+
+
+def series_drift(all_curves: dict) -> list[dict]:
+    out = []
+    for series, per_cell in sorted(all_curves.items()):
+        for a, b in itertools.combinations(sorted(per_cell), 2):
+            gaps = [abs(x - y) for x, y in zip(per_cell[a], per_cell[b])]
+            over = [i for i, gap in enumerate(gaps, 1) if gap > DRIFT_AT]
+            out.append({"series": series, "a": a, "b": b, "max_abs_diff": max(gaps) if gaps else None,
+                        "first_step_over": over[0] if over else None})
+    return out
+
+
+# -- the view in matrix.md ------------------------------------------------------------------------------------
 
 def _diff(value) -> str:
     return "-" if value is None else "%.1e" % value
 
 
+def shown_value(pair: dict) -> str:
+    """A passed pair's grid entry: the first number it recorded (a difference), else ✓."""
+    for value in pair["values"].values():
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return _diff(value)
+    return "✓"
+
+
+def grid_entry(pair: dict | None) -> str:
+    if pair is None:
+        return " "
+    if pair["outcome"] == "passed":
+        return shown_value(pair)
+    return "–" if pair["outcome"] == "skipped" else "✗"
+
+
 def markdown(cross: dict) -> list[str]:
-    """matrix.md's "Between cells" section (compact tables; every number is in matrix.json's `cross`)."""
+    """matrix.md's "Between cells" section (compact tables; every value is in matrix.json's `cross`)."""
     rows = ["", "## Between cells", ""]
     if "skipped" in cross:
         return rows + ["Not checked: %s." % mdtext.text(cross["skipped"])]
     ids = cross["cells"]
     short = {cid: "c%d" % i for i, cid in enumerate(ids, 1)}
     rows += ["Cells: " + ", ".join("%s %s" % (short[c], mdtext.code(c, in_table=False)) for c in ids) + ".", ""]
-    for cid, reason in cross["not_written"].items():
-        rows.append("- %s wrote no artifacts: %s" % (mdtext.code(cid, in_table=False), mdtext.text(reason)))
-    pairs = {(r["from"], r["to"]): r for r in cross["checkpoints"]}
-    rows += ["**Checkpoints** (row: written in, column: restored in; max |logit difference| against the "
-             "writer's own logits, ✗ = does not restore):", "",
-             "| from \\ to | %s |" % " | ".join(short[c] for c in ids), "|---|%s|" % "|".join("--:" for _ in ids)]
-    for a in ids:
-        cells = [(_diff(pairs[a, b]["max_abs_logit_diff"]) if pairs[a, b]["restored"] else "✗") for b in ids]
-        rows.append("| %s | %s |" % (short[a], " | ".join(cells)))
-    failed = [r for r in cross["checkpoints"] if not r["restored"]]
-    for r in failed:
-        rows.append("- %s → %s: %s" % (mdtext.text(r["from"]), mdtext.text(r["to"]), mdtext.text(r["reason"])))
-    rows += ["", "**Keras h5** (every cell's h5 loaded in every cell, by flavour):", "",
-             "| written by | loaded by | loaded | worst logit diff | why not (first seen) |", "|---|---|--:|--:|---|"]
-    groups = {}
-    for r in cross["h5"]:
-        groups.setdefault((r["written_by"], r["loaded_by"]), []).append(r)
-    for (written, loaded), members in sorted(groups.items()):
-        ok = [m for m in members if m["loaded"]]
-        worst = max((m["max_abs_logit_diff"] for m in ok), default=None)
-        reasons = sorted({"%s → %s: %s" % (m["from"], m["to"], m["reason"]) for m in members if not m["loaded"]})
-        rows.append("| %s | %s | %d/%d | %s | %s |" % (mdtext.text(written), mdtext.text(loaded), len(ok),
-                                                       len(members), _diff(worst),
-                                                       mdtext.text(reasons[0]) if reasons else ""))
-    worst = max((r for r in cross["logits"] if r["max_abs_logit_diff"] is not None),
-                key=lambda r: r["max_abs_logit_diff"], default=None)
-    rows += ["", "**Numeric drift** (the same weights' logits in two cells): worst %s%s." % (
-        _diff(worst and worst["max_abs_logit_diff"]),
-        " (%s vs %s)" % (mdtext.text(worst["a"]), mdtext.text(worst["b"])) if worst else "")]
-    rows += ["", "**Training drift** (same seed, one thread, 50 steps; first step with |Δloss| > %g):" %
-             cross["drift_threshold"], "", "| cells | max abs loss difference | first step over |", "|---|--:|--:|"]
-    for r in cross["losses"]:
-        rows.append("| %s, %s | %s | %s |" % (short[r["a"]], short[r["b"]], _diff(r["max_abs_diff"]),
-                                              r["first_step_over"] or "never"))
-    if not cross["deprecations"]:
-        return rows
-    rows += ["", "**Migration burden** (distinct deprecation notices the project's census reports per cell):", "",
-             "| cell | notices |", "|---|--:|"]
-    for cid, d in cross["deprecations"].items():
-        rows.append("| %s | %s |" % (mdtext.code(cid), mdtext.text(burden_text(d))))
+    for line in cross["errors"]:
+        rows.append("- error: %s" % mdtext.text(line))
+    rows += ["Every reader test, run in every passed cell on what every cell wrote (row: written in, column: read "
+             "in; the number is the first value the pair recorded, ✗ = fails, – = not written there):", ""]
+    for reader in cross["readers"]:
+        mine = {(p["from"], p["to"]): p for p in cross["pairs"] if p["reader"] == reader["reader"]}
+        writers = [c for c in ids if any(w == c for w, _ in mine)]
+        rows += ["**%s** (reads %s): %d of %d pairs pass" % (
+            mdtext.code(reader["reader"], in_table=False), ", ".join(mdtext.code(n, in_table=False)
+                                                                     for n in reader["reads"]) or "-",
+            reader["passed"], reader["pairs"] - reader["not_written"]), "",
+            "| from \\ to | %s |" % " | ".join(short[c] for c in ids), "|---|%s|" % "|".join("--:" for _ in ids)]
+        for a in writers:
+            rows.append("| %s | %s |" % (short[a], " | ".join(grid_entry(mine.get((a, b))) for b in ids)))
+        failed = sorted({(p["from"], p["to"], p["error"]) for p in mine.values() if p["outcome"] not in
+                         ("passed", "skipped")})
+        for a, b, error in failed[:6]:
+            rows.append("- %s → %s: %s" % (mdtext.text(a), mdtext.text(b), mdtext.text(error)))
+        if len(failed) > 6:
+            rows.append("- (+%d more in matrix.json)" % (len(failed) - 6))
+        rows.append("")
+    if cross["drift"]:
+        rows += ["**Numeric drift** (what a reader recorded for the same writer's artifact in two cells; worst pair "
+                 "per reader and value):", "", "| reader | value | worst | cells |", "|---|---|--:|---|"]
+        for (reader, key), members in itertools.groupby(cross["drift"], key=lambda d: (d["reader"], d["key"])):
+            worst = max((m for m in members if m["max_abs_diff"] is not None), key=lambda m: m["max_abs_diff"],
+                        default=None)
+            rows.append("| %s | %s | %s | %s |" % (mdtext.code(reader), mdtext.text(key),
+                                                   _diff(worst and worst["max_abs_diff"]),
+                                                   "%s, %s" % (short[worst["a"]], short[worst["b"]]) if worst else ""))
+        rows.append("")
+    for series in sorted({d["series"] for d in cross["series_drift"]}):
+        rows += ["**%s across writers** (first step with |Δ| > %g):" % (mdtext.text(series), cross["drift_threshold"]),
+                 "", "| cells | max abs difference | first step over |", "|---|--:|--:|"]
+        for r in [d for d in cross["series_drift"] if d["series"] == series]:
+            rows.append("| %s, %s | %s | %s |" % (short.get(r["a"], r["a"]), short.get(r["b"], r["b"]),
+                                                  _diff(r["max_abs_diff"]), r["first_step_over"] or "never"))
+        rows.append("")
     return rows
-
-
-def burden_text(d: dict) -> str:
-    """One cell's census: its notice count, or that the code does not run there (and why)."""
-    if d["count"] is None:
-        return "? " + d.get("reason", "")
-    if d.get("breaks"):
-        return "does not run: %s (%d notices before it stopped)" % (d["breaks"], d["count"])
-    return str(d["count"])

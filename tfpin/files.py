@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -45,12 +46,21 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def move_aside(path: Path, aside: Path) -> bool:
-    """Rename path to aside (replacing an older one there); False when there was nothing to move."""
+    """Rename a file or directory to aside (replacing an older one there); False when there was nothing to move."""
     if not path.exists():
         return False
     aside.parent.mkdir(parents=True, exist_ok=True)
+    remove(aside)
     os.replace(path, aside)
     return True
+
+
+def remove(path: Path) -> None:
+    """Delete a file or a whole directory; nothing there is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def git_files(root: Path) -> list[Path] | None:

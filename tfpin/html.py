@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .cross import burden_text
+from .cross import grid_entry
 
 STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#bc4c00", "unavailable": "#6e7781",
                   "missing-interpreter": "#8250df", "interrupted": "#9a6700"}
@@ -44,12 +44,11 @@ def render(report: dict) -> str:
     parts += _cells(report)
     parts += _beside_stock(report.get("beside_stock") or [])
     cross = report.get("cross") or {}
-    if "checkpoints" in cross:
-        parts += _heatmap(cross)
-        parts += _curves(cross)
-        parts += _burden(cross)
+    if "readers" in cross:
+        parts += _heatmaps(cross)
     elif cross.get("skipped"):
         parts.append("<h2>Between cells</h2><p>Not checked: %s.</p>" % escape(cross["skipped"]))
+    parts += _census(report.get("census"))
     parts += _pins(report.get("pins", []))
     parts.append("</body></html>\n")
     return "\n".join(parts)
@@ -119,35 +118,54 @@ def _beside_stock(rows):
     return out + ["</table></div>"]
 
 
-def _heatmap(cross):
+def _heatmaps(cross):
     ids = cross["cells"]
-    pairs = {(p["from"], p["to"]): p for p in cross["checkpoints"]}
-    out = ["<h2>Checkpoints between cells</h2>",
-           "<p class=small>Row: the cell that wrote the checkpoint; column: the cell that restored it. The number "
-           "is the largest absolute difference of the logits against the writer's own.</p><div class=scroll>"
-           "<table><tr><th>from \\ to</th>%s</tr>" % "".join("<th>c%d</th>" % i for i in range(1, len(ids) + 1))]
-    for i, a in enumerate(ids, 1):
-        row = ["<tr><th title='%s'>c%d</th>" % (escape(a), i)]
-        for b in ids:
-            p = pairs.get((a, b))
-            if p is None or not p["restored"]:
-                reason = p["reason"] if p else "not checked"
-                row.append("<td class=bad title='%s'>✗</td>" % escape(reason or ""))
-            else:
-                diff = p["max_abs_logit_diff"]
-                row.append("<td class=%s>%.1e</td>" % ("ok" if diff <= 1e-4 else "warn", diff))
-        out.append("".join(row) + "</tr>")
-    out.append("</table></div><p class=small>%s</p>" % "; ".join(
-        "c%d <code>%s</code>" % (i, escape(c)) for i, c in enumerate(ids, 1)))
-    failed = [p for p in cross["checkpoints"] if not p["restored"]]
-    if failed:
-        out.append("<pre>%s</pre>" % escape("\n".join("%s -> %s: %s" % (p["from"], p["to"], p["reason"])
-                                                     for p in failed)))
+    legend = "<p class=small>%s</p>" % "; ".join("c%d <code>%s</code>" % (i, escape(c)) for i, c in enumerate(ids, 1))
+    out = ["<h2>Between cells</h2>",
+           "<p class=small>Each reader test ran in every passed cell (column) on what every cell wrote (row). The "
+           "number is the first value the pair recorded (e.g. a difference against the writer's own result); ✗: "
+           "the pair fails (hover for the error); –: not written there.</p>", legend]
+    out += ["<p class=bad>error: %s</p>" % escape(line) for line in cross["errors"]]
+    for reader in cross["readers"]:
+        pairs = {(p["from"], p["to"]): p for p in cross["pairs"] if p["reader"] == reader["reader"]}
+        writers = [c for c in ids if any(w == c for w, _ in pairs)]
+        out.append("<h3><code>%s</code> <span class=small>reads %s: %d of %d pairs pass</span></h3><div class=scroll>"
+                   "<table><tr><th>from \\ to</th>%s</tr>" % (
+                       escape(reader["reader"]), escape(", ".join(reader["reads"]) or "-"), reader["passed"],
+                       reader["pairs"] - reader["not_written"],
+                       "".join("<th>c%d</th>" % i for i in range(1, len(ids) + 1))))
+        for a in writers:
+            row = ["<tr><th title='%s'>c%d</th>" % (escape(a), ids.index(a) + 1)]
+            for b in ids:
+                p = pairs.get((a, b))
+                shown = grid_entry(p)
+                if p is None or p["outcome"] == "skipped":
+                    row.append("<td title='%s'>%s</td>" % (escape(p["error"] if p else "not read"), shown))
+                elif p["outcome"] == "passed":
+                    row.append("<td class=ok>%s</td>" % escape(shown))
+                else:
+                    row.append("<td class=bad title='%s'>✗</td>" % escape(p["error"] or p["outcome"]))
+            out.append("".join(row) + "</tr>")
+        out.append("</table></div>")
+        failed = sorted({"%s -> %s: %s" % (p["from"], p["to"], p["error"]) for p in pairs.values()
+                         if p["outcome"] not in ("passed", "skipped")})
+        if failed:
+            out.append("<details><summary>%d failing pairs</summary><pre>%s</pre></details>" % (
+                len(failed), escape("\n".join(failed))))
+    if cross["drift"]:
+        rows = "".join("<tr><td><code>%s</code></td><td>%s</td><td>c%d, c%d</td><td>%s</td></tr>" % (
+            escape(d["reader"]), escape(d["key"]), ids.index(d["a"]) + 1, ids.index(d["b"]) + 1,
+            "-" if d["max_abs_diff"] is None else "%.1e" % d["max_abs_diff"]) for d in cross["drift"])
+        out.append("<details><summary>numeric drift: the same writer's artifact read in two cells</summary><div "
+                   "class=scroll><table><tr><th>reader</th><th>value</th><th>cells</th><th>max |Δ|</th></tr>%s"
+                   "</table></div></details>" % rows)
+    for series, per_cell in sorted(cross["curves"].items()):
+        out += _curves(series, per_cell, [d for d in cross["series_drift"] if d["series"] == series],
+                       cross["drift_threshold"])
     return out
 
 
-def _curves(cross, width=640, height=260, pad=36):
-    curves = cross.get("curves") or {}
+def _curves(series, curves, drift, threshold, width=640, height=260, pad=36):
     values = [v for losses in curves.values() for v in losses]
     if not values:
         return []
@@ -159,8 +177,8 @@ def _curves(cross, width=640, height=260, pad=36):
         return "%.1f,%.1f" % (pad + (width - 2 * pad) * i / max(steps - 1, 1),
                               height - pad - (height - 2 * pad) * (v - bottom) / span)
 
-    out = ["<h2>Training loss, same seed, every cell</h2>",
-           "<svg viewBox='0 0 %d %d' role=img aria-label='loss curves'>" % (width, height),
+    out = ["<h3><code>%s</code>, as every cell's writer recorded it</h3>" % escape(series),
+           "<svg viewBox='0 0 %d %d' role=img aria-label='%s curves'>" % (width, height, escape(series)),
            "<rect x=%d y=%d width=%d height=%d fill=none stroke='#d0d7de'/>" % (pad, pad, width - 2 * pad,
                                                                              height - 2 * pad),
            "<text x=4 y=%d font-size=11>%.2f</text><text x=4 y=%d font-size=11>%.2f</text>" % (
@@ -174,25 +192,29 @@ def _curves(cross, width=640, height=260, pad=36):
         legend.append("<span style='color:%s'>&#9632;</span> <code>%s</code>" % (colour, escape(cid)))
     out.append("</svg><p class=small>%s</p>" % "<br>".join(legend))
     rows = ["<tr><td>%s</td><td>%s</td><td>%.1e</td><td>%s</td></tr>" % (
-        escape(r["a"]), escape(r["b"]), r["max_abs_diff"] or 0.0, r["first_step_over"] or "never")
-        for r in cross.get("losses", [])]
+        escape(r["a"]), escape(r["b"]), r["max_abs_diff"] or 0.0, r["first_step_over"] or "never") for r in drift]
     if rows:
         out.append("<details><summary>pairwise divergence (first step over %g)</summary><div class=scroll><table>"
-                   "<tr><th>cell</th><th>cell</th><th>max |Δloss|</th><th>first step over</th></tr>%s</table>"
-                   "</div></details>" % (cross["drift_threshold"], "".join(rows)))
+                   "<tr><th>cell</th><th>cell</th><th>max |Δ|</th><th>first step over</th></tr>%s</table>"
+                   "</div></details>" % (threshold, "".join(rows)))
     return out
 
 
-def _burden(cross):
-    if not cross.get("deprecations"):
+def _census(census):
+    """The census as a table, oldest notice first (what the next releases remove first)."""
+    if not census:
         return []
-    out = ["<h2>Migration burden</h2><p class=small>Distinct deprecation notices the project's census reports per "
-           "cell.</p><div class=scroll><table><tr><th>cell</th><th>notices</th></tr>"]
-    for cid, d in cross.get("deprecations", {}).items():
-        shown = burden_text(d)
-        listed = "<details><summary>%s</summary><pre>%s</pre></details>" % (
-            escape(str(shown)), escape("\n".join(d.get("notices", [])))) if d.get("notices") else escape(str(shown))
-        out.append("<tr><td><code>%s</code></td><td>%s</td></tr>" % (escape(cid), listed))
+    out = ["<h2>Deprecation census</h2><p class=small>The project's own call sites that TensorFlow or Python warned "
+           "about while the suite ran, oldest first. Per cell: %s.</p>" % escape(", ".join(
+               "%s %d" % (cid, n) for cid, n in census["per_cell"].items()))]
+    if not census["sites"]:
+        return out + ["<p>None: no deprecated API is called from the project's code on these releases.</p>"]
+    out.append("<div class=scroll><table><tr><th>call site</th><th>API</th><th>first on</th>%s<th>instructions</th>"
+               "</tr>" % "".join("<th>%s</th>" % escape(r) for r in census["releases"]))
+    for s in census["sites"]:
+        marks = "".join("<td class=warn>warns</td>" if r in s["releases"] else "<td></td>" for r in census["releases"])
+        out.append("<tr><td><code>%s</code></td><td>%s</td><td>%s</td>%s<td>%s</td></tr>" % (
+            escape(s["site"]), escape(s["api"]), escape(s["first_release"]), marks, escape(s["instructions"])))
     return out + ["</table></div>"]
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 # What a cell run leaves, per cell: (directory under reports/, suffix). Kept until the cell's next run
 # finishes (set aside meanwhile, restored if that run is interrupted); uploaded by each CI cell job.
-EVIDENCE = (("cells", ".json"), ("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"))
+# ("artifacts", ""): a directory, what the suite's tests wrote with tfpin_artifact (read by the cross step).
+EVIDENCE = (("cells", ".json"), ("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"), ("artifacts", ""))
 # What the in-cell plugin writes while the suite runs: read, then deleted.
-TRANSIENT = {"progress": ".txt", "outcome": ".outcome.json"}
+TRANSIENT = {"progress": ".txt", "outcome": ".outcome.json", "notices": ".notices.json"}
 
 
 class Layout:
@@ -63,6 +64,11 @@ class Layout:
     @property
     def artifacts(self) -> Path:
         return self.reports / "artifacts"
+
+    @property
+    def cross(self) -> Path:
+        """The cross step's plans, the readers' records and JUnit, and the verdicts it made last."""
+        return self.reports / "cross"
 
     @property
     def pins(self) -> Path:

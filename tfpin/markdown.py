@@ -78,6 +78,10 @@ def render(report: dict) -> str:
         from .cross import markdown as cross_markdown
 
         rows += cross_markdown(report["cross"])
+    if report.get("census"):
+        from .census import markdown as census_markdown
+
+        rows += census_markdown(report["census"])
     rec = report["recommendation"]
     rows += ["", "## Recommended pin" + (" (partial evidence)" if report.get("partial") else ""), ""]
     if rec["requirements"]:

@@ -20,9 +20,11 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 CONFIG_FILE = "tfpin.toml"
-KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout", "sources", "bench", "cross"}
-# `cross`: the commands (arguments to the cell's Python) of the project's cross-cell checks.
-CROSS_KEYS = {"write": True, "read": True, "census": False}  # key -> required
+KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout", "sources", "bench"}
+# Keys an earlier tfpin read, with what took their place.
+RETIRED = {"cross": "cross-cell checks are now the project's own tests: a test writes an artifact with the "
+                    "tfpin_artifact fixture and one marked @pytest.mark.tfpin_reads(name) reads it with tfpin_source "
+                    "(README, \"Between cells\"); delete the key"}
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_TIMEOUT = 900  # seconds one test may run before it counts as hung
 
@@ -33,8 +35,7 @@ class ProjectError(ValueError):
 
 class Project:
     def __init__(self, root: Path, source: Path, matrix: str = "table", test=(), install=(),
-                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None, sources=None, bench=None,
-                 cross=None):
+                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None, sources=None, bench=None):
         self.root, self.source = Path(root), Path(source)
         self.matrix, self.test, self.install = matrix, list(test), list(install)
         self.smoke = list(smoke) if smoke else list(test)  # the cheap oracle of `tfpin pins discover`
@@ -43,9 +44,8 @@ class Project:
         # the root; None = every git-tracked (and untracked, not ignored) file.
         self.sources = list(sources) if sources is not None else None
         # What the project runs in each cell beyond its tests, as arguments to the cell's Python: `bench`
-        # prints one JSON object of figures (tfpin bench); `cross` writes and reads artifacts between cells.
+        # prints one JSON object of figures (tfpin bench).
         self.bench = list(bench) if bench else None
-        self.cross = {k: list(v) for k, v in cross.items()} if cross else None
 
     def install_files(self) -> list[Path]:
         """Requirement files the install lines name (`-r file`, `-c file`): their content is part of the stamp."""
@@ -99,6 +99,9 @@ def load_file(path: Path) -> Project:
         where = "[tool.tfpin]"
         if not isinstance(data, dict):
             raise ProjectError("%s: [tool.tfpin] must be a table" % path)
+    retired = sorted(set(data) & set(RETIRED))
+    if retired:
+        raise ProjectError("%s: key %r is no longer read: %s" % (path, retired[0], RETIRED[retired[0]]))
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise ProjectError("%s: unknown key %s in %s; allowed keys: %s"
@@ -162,16 +165,7 @@ def load_file(path: Path) -> Project:
     if bench is not None and not _arguments(bench):
         raise bad("bench", "must be a non-empty list of arguments to the cell's Python that print one JSON object of "
                            "figures, e.g. [\"-m\", \"mypkg.bench\", \"--json\"]")
-    cross = data.get("cross")
-    if cross is not None:
-        shape = ("must be a table of commands (lists of arguments to the cell's Python): write (gets the directory to "
-                 "write into), read (gets every cell's directory), optional census, e.g. { write = [\"-m\", "
-                 "\"mypkg.artifacts\", \"write\"], read = [\"-m\", \"mypkg.artifacts\", \"read\"] }")
-        if not isinstance(cross, dict) or set(cross) - set(CROSS_KEYS) or \
-                any(k not in cross for k, required in CROSS_KEYS.items() if required) or \
-                not all(_arguments(v) for v in cross.values()):
-            raise bad("cross", shape)
-    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench, cross)
+    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench)
 
 
 def _arguments(value) -> bool:

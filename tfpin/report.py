@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import census
 from .files import write_atomic
 from .markdown import render as markdown
 from .recommend import no_recommendation, pins_in_force, recommend, verdicts
@@ -85,6 +86,7 @@ def build(matrix, cells, results: list[CellResult], started: str, finished: str 
         "pins": pins_in_force(cells),
         "purpose": getattr(matrix, "purpose", "compatibility"),
         "migration": migration_cost(results) if getattr(matrix, "purpose", "") == "migration" else None,
+        "census": census.build(results),
         "recommendation": rec,
     }
     merge_bench(rep, matrix, bench)

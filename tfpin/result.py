@@ -4,7 +4,7 @@ each field, so no module invents a key another one has to guess at.
     identity     id, python, requirements, constraints, definition, stamp, selection   (for_cell)
     environment  env, resolved, lock, durations.setup_s                                 (runner.prepare)
     verdict      status, reason, tests, failing, skips, notes, completeness, junit,
-                 durations.tests_s                                                      (runner.run_suite, status)
+                 artifacts, deprecations, durations.tests_s                             (runner.run_suite, status)
     run          started, finished, log, harness                                        (runner.run_cell, pipeline)
     re-use       cache (cache.seal), cached_from (cache.lookup)
 
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 SCHEMA = 1
 # Written only once they are known: absent from the JSON (not null) until their step ran.
-OPTIONAL = ("lock", "log", "junit", "skips", "notes", "completeness", "cache", "cached_from")
+OPTIONAL = ("lock", "log", "junit", "skips", "notes", "completeness", "artifacts", "deprecations", "cache",
+            "cached_from")
 
 
 class ResultFormatError(ValueError):
@@ -69,6 +70,8 @@ class CellResult:
     skips: dict | None = None
     notes: list | None = None
     completeness: dict | None = None
+    artifacts: list | None = None  # names its tests wrote with tfpin_artifact: reports/artifacts/<id>/<name>/
+    deprecations: list | None = None  # the census: notices whose call site is the project's ({site, api, ...})
     cache: dict | None = None
     cached_from: dict | None = None
 

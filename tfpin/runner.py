@@ -19,7 +19,7 @@ from pathlib import Path
 from . import __version__, environ, junit, procs
 from .cells import Cell
 from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
-from .files import move_aside, write_atomic
+from .files import move_aside, remove, write_atomic
 from .installer import parse_freeze
 from .layout import EVIDENCE, TRANSIENT, Layout
 from .result import CellResult, Counts
@@ -117,31 +117,24 @@ class PreviousEvidence:
                 aside = self._aside(kind)
                 if move_aside(evidence_path(self.ctx, kind, self.cell), aside):
                     self.moved.append(kind)
-                elif aside.exists():  # left by a run that was killed outright: it is no one's evidence now
-                    aside.unlink()
+                else:  # left by a run that was killed outright: it is no one's evidence now
+                    remove(aside)
             for kind in TRANSIENT:
-                path = transient_path(self.ctx, kind, self.cell)
-                if path.exists():
-                    path.unlink()
+                remove(transient_path(self.ctx, kind, self.cell))
 
     def restore(self) -> None:
         with procs.critical():
             move_aside(evidence_path(self.ctx, "logs", self.cell), self.ctx.layout.interrupted_log(self.cell.id))
             for kind, _ in EVIDENCE:
                 path = evidence_path(self.ctx, kind, self.cell)
+                remove(path)  # the interrupted run's own partial JUnit, lock or artifacts: evidence of nothing
                 if kind in self.moved:
                     os.replace(self._aside(kind), path)
-                elif path.exists():
-                    path.unlink()  # the interrupted run's own partial JUnit or lock: evidence of nothing
 
     def discard(self) -> None:
         for kind in self.moved:
-            aside = self._aside(kind)
-            if aside.exists():
-                aside.unlink()
-        stale = self.ctx.layout.interrupted_log(self.cell.id)
-        if stale.exists():
-            stale.unlink()
+            remove(self._aside(kind))
+        remove(self.ctx.layout.interrupted_log(self.cell.id))
 
 
 def cell_environ(cell: Cell, ctx: Context) -> dict:
@@ -151,6 +144,8 @@ def cell_environ(cell: Cell, ctx: Context) -> dict:
     env["TFPIN_CELL"] = cell.env_token()
     env["TFPIN_PROGRESS"] = str(transient_path(ctx, "progress", cell))
     env["TFPIN_OUTCOME"] = str(transient_path(ctx, "outcome", cell))
+    env["TFPIN_ARTIFACTS"] = str(evidence_path(ctx, "artifacts", cell))  # tfpin_artifact writes here
+    env["TFPIN_NOTICES"] = str(transient_path(ctx, "notices", cell))  # the census of deprecation notices
     if ctx.log_level is not None:
         env["TF_CPP_MIN_LOG_LEVEL"] = str(ctx.log_level)
     env.update(ctx.project.env)
@@ -294,6 +289,12 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
         result.skips = tests["skip_reasons"]
         result.notes = tests["notes"]
         result.junit = rel(junit_path, ctx)
+    artifacts = evidence_path(ctx, "artifacts", cell)
+    if artifacts.is_dir():
+        result.artifacts = sorted(p.name for p in artifacts.iterdir() if p.is_dir())
+    notices = _read_json(transient_path(ctx, "notices", cell), list)
+    if notices is not None:
+        result.deprecations = notices
     outcome = _read_json(outcome_path)
     if outcome is not None:
         result.completeness = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
@@ -303,17 +304,16 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     result.status = status
     result.reason = "%s: %s (log: %s)" % (cell.id, reason, rel(evidence_path(ctx, "logs", cell), ctx)) \
         if reason else ""
-    for path in (progress, outcome_path):
-        if path.exists():
-            path.unlink()
+    for kind in TRANSIENT:
+        remove(transient_path(ctx, kind, cell))
 
 
-def _read_json(path: Path):
+def _read_json(path: Path, kind=dict):
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, kind) else None
 
 
 def _usage_error(log_name: str, offset: int) -> str:
@@ -330,7 +330,8 @@ def _usage_error(log_name: str, offset: int) -> str:
 
 def pytest_command(python, args, junit_path: Path, *extra) -> list[str]:
     """pytest as tfpin runs it in a cell env: no cache, the progress plugin, JUnit (xunit1) to `junit_path`."""
-    return [str(python), "-m", "pytest", *args, "-p", "no:cacheprovider", "-p", "tfpin_progress", "-q",
+    return [str(python), "-m", "pytest", *args, "-p", "no:cacheprovider", "-p", "tfpin_progress", "-p", "tfpin_cross",
+            "-p", "tfpin_census", "-q",
             "--junitxml", str(junit_path), "-o", "junit_family=xunit1", *extra]
 
 

@@ -51,7 +51,7 @@ def page(tmp_path_factory):
     results[2].failing = ["tests/cell/test_ema.py::test_shadow"]
     results[2].skips = {"tests/cell/test_gpu.py::test_x": "no GPU visible"}
     rep = report.build(TABLE, TABLE.cells, results, "t0", "t1", {})
-    rep["cross"] = cross.summarize(*inputs(), failures={})
+    rep["cross"] = cross.summarize(*inputs())
     report.write(rep, out, "matrix")
     return out / "matrix.html", rep
 

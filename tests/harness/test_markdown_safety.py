@@ -16,7 +16,7 @@ from dataclasses import replace
 import pytest
 from faultkit import FAULT_CELL, MATRIX, make_project, tfpin
 from test_ci_github import parse, subdir_project
-from test_cross import A, B, inputs
+from test_cross import B, inputs
 from test_report import result
 
 from tfpin import ci_github, cross, pins, report
@@ -121,12 +121,12 @@ def injected_report():
             r.failing = [TEST_ID]
             r.reason = "%s: 1 failed, 0 errors: %s; first error: AssertionError: %s" % (cell.id, TEST_ID, PAYLOAD)
         results.append(r)
+    results[0].deprecations = [{"site": "pkg/a.py:1", "api": PAYLOAD, "instructions": PAYLOAD, "kind": "tensorflow"}]
     rep = report.build(full, cells, results, "t0", "t1", {})
-    written, reads, census = inputs()
-    reads[B][0][B]["checkpoint"]["reason"] = PAYLOAD
-    reads[B][0][B]["h5"][0]["reason"] = PAYLOAD
-    census[A] = (None, PAYLOAD)
-    rep["cross"] = cross.summarize(written, reads, census, {"py3.6-tf1.13-keras2.2.4": PAYLOAD})
+    written, reads = inputs()
+    reads[B][0]["rows"][1]["error"] = PAYLOAD
+    reads["py3.6-tf1.13-keras2.2.4"] = (None, PAYLOAD)  # a reading cell whose pytest crashed
+    rep["cross"] = cross.summarize(written, reads)
     return rep
 
 
@@ -163,7 +163,7 @@ def test_report_with_injected_text_keeps_its_structure():
     md = report.markdown(injected_report())
     tokens = check_compatibility_report(md)
     assert [text for tag, text in headings(tokens) if tag == "h2"] == [
-        "Cells that did not pass", "Off-table pairs", "Pins", "Between cells", "Recommended pin"]
+        "Cells that did not pass", "Off-table pairs", "Pins", "Between cells", "Deprecation census", "Recommended pin"]
     # the recommendation's requirement lines stay a copyable fence
     fences = [tok.content for tok in tokens if tok.type == "fence"]
     assert fences == ["tensorflow==1.15.5\nkeras==2.2.5\nnumpy<1.19\npyyaml<6.0\n"

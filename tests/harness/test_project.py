@@ -63,10 +63,11 @@ def test_project_constraints_and_install_reach_every_cell_and_the_stamp(tmp_path
 
 BAD = [
     ("unknown key", MINIMAL + "colour = 1\n",
-     ["unknown key 'colour' in top level", "allowed keys: bench, constraints, cross, env"]),
+     ["unknown key 'colour' in top level", "allowed keys: bench, constraints, env"]),
     ("bench not a command", MINIMAL + 'bench = "python bench.py"\n',
      ["key 'bench' = 'python bench.py'", "list of arguments to the cell's Python"]),
-    ("cross without read", MINIMAL + 'cross = { write = ["-m", "a"] }\n', ["key 'cross'", "read (gets every cell"]),
+    ("retired cross", MINIMAL + 'cross = { write = ["-m", "a"] }\n', ["key 'cross' is no longer read",
+                                                                    "@pytest.mark.tfpin_reads(name)"]),
     ("no test key", 'matrix = "table"\n', ["key 'test' is missing", 'test = ["tests"]']),
     ("empty test list", 'test = []\n', ["key 'test' = []", "non-empty list of pytest arguments"]),
     ("test path missing", 'test = ["tests/nope.py"]\n',

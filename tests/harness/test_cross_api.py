@@ -1,0 +1,136 @@
+"""The public API for checks between cells and the deprecation census, used by a user's project in real runs.
+
+The project is TF-free (six on Python 3.6 and 3.7, faultkit's matrix), so the runs are cheap; what its
+tests write, read and warn about is real, through the in-cell plugins (cellplugin/tfpin_cross.py,
+tfpin_census.py) and real pytest in real cell envs. The same API carries this repository's checkpoint,
+h5, drift and census figures in real TF cells (tests/cell/test_between_cells.py, `nox -s matrix`).
+"""
+import json
+
+import pytest
+from faultkit import FAULT_CELL, GOOD_CELL, make_project, report, tfpin
+from test_faults_projects import write
+
+ARTIFACT_TESTS = '''
+import json
+import os
+import sys
+import warnings
+
+import pytest
+
+FAULT = os.environ.get("FAULT", "")
+
+
+def old_api():
+    warnings.warn("old_api is deprecated; use new_api", DeprecationWarning, stacklevel=2)
+
+
+def test_writes_what_this_python_is(tfpin_artifact):
+    minor = sys.version_info[1]
+    directory = tfpin_artifact("version", series={"loss": [1.0, 0.5, 0.25 + minor * 0.01]})
+    with open(os.path.join(directory, "v.json"), "w") as f:
+        json.dump({"minor": minor}, f)
+
+
+def test_calls_a_deprecated_api():
+    old_api()  # the call site the census keeps: this line, in the project
+    warnings.warn_explicit("a library's own deprecation", DeprecationWarning, "/usr/lib/python3/dist-packages/x.py", 7)
+
+
+@pytest.mark.tfpin_reads("version")
+def test_reads_what_another_python_wrote(tfpin_source):
+    if FAULT == "crash-reader":
+        os._exit(3)
+    with open(os.path.join(tfpin_source.path, "v.json")) as f:
+        written = json.load(f)["minor"]
+    tfpin_source.record(minor_gap=abs(written - sys.version_info[1]), seen=[float(written)])
+    assert written <= sys.version_info[1], "written by a newer Python (3.%d)" % written
+
+
+@pytest.mark.tfpin_reads("never-written")
+def test_reads_an_artifact_nobody_wrote(tfpin_source):
+    assert False, "never runs: no cell wrote it"
+'''
+
+
+@pytest.fixture(scope="module")
+def envs(tmp_path_factory):
+    return tmp_path_factory.mktemp("envs")
+
+
+def project_with_artifacts(root, fault=""):
+    project = make_project(root, fault=fault, fault_cell="py")
+    write(project, {"tests/test_between.py": ARTIFACT_TESTS})
+    return project
+
+
+def test_readers_run_in_every_cell_on_every_cells_artifacts_and_each_pair_is_its_own_test(tmp_path, envs):
+    project = project_with_artifacts(tmp_path / "p")
+    out = tfpin(project, "matrix", envs=envs)
+    assert out.returncode == 0, out.stdout + out.stderr  # a pair that fails is a finding, not a failed run
+    rep = report(project)
+    for cell in rep["cells"]:  # readers are not part of a cell's own verdict: deselected there
+        assert cell["status"] == "passed" and cell["tests"]["passed"] == 5 and cell["artifacts"] == ["version"]
+    cross = rep["cross"]
+    assert cross["errors"] == [] and cross["cells"] == [GOOD_CELL, FAULT_CELL]
+    pairs = {(p["reader"], p["from"], p["to"]): p for p in cross["pairs"]}
+    reader = "tests/test_between.py::test_reads_what_another_python_wrote"
+    assert {k[1:]: p["outcome"] for k, p in pairs.items() if k[0] == reader} == {
+        (GOOD_CELL, GOOD_CELL): "passed", (GOOD_CELL, FAULT_CELL): "passed",
+        (FAULT_CELL, GOOD_CELL): "failed", (FAULT_CELL, FAULT_CELL): "passed"}
+    assert pairs[reader, FAULT_CELL, GOOD_CELL]["error"] == "AssertionError: written by a newer Python (3.7)"
+    assert pairs[reader, GOOD_CELL, FAULT_CELL]["values"] == {"minor_gap": 1, "seen": [6.0]}
+    nobody = "tests/test_between.py::test_reads_an_artifact_nobody_wrote"
+    assert {p["outcome"] for k, p in pairs.items() if k[0] == nobody} == {"skipped"}
+    # each pair is its own JUnit case in the reading cell, its id ending in the writer's cell
+    junit = (project / "reports" / "cross" / (GOOD_CELL + ".xml")).read_text()
+    assert 'test_reads_what_another_python_wrote[from:%s]' % FAULT_CELL in junit
+    # the same writer read in both cells recorded the same value: no drift; the writers' series differ at step 3
+    assert [(d["key"], d["max_abs_diff"]) for d in cross["drift"] if d["reader"] == reader] == [("seen", 0.0)]
+    (series,) = cross["series_drift"]
+    assert series["series"] == "version/loss" and series["first_step_over"] == 3
+    assert abs(series["max_abs_diff"] - 0.01) < 1e-9
+    md = (project / "reports" / "matrix-faults.md").read_text()
+    assert "**`tests/test_between.py::test_reads_what_another_python_wrote`** (reads `version`): 3 of 4 pairs" in md
+    assert "| c1 | 0.0e+00 | 1.0e+00 |" in md and "| c2 | ✗ | 0.0e+00 |" in md
+    assert "written by a newer Python (3.7)" in md
+
+
+def test_the_census_keeps_the_projects_own_call_sites(tmp_path, envs):
+    project = project_with_artifacts(tmp_path / "p")
+    assert tfpin(project, "matrix", "--cells", FAULT_CELL, envs=envs).returncode == 0
+    rep = report(project, "matrix-faults-partial")
+    (site,) = rep["census"]["sites"]  # the dist-packages one is not the project's
+    assert site["site"].startswith("tests/test_between.py:") and site["api"] == "old_api is deprecated; use new_api"
+    line = int(site["site"].rsplit(":", 1)[1])
+    assert "old_api()" in ARTIFACT_TESTS.splitlines()[line - 1]  # the caller's line (stacklevel)
+    assert rep["census"]["per_cell"] == {FAULT_CELL: 1} and site["kind"] == "DeprecationWarning"
+    assert "## Deprecation census" in (project / "reports" / "matrix-faults-partial.md").read_text()
+
+
+def test_a_reader_that_crashes_fails_the_run_naming_the_cell_and_keeps_the_verdicts(tmp_path, envs):
+    project = project_with_artifacts(tmp_path / "p", fault="crash-reader")
+    out = tfpin(project, "matrix", envs=envs)
+    assert out.returncode == 1
+    assert "tfpin: cross-cell step failed: %s: the readers' pytest exited 3" % GOOD_CELL in out.stderr
+    rep = report(project)
+    assert [c["status"] for c in rep["cells"]] == ["passed", "passed"]  # the cells' own verdicts stand
+    assert rep["recommendation"]["requirements"] == {"six": "1.16.0"}
+
+
+def test_verdicts_and_artifacts_are_reused_while_nothing_changed(tmp_path, envs):
+    project = project_with_artifacts(tmp_path / "p")
+    assert tfpin(project, "matrix", envs=envs).returncode == 0
+    first = report(project)["cross"]
+    again = tfpin(project, "matrix", envs=envs)
+    assert again.returncode == 0 and "cross: nothing changed since" in again.stdout
+    assert report(project)["cross"]["pairs"] == first["pairs"]
+    # a cell whose artifact is gone is not re-used: it runs again and writes it anew
+    (project / "reports" / "artifacts" / GOOD_CELL / "version" / "v.json").unlink()
+    (project / "reports" / "artifacts" / GOOD_CELL / "version" / "tfpin-meta.json").unlink()
+    (project / "reports" / "artifacts" / GOOD_CELL / "version").rmdir()
+    third = tfpin(project, "matrix", envs=envs)
+    assert "its artifact 'version' is gone" in third.stdout
+    assert json.loads((project / "reports" / "artifacts" / GOOD_CELL / "version" / "v.json").read_text()) == {
+        "minor": 6}
