@@ -193,6 +193,11 @@ TABLE = {
     "estimator_broken": [((1, 12), False),
                          ((2, 16), Broken("tf.estimator was removed in TF 2.16 (TF 2.21: no tf.compat.v1.estimator, "
                                           "no tensorflow_estimator package)"))],
+    # Unported 1.x code (resnet_core/naive_tf1.py: tf.set_random_seed, tf.contrib, top-level tf.placeholder ...):
+    # runs, with deprecation notices, on 1.x; stops at its first missing name on 2.x.
+    "naive_tf1_broken": [((1, 12), False),
+                         ((2, 0), Broken("TF 2.x has no tf.set_random_seed, tf.contrib or top-level 1.x graph names: "
+                                         "unported 1.x code stops at its first missing name"))],
     # AutoGraph (Python control flow on tensors -> graph ops) is tf.contrib.autograph in 1.12, tf.autograph from 1.13.
     # It parses source with gast, which TF 1.12-1.14 leave unpinned (api-catalog.md: gast 0.7.0 breaks 1.13).
     "autograph_to_graph": [((1, 12), "tensorflow:contrib.autograph.to_graph"),

@@ -1,35 +1,16 @@
 """The stack's training step written the naive way: plain TF 1.x names, no compat layer, on purpose.
 
-`python -m resnet_core.naive_tf1` builds and runs two steps of a small conv net with BN, L2, clipping,
-momentum, weight EMA, a summary and a checkpoint, the way TF1 tutorials of the 1.4-1.12 era wrote them,
-and prints one JSON line: the distinct deprecation notices TensorFlow logged while doing it, and the error
-that stopped it where it does not run at all (TF 2.x: `tf.set_random_seed` is gone).  That count
-per cell is the migration burden a user's unported code carries on that release (resnet_core itself goes
-through compat/ and triggers none of its own: tests/cell/test_deprecations.py).  Run from this file in a
-fresh process: notices print once per process, and 1.14/1.15 hide some for code run from a string.
+naive_training() builds and runs two steps of a small conv net with BN, L2, clipping, momentum, weight
+EMA, a summary and a checkpoint, the way TF1 tutorials of the 1.4-1.12 era wrote them. Its call sites
+are what a user's unported code looks like: tests/cell/test_naive_tf1.py runs it in every cell's suite,
+and the deprecation notices TensorFlow logs for these lines are the migration burden the report's census
+shows per release (resnet_core itself goes through compat/ and triggers none: tests/cell/test_deprecations.py).
 """
-import json
-import logging
-import re
 import shutil
 import tempfile
 
-notices = []
-
-
-class _Capture(logging.Handler):
-    def emit(self, record):
-        message = record.getMessage()
-        if "deprecat" in message.lower():
-            notices.append(message)
-
-
-logging.getLogger("tensorflow").addHandler(_Capture())
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-FROM = re.compile(r"^From .+?:\d+: ")
+import numpy as np
+import tensorflow as tf
 
 
 def naive_training(steps=2):
@@ -71,15 +52,3 @@ def naive_training(steps=2):
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
-
-if __name__ == "__main__":
-    breaks = None
-    try:
-        with tf.Graph().as_default():
-            naive_training()
-    except Exception as exc:  # on TF 2.x unported 1.x code stops at its first missing name: a finding
-        breaks = "%s: %s" % (type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
-    distinct = sorted(set(FROM.sub("", n).splitlines()[0] for n in notices))
-    # breaks: the error that stopped the naive code on this release (None: it ran); the notices are those seen
-    # before it stopped, so a count is never read as "runs clean" when the code did not run.
-    print(json.dumps({"notices": distinct, "breaks": breaks}))

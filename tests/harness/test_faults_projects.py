@@ -305,21 +305,25 @@ def test_an_interrupted_rerun_keeps_the_complete_report_and_the_cells_verdict(tm
     assert not (reports / "logs" / (FAULT_CELL + ".interrupted.log")).exists()
 
 
-def test_artifacts_survive_filtered_runs_and_a_users_directory_is_never_deleted(tmp_path, envs):
+def test_artifacts_are_a_cells_evidence_never_stale_and_a_users_directory_is_never_deleted(tmp_path, envs):
+    """What a cell's tests wrote (tfpin_artifact) is replaced by its next run like its JUnit and log: a run that
+    writes none leaves none, so the cross step never reads what an older run of other code wrote."""
     project = make_project(tmp_path / "p")
-    earlier = project / "reports" / "artifacts" / GOOD_CELL / "checkpoint.index"
-    earlier.parent.mkdir(parents=True)
-    earlier.write_text("from the last full run")
-    (project / "reports" / "artifacts" / ".tfpin-artifacts").write_text("")
+    write(project, {"tests/test_writer.py": """
+        def test_writes(tfpin_artifact):
+            open(tfpin_artifact("state") + "/s.txt", "w").write("written")
+        """})
+    assert tfpin(project, "matrix", envs=envs).returncode == 0
+    written = project / "reports" / "artifacts" / GOOD_CELL / "state" / "s.txt"
+    assert written.read_text() == "written" and cell_result(project, GOOD_CELL)["artifacts"] == ["state"]
     assert tfpin(project, "matrix", "--", "-k", "arithmetic", envs=envs).returncode == 0
-    assert tfpin(project, "matrix", "--cells", FAULT_CELL, envs=envs).returncode == 0
-    assert earlier.read_text() == "from the last full run"
+    assert not written.exists() and "artifacts" not in cell_result(project, GOOD_CELL)
     mine = project / "artifacts" / "keep.txt"  # the user's own directory, in the project root
     mine.parent.mkdir()
     mine.write_text("mine")
     out = tfpin(project, "matrix", "--reports", str(project), envs=envs)
     assert out.returncode == 0, out.stderr
-    assert mine.read_text() == "mine"
+    assert mine.read_text() == "mine" and (project / "artifacts" / GOOD_CELL / "state" / "s.txt").is_file()
 
 
 def test_a_directory_named_reports_in_the_code_is_a_source(tmp_path, envs):

@@ -152,7 +152,7 @@ def check_compatibility_report(md):
     assert any("failing: " + TEST_ID in shown(i) for i, _ in inlines(tokens))
     places = where_shown(tokens, SHOWN)
     in_cells = [s for s in places if "td_open" in s]
-    # Pins (why), Keras h5 (why not), Migration burden (? reason): three table cells; the rest list items
+    # Pins (why), the census (API, instructions): three table cells; the rest (pair errors, a crashed reader) list items
     assert len(in_cells) == 3, places
     assert all("list_item_open" in s for s in places if s not in in_cells)
     assert "wrapt<1.13" in code_spans(tokens)
