@@ -77,6 +77,16 @@ def contrib_batch_norm():
     return _working("contrib_batch_norm")
 
 
+def kernel_label_map(graph, labels):
+    """A context in which `graph`'s new ops use the kernels registered under these labels ({op type: label})."""
+    return resolve("kernel_label_map")(graph, labels)
+
+
+def chrome_trace(step_stats):
+    """A traced step's RunMetadata.step_stats as Chrome trace JSON (chrome://tracing, Perfetto)."""
+    return resolve("timeline")(step_stats).generate_chrome_trace_format()
+
+
 def load_saved_model(sess, tags, export_dir):
     """tf.saved_model.loader.load(sess, tags, export_dir) without its 1.13+ deprecation notice; the MetaGraphDef."""
     return resolve("saved_model_loader")(export_dir).load(sess, tags)

@@ -25,6 +25,7 @@ between Keras 2.2.4 and 2.2.5, is a row of a table below; resnet_core never asks
 Standalone Keras is imported only when asked for: its import prints "Using TensorFlow
 backend." to stderr and costs time.
 """
+import contextlib
 import importlib
 
 from compat.table import Broken, resolve
@@ -276,3 +277,25 @@ def clear_session(flavour):
     Resets the default graph, so call it with no nested default graph active.
     """
     backend(flavour).clear_session()
+
+
+@contextlib.contextmanager
+def variables_left_alone(flavour):
+    """While a graph whose variables live on other tasks is built: the flavour's Keras must not initialise them.
+
+    Standalone Keras' BatchNormalization asks K.get_session() for the local devices while the graph is
+    built, and get_session() then runs is_variable_initialized on every variable of the graph and
+    initialises the rest: in a local session that cannot reach the cluster ("Cannot assign a device for
+    operation ...: Operation was explicitly assigned to /job:worker/task:0"), and only the chief may
+    initialise. K.manual_variable_initialization(True) makes get_session() leave them alone; tf.keras and
+    plain graph code do not do this.
+    """
+    if flavour != "keras":
+        yield
+        return
+    K = backend("keras")
+    K.manual_variable_initialization(True)
+    try:
+        yield
+    finally:
+        K.manual_variable_initialization(False)

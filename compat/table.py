@@ -193,6 +193,10 @@ TABLE = {
     "estimator_broken": [((1, 12), False),
                          ((2, 16), Broken("tf.estimator was removed in TF 2.16 (TF 2.21: no tf.compat.v1.estimator, "
                                           "no tensorflow_estimator package)"))],
+    # Private TensorFlow the bench needs, in one place: selecting registered kernels by label (the conv-gradient
+    # kernels, resnet_core/bench.py) and a traced step's Chrome trace. Both unchanged 1.12-1.15 (every table cell).
+    "kernel_label_map": [((1, 12), "tensorflow.python.framework.ops:Graph._kernel_label_map")],
+    "timeline": [((1, 12), "tensorflow.python.client.timeline:Timeline")],
     # Unported 1.x code (resnet_core/naive_tf1.py: tf.set_random_seed, tf.contrib, top-level tf.placeholder ...):
     # runs, with deprecation notices, on 1.x; stops at its first missing name on 2.x.
     "naive_tf1_broken": [((1, 12), False),

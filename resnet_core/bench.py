@@ -36,31 +36,21 @@ CHECK_SHAPES = ((4, 8, 16, 16, 1), (4, 8, 16, 32, 2))
 
 def check_conv_backprop(kernels, rtol=1e-4):
     """None if `kernels` computes the same conv gradients as TF's default kernels, else the reason."""
+    import functools
+
     import numpy as np
 
-    from compat import session_config, tf1
+    import compat
+    from resnet_core.cpu_kernels import compare_gradients, conv_problem
 
     rng = np.random.RandomState(0)
     for batch, size, cin, cout, stride in CHECK_SHAPES:
-        x0 = rng.randn(batch, size, size, cin).astype(np.float32)
-        w0 = rng.randn(3, 3, cin, cout).astype(np.float32)
-        results = []
-        for labels in ({}, CONV_BACKPROP_KERNELS[kernels]):
-            graph = tf1.Graph()
-            with graph.as_default(), graph._kernel_label_map(labels):
-                x = tf1.placeholder(tf1.float32, x0.shape)
-                w = tf1.placeholder(tf1.float32, w0.shape)
-                y = tf1.nn.conv2d(x, w, [1, stride, stride, 1], "SAME")
-                grads = tf1.gradients(tf1.reduce_sum(y * y), [x, w])
-                with tf1.Session(graph=graph, config=session_config()) as sess:
-                    try:
-                        results.append(sess.run(grads, {x: x0, w: w0}))
-                    except tf1.errors.InvalidArgumentError as exc:
-                        return "not registered on this TensorFlow: " + str(exc).splitlines()[0][:200]
-        for name, want, got in zip(("input", "filter"), results[0], results[1]):
-            if not np.allclose(got, want, rtol=rtol, atol=rtol * float(np.max(np.abs(want)))):
-                return "wrong %s gradient on this TensorFlow (stride %d: max relative error %.3g)" % (
-                    name, stride, float(np.max(np.abs(got - want)) / np.max(np.abs(want))))
+        feeds = [rng.randn(batch, size, size, cin).astype(np.float32), rng.randn(3, 3, cin, cout).astype(np.float32)]
+        reason = compare_gradients(functools.partial(conv_problem, stride, "SAME"), feeds, ("input", "filter"),
+                                   lambda graph: compat.kernel_label_map(graph, CONV_BACKPROP_KERNELS[kernels]),
+                                   rtol, "stride %d" % stride)
+        if reason:
+            return reason
     return None
 
 
@@ -203,9 +193,9 @@ class _Candidate(object):
         self.devices = compat.tower_devices(args.towers)
         cpu_devices = args.towers if any("cpu" in d.lower() for d in self.devices) else None
         self.graph = tf1.Graph()
-        # Graph._kernel_label_map is private but unchanged 1.12-1.15; it only selects registered kernels.  The
-        # gradient override map is read when the forward ops are created, so both wrap the whole build.
-        with self.graph.as_default(), self.graph._kernel_label_map(CONV_BACKPROP_KERNELS[kernels]), \
+        # The kernel labels (compat: a private TF map) and the gradient override map are read when the forward
+        # ops are created, so both wrap the whole build.
+        with self.graph.as_default(), compat.kernel_label_map(self.graph, CONV_BACKPROP_KERNELS[kernels]), \
                 self.graph.gradient_override_map(override_map(gradients)):
             tf1.set_random_seed(0)
             shape = (args.image_size, args.image_size, 3)
@@ -292,15 +282,14 @@ def keras_fit(args):
 
 def _write_trace(candidate, path):
     """One fully traced step as a Chrome trace, to see where the time goes."""
-    from tensorflow.python.client import timeline
-
+    import compat
     from compat import tf1
 
     options = tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE)
     metadata = tf1.RunMetadata()
     candidate.session.run(candidate.fetches, options=options, run_metadata=metadata)
     with open(path, "w") as f:
-        f.write(timeline.Timeline(metadata.step_stats).generate_chrome_trace_format())
+        f.write(compat.chrome_trace(metadata.step_stats))
 
 
 def compat_describe():

@@ -25,6 +25,7 @@ Formulations (FORMULATIONS):
                       transposes.  Other convs (stride 2) keep Conv2DBackpropFilter, with whatever kernel label the
                       graph selects for it.
 """
+import contextlib
 import functools
 
 import numpy as np
@@ -167,21 +168,40 @@ def _max_relative_error(got, want):
     return float(np.max(np.abs(got - want)) / max(float(np.max(np.abs(want))), 1e-30))
 
 
-def gradients_without_and_with(build, feeds, overrides):
-    """Run tf1.gradients of build() with and without the override; ([native], [override]) numpy lists."""
+def gradients(build, feeds, variant=None):
+    """tf1.gradients of build() in a fresh graph, built inside variant(graph) if given (a context manager: a
+    gradient override map, a kernel label map), run on feeds; a list of numpy arrays."""
     from compat import session_config
 
-    results = []
-    for mapping in ({}, overrides):
-        graph = tf1.Graph()
-        with graph.as_default():
-            placeholders = [tf1.placeholder(tf1.float32, value.shape) for value in feeds]
-            with graph.gradient_override_map(mapping):
-                loss, wrt = build(*placeholders)
+    graph = tf1.Graph()
+    with graph.as_default():
+        placeholders = [tf1.placeholder(tf1.float32, value.shape) for value in feeds]
+        # Around the gradients too: a kernel label map is read when the backward ops are created.
+        with variant(graph) if variant is not None else _nothing():
+            loss, wrt = build(*placeholders)
             grads = tf1.gradients(loss, wrt)
-            with tf1.Session(graph=graph, config=session_config()) as sess:
-                results.append(sess.run(grads, dict(zip(placeholders, feeds))))
-    return results
+        with tf1.Session(graph=graph, config=session_config()) as sess:
+            return sess.run(grads, dict(zip(placeholders, feeds)))
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield
+
+
+def compare_gradients(problem, feeds, labels, variant, rtol, where):
+    """The one gradient check: None if build() under variant(graph) computes TF's own gradients (max relative
+    error <= rtol for each of `labels`), else the reason (also when the variant's kernels are not registered)."""
+    want = gradients(problem, feeds)
+    try:
+        got = gradients(problem, feeds, variant)
+    except tf1.errors.InvalidArgumentError as exc:
+        return "not registered on this TensorFlow: " + str(exc).splitlines()[0][:200]
+    for what, a, b in zip(labels, got, want):
+        err = _max_relative_error(a, b)
+        if not err <= rtol:
+            return "%s gradient differs from TF's (%s: max relative error %.3g)" % (what, where, err)
+    return None
 
 
 # Small problems shaped like a ResNet's convs: (batch, size, in channels, out channels, kernel, stride, padding).
@@ -206,12 +226,8 @@ def bn_problem(training, x, gamma, beta, mean, variance, weights):
 
 
 def _compare(name, problem, feeds, labels, rtol, where):
-    want, got = gradients_without_and_with(problem, feeds, override_map([name]))
-    for what, a, b in zip(labels, got, want):
-        err = _max_relative_error(a, b)
-        if not err <= rtol:
-            return "%s gradient differs from TF's (%s: max relative error %.3g)" % (what, where, err)
-    return None
+    mapping = override_map([name])
+    return compare_gradients(problem, feeds, labels, lambda graph: graph.gradient_override_map(mapping), rtol, where)
 
 
 def check(name, rtol=1e-4):

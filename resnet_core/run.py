@@ -7,6 +7,7 @@ this module; none of them imports another's internals, so there is no import cir
 import collections
 import contextlib
 import shutil
+import time
 
 # What an option left unset (None) means depends on the dataset; one row per dataset, applied by
 # apply_dataset_defaults() to the CLI and to config_from() alike.  Measured, not guessed (every other
@@ -154,6 +155,28 @@ def evaluate_checkpoint(args, ckpt, model_fn, x_test, y_test):
 
 
 Loop = collections.namedtuple("Loop", "losses smoothed_loss train_accuracy start timed_from end")
+
+
+def run_steps(sess, fetches, smoothed_loss, steps, log_every=0, progress=None, before_step=None):
+    """The training loop of train() and of every cluster worker: `steps` runs of fetches (train_op, loss,
+    accuracy update); a Loop. The first step pays for graph optimisation, so timing starts after it.
+    smoothed_loss is a variable, read after a step (not beside train_op); None: not read (a non-chief worker,
+    where reading it would run another forward pass)."""
+    losses, accuracy = [], None
+    start = timed_from = time.time()
+    for step in range(1, steps + 1):
+        if before_step is not None:
+            before_step(step)
+        _, loss, accuracy = sess.run(fetches)
+        losses.append(float(loss))
+        if step == 1 and steps > 1:
+            timed_from = time.time()
+        if progress and log_every and step % log_every == 0:
+            progress("step %d/%d loss %.4f smoothed %.4f train_acc %.4f"
+                     % (step, steps, loss, sess.run(smoothed_loss), accuracy))
+    end = time.time()
+    return Loop(losses, sess.run(smoothed_loss) if smoothed_loss is not None else None, accuracy, start,
+                timed_from, end)
 """What a training loop measured: per-step losses, the last smoothed loss and streaming accuracy, and the
 clock at the start, after step 1 (graph optimisation excluded from throughput) and at the end."""
 

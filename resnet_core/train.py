@@ -14,12 +14,10 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 
 from resnet_core.run import (  # noqa: F401
     DATASET_DEFAULTS,
     MODEL_BUILDERS,
-    Loop,
     apply_dataset_defaults,
     available_apis,
     describe_model,
@@ -27,6 +25,7 @@ from resnet_core.run import (  # noqa: F401
     finish_run,
     make_model_fn,
     prepare,
+    run_steps,
     seeded_numpy,
     unavailable_api,
     versions,
@@ -170,23 +169,11 @@ def train(args, progress=None):
                                 ema_decay=args.ema_decay or None)
         result = describe_model(args, devices, len(tg.update_ops))
         saver = checkpoint.saver_for_training() if (args.evaluate or args.checkpoint_dir) else None
-        losses = []
         config = session_config(threads=args.threads, cpu_devices=cpu_devices)
         with tf1.Session(graph=graph, config=config) as sess:
             initialize(sess)
-            fetches = [tg.train_op, tg.mean_loss, tg.accuracy_update]
-            start = timed_from = time.time()
-            for step in range(1, args.steps + 1):
-                _, loss, acc = sess.run(fetches)
-                losses.append(float(loss))
-                if step == 1 and args.steps > 1:
-                    timed_from = time.time()  # first step pays for graph optimisation
-                if progress and args.log_every and step % args.log_every == 0:
-                    # The smoothed loss is a variable: read it after the step, not next to train_op.
-                    progress("step %d/%d loss %.4f smoothed %.4f train_acc %.4f"
-                             % (step, args.steps, loss, sess.run(tg.smoothed_loss), acc))
-            end = time.time()
-            loop = Loop(losses, sess.run(tg.smoothed_loss), acc, start, timed_from, end)
+            loop = run_steps(sess, [tg.train_op, tg.mean_loss, tg.accuracy_update], tg.smoothed_loss, args.steps,
+                             args.log_every, progress)
             ckpt = ckpt_dir = None
             if args.evaluate or args.checkpoint_dir:
                 ckpt_dir = args.checkpoint_dir or tempfile.mkdtemp(prefix="resnet_core_")

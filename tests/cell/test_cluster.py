@@ -1,4 +1,4 @@
-"""Multi-worker training on TensorFlow's own runtime (resnet_core/cluster.py): real tf.train.Server
+"""Multi-worker training on TensorFlow's own runtime (resnet_core/cluster.py + cluster_task.py): real tf.train.Server
 processes on 127.0.0.1, between-graph replication, SyncReplicasOptimizer.
 
 1. A synchronous 2-worker step is the single-process step on the concatenated batch
@@ -24,11 +24,13 @@ processes on 127.0.0.1, between-graph replication, SyncReplicasOptimizer.
    cluster: exit 1 with "worker 1 exited 1: RuntimeError: injected fault ...", the chief never gets
    past step 2 (it cannot, the steps are synchronous), and no task survives.  This run uses --api keras,
    so it also shows standalone Keras' BN building and stepping on the cluster (which needs
-   cluster.replica_device_function and manual variable initialisation; graph and tf.keras need neither).
+   cluster_task.replica_device_function and compat.keras.variables_left_alone; graph and tf.keras need neither).
 """
 import json
 import os
 import re
+import subprocess
+import sys
 
 import background
 import pytest
@@ -133,3 +135,12 @@ def test_a_failing_worker_ends_the_cluster_naming_it():
     tasks = started_tasks(err)
     assert len(tasks) == 3
     assert surviving(tasks) == []
+
+
+def test_the_supervisor_imports_no_tensorflow():
+    """The launcher only starts, watches and stops processes: importing it must not import TensorFlow."""
+    code = "import sys, resnet_core.cluster; print(sorted(m for m in sys.modules if m.split('.')[0] in " \
+           "('tensorflow', 'keras', 'numpy', 'compat')))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=background.REPO, stdout=subprocess.PIPE,
+                         universal_newlines=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -4,6 +4,7 @@ import functools
 import numpy as np
 import pytest
 
+import compat
 from compat import tf1
 from resnet_core.towers import weight_decay_loss
 
@@ -113,7 +114,7 @@ def test_bench_uses_a_conv_kernel_only_if_its_gradient_is_right(kernels):
         x0 = RNG.randn(batch, size, size, cin).astype(np.float32)
         w0 = RNG.randn(3, 3, cin, cout).astype(np.float32)
         graph = tf1.Graph()
-        with graph.as_default(), graph._kernel_label_map(CONV_BACKPROP_KERNELS[kernels]):
+        with graph.as_default(), compat.kernel_label_map(graph, CONV_BACKPROP_KERNELS[kernels]):
             y = tf1.nn.conv2d(tf1.constant(x0), tf1.constant(w0), [1, stride, stride, 1], "SAME")
             (grad,) = tf1.gradients(tf1.reduce_sum(y * y), [y.op.inputs[1]])
             with tf1.Session(graph=graph) as sess:
@@ -141,7 +142,8 @@ def test_gradient_formulation_is_the_true_gradient(name):
     from resnet_core import cpu_kernels
 
     def formulation_gradients(problem, feeds):
-        return cpu_kernels.gradients_without_and_with(problem, feeds, cpu_kernels.override_map([name]))[1]
+        mapping = cpu_kernels.override_map([name])
+        return cpu_kernels.gradients(problem, feeds, lambda graph: graph.gradient_override_map(mapping))
 
     rng = np.random.RandomState(3)
     agree = True

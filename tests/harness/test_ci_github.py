@@ -17,7 +17,7 @@ from tfpin import project as projects
 from tfpin.project import tomllib
 
 REQUIREMENT = "tfpin==0.2.0"
-EVIDENCE = ("cells/%s.json", "junit/%s.xml", "locks/%s.txt", "logs/%s.log")
+EVIDENCE = ("cells/%s.json", "junit/%s.xml", "locks/%s.txt", "logs/%s.log", "artifacts/%s")  # artifacts: a directory
 
 
 def parse(text):

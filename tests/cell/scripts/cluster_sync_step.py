@@ -2,7 +2,7 @@
 
 Usage: cluster_sync_step.py (no arguments).  It starts a real local cluster (1 ps + 2 workers, each
 this script with --job/--task, through resnet_core.cluster.Cluster), in which every worker builds
-resnet_core.cluster.build_replica on its fixed digits batch per step and runs STEPS synchronous steps;
+resnet_core.cluster_task.build_replica on its fixed digits batch per step and runs STEPS synchronous steps;
 the chief saves every global variable before and after.  Then, in this process, the single-process
 stack (training.build_training) starts from the chief's initial values and runs the same STEPS steps
 on the concatenated batches [worker 0's; worker 1's] over two towers, and the two are compared.
@@ -49,7 +49,7 @@ def placeholders(batch):
 
 
 def run_task(job, task, spec, out):
-    from resnet_core import cluster
+    from resnet_core import cluster_task as cluster
 
     cluster.exit_with_parent()
     if job == "ps":
