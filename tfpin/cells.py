@@ -35,7 +35,7 @@ class Cell:
     python: str  # "3.7"
     requirements: tuple[tuple[str, str], ...]  # (("tensorflow", "1.15.5"), ("keras", "2.2.5"))
     constraints: tuple[Constraint, ...] = ()
-    tools: tuple[str, ...] = ()  # test tooling for this Python (pytest, sklearn, ...)
+    tools: tuple[str, ...] = ()  # tfpin's test tooling for this Python (pytest, pytest-timeout)
     pip: str = ""  # pip release the stdlib-venv fallback upgrades to
     source: str = ""  # which matrix file and entry declared it, for error messages
     install: tuple[str, ...] = ()  # the project's own install lines (tfpin.toml `install`)

@@ -168,7 +168,8 @@ def cmd_init(args) -> int:
 
 def cmd_tox(args) -> int:
     project = projects.load()
-    text = toxini.render(matrices.load(CATALOGUE), matrices.load(matrices.DEFAULT_MATRIX), project.test)
+    text = toxini.render(matrices.load(CATALOGUE), matrices.load(matrices.DEFAULT_MATRIX), project.test,
+                         project.install)
     path = project.root / "tox.ini"
     if args.check:
         if not path.exists() or path.read_text() != text:

@@ -26,8 +26,7 @@ from .result import CellResult, Counts
 from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
 KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
-                "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "scipy", "scikit-learn",
-                "pytest")
+                "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "pytest")
 PYTEST_USAGE_LINE = re.compile(r"^(ERROR: |pytest: error: |[\w.]+: error: )")
 
 

@@ -12,8 +12,9 @@ HEADER = """\
 """
 
 
-def render(full, table, test) -> str:
-    """tox.ini for every cell of `full`, labelled by `table`; `test`: the project's pytest arguments (its `test`)."""
+def render(full, table, test, install=()) -> str:
+    """tox.ini for every cell of `full`, labelled by `table`; `test`: the project's pytest arguments (its `test`);
+    `install`: the project's install lines, deps of every cell as tfpin installs them (markers and all)."""
     cells = full.cells
     envs = [c.tox_env() for c in cells]
     lines = [HEADER, "[tox]", "env_list ="]
@@ -34,6 +35,7 @@ def render(full, table, test) -> str:
     lines += ["    %s: TFPIN_CELL = %s" % (c.tox_env(), c.env_token()) for c in cells]
     lines.append("deps =")
     lines += _conditional(cells, lambda c: c.requirement_lines())
+    lines += ["    " + line for line in install]
     lines += _conditional(cells, lambda c: c.constraint_lines())
     lines += ["commands =",
               "    python -m pytest -p no:cacheprovider -q -rs "

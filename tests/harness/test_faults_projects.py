@@ -429,3 +429,17 @@ def test_a_projects_own_bench_command_runs_in_each_cell_and_joins_the_report(tmp
     assert merged[FAULT_CELL]["throughput"]["images_per_sec"] == 12.5 and "throughput" not in merged[GOOD_CELL]
     assert "| 12 |" in (project / "reports" / "matrix-faults.md").read_text() or \
         "| 13 |" in (project / "reports" / "matrix-faults.md").read_text()
+
+
+def test_a_built_in_table_cell_installs_tfpin_and_the_project_nothing_of_this_repository(tmp_path):
+    """The table's tools are tfpin's own (pytest, pytest-timeout): a user's cell is the env they would deploy plus
+    them, read back from the real env (its freeze), not from the config."""
+    project = write(tmp_path / "p", {"tfpin.toml": 'matrix = "table"\ntest = ["tests"]\n',
+                                     "tests/test_tf.py": "def test_tensorflow_imports():\n    import tensorflow\n"})
+    cell = "py3.7-tf1.15-keras2.2.5"
+    out = tfpin(project, "matrix", "--cells", cell, envs=tmp_path / "envs", timeout=900)
+    assert out.returncode == 0, out.stdout + out.stderr
+    installed = {line.split("==")[0].lower() for line in (project / "reports" / "locks" / (cell + ".txt"))
+                 .read_text().splitlines() if "==" in line}
+    assert {"tensorflow", "keras", "pytest", "pytest-timeout"} <= installed
+    assert not installed & {"scikit-learn", "joblib", "threadpoolctl"}, installed  # scipy: keras 2.2 depends on it

@@ -7,7 +7,8 @@ from tfpin import toxini
 
 
 def test_tox_ini_is_generated_from_matrices():
-    expected = toxini.render(matrices.load("full"), matrices.load("table"), projects.load(ROOT).test)
+    project = projects.load(ROOT)
+    expected = toxini.render(matrices.load("full"), matrices.load("table"), project.test, project.install)
     assert (ROOT / "tox.ini").read_text() == expected, "tox.ini is stale: run `python -m tfpin tox-ini`"
 
 
