@@ -101,7 +101,7 @@ class Inputs:
             "local": ctx.local,  # folded into "installed": the project's own code inside the env
             "sources": sources,
             "selection": _digest({"test": ctx.project.test, "after --": ctx.selection,
-                                  "timeout": ctx.project.timeout}),
+                                  "timeout": ctx.project.timeout, "extra": ctx.pytest_extra}),
             "environ": _digest(behaviour_environ(environ, ctx.project.env)),
             "harness": _digest({"tfpin": __version__, "plugin": {p.name: _digest(p.read_text())
                                                                 for p in sorted(PLUGIN_DIR.glob("*.py"))}}),

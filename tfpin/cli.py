@@ -53,9 +53,18 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("cell_id")
     c.set_defaults(func=commands.cmd_cell)
 
-    b = sub.add_parser("bench", help="training throughput in each cell (this repo's stack); merged into the report")
+    b = sub.add_parser("bench", help="the project's `bench` command in each cell; its figures join the report")
     common(b)
     b.set_defaults(func=commands.cmd_bench)
+
+    mg = sub.add_parser("migrate", help="convert a copy of the project with tf_upgrade_v2 and run its tests on the "
+                                        "TF 2.x cells (the original is never written to)")
+    common(mg, default_matrix=None)
+    running(mg)
+    mg.add_argument("--from", dest="from_cell", default=None,
+                    help="the TF 1.13+ cell whose tf_upgrade_v2 converts (default: the newest of the project's matrix)")
+    mg.add_argument("--keep", action="store_true", help="keep the converted tree (.tfpin/migrate/converted) to diff")
+    mg.set_defaults(func=commands.cmd_migrate)
 
     rp = sub.add_parser("report", help="join reports/cells/*.json into the matrix report (CI fan-out)")
     common(rp)

@@ -64,6 +64,12 @@ def cmd_bench(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_migrate(args) -> int:
+    from . import migrate
+
+    return migrate.run(args)
+
+
 def cmd_report(args) -> int:
     """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
     project, m, cells, ctx = load(args)

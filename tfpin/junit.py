@@ -20,7 +20,8 @@ class CorruptReport(ValueError):
 
 def read(path: Path) -> dict:
     """{'passed', 'failed', 'skipped', 'errors', 'failing': [ids], 'skip_reasons': {id: reason},
-    'timed_out': [ids], 'first_error': the first failure's error line, 'notes': tfpin_note properties}."""
+    'timed_out': [ids], 'first_error': the first failure's error line, 'errors_by_test': {id: its error line},
+    'notes': tfpin_note properties}."""
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
@@ -31,7 +32,7 @@ def read(path: Path) -> dict:
     if not suites:
         raise CorruptReport("no <testsuite> element")
     counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
-    failing, skip_reasons, timed_out, first_error, notes = [], {}, [], "", []
+    failing, skip_reasons, timed_out, first_error, notes, errors_by_test = [], {}, [], "", [], {}
     for suite in suites:
         for case in suite.iter("testcase"):
             if _nameless(case):
@@ -43,7 +44,8 @@ def read(path: Path) -> dict:
             if bad is not None:
                 if TIMEOUT_RE.search(bad.get("message") or ""):
                     timed_out.append(tid)
-                first_error = first_error or error_line(bad)
+                errors_by_test[tid] = error_line(bad)
+                first_error = first_error or errors_by_test[tid]
             if "error" in kinds:
                 counts["errors"] += 1
                 failing.append(tid)
@@ -64,7 +66,7 @@ def read(path: Path) -> dict:
         counted = sum(1 for c in suite.iter("testcase") if c.find("error") is not None and not _nameless(c))
         counts["errors"] += max(0, declared_errors - counted)
     return {**counts, "failing": failing, "skip_reasons": skip_reasons, "timed_out": timed_out,
-            "first_error": first_error, "notes": notes}
+            "first_error": first_error, "errors_by_test": errors_by_test, "notes": notes}
 
 
 def _nameless(case) -> bool:

@@ -38,6 +38,7 @@ class Context:
         self.layout = Layout(reports, envs)
         self.log_level = log_level
         self.selection = list(selection) if selection else None  # pytest args after --: a debugging subset
+        self.pytest_extra: list[str] = []  # how a command runs the whole suite (migrate: past collection errors)
         self.install_digest = project.install_digest()  # read once: the named files do not change mid-run
         self._local = None
         self.config_files: list[Path] = []  # tfpin.toml and the matrix files: configuration, not code under test
@@ -264,7 +265,7 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     cmd = pytest_command(env.python, ctx.project.test, junit_path, "-rs", "-o", "junit_suite_name=" + cell.id)
     if "pytest-timeout" in env.resolved:
         cmd += ["--timeout", str(ctx.project.timeout)]
-    cmd += ctx.selection or []
+    cmd += ctx.pytest_extra + (ctx.selection or [])
     log("$ " + " ".join(cmd))
     log_start = log_file.tell()
     start = time.monotonic()

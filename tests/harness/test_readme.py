@@ -76,6 +76,9 @@ COVERAGE = [
     (r"^nox -l --json -t cell$", "here", "test_nox_lists_cells_as_json"),
     (r"^python -m tfpin report$", "faults", "test_report_refuses_results_for_another_definition"),
     (r"^python -m tfpin matrix\|cell\|bench\|report\|list\|tox-ini --help$", "here", "test_every_subcommand_has_help"),
+    (r"^tfpin migrate( --cells [\w.,-]+)?$", "faults",
+     "test_migrate.py::test_migrate_converts_a_copy_and_runs_its_tests_naming_what_the_converter_left (the TF 2.x "
+     "cells themselves: examples/digits_tf1/README.md, measured)"),
     (r"^tfpin bench$", "faults", "test_a_projects_own_bench_command_runs_in_each_cell_and_joins_the_report"),
     (r"^nox -s bench$", "cell", "tests/cell/test_cli.py runs resnet_core.bench --json; bench is not a test (README)"),
     (r"^nox -s tox_ini$", "here", "test_toxini.py: tox.ini equals what `nox -s tox_ini` writes"),
@@ -106,7 +109,7 @@ def test_matrix_names_parse():
 
 
 def test_every_subcommand_has_help():
-    for sub in ("matrix", "cell", "bench", "report", "list", "tox-ini"):
+    for sub in ("matrix", "cell", "bench", "report", "list", "tox-ini", "migrate"):
         out = run([*TFPIN, sub, "--help"])
         assert out.returncode == 0 and "usage: tfpin %s" % sub in out.stdout
 
