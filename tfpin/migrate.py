@@ -25,6 +25,7 @@ from .runner import Context, rel
 
 CONVERTER = "tf_upgrade_v2"
 DEFAULT_MATRIX = "migration"
+SHOWN = 12  # failing tests / converter lines listed per cell in migrate.md (all of them are in migrate.json)
 LINE = re.compile(r"^(?P<file>[^\n:]+?\.py):(?P<line>\d+):(?P<col>\d+): (?P<level>INFO|WARNING|ERROR): (?P<text>.*)$")
 BARE = re.compile(r"^(?P<line>\d+):(?P<col>\d+): (?P<level>INFO|WARNING|ERROR): (?P<text>.*)$")
 PROCESSING = re.compile(r"^Processing file '(.+)'$")
@@ -152,9 +153,16 @@ def markdown(summary: dict) -> str:
         if not c["failing"]:
             continue
         rows += ["", "## %s: %s" % (mdtext.text(c["cell"]), c["status"]), ""]
-        for f in c["failing"]:
+        for f in c["failing"][:SHOWN]:
             rows.append("- %s: %s" % (mdtext.code(f["test"], in_table=False), mdtext.text(f["error"])))
-            rows += ["  - converter: %s" % mdtext.text(line) for line in f["converter"][:5]]
+        if len(c["failing"]) > SHOWN:
+            rows.append("- (+%d more failing tests in migrate.json)" % (len(c["failing"]) - SHOWN))
+        left = sorted({line for f in c["failing"] for line in f["converter"]})
+        if left:
+            rows += ["", "What the converter could not settle in those tests' files:", ""]
+            rows += ["- %s" % mdtext.text(line) for line in left[:SHOWN]]
+            if len(left) > SHOWN:
+                rows.append("- (+%d more in tf_upgrade_v2.txt)" % (len(left) - SHOWN))
     return "\n".join(rows) + "\n"
 
 
