@@ -177,6 +177,15 @@ def lookup(inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
     return stored, ""
 
 
+def previous_tests_s(ctx, cell_id: str) -> float | None:
+    """How long the cell's suite took when it last ran to the end (an ETA for this run), or None."""
+    try:
+        stored = CellResult.from_json(json.loads(ctx.layout.result(cell_id).read_text()))
+    except (OSError, ValueError):
+        return None
+    return stored.durations.tests_s or None if stored.finished and not stored.selection else None
+
+
 def _age(finished) -> datetime.timedelta:
     try:
         when = datetime.datetime.fromisoformat(finished)

@@ -38,6 +38,11 @@ def parser() -> argparse.ArgumentParser:
     def running(sp):
         sp.add_argument("--no-cache", action="store_true",
                         help="run every cell even when nothing it depends on changed since its stored verdict")
+        shown = sp.add_mutually_exclusive_group()
+        shown.add_argument("-q", "--quiet", dest="view", action="store_const", const="quiet", default="normal",
+                           help="no progress while cells run: their results and the totals only")
+        shown.add_argument("-v", "--verbose", dest="view", action="store_const", const="verbose",
+                           help="stream each cell's pytest output as it runs, prefixed with the cell id")
 
     m = sub.add_parser("matrix", help="run every cell of a matrix and write the reports (pytest args after --)")
     common(m)

@@ -24,7 +24,7 @@ def cmd_matrix(args) -> int:
 
 def cmd_cell(args) -> int:
     project, m, (cell,), ctx = load_one(args)
-    results, interrupted, _ = pipeline.run_cells(m, [cell], ctx, False, use_cache=not args.no_cache)
+    results, interrupted, _ = pipeline.run_cells(m, [cell], ctx, False, use_cache=not args.no_cache, view=args.view)
     r = results[0]
     print("junit: %s  log: %s  lock: %s" % (r.junit or "-", r.log or "-", r.lock or "-"))
     # Same rule as the matrix, so a CI job per cell agrees with the whole-matrix run.

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from . import __version__, cache, cross, environ, inputs, procs, report, schedule
+from . import __version__, cache, cross, environ, inputs, live, procs, report, schedule
 from .console import closing_line, progress, result_line
 from .files import write_atomic
 from .result import CellResult
@@ -36,7 +36,7 @@ def matrix(args) -> int:
         if ctx.selection else ""), flush=True)
     t0 = time.monotonic()
     results, interrupted, final = run_cells(m, cells, ctx, True, partial, jobs=min(jobs, len(cells)),
-                                            use_cache=not args.no_cache)
+                                            use_cache=not args.no_cache, view=args.view)
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
     if interrupted is not None:
         return finish(results, interrupted, args)
@@ -70,7 +70,7 @@ def default_jobs() -> int:
 
 
 def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: int = 1,
-              use_cache: bool = True) -> tuple[list[CellResult], int | None, dict | None]:
+              use_cache: bool = True, view: str = "normal") -> tuple[list[CellResult], int | None, dict | None]:
     """Run cells, `jobs` at a time; (results in matrix order, interrupt exit code or None, final report or None).
 
     A cell whose verdict cache key (tfpin/cache.py) is unchanged re-uses its stored result, marked as
@@ -96,6 +96,7 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
         hit, why = cache.lookup(inputs, ctx) if use_cache else (None, "")
         if hit is None:
             say("started" + (" (%s)" % why if why and why != "no stored result" else ""))
+            monitor.started(i, cell, cache.previous_tests_s(ctx, cell.id))
             try:
                 result = run_cell(cell, ctx, say)
             except procs.Interrupted as exc:
@@ -103,6 +104,8 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
                     exc.result.harness["sources"] = sources
                     say(result_line(exc.result))
                 raise
+            finally:
+                monitor.finished(i, cell)
             result.harness["sources"] = sources
             cache.seal(result, inputs, ctx, cache.sources_digest(ctx))
             write_atomic(ctx.layout.result(cell.id), json.dumps(result.to_json(), indent=2) + "\n")
@@ -115,7 +118,8 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
                 _write(m, cells, _ordered(done), started, None, ctx, writing_to, partial)
         return result
 
-    finished, stop = schedule.run(one, cells, jobs)
+    with live.Monitor(ctx.layout, len(cells), view) as monitor:
+        finished, stop = schedule.run(one, cells, jobs)
     done.update(finished)
     results = _ordered(done)
     interrupted = stop.code if stop is not None else None

@@ -272,7 +272,7 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     exit_code, _ = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), stdout=log_file,
                              timeout=ctx.deadline, stop_codes=(2,))
     result.durations.tests_s = round(time.monotonic() - start, 2)
-    running = progress.read_text().strip() if progress.exists() else ""
+    running = (_read_json(progress) or {}).get("test", "")
     crash = ""
     if exit_code is None:
         crash = "pytest was still running after the %d s deadline and was killed%s" % (

@@ -273,7 +273,7 @@ def test_a_waiting_second_run_wipes_nothing_of_the_running_one(tmp_path, envs):
     second = start(project, "cell", FAULT_CELL, envs=envs)
     time.sleep(1.5)  # the second run is waiting for the env lock now
     assert "-m pytest tests" in log.read_text(), "the running cell's log was wiped"
-    assert progress.read_text().strip() == "tests/test_fixture.py::test_fault"
+    assert json.loads(progress.read_text()) == {"test": "tests/test_fixture.py::test_fault", "done": 2, "collected": 3}
     out2, _ = second.communicate(timeout=120)
     first.communicate(timeout=60)
     assert first.returncode == 0 and second.returncode == 0

@@ -1,8 +1,9 @@
 """pytest plugin the harness loads into every cell run (`-p tfpin_progress`); runs on Python 3.6+.
 
 Two records, because a JUnit file alone cannot tell a complete run from one cut short:
-- $TFPIN_PROGRESS: the id of the test that is starting, so when pytest dies without a JUnit
-  report (a segfault, a kill at the deadline) the harness can still name the test that was running;
+- $TFPIN_PROGRESS: {"test": the id of the test that is starting, "done": tests with an outcome, "collected"},
+  so when pytest dies without a JUnit report (a segfault, a kill at the deadline) the harness can still
+  name the test that was running, and while it runs the console can show how far the cell is;
 - $TFPIN_OUTCOME, at the end of the session: how many tests were collected, which of them got an
   outcome, and pytest's exit status. A conftest calling `pytest.exit(..., returncode=0)` after the
   first test leaves exit 0 and a JUnit file with one pass; this record shows the other tests never ran.
@@ -41,7 +42,7 @@ def pytest_collectreport(report):
 
 
 def pytest_runtest_logstart(nodeid, location):
-    _write("TFPIN_PROGRESS", nodeid + "\n")
+    _write("TFPIN_PROGRESS", json.dumps({"test": nodeid, "done": len(_outcomes), "collected": len(_collected)}))
 
 
 def pytest_runtest_logreport(report):
