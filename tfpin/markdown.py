@@ -12,7 +12,16 @@ MD_VERSIONS = ("numpy", "protobuf", "h5py")
 
 
 def render(report: dict) -> str:
-    """matrix.md. Every string a test, an installer or a cell produced goes through mdtext (text, code)."""
+    """matrix.md, section by section. Every string a test, an installer or a cell produced goes through mdtext."""
+    rows = []
+    for section in (cells_table, migration_markdown_of, not_passed, off_table, beside_stock, pins_table,
+                    between_cells, recommendation):
+        rows += section(report)
+    return "\n".join(rows) + "\n"
+
+
+def cells_table(report: dict) -> list[str]:
+    """The title, the run's times and one row per cell (and per planned cell that did not run)."""
     rows = [
         "# tfpin matrix %s" % code(report["matrix"], in_table=False),
         "",
@@ -35,13 +44,28 @@ def render(report: dict) -> str:
     missing = [c for c in report["cells_planned"] if c not in {r["id"] for r in report["cells"]}]
     for cid in missing:
         rows.append("| %s | not run | | | | | | | | | %s | |" % (code(cid), " | ".join("" for _ in MD_VERSIONS)))
-    if report.get("migration"):
-        rows += migration_markdown(report["migration"])
+    return rows
+
+
+def migration_markdown_of(report: dict) -> list[str]:
+    """A migration matrix's cost per cell (empty for other matrices)."""
+    return migration_markdown(report["migration"]) if report.get("migration") else []
+
+
+def not_passed(report: dict) -> list[str]:
+    """Each cell that did not pass, with its reason."""
+    rows = []
     notes = [r for r in report["cells"] if r["status"] != PASSED]
     if notes:
         rows += ["", "## Cells that did not pass", ""]
         for r in notes:
             rows.append("- %s **%s**: %s" % (code(r["id"], in_table=False), r["status"], text(r["reason"])))
+    return rows
+
+
+def off_table(report: dict) -> list[str]:
+    """Pairs the user's table does not list, where the matrix overlaps the table."""
+    rows = []
     off = [p for p in report.get("pairs", []) if not p["in_table"]]
     if off and any(p["in_table"] for p in report.get("pairs", [])):  # only where the matrix overlaps the table
         rows += ["", "## Off-table pairs", "", "Pairs the user's table does not list, judged on every Python run:", ""]
@@ -53,6 +77,12 @@ def render(report: dict) -> str:
                 line += "; failing: " + ", ".join(text(t) for t in p["failing"][:8]) + (
                     " ..." if len(p["failing"]) > 8 else "")
             rows.append(line)
+    return rows
+
+
+def beside_stock(report: dict) -> list[str]:
+    """Throughput of other builds next to stock TensorFlow (tfpin bench)."""
+    rows = []
     if report.get("beside_stock"):
         rows += ["", "## Throughput beside stock TensorFlow", "",
                  "Training img/s (`tfpin bench`) of each other build next to the stock build of the same release:",
@@ -61,6 +91,12 @@ def render(report: dict) -> str:
             ratio = "%.2fx" % b["ratio"] if b["ratio"] is not None else "not compared: " + text(b["not_comparable"])
             rows.append("| %s | %.0f | %s | %.0f | %s |" % (code(b["cell"]), b["images_per_sec"],
                                                         code(b["stock_cell"]), b["stock_images_per_sec"], ratio))
+    return rows
+
+
+def pins_table(report: dict) -> list[str]:
+    """The pins in force, why, where, and what they knowingly leave open."""
+    rows = []
     pins = report.get("pins", [])
     if pins:
         rows += ["", "## Pins", "", "| pin | why (the failure measured without it) | cells | added by |",
@@ -74,6 +110,12 @@ def render(report: dict) -> str:
                 cells = "all %d" % planned if len(leave["cells"]) == planned else ", ".join(
                     code(c) for c in leave["cells"])
                 rows.append("| ↳ known residual | %s | %s | |" % (residual_markdown(leave), cells))
+    return rows
+
+
+def between_cells(report: dict) -> list[str]:
+    """The cross-cell verdicts and the deprecation census."""
+    rows = []
     if report.get("cross"):
         from .cross import markdown as cross_markdown
 
@@ -82,6 +124,12 @@ def render(report: dict) -> str:
         from .census import markdown as census_markdown
 
         rows += census_markdown(report["census"])
+    return rows
+
+
+def recommendation(report: dict) -> list[str]:
+    """The recommended pin lines, their known residual, and the newer choices refused."""
+    rows = []
     rec = report["recommendation"]
     rows += ["", "## Recommended pin" + (" (partial evidence)" if report.get("partial") else ""), ""]
     if rec["requirements"]:
@@ -100,7 +148,7 @@ def render(report: dict) -> str:
         rows += ["", "Newer choices not recommended:", ""]
         rows += ["- %s: %s" % (", ".join("%s %s" % kv for kv in x["requirements"].items()), text(x["why"]))
                  for x in rec["rejected_newer"]]
-    return "\n".join(rows) + "\n"
+    return rows
 
 
 def residual_markdown(leave: dict, in_table: bool = True) -> str:

@@ -96,19 +96,7 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
         hit, why = cache.lookup(inputs, ctx) if use_cache else (None, "")
         if hit is None:
             say("started" + (" (%s)" % why if why and why != "no stored result" else ""))
-            monitor.started(i, cell, cache.previous_tests_s(ctx, cell.id))
-            try:
-                result = run_cell(cell, ctx, say)
-            except procs.Interrupted as exc:
-                if exc.result is not None:
-                    exc.result.harness["sources"] = sources
-                    say(result_line(exc.result))
-                raise
-            finally:
-                monitor.finished(i, cell)
-            result.harness["sources"] = sources
-            cache.seal(result, inputs, ctx, cache.sources_digest(ctx))
-            write_atomic(ctx.layout.result(cell.id), json.dumps(result.to_json(), indent=2) + "\n")
+            result = run_and_seal(i, cell, inputs, ctx, sources, say, monitor)
         else:
             result = hit
         say(result_line(result))
@@ -125,22 +113,47 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
     interrupted = stop.code if stop is not None else None
     final = None
     if report_as:
-        name = writing_to if stop is not None else report_as
-        final = _write(m, cells, results, started, now() if stop is None else None, ctx, name, partial,
-                       interrupted=stop is not None)
-        if stop is None and writing_to != report_as:
-            report.remove(ctx.reports, writing_to)
-        print()
-        print(report.markdown(final), end="")
-        print("reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.layout.report(name), ctx),
-                                                          rel(ctx.layout.report(name, ".md"), ctx)))
-        if name != report_as:
-            print("tfpin: this run did not finish: its report is %s.*; the complete %s.* of the earlier run is "
-                  "untouched" % (name, report_as))
-        if partial:
-            print("tfpin: a subset run (--cells or pytest args after --) wrote %s.*; the full matrix's %s.* "
-                  "is untouched" % (report_as, report.report_name(m, False)))
+        final = final_report(m, cells, results, started, ctx, report_as, writing_to, partial, stop is not None)
     return results, interrupted, final
+
+
+def run_and_seal(i, cell, inputs, ctx, sources, say, monitor) -> CellResult:
+    """Step 3b-3c for a cell the cache could not answer: run it (runner.run_cell, watched by the live view),
+    record the sources it tested, seal the key it may be re-used under, store it as reports/cells/<id>.json."""
+    monitor.started(i, cell, cache.previous_tests_s(ctx, cell.id))
+    try:
+        result = run_cell(cell, ctx, say)
+    except procs.Interrupted as exc:
+        if exc.result is not None:
+            exc.result.harness["sources"] = sources
+            say(result_line(exc.result))
+        raise
+    finally:
+        monitor.finished(i, cell)
+    result.harness["sources"] = sources
+    cache.seal(result, inputs, ctx, cache.sources_digest(ctx))
+    write_atomic(ctx.layout.result(cell.id), json.dumps(result.to_json(), indent=2) + "\n")
+    return result
+
+
+def final_report(m, cells, results, started, ctx, report_as, writing_to, partial, interrupted) -> dict:
+    """The run's last report: over the earlier complete one only if this run finished; printed, with where."""
+    name = writing_to if interrupted else report_as
+    final = _write(m, cells, results, started, None if interrupted else now(), ctx, name, partial,
+                   interrupted=interrupted)
+    if not interrupted and writing_to != report_as:
+        report.remove(ctx.reports, writing_to)
+    print()
+    print(report.markdown(final), end="")
+    print("reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.layout.report(name), ctx),
+                                                      rel(ctx.layout.report(name, ".md"), ctx)))
+    if name != report_as:
+        print("tfpin: this run did not finish: its report is %s.*; the complete %s.* of the earlier run is "
+              "untouched" % (name, report_as))
+    if partial:
+        print("tfpin: a subset run (--cells or pytest args after --) wrote %s.*; the full matrix's %s.* "
+              "is untouched" % (report_as, report.report_name(m, False)))
+    return final
 
 
 def _ordered(done: dict) -> list[CellResult]:
