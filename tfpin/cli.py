@@ -86,8 +86,9 @@ def parser() -> argparse.ArgumentParser:
     gh.add_argument("--output", type=Path, default=None,
                     help="where to write it (default: .github/workflows/tfpin.yml at the git root)")
     gh.add_argument("--tfpin", default=None,
-                    help="how the jobs install tfpin: a requirement, wheel URL or path (default: this tfpin's "
-                         "checkout when the project is tfpin itself, else tfpin==%s)" % __version__)
+                    help="how the jobs install tfpin: a requirement or wheel URL (default: how this tfpin was "
+                         "installed: a VCS URL pinned to its commit, or tfpin==%s from an index; a local path is "
+                         "refused)" % __version__)
     gh.set_defaults(func=commands.cmd_ci)
 
     pn = sub.add_parser("pins", help="discover, by measurement, the constraint pins each cell needs")

@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__, pipeline, report, toxini
 from . import matrix as matrices
+from . import pipeline, report, toxini
 from . import project as projects
 from .console import progress
 from .files import write_atomic
@@ -100,7 +100,12 @@ def cmd_ci(args) -> int:
     from . import ci_github
 
     project, m, cells, ctx = load(args)
-    requirement = args.tfpin or ("." if (project.root / "tfpin" / "__init__.py").is_file() else "tfpin==" + __version__)
+    from . import source
+
+    try:
+        requirement = args.tfpin or source.requirement(project.root)
+    except source.NoSource as exc:
+        raise UsageError(str(exc)) from None
     try:
         text = ci_github.render(project, m, cells, requirement)
     except ValueError as exc:
