@@ -69,6 +69,24 @@ def read(path: Path) -> dict:
             "first_error": first_error, "errors_by_test": errors_by_test, "notes": notes}
 
 
+CRASH_AT = re.compile(r"^(?P<file>[^\s:]+\.py):(?P<line>\d+): ")
+
+
+def failures(path: Path) -> list[dict]:
+    """[{test, file, line, message}] of each failed or erroring test: where it failed (the traceback's last
+    `file:line:` of the project, else the test's own line) and its error line, for CI annotations."""
+    out = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        bad = case.find("failure") if case.find("failure") is not None else case.find("error")
+        if bad is None or _nameless(case):
+            continue
+        where = [m for m in (CRASH_AT.match(ln) for ln in (bad.text or "").splitlines()) if m]
+        file = where[-1].group("file") if where else case.get("file", "")
+        line = int(where[-1].group("line")) if where else int(case.get("line") or 0) + 1  # pytest's is 0-based
+        out.append({"test": test_id(case), "file": file, "line": line, "message": error_line(bad)})
+    return out
+
+
 def _nameless(case) -> bool:
     """pytest writes a `<testcase/>` with neither name nor class when a session is cut short (pytest.exit):
     it is not a test, and never a pass. One that carries an error is kept: the error is real."""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -110,6 +111,12 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
         finished, stop = schedule.run(one, cells, jobs)
     done.update(finished)
     results = _ordered(done)
+    if os.environ.get("GITHUB_ACTIONS") == "true":  # the failing tests on the pull request's diff
+        from .ci_github import annotations
+
+        for r in results:
+            for line in annotations(r, ctx.project.root):
+                print(line, flush=True)
     interrupted = stop.code if stop is not None else None
     final = None
     if report_as:

@@ -80,3 +80,17 @@ def test_verbose_streams_the_cells_pytest_output_and_github_folds_each_log(tmp_p
     assert "::group::%s log" % FAULT_CELL in text and "::endgroup::" in text
     assert text.index("::group::") < text.index("3 passed") < text.index("::endgroup::")
 
+
+
+def test_github_annotates_each_failing_test_on_its_file_and_line(tmp_path, envs):
+    import textwrap
+
+    from faultkit import SUITE
+
+    project = make_project(tmp_path / "p", fault="fail", fault_cell="py3.7")
+    out = tfpin(project, "cell", FAULT_CELL, env=harness_env(GITHUB_ACTIONS="true"), envs=envs)
+    assert out.returncode == 1
+    line = next(i for i, text in enumerate(textwrap.dedent(SUITE).splitlines(), 1) if "assert 1 == 2" in text)
+    (error,) = [ln for ln in out.stdout.splitlines() if ln.startswith("::error ")]
+    assert error == ("::error file=tests/test_fixture.py,line=%d,title=%s%%3A tests/test_fixture.py%%3A%%3Atest_fault"
+                     "::AssertionError: injected failure" % (line, FAULT_CELL))
