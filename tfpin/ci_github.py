@@ -16,7 +16,6 @@ and `tomli`); the CLI decides where to write it.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -25,6 +24,7 @@ from pathlib import Path
 from . import matrix as matrices
 from .layout import EVIDENCE
 from .report import report_name
+from .yamltext import emit
 
 RUNNER = "ubuntu-24.04"
 # Node-24 majors (Node 20 is gone from the runners). setup-uv publishes no major tag from v8 on:
@@ -219,53 +219,9 @@ def render(project, matrix, cells, tfpin_requirement: str) -> str:
               "# Do not edit: change the project or its matrix and generate it again.\n"
               % (source, matrix_argument(project, matrix), len(cells)))
     jobs = data.pop("jobs")
-    blocks = [header] + ["\n".join(_emit({key: value}, 0)) + "\n" for key, value in data.items()]
-    blocks.append("jobs:\n" + "\n".join("\n".join(_emit({jid: job}, 1)) + "\n" for jid, job in jobs.items()))
+    blocks = [header] + ["\n".join(emit({key: value}, 0)) + "\n" for key, value in data.items()]
+    blocks.append("jobs:\n" + "\n".join("\n".join(emit({jid: job}, 1)) + "\n" for jid, job in jobs.items()))
     return "\n".join(blocks)
-
-
-# A tiny YAML emitter: block mappings and sequences, scalars plain when that is unambiguous, else
-# JSON-quoted (a JSON string is a valid YAML double-quoted scalar), multi-line strings as literals.
-_PLAIN = re.compile(r"[A-Za-z_][\w./()@+=-]*(?:[ :][\w./()@+=-]+)*", re.ASCII)
-_RESERVED = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}  # YAML 1.1 booleans and null
-
-
-def _scalar(value, indent: int) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if _PLAIN.fullmatch(value) and value.lower() not in _RESERVED:
-        return value
-    body = value[:-1] if value.endswith("\n") else value
-    if "\n" in value and body and not body.endswith("\n") and not body.startswith((" ", "\n")):
-        pad = "  " * indent
-        return ("|" if value.endswith("\n") else "|-") + "".join(
-            "\n" + (pad + line if line else "") for line in body.split("\n"))
-    return json.dumps(value)
-
-
-def _emit(value, indent: int) -> list[str]:
-    pad = "  " * indent
-    lines = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, (dict, list)) and item:
-                lines.append("%s%s:" % (pad, key))
-                lines += _emit(item, indent + 1)
-            else:
-                text = _scalar(item, indent + 1) if not isinstance(item, (dict, list)) else json.dumps(item)
-                lines.append(("%s%s: %s" % (pad, key, text)).rstrip())
-    else:
-        for item in value:
-            if isinstance(item, (dict, list)) and item:
-                sub = _emit(item, indent + 1)
-                lines += [pad + "- " + sub[0].lstrip()] + sub[1:]
-            else:
-                lines.append(("%s- %s" % (pad, _scalar(item, indent + 1))).rstrip())
-    return lines
 
 
 def annotations(result, root) -> list[str]:

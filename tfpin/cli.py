@@ -81,10 +81,10 @@ def parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=commands.cmd_list)
 
     gh = sub.add_parser("ci", help="write a CI workflow that runs every cell as its own job")
-    gh.add_argument("system", choices=("github",), help="the CI system (GitHub Actions)")
+    gh.add_argument("system", choices=("github", "gitlab"), help="the CI system: GitHub Actions or GitLab CI")
     common(gh)
     gh.add_argument("--output", type=Path, default=None,
-                    help="where to write it (default: .github/workflows/tfpin.yml at the git root)")
+                    help="where to write it (default at the git root: .github/workflows/tfpin.yml, .gitlab-ci.yml)")
     gh.add_argument("--tfpin", default=None,
                     help="how the jobs install tfpin: a requirement or wheel URL (default: how this tfpin was "
                          "installed: a VCS URL pinned to its commit, or tfpin==%s from an index; a local path is "

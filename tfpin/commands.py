@@ -97,23 +97,19 @@ def cmd_list(args) -> int:
 
 
 def cmd_ci(args) -> int:
-    from . import ci_github
+    from . import ci_github, ci_gitlab, source
 
+    generator = {"github": ci_github, "gitlab": ci_gitlab}[args.system]
     project, m, cells, ctx = load(args)
-    from . import source
-
     try:
         requirement = args.tfpin or source.requirement(project.root)
-    except source.NoSource as exc:
+        text = generator.render(project, m, cells, requirement)
+    except (source.NoSource, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    try:
-        text = ci_github.render(project, m, cells, requirement)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    output = (args.output or ci_github.default_output(project)).resolve()
+    output = (args.output or generator.default_output(project)).resolve()
     write_atomic(output, text)
     print("wrote %s: %d cell jobs and a report job (tfpin installed from %r)" % (output, len(cells), requirement))
-    print("each job runs `tfpin cell <id>` in a python:X.Y container; `tfpin report` joins them into the summary")
+    print("each job runs `tfpin cell <id>` in a python:X.Y image; `tfpin report` joins them into the report")
     return 0
 
 

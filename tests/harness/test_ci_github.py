@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from tfpin import ci_github
+from tfpin import ci_github, yamltext
 from tfpin import matrix as matrices
 from tfpin import project as projects
 from tfpin.project import tomllib
@@ -191,7 +191,7 @@ def test_refuses_what_ci_could_not_run(tmp_path):
 def test_emitted_scalars_read_back_unchanged(value):
     """The emitter is tiny and hand-written: every awkward scalar must survive a real YAML parser."""
     doc = {"k": value, "l": [value, {"m": value, "n": [value]}]}
-    assert parse("\n".join(ci_github._emit({"top": doc}, 0)) + "\n") == {"top": doc}
+    assert parse("\n".join(yamltext.emit({"top": doc}, 0)) + "\n") == {"top": doc}
 
 
 def actionlint():

@@ -80,6 +80,7 @@ COVERAGE = [
     (r"^tfpin migrate( --cells [\w.,-]+)?$", "faults",
      "test_migrate.py::test_migrate_converts_a_copy_and_runs_its_tests_naming_what_the_converter_left (the TF 2.x "
      "cells themselves: examples/digits_tf1/README.md, measured)"),
+    (r"^tfpin ci gitlab$", "here", "test_ci_gitlab.py (GitLab's CI schema, one job per cell, the report job)"),
     (r"^tfpin bench$", "faults", "test_a_projects_own_bench_command_runs_in_each_cell_and_joins_the_report"),
     (r"^nox -s bench$", "cell", "tests/cell/test_cli.py runs resnet_core.bench --json; bench is not a test (README)"),
     (r"^nox -s tox_ini$", "here", "test_toxini.py: tox.ini equals what `nox -s tox_ini` writes"),
