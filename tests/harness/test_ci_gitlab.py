@@ -1,6 +1,7 @@
 """`tfpin ci gitlab` on a user's project (examples/digits_tf1 inside this repository): the generated
 .gitlab-ci.yml is valid against GitLab's own CI schema (check-jsonschema ships it, so this works offline),
 has one job per cell with its evidence and JUnit, and a report job that needs them all and always runs."""
+import re
 import shutil
 import subprocess
 import sys
@@ -58,3 +59,55 @@ def test_the_schema_check_bites(tmp_path):
     broken = tmp_path / "broken.yml"
     broken.write_text(path.read_text().replace("when: always", "when: sometimes", 1))
     assert check_jsonschema(broken).returncode != 0
+
+
+def gitlab_ci_local(tmp_path, fault=""):
+    """The generated pipeline, run by gitlab-ci-local's shell executor on this machine: a TF-free project with two
+    cells in a git repository, tfpin installed in the jobs from this checkout's commit, as a user's CI would."""
+    import json
+    import os
+
+    from faultkit import make_project
+
+    tool = shutil.which("gitlab-ci-local")
+    if tool is None or shutil.which("rsync") is None:
+        pytest.skip("gitlab-ci-local (npm) and rsync are not installed; .ci/run installs them")
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if commit.returncode != 0:
+        pytest.skip("not a git checkout: %s" % commit.stderr.strip())
+    project = make_project(tmp_path / "p", fault=fault, fault_cell="py3.7")
+    git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+    for args in (["init", "-q"], ["remote", "add", "origin", "https://gitlab.example.com/team/p.git"]):
+        subprocess.run(git + args, cwd=project, check=True)
+    # The machine's own settings (index, certificates) stay; uv is the host's; tfpin is NOT on PYTHONPATH in the
+    # jobs: they must run the tfpin their own script installs.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "/usr/bin:/bin"))
+    subprocess.run([sys.executable, "-m", "tfpin", "ci", "gitlab", "--tfpin",
+                    "git+file://%s@%s" % (ROOT, commit.stdout.strip())], cwd=project, check=True,
+                   env=dict(env, PYTHONPATH=str(ROOT)))
+    subprocess.run(git + ["add", "-A"], cwd=project, check=True)
+    subprocess.run(git + ["commit", "-q", "-m", "project"], cwd=project, check=True)
+    run = subprocess.run([tool, "--force-shell-executor", "--variable",
+                          "TFPIN_PYTHON=%s" % os.path.realpath(sys.executable)], cwd=project, capture_output=True,
+                         text=True, timeout=900, env=env)
+    joined = project / ".gitlab-ci-local" / "artifacts" / "report" / "reports" / "matrix-faults.json"
+    return run, json.loads(joined.read_text()) if joined.exists() else None
+
+
+def test_the_generated_pipeline_runs_end_to_end_and_the_report_job_joins_every_cell(tmp_path):
+    run, joined = gitlab_ci_local(tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    for job in ("py3.6-six1.16.0", "py3.7-six1.16.0", "report"):
+        assert re.search(r"PASS\s+%s" % re.escape(job), run.stdout), run.stdout[-3000:]
+    assert {c["id"]: c["status"] for c in joined["cells"]} == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "passed"}
+    assert joined["recommendation"]["requirements"] == {"six": "1.16.0"}
+
+
+def test_a_failing_cell_fails_its_job_and_the_report_job_still_runs_and_names_it(tmp_path):
+    run, joined = gitlab_ci_local(tmp_path, fault="fail")
+    assert run.returncode != 0
+    assert re.search(r"PASS\s+py3\.6-six1\.16\.0", run.stdout) and re.search(r"FAIL\s+py3\.7-six1\.16\.0", run.stdout)
+    assert re.search(r"FAIL\s+report", run.stdout), run.stdout[-3000:]  # it ran, and says the run is red
+    assert "1 of 2 cells did not pass: py3.7-six1.16.0 (failed)" in run.stdout
+    assert {c["id"]: c["status"] for c in joined["cells"]} == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "failed"}
