@@ -99,8 +99,8 @@ def matrix_argument(project, matrix) -> str:
 
 def tfpin_command(args: list[str]) -> str:
     """tfpin in a throwaway uv tool environment, with the pinned uv as the one it builds cells with."""
-    return "uv tool run --python %s --from \"$TFPIN_REQUIREMENT\" --with \"uv==$UV_VERSION\" tfpin %s" % (
-        TFPIN_PYTHON, " ".join(shlex.quote(a) for a in args))
+    return ('uv tool run --python "$TFPIN_PYTHON" --from "$TFPIN_REQUIREMENT" --with "uv==$UV_VERSION" tfpin '
+            + " ".join(shlex.quote(a) for a in args))
 
 
 def _tfpin(args: list[str]) -> str:
@@ -229,7 +229,8 @@ def workflow(project, matrix, cells, tfpin_requirement: str) -> dict:
             # A newer push to a pull request supersedes the older run; pushes to a branch all finish.
             "cancel-in-progress": "${{ github.event_name == 'pull_request' }}",
         },
-        "env": {"TFPIN_REQUIREMENT": tfpin_requirement, "UV_VERSION": UV_VERSION},
+        # TFPIN_PYTHON: what runs tfpin itself (uv finds or installs it); the cells use the containers' Pythons.
+        "env": {"TFPIN_REQUIREMENT": tfpin_requirement, "UV_VERSION": UV_VERSION, "TFPIN_PYTHON": TFPIN_PYTHON},
         "defaults": {"run": defaults},
         "jobs": jobs,
     }

@@ -32,10 +32,6 @@ SETUP = ('command -v uv >/dev/null 2>&1 || (curl -LsSf "https://astral.sh/uv/$UV
          '&& . "$HOME/.local/bin/env")')
 
 
-def _tfpin(args) -> str:
-    return tfpin_command(args).replace("--python %s " % TFPIN_PYTHON, '--python "$TFPIN_PYTHON" ', 1)
-
-
 def default_output(project) -> Path:
     """GitLab reads .gitlab-ci.yml at the repository root."""
     return (git_root(project.root) or Path(project.root).resolve()) / ".gitlab-ci.yml"
@@ -60,7 +56,7 @@ def pipeline(project, matrix, cells, tfpin_requirement: str) -> dict:
             "stage": "cells",
             "image": container_image(cell.python),
             # Exit 3: the cell cannot exist (no build for its Python); the report job still judges it.
-            "script": [SETUP] + enter + [_tfpin(["cell", cell.id, "--matrix", m_arg]) + " || test $? -eq 3"],
+            "script": [SETUP] + enter + [tfpin_command(["cell", cell.id, "--matrix", m_arg]) + " || test $? -eq 3"],
             "artifacts": {
                 "when": "always",
                 "paths": evidence_paths(prefix + "reports", cell.id),
@@ -74,7 +70,7 @@ def pipeline(project, matrix, cells, tfpin_requirement: str) -> dict:
         "image": REPORT_IMAGE,
         "needs": [{"job": cell.id, "artifacts": True} for cell in cells],
         "when": "always",
-        "script": [SETUP] + enter + [_tfpin(report_args)],
+        "script": [SETUP] + enter + [tfpin_command(report_args)],
         "artifacts": {
             "when": "always",
             "paths": ["%sreports/%s%s" % (prefix, name, suffix) for suffix in (".md", ".html", ".json")],

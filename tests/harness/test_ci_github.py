@@ -216,3 +216,81 @@ def test_actionlint_accepts_the_workflow(which, tmp_path):
     out = subprocess.run([exe, "-oneline", "-no-color", "-shellcheck=", "-pyflakes=", str(path)],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+# -- the generated workflow, run: each job's steps in order on this machine --------------------------------------
+
+def run_job(job, checkout, artifacts, env, reports="reports"):
+    """One job as GitHub would run it: `run:` steps in bash (stopping after a failure except for `if: always()`),
+    upload-artifact / download-artifact as directories under `artifacts`; True when the job would be green."""
+    import fnmatch
+
+    green = True
+    for step in job["steps"]:
+        if not green and step.get("if") != "always()":
+            continue
+        uses = step.get("uses", "")
+        if uses.startswith("actions/upload-artifact@"):
+            into = artifacts / step["with"]["name"]
+            for path in step["with"]["path"].split():
+                source = checkout / path
+                if source.exists():  # rooted at the paths' common ancestor, reports/
+                    target = into / Path(path).relative_to(reports)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
+        elif uses.startswith("actions/download-artifact@"):
+            for found in sorted(artifacts.iterdir()):
+                if fnmatch.fnmatch(found.name, step["with"]["pattern"]):
+                    shutil.copytree(found, checkout / step["with"]["path"], dirs_exist_ok=True)
+        elif "run" in step:
+            done = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=checkout, env=env, capture_output=True,
+                                  text=True, timeout=900)
+            job.setdefault("output", []).append(done.stdout + done.stderr)
+            green = green and done.returncode == 0
+        # actions/checkout: `checkout` is the job's own copy; astral-sh/setup-uv: uv is on PATH already
+    return green
+
+
+@pytest.mark.parametrize("fault", ["", "fail"])
+def test_the_generated_workflow_runs_its_jobs_and_the_report_job_joins_them(tmp_path, fault):
+    """The commands and paths the workflow runs are the ones that work: every cell job's steps, then the report
+    job's, with this checkout's commit as the tfpin they install (a VCS URL, as a user's workflow would have)."""
+    import os
+
+    from faultkit import make_project
+
+    yaml = pytest.importorskip("yaml")
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if commit.returncode != 0:
+        pytest.skip("not a git checkout")
+    project = make_project(tmp_path / "p", fault=fault, fault_cell="py3.7")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "/usr/bin:/bin"))
+    out = project / "tfpin.yml"
+    requirement = "git+file://%s@%s" % (ROOT, commit.stdout.strip())
+    subprocess.run([sys.executable, "-m", "tfpin", "ci", "github", "--tfpin", requirement, "--output", str(out)],
+                   cwd=project, check=True, env=dict(env, PYTHONPATH=str(ROOT)))
+    workflow = yaml.safe_load(out.read_text())
+    summary = tmp_path / "summary.md"
+    env.update(workflow["env"], TFPIN_PYTHON=os.path.realpath(sys.executable), GITHUB_ACTIONS="true",
+               GITHUB_STEP_SUMMARY=str(summary))
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    verdicts = {}
+    for name, job in workflow["jobs"].items():  # cell jobs first, the report job (needs: all of them) last
+        checkout = tmp_path / "runs" / name
+        shutil.copytree(project, checkout, ignore=shutil.ignore_patterns("reports", ".tfpin"))
+        verdicts[name] = run_job(job, checkout, artifacts, env)
+    cells = [name for name in workflow["jobs"] if name != "report"]
+    assert cells == ["py36-six1160", "py37-six1160"]
+    joined = json.loads((tmp_path / "runs" / "report" / "reports" / "matrix-faults.json").read_text())
+    statuses = {c["id"]: c["status"] for c in joined["cells"]}
+    if not fault:
+        assert verdicts == {"py36-six1160": True, "py37-six1160": True, "report": True}
+        assert statuses == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "passed"}
+        assert "## Recommended pin" in summary.read_text()
+    else:  # the failing cell's job is red, with its annotation; the report job runs, joins both, and is red
+        assert verdicts == {"py36-six1160": True, "py37-six1160": False, "report": False}
+        assert statuses == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "failed"}
+        assert "::error file=tests/test_fixture.py," in "".join(workflow["jobs"]["py37-six1160"]["output"])
+        assert "`py3.7-six1.16.0` **failed**" in summary.read_text()
