@@ -7,7 +7,6 @@ import venv
 
 import pytest
 from conftest import ROOT
-from faultkit import make_project
 
 
 def install(tmp_path, name, requirement):
@@ -20,9 +19,19 @@ def install(tmp_path, name, requirement):
     return env_dir
 
 
-def ci_github(env_dir, project):
-    return subprocess.run([str(env_dir / "bin" / "tfpin"), "ci", "github", "--matrix", "faults.toml"], cwd=project,
-                          capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin"})
+def ci(env_dir, project, system="github"):
+    return subprocess.run([str(env_dir / "bin" / "tfpin"), "ci", system], cwd=project, capture_output=True, text=True,
+                          timeout=120, env={"PATH": "/usr/bin:/bin"})
+
+
+def digits(tmp_path):
+    """examples/digits_tf1 as a user's repository of its own (a git root, so the files go to its top)."""
+    import shutil
+
+    project = tmp_path / "digits_tf1"
+    shutil.copytree(ROOT / "examples" / "digits_tf1", project, ignore=shutil.ignore_patterns("reports", ".tfpin"))
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    return project
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +45,14 @@ def commit():
 def test_a_vcs_install_is_pinned_to_its_commit_and_the_line_resolves(tmp_path, commit):
     url = "git+file://%s@%s" % (ROOT, commit)
     env_dir = install(tmp_path, "vcs", url)
-    project = make_project(tmp_path / "p")
-    out = ci_github(env_dir, project)
-    assert out.returncode == 0, out.stdout + out.stderr
+    project = digits(tmp_path)
     yaml = pytest.importorskip("yaml")
-    workflow = yaml.safe_load((project / ".github" / "workflows" / "tfpin.yml").read_text())
-    requirement = workflow["env"]["TFPIN_REQUIREMENT"]
-    assert requirement == url
+    for system, written, where in (("github", ".github/workflows/tfpin.yml", "env"), ("gitlab", ".gitlab-ci.yml",
+                                                                                   "variables")):
+        out = ci(env_dir, project, system)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert yaml.safe_load((project / written).read_text())[where]["TFPIN_REQUIREMENT"] == url
+    requirement = url
     fetched = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--disable-pip-version-check",
                               "-d", str(tmp_path / "dl"), requirement], capture_output=True, text=True, timeout=600)
     assert fetched.returncode == 0, fetched.stderr[-2000:]  # the line names a source that exists
@@ -52,6 +62,7 @@ def test_a_local_directory_install_is_refused_saying_what_to_pass(tmp_path):
     env_dir = install(tmp_path, "local", str(ROOT))
     direct = next((env_dir / "lib").glob("python*/site-packages/tfpin-*.dist-info/direct_url.json"))
     assert json.loads(direct.read_text())["url"].startswith("file:")
-    out = ci_github(env_dir, make_project(tmp_path / "p"))
-    assert out.returncode == 2
-    assert "a local directory a CI runner cannot reach; pass --tfpin <requirement>" in out.stderr
+    for system in ("github", "gitlab"):
+        out = ci(env_dir, digits(tmp_path / system), system)
+        assert out.returncode == 2
+        assert "a local directory a CI runner cannot reach; pass --tfpin <requirement>" in out.stderr
