@@ -48,11 +48,11 @@ def on_a_terminal(project, *args, envs, env=None, timeout=300):
 
 def test_a_terminal_gets_a_live_region_with_tests_done_the_running_test_and_an_eta(tmp_path, envs):
     project = make_project(tmp_path / "p", fault="slow", fault_cell="py3.7")
-    code, first = on_a_terminal(project, "cell", FAULT_CELL, envs=envs)
+    code, first = on_a_terminal(project, "matrix", "--cells", FAULT_CELL, envs=envs)
     assert code == 0, first
     assert "2/3 tests" in first and NOW in first and "(from its pace)" in first  # no earlier run: its pace
     assert re.search(r"\x1b\[\d*[AK]", first), "the region is redrawn in place (cursor up / erase line)"
-    code, again = on_a_terminal(project, "cell", FAULT_CELL, "--no-cache", envs=envs)
+    code, again = on_a_terminal(project, "matrix", "--cells", FAULT_CELL, "--no-cache", envs=envs)
     assert code == 0 and re.search(r"ETA ~\d+s \(last run \d+s\)", again), again  # from the first run's time
 
 
