@@ -177,13 +177,30 @@ def lookup(inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
     return stored, ""
 
 
-def previous_tests_s(ctx, cell_id: str) -> float | None:
-    """How long the cell's suite took when it last ran to the end (an ETA for this run), or None."""
+def previous_run(ctx, cell_id: str) -> CellResult | None:
+    """The cell's last run that went to the end over the whole suite (its figures predict this run), or None."""
     try:
         stored = CellResult.from_json(json.loads(ctx.layout.result(cell_id).read_text()))
     except (OSError, ValueError):
         return None
-    return stored.durations.tests_s or None if stored.finished and not stored.selection else None
+    return stored if stored.finished and not stored.selection and not stored.cached_from else None
+
+
+def previous_tests_s(ctx, cell_id: str) -> float | None:
+    """How long the cell's suite took when it last ran to the end (an ETA for this run), or None."""
+    stored = previous_run(ctx, cell_id)
+    return stored.durations.tests_s or None if stored is not None else None
+
+
+def previous_demands(ctx, cells) -> dict:
+    """{cell id: {"setup": cores, "tests": cores}} each cell kept busy in its last run (tfpin/load.py), where known."""
+    out = {}
+    for cell in cells:
+        stored = previous_run(ctx, cell.id)
+        if stored is not None:
+            d = stored.durations
+            out[cell.id] = {k: v for k, v in (("setup", d.setup_demand), ("tests", d.tests_demand)) if v}
+    return out
 
 
 def _age(finished) -> datetime.timedelta:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import __version__, commands
 from . import matrix as matrices
-from .pipeline import default_jobs
+from .pipeline import default_jobs_text
 
 DESCRIPTION = """Command line: `tfpin matrix|cell|bench|report|list|ci|pins|init|tox-ini` (nox sessions call these too).
 
@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     common(m)
     running(m)
     m.add_argument("-j", "--jobs", type=int, default=None,
-                   help="cells run at once (default: one per two CPUs, here %d)" % default_jobs())
+                   help="cells run at once (default: %s)" % default_jobs_text())
     m.set_defaults(func=commands.cmd_matrix)
 
     c = sub.add_parser("cell", help="run one cell of the project's matrix, else of the built-in full matrix "

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from . import environ, installer, local, procs
@@ -26,6 +27,7 @@ from .interpreters import find
 STAMP = "tfpin-stamp.json"
 LOCAL = "tfpin-local.json"  # digests of the project trees the install lines put here (tfpin/local.py)
 PLUGIN_DIR = Path(__file__).resolve().parent / "cellplugin"
+BYTECODE_HOOK = PLUGIN_DIR / "tfpin_bytecode.py"
 INSTALL_TIMEOUT = 1800
 
 
@@ -76,6 +78,11 @@ class CellEnv:
         self.install_digest = install_digest or {}
         self.local = local or {}  # {local install line: digest of its tree now}: re-installed when it moved
         self.resolved: dict[str, str] = {}  # what is installed now, filled from a fresh freeze before each use
+        self.steps: dict[str, float] = {}  # seconds of each set-up step this run took (create, install, ...)
+
+    def timed(self, step: str):
+        """Adds the seconds of the `with` block to self.steps[step]: where a cell's set-up time goes."""
+        return _Timed(self.steps, step)
 
     def stamp(self, interpreter: str, version: str, backend: str) -> dict:
         return {
@@ -87,7 +94,7 @@ class CellEnv:
             "pip": self.cell.pip if backend == "venv" else "",
             # indexes, find-links, resolution settings and config files: another index is another install
             "installer_settings": environ.installer_settings(backend, self.project_root),
-            "bytecode": "compileall",  # envs built before installs were compiled are rebuilt, not reused slow
+            "bytecode": "on first import",  # envs of another bytecode policy are rebuilt, not reused slow
         }
 
     def wanted_stamp(self) -> dict:
@@ -111,7 +118,8 @@ class CellEnv:
             except ValueError:
                 same = False
             if same:
-                problems = self.probe(log)
+                with self.timed("probe"):
+                    problems = self.probe(log)
                 if not problems:
                     return {"reused": True, "installer": backend, "rebuilt_because": "",
                             "reinstalled": self.refresh_local(backend, log)}
@@ -125,9 +133,11 @@ class CellEnv:
             shutil.rmtree(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._create(interpreter, backend, log)
-            self._install(backend, log)
-            self._compile(log)
+            with self.timed("create"):
+                self._create(interpreter, backend, log)
+            with self.timed("install"):
+                self._install(backend, log)
+            self._bytecode_on_import(log)
         except BaseException:  # an installer failure or an interrupt: never leave a half-built env to be reused
             shutil.rmtree(self.path, ignore_errors=True)
             raise
@@ -148,7 +158,8 @@ class CellEnv:
         log("== %s: the project's code changed since it was installed into this env: re-installing %s"
             % (self.cell.id, ", ".join(changed)))
         args = [a for line in changed for a in (["-e", line[3:]] if line.startswith("-e ") else [line])]
-        self._run(installer.reinstall(backend, self.python, args), log, "re-install of the project")
+        with self.timed("reinstall"):
+            self._run(installer.reinstall(backend, self.python, args), log, "re-install of the project")
         (self.path / LOCAL).write_text(json.dumps(self.local, indent=2))
         return changed
 
@@ -230,30 +241,36 @@ class CellEnv:
         con.write_text("\n".join(self.cell.constraint_lines()) + "\n")
         self._run(installer.install(backend, self.python, req, con), log, "install")
 
-    def _compile(self, log):
-        """Byte-compile site-packages once, with the cell's own interpreter.
-
-        The suite runs with PYTHONDONTWRITEBYTECODE=1 (nothing written into the user's tree), so without
-        this every fresh process compiled TensorFlow's ~2,400 modules again: `import tensorflow, keras`
-        took 3.5 s instead of 1.3 s (TF 1.15, py3.7), in each of the ~30 processes a cell suite starts.
-        uv's --compile-bytecode cannot be used: its compile script needs Python >= 3.7.  A file that
-        does not compile (a stray Python 2 module in some sdist) is logged and left to import as source.
-        """
+    def _bytecode_on_import(self, log):
+        """Make the env write its own modules' bytecode on their first import (cellplugin/tfpin_bytecode.py says
+        why and why it is safe), instead of compiling all of site-packages here."""
         for site in sorted(self.path.glob("lib/python*/site-packages")):
-            cmd = [self.python, "-m", "compileall", "-q", "-j", "0", site]
-            log("$ " + " ".join(str(c) for c in cmd))
-            code, output = procs.run(cmd, cwd=self.project_root, timeout=INSTALL_TIMEOUT)
-            if code != 0:
-                log("== compileall exit %s (modules it could not compile import from source):\n%s"
-                    % (code, (output or "").strip()[-2000:]))
+            shutil.copyfile(BYTECODE_HOOK, site / "_tfpin_bytecode.py")
+            (site / "_tfpin_bytecode.pth").write_text("import _tfpin_bytecode\n")
+            log("== %s: bytecode is written on first import (%s)" % (self.cell.id, site / "_tfpin_bytecode.pth"))
 
     def freeze(self) -> str:
         """The installed set as it is now (re-read on every run, reused env or not)."""
+        with self.timed("freeze"):
+            return self._freeze()
+
+    def _freeze(self) -> str:
         cmd = installer.freeze(installer.backend(), self.python, (self.path / "bin" / "pip").exists())
         code, out = procs.run(cmd, timeout=300)
         if code != 0:
             raise InstallError("freeze failed (exit %s): %s" % (code, (out or "").strip()[-300:]))
         return out if out.endswith("\n") else out + "\n"
+
+
+class _Timed:
+    def __init__(self, steps: dict, step: str):
+        self.steps, self.step = steps, step
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+
+    def __exit__(self, *exc):
+        self.steps[self.step] = round(self.steps.get(self.step, 0.0) + time.monotonic() - self.t0, 2)
 
 
 def absolute_install_line(line: str, root: Path) -> str:

@@ -15,7 +15,7 @@ def render(report: dict) -> str:
     """matrix.md, section by section. Every string a test, an installer or a cell produced goes through mdtext."""
     rows = []
     for section in (cells_table, migration_markdown_of, not_passed, off_table, beside_stock, pins_table,
-                    between_cells, recommendation):
+                    between_cells, setup_time, recommendation):
         rows += section(report)
     return "\n".join(rows) + "\n"
 
@@ -45,6 +45,34 @@ def cells_table(report: dict) -> list[str]:
     for cid in missing:
         rows.append("| %s | not run | | | | | | | | | %s | |" % (code(cid), " | ".join("" for _ in MD_VERSIONS)))
     return rows
+
+
+STEPS = ("create", "install", "reinstall", "probe", "freeze", "imports")
+
+
+def setup_time(report: dict) -> list[str]:
+    """Where each cell's set-up went, step by step, and the cores each phase kept busy (what the next run
+    schedules by): only for the cells that ran in this run (a re-used verdict built nothing)."""
+    ran = [r for r in report["cells"] if not r.get("cached_from") and r["durations"].get("steps")]
+    if not ran:
+        return []
+    steps = [s for s in STEPS if any(s in r["durations"]["steps"] for r in ran)]
+    rows = ["", "## Set-up time", "",
+            "Seconds per step of each cell that ran; CPU seconds of its processes, and the cores each phase kept busy "
+            "(mean runnable threads), which the next run schedules by.", "",
+            "| cell | %s | set-up s | set-up CPU s | tests CPU s | cores set-up / tests |" % " | ".join(steps),
+            "|---|%s--:|--:|--:|---|" % "".join("--:|" for _ in steps)]
+    for r in ran:
+        d = r["durations"]
+        rows.append("| %s | %s | %.1f | %.1f | %.1f | %s / %s |" % (
+            code(r["id"]), " | ".join("%.1f" % d["steps"][s] if s in d["steps"] else "" for s in steps),
+            d["setup_s"], d.get("setup_cpu_s", 0.0), d.get("tests_cpu_s", 0.0),
+            _cores(d.get("setup_demand")), _cores(d.get("tests_demand"))))
+    return rows
+
+
+def _cores(value) -> str:
+    return "%.2f" % value if value is not None else ""
 
 
 def migration_markdown_of(report: dict) -> list[str]:

@@ -214,7 +214,7 @@ def _run_converted(args, project, layout, converted, cell, said, notes, out) -> 
     ctx.config_files = [m.path, m.constraints_path, tree.source]
     # On TF 2.x a module that cannot import (standalone Keras, tf.contrib) must not hide every other test.
     ctx.pytest_extra = ["--continue-on-collection-errors"]
-    results, interrupted, _ = pipeline.run_cells(m, cells, ctx, True, bool(ids), jobs=1, use_cache=not args.no_cache,
+    results, interrupted, _ = pipeline.run_cells(m, cells, ctx, True, bool(ids), use_cache=not args.no_cache,
                                                  view=args.view)
     if interrupted is not None:
         return pipeline.finish(results, interrupted, args)

@@ -1,7 +1,8 @@
 """`tfpin matrix` as named steps, top to bottom; each step is a function here or in the module that owns it.
 
     1. load      inputs.load            project, matrix, selected cells, Context; bad input exits 2 here
-    2. schedule  schedule.run           the cells, `jobs` at a time, with the interrupt rules
+    2. schedule  schedule.run           the cells, as many at once as the cores feed (Parallelism), with the
+                                        interrupt rules
     3. per cell  cache.lookup           re-use the stored verdict when its key is unchanged ...
                  runner.run_cell        ... else run it: env (envs), imports, suite (pytest), classify (status)
                  cache.seal             the key the new result can be re-used under; results/cells/<id>.json
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 
-from . import __version__, cache, cross, environ, inputs, live, procs, report, schedule
+from . import __version__, cache, cross, environ, inputs, live, load, procs, report, schedule
 from .console import closing_line, progress, result_line
 from .files import write_atomic
 from .result import CellResult
@@ -29,14 +30,13 @@ from .status import exit_code, exit_reason
 def matrix(args) -> int:
     project, m, cells, ctx = inputs.load(args)
     partial = bool(args.cells) or ctx.selection is not None
-    jobs = default_jobs() if args.jobs is None else args.jobs
-    if jobs < 1:
-        raise inputs.UsageError("--jobs must be 1 or more (got %d)" % jobs)
+    if args.jobs is not None and args.jobs < 1:
+        raise inputs.UsageError("--jobs must be 1 or more (got %d)" % args.jobs)
     print("tfpin: project %s, matrix %r (%s), %d cells%s" % (
         project.root, m.name, m.path, len(cells), ", pytest args: " + " ".join(ctx.selection)
         if ctx.selection else ""), flush=True)
     t0 = time.monotonic()
-    results, interrupted, final = run_cells(m, cells, ctx, True, partial, jobs=min(jobs, len(cells)),
+    results, interrupted, final = run_cells(m, cells, ctx, True, partial, jobs=args.jobs,
                                             use_cache=not args.no_cache, view=args.view)
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
     if interrupted is not None:
@@ -65,14 +65,42 @@ def cross_step(cells, results, ctx, use_cache: bool) -> dict:
     return verdicts
 
 
-def default_jobs() -> int:
-    """A cell suite keeps about two cores busy (its own process plus fresh-process jobs): one cell per two."""
-    return max(1, environ.cpus() // 2)
+class Parallelism:
+    """How many cells run at once. `-j N`: N cells, each holding one of N slots from start to end. By default:
+    the cores are a budget (schedule.Cores) and each phase of a cell holds the cores it kept busy in its
+    last run (set-up, then tests: load.Demands), so a one-process suite runs a cell per core, a suite that
+    feeds two cores runs alone, and cell N+1's env is built during cell N's tests when both fit."""
+
+    def __init__(self, cells, ctx, jobs: int | None):
+        self.jobs = jobs
+        self.cores = schedule.Cores(jobs if jobs else environ.cpus())
+        self.demands = load.Demands(cache.previous_demands(ctx, cells) if jobs is None else {}, environ.cpus())
+
+    def hold(self, i: int, cell) -> schedule.Held:
+        return self.cores.hold(i, 1 if self.jobs else self.demands.weight(cell.id, "setup"))
+
+    def tests_start(self, held: schedule.Held, cell) -> None:
+        if not self.jobs:
+            held.resize(self.demands.weight(cell.id, "tests"))
+
+    def learned(self, result: CellResult) -> None:
+        self.demands.learned("setup", result.durations.setup_demand)
+        self.demands.learned("tests", result.durations.tests_demand)
+
+    def describe(self) -> str:
+        if self.jobs:
+            return "%d at a time (-j)" % self.jobs
+        return "as many as %d cores feed (each cell's last run; one per core where unknown)" % self.cores.capacity
 
 
-def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: int = 1,
+def default_jobs_text() -> str:
+    return "as many as the cores feed, from each cell's last run (%d cores here)" % environ.cpus()
+
+
+def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: int | None = None,
               use_cache: bool = True, view: str = "normal") -> tuple[list[CellResult], int | None, dict | None]:
-    """Run cells, `jobs` at a time; (results in matrix order, interrupt exit code or None, final report or None).
+    """Run cells, as Parallelism says (jobs: -j, None for by demand); (results in matrix order, interrupt exit
+    code or None, final report or None).
 
     A cell whose verdict cache key (tfpin/cache.py) is unchanged re-uses its stored result, marked as
     such. Reports are rewritten after each cell, so an interrupted run keeps every finished one; while
@@ -88,18 +116,25 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
         print("tfpin: ignoring host %s: a cell installs exactly its definition (put pins into the matrix or the "
               "project's constraints)" % name, file=sys.stderr, flush=True)
 
+    parallel = Parallelism(cells, ctx, jobs)
+    if len(cells) > 1:
+        print("tfpin: cells run %s" % parallel.describe(), flush=True)
+
     def one(i, cell):
         def say(text):
             with printing:
                 progress(i + 1, len(cells), cell, text)
 
-        inputs = cache.Inputs(cell, ctx, cell_environ(cell, ctx), sources)
-        hit, why = cache.lookup(inputs, ctx) if use_cache else (None, "")
-        if hit is None:
-            say("started" + (" (%s)" % why if why and why != "no stored result" else ""))
-            result = run_and_seal(i, cell, inputs, ctx, sources, say, monitor)
-        else:
-            result = hit
+        with parallel.hold(i, cell) as held:
+            inputs = cache.Inputs(cell, ctx, cell_environ(cell, ctx), sources)
+            hit, why = cache.lookup(inputs, ctx) if use_cache else (None, "")
+            if hit is None:
+                say("started" + (" (%s)" % why if why and why != "no stored result" else ""))
+                result = run_and_seal(i, cell, inputs, ctx, sources, say, monitor,
+                                      on_tests=lambda: parallel.tests_start(held, cell))
+                parallel.learned(result)
+            else:
+                result = hit
         say(result_line(result))
         with printing:
             done[i] = result
@@ -108,7 +143,7 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
         return result
 
     with live.Monitor(ctx.layout, len(cells), view) as monitor:
-        finished, stop = schedule.run(one, cells, jobs)
+        finished, stop = schedule.run(one, cells, len(cells))  # a thread per cell: `parallel` decides who runs
     done.update(finished)
     results = _ordered(done)
     if os.environ.get("GITHUB_ACTIONS") == "true":  # the failing tests on the pull request's diff
@@ -124,12 +159,12 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
     return results, interrupted, final
 
 
-def run_and_seal(i, cell, inputs, ctx, sources, say, monitor) -> CellResult:
+def run_and_seal(i, cell, inputs, ctx, sources, say, monitor, on_tests=lambda: None) -> CellResult:
     """Step 3b-3c for a cell the cache could not answer: run it (runner.run_cell, watched by the live view),
     record the sources it tested, seal the key it may be re-used under, store it as reports/cells/<id>.json."""
     monitor.started(i, cell, cache.previous_tests_s(ctx, cell.id))
     try:
-        result = run_cell(cell, ctx, say)
+        result = run_cell(cell, ctx, say, on_tests)
     except procs.Interrupted as exc:
         if exc.result is not None:
             exc.result.harness["sources"] = sources

@@ -31,6 +31,32 @@ _live_lock = threading.Lock()
 _stopped: list = []  # [(code, name)] once a stop began: no new child starts after that
 _later: list = []  # names of the signals that arrived after the first (recorded, never raised)
 _critical = threading.local()  # per thread: depth of `critical()` sections, and whether a raise is owed
+_metering = threading.local()  # per thread: the meter (tfpin/load.py) its children's CPU seconds go to, if any
+
+
+class _Popen(subprocess.Popen):
+    """A Popen reaped with wait4, so the CPU seconds of the child and of every descendant it waited for
+    (pytest's fresh TensorFlow processes, uv's interpreters) are known when it ends: `rusage`."""
+
+    rusage = None
+
+    def _try_wait(self, wait_flags):  # the one place CPython's POSIX Popen reaps (3.8-3.13: wait/communicate)
+        try:
+            pid, sts, usage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:  # SIGCHLD ignored: the status is gone, as in CPython's own version
+            return self.pid, 0
+        if pid == self.pid:
+            self.rusage = usage
+        return pid, sts
+
+
+def metering(meter):
+    """Children started by this thread from now on report to `meter` (started(pid), ended(pid, cpu_s))."""
+    _metering.meter = meter
+
+
+def _meter():
+    return getattr(_metering, "meter", None)
 
 
 class Interrupted(BaseException):
@@ -157,10 +183,13 @@ def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None, s
     try:
         with _live_lock:
             _raise_if_stopped()
-            proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, start_new_session=True,
-                                    stdout=subprocess.PIPE if capture else stdout,
-                                    stderr=subprocess.STDOUT, text=True if capture else None)
+            proc = _Popen([str(c) for c in cmd], cwd=cwd, env=env, start_new_session=True,
+                          stdout=subprocess.PIPE if capture else stdout,
+                          stderr=subprocess.STDOUT, text=True if capture else None)
             _live.add(proc)
+        meter = _meter()
+        if meter is not None:
+            meter.started(proc.pid)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending signal raises here, inside the try
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -176,6 +205,9 @@ def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None, s
         if proc is not None:
             with _live_lock:
                 _live.discard(proc)
+            if _meter() is not None:
+                usage = proc.rusage
+                _meter().ended(proc.pid, usage.ru_utime + usage.ru_stime if usage is not None else 0.0)
     if _died_of_a_stop(proc.returncode, stop_codes) and threading.current_thread() is not threading.main_thread():
         deadline = time.monotonic() + GRACE
         while not _stopped and time.monotonic() < deadline:

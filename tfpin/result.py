@@ -2,9 +2,9 @@
 each field, so no module invents a key another one has to guess at.
 
     identity     id, python, requirements, constraints, definition, stamp, selection   (for_cell)
-    environment  env, resolved, lock, durations.setup_s                                 (runner.prepare)
+    environment  env, resolved, lock, durations.setup_* and .steps                      (runner.prepare)
     verdict      status, reason, tests, failing, skips, notes, completeness, junit,
-                 artifacts, deprecations, durations.tests_s                             (runner.run_suite, status)
+                 artifacts, deprecations, durations.tests_*                             (runner.run_suite, status)
     run          started, finished, log, harness                                        (runner.run_cell, pipeline)
     re-use       cache (cache.seal), cached_from (cache.lookup)
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-SCHEMA = 1
+SCHEMA = 2  # 2: durations carry CPU seconds, demand and set-up steps
 # Written only once they are known: absent from the JSON (not null) until their step ran.
 OPTIONAL = ("lock", "log", "junit", "skips", "notes", "completeness", "artifacts", "deprecations", "cache",
             "cached_from")
@@ -41,8 +41,16 @@ class Counts:
 
 @dataclass
 class Durations:
+    """Wall seconds of set-up (env, freeze, imports) and tests; what each used of the machine (tfpin/load.py:
+    CPU seconds, and the cores it kept busy, which the next run schedules by); set-up by step."""
+
     setup_s: float = 0.0
     tests_s: float = 0.0
+    setup_cpu_s: float = 0.0
+    tests_cpu_s: float = 0.0
+    setup_demand: float | None = None
+    tests_demand: float | None = None
+    steps: dict = field(default_factory=dict)  # {create, install, bytecode, probe, freeze, imports: seconds}
 
 
 @dataclass

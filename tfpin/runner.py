@@ -16,7 +16,7 @@ import signal
 import time
 from pathlib import Path
 
-from . import __version__, environ, junit, procs
+from . import __version__, environ, junit, load, procs
 from .cells import Cell
 from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
 from .files import move_aside, remove, write_atomic
@@ -170,6 +170,7 @@ def prepare(cell: Cell, ctx: Context, result: CellResult, log) -> CellEnv | None
         return None
     finally:
         result.durations.setup_s = round(time.monotonic() - start, 2)
+        result.durations.steps = dict(env.steps)
     result.env = {"installer": info["installer"], "reused": info["reused"], "path": str(env.path)}
     if info["rebuilt_because"]:
         result.env["rebuilt_because"] = info["rebuilt_because"]
@@ -189,8 +190,12 @@ def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, lo
     passes where TensorFlow cannot load."""
     names = [name for name, _ in cell.requirements]
     script = PLUGIN_DIR / "tfpin_imports.py"
+    start = time.monotonic()
     code, out = procs.run([env.python, script, *names], cwd=ctx.project.root, env=cell_environ(cell, ctx),
                           timeout=600)
+    took = time.monotonic() - start
+    result.durations.steps["imports"] = round(took, 2)
+    result.durations.setup_s = round(result.durations.setup_s + took, 2)
     data = procs.last_json(out)
     if data is None or "failures" not in data:
         data = {"modules": {}, "failures": [{"dist": ", ".join(names), "module": "?", "error": "the import check "
@@ -210,18 +215,23 @@ def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, lo
     return None
 
 
-def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> CellResult:
+def run_cell(cell: Cell, ctx: Context, announce=lambda text: None, on_tests=lambda: None) -> CellResult:
+    """`on_tests()` is called when the set-up is done and the suite is about to start (the scheduler gives the
+    cell the cores its tests need then)."""
     result = base_result(cell, ctx)
     phase = ["waiting for its environment"]
     try:
-        with EnvLock(ctx.layout.env(cell.id), announce):
+        with EnvLock(ctx.layout.env(cell.id), announce), load.Meter() as meter:
             previous = PreviousEvidence(cell, ctx)
             previous.set_aside()
+            procs.metering(meter)
             try:
-                _run_locked(cell, ctx, result, phase)
+                _run_locked(cell, ctx, result, phase, meter, on_tests)
             except BaseException:  # an interrupt (or a harness bug): the earlier verdict stands
                 previous.restore()
                 raise
+            finally:
+                procs.metering(None)
             previous.discard()
     except (KeyboardInterrupt, procs.Interrupted) as exc:
         code, name = (exc.code, exc.name) if isinstance(exc, procs.Interrupted) else (130, "SIGINT")
@@ -231,7 +241,7 @@ def run_cell(cell: Cell, ctx: Context, announce=lambda text: None) -> CellResult
     return result
 
 
-def _run_locked(cell: Cell, ctx: Context, result: CellResult, phase: list) -> None:
+def _run_locked(cell: Cell, ctx: Context, result: CellResult, phase: list, meter, on_tests) -> None:
     log_path = evidence_path(ctx, "logs", cell)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", encoding="utf-8") as log_file:
@@ -239,15 +249,24 @@ def _run_locked(cell: Cell, ctx: Context, result: CellResult, phase: list) -> No
             log_file.write(text.rstrip("\n") + "\n")
             log_file.flush()
 
+        d = result.durations
         try:
             phase[0] = "building its environment"
+            setup = meter.phase()
             env = prepare(cell, ctx, result, log)
+            pinned_modules = None
             if env is not None:
                 phase[0] = "importing its pinned packages"
                 pinned_modules = check_imports(cell, ctx, env, result, log)
-                if pinned_modules is not None:
-                    phase[0] = "running its tests"
-                    run_suite(cell, ctx, env, result, log_file, log, pinned_modules)
+            figures = setup.end().figures()
+            d.setup_cpu_s, d.setup_demand = figures["cpu_s"], figures["demand"]
+            if pinned_modules is not None:
+                phase[0] = "running its tests"
+                on_tests()
+                tests = meter.phase()
+                run_suite(cell, ctx, env, result, log_file, log, pinned_modules)
+                figures = tests.end().figures()
+                d.tests_cpu_s, d.tests_demand = figures["cpu_s"], figures["demand"]
         except (KeyboardInterrupt, procs.Interrupted) as exc:
             log("== %s: interrupted by %s while %s" % (cell.id, getattr(exc, "name", "SIGINT"), phase[0]))
             raise

@@ -7,6 +7,9 @@ each finished or interrupted unit reported. A unit cut short by the stop is neve
 """
 from __future__ import annotations
 
+import heapq
+import itertools
+import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from . import procs
@@ -72,3 +75,69 @@ def map_ordered(fn, items, jobs: int) -> list:
     if stop is not None:
         raise procs.Interrupted(stop.code, stop.name)
     return [done[i] for i in range(len(done))]
+
+
+class Cores:
+    """The cores as a budget that units draw on: a unit holds `weight` cores while it runs, and may change it
+    between its phases (a cell: set-up, then tests). Units are served strictly in their order (matrix order),
+    so a later cell's set-up never overtakes an earlier cell's tests. A unit starts once at least half of
+    the cores it wants are free, or when nothing else runs: a demand is a mean of runnable threads, and
+    two one-process suites of demand 1.3 on two cores finish sooner side by side (some over-subscription)
+    than one after the other (0.7 of a core idle throughout); two suites of demand 1.9 still run alone.
+    So cell N+1's env is built while cell N's tests run when the cores allow.
+    """
+
+    def __init__(self, capacity: float):
+        self.capacity = float(capacity)
+        self.used = 0.0
+        self.cond = threading.Condition()
+        self.queue: list = []  # (order, seq) of the units waiting, served smallest first
+        self.seq = itertools.count()
+
+    def hold(self, order, weight: float) -> Held:
+        held = Held(self, order)
+        held.resize(weight)
+        return held
+
+    def _take(self, order, current: float, weight: float) -> None:
+        with self.cond:
+            ticket = (order, next(self.seq))
+            heapq.heappush(self.queue, ticket)
+            try:
+                while not (self.queue[0] == ticket and (self.capacity - (self.used - current) >= weight / 2 - 1e-9
+                                                        or self.used - current <= 1e-9)):
+                    if procs.stopped():
+                        raise procs.Interrupted(*procs.stopped())
+                    self.cond.wait(0.25)
+                self.used += weight - current
+            finally:
+                self.queue.remove(ticket)
+                heapq.heapify(self.queue)
+                self.cond.notify_all()
+
+    def _give(self, weight: float) -> None:
+        with self.cond:
+            self.used -= weight
+            self.cond.notify_all()
+
+
+class Held:
+    """What one unit holds of a Cores budget; a context manager that gives it back."""
+
+    def __init__(self, cores: Cores, order):
+        self.cores, self.order, self.weight = cores, order, 0.0
+
+    def resize(self, weight: float) -> None:
+        weight = min(float(weight), self.cores.capacity)
+        if weight > self.weight:
+            self.cores._take(self.order, self.weight, weight)
+        elif weight < self.weight:
+            self.cores._give(self.weight - weight)
+        self.weight = weight
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cores._give(self.weight)
+        self.weight = 0.0

@@ -3,7 +3,7 @@ import json
 
 from tfpin import __version__, recommend, report
 from tfpin import matrix as matrices
-from tfpin.result import CellResult, Counts, Durations
+from tfpin.result import SCHEMA, CellResult, Counts, Durations
 
 TABLE = matrices.load("table")
 
@@ -71,7 +71,7 @@ def test_json_and_markdown(tmp_path):
     report.write(rep, tmp_path)
     data = json.loads((tmp_path / "matrix.json").read_text())
     assert data["schema"] == 3 and data["matrix"] == "table" and data["finished"] is None
-    assert data["cells"][0]["schema"] == 1 and "tensorflow" not in data["cells"][0]  # pins: under requirements
+    assert data["cells"][0]["schema"] == SCHEMA and "tensorflow" not in data["cells"][0]  # pins: under requirements
     assert data["summary"] == {"planned": 8, "finished": 8, "passed": 7, "unavailable": 1}
     assert data["cells"][0]["throughput"]["images_per_sec"] == 151.2
     md = (tmp_path / "matrix.md").read_text()
@@ -247,7 +247,7 @@ def test_stored_results_are_checked_against_the_matrix_now(tmp_path):
     assert "unreadable" in report.check_result(path, cell, good.stamp)[0]
     # a record of another schema, or with a key this tfpin does not know, is refused naming the file and key
     path.write_text(json.dumps({**good.to_json(), "schema": 0}))
-    assert "%s: result schema 0, this tfpin reads schema 1" % path in report.check_result(path, cell, good.stamp)[0]
+    assert "%s: result schema 0, this tfpin reads schema %d" % (path, SCHEMA) in report.check_result(path, cell, good.stamp)[0]
     path.write_text(json.dumps({**good.to_json(), "verdict": "green"}))
     assert "unknown key(s) verdict" in report.check_result(path, cell, good.stamp)[0]
 
