@@ -103,9 +103,14 @@ class Inputs:
             "selection": _digest({"test": ctx.project.test, "after --": ctx.selection,
                                   "timeout": ctx.project.timeout, "extra": ctx.pytest_extra}),
             "environ": _digest(behaviour_environ(environ, ctx.project.env)),
-            "harness": _digest({"tfpin": __version__, "plugin": {p.name: _digest(p.read_text())
-                                                                for p in sorted(PLUGIN_DIR.glob("*.py"))}}),
+            "harness": self.harness_digest(),
         }
+
+    @staticmethod
+    def harness_digest() -> str:
+        """tfpin's version and the plugins it loads into cells: another harness is another measurement."""
+        return _digest({"tfpin": __version__, "plugin": {p.name: _digest(p.read_text())
+                                                         for p in sorted(PLUGIN_DIR.glob("*.py"))}})
 
     def with_env(self, installed_text: str | None) -> dict | None:
         """All components, with the env's wanted stamp and the given installed set; None without an interpreter."""

@@ -98,8 +98,8 @@ def parser() -> argparse.ArgumentParser:
     common(pn)
     pn.add_argument("--packages", default="", help="comma-separated packages to vary (default: every package "
                                                    "of the resolved set but the cell's exact pins)")
-    pn.add_argument("-j", "--jobs", type=int, default=1, help="cells searched at once (each search is mostly one "
-                                                                "busy process; default 1)")
+    pn.add_argument("-j", "--jobs", type=int, default=None, help="trials run at once (default: as many as the "
+                                                                   "cores feed, measured on the trials)")
     pn.add_argument("--apply", action="store_true", help="merge the proposed pins into the matrix file (or the "
                                                          "project's config when the matrix is a built-in elsewhere)")
     pn.set_defaults(func=commands.cmd_pins)

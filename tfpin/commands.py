@@ -125,18 +125,20 @@ def cmd_pins(args) -> int:
         except pins.StoredResultError as exc:
             raise UsageError(str(exc)) from None
     else:
-        if args.jobs < 1:
+        if args.jobs is not None and args.jobs < 1:
             raise UsageError("--jobs must be 1 or more (got %d)" % args.jobs)
         from .installer import find_uv
+        from .trials import Shared
 
         if find_uv() is None:
             raise UsageError("pins discover resolves each cell as of its release date with uv (`uv pip compile "
                              "--exclude-newer`), and no uv is installed: `pip install uv` next to tfpin")
         packages = [p.strip() for p in args.packages.split(",") if p.strip()] or None
-        print("tfpin: pin discovery for %d cells of matrix %r (%d at a time); cheap oracle: pytest %s; "
-              "confirmation: pytest %s" % (len(cells), m.name, min(args.jobs, len(cells)), " ".join(project.smoke),
+        shared = Shared(ctx, args.jobs, out_dir / "trials.json")
+        print("tfpin: pin discovery for %d cells of matrix %r (%s); cheap oracle: pytest %s; "
+              "confirmation: pytest %s" % (len(cells), m.name, shared.describe(), " ".join(project.smoke),
                                           " ".join(project.test)), flush=True)
-        results = discover_cells(cells, ctx, project, packages, args.jobs, out_dir)
+        results = discover_cells(cells, ctx, project, packages, args.jobs, out_dir, shared)
         if isinstance(results, int):
             return results
     entries = pins.constraint_blocks(results, cells)

@@ -12,26 +12,31 @@ from .files import write_atomic
 from .runner import rel
 
 
-def discover_cells(cells, ctx, project, packages, jobs: int, out_dir: Path):
-    """Each cell's search, `jobs` at a time (threads; the work is in child processes); each result is
-    written as soon as it exists. A cell's hints are its constraints in force plus the pins found for the
-    cells finished before it. Returns the results in matrix order, or the exit code of an interrupt."""
+def discover_cells(cells, ctx, project, packages, jobs, out_dir: Path, shared=None):
+    """Each cell's search (threads; the work is in child processes); their trials share the cores, the tests
+    that failed and identical trials (tfpin/trials.py: `jobs` trials at a time, None for as many as the cores
+    feed). Each result is written as soon as it exists. A cell's hints are its constraints in force plus
+    the pins found for the cells finished before it. Returns the results in matrix order, or the exit code
+    of an interrupt."""
     import threading
 
-    from . import pins
+    from . import environ, pins
+    from .trials import Shared
 
+    shared = shared or Shared(ctx, jobs, out_dir / "trials.json")
+    searches = jobs or 2 * environ.cpus()  # searches under way at once; between trials they only resolve
     printing = threading.Lock()
     learned: list[str] = []  # pins found so far in this run: hints for the cells searched after them
 
     def one(i, cell):
         def log(text):
             with printing:
-                print(("%s| " % cell.id if jobs > 1 else "") + text, flush=True)
+                print(("%s| " % cell.id if searches > 1 else "") + text, flush=True)
         with printing:
             progress(i + 1, len(cells), cell, "discovery started")
             hints = list(dict.fromkeys(cell.constraint_lines() + learned))
         try:
-            res = pins.Discovery(cell, ctx, project.smoke, log, packages, hints).run()
+            res = pins.Discovery(cell, ctx, project.smoke, log, packages, hints, shared, i).run()
         except pins.DiscoveryError as exc:
             res = pins.failed(cell, ctx, project.smoke, exc)
         with printing:
@@ -39,13 +44,13 @@ def discover_cells(cells, ctx, project, packages, jobs: int, out_dir: Path):
         write_atomic(out_dir / (cell.id + ".json"), json.dumps(res, indent=2) + "\n")
         write_atomic(out_dir / (cell.id + ".toml"), pins.cell_toml(res, cell))
         with printing:
-            progress(i + 1, len(cells), cell, "%d pins, %d env builds, %.0f s%s" % (
-                len(res["pins"]), res["env_builds"], res["seconds"],
+            progress(i + 1, len(cells), cell, "%d pins, %d env builds, %d trials re-used, %.0f s%s" % (
+                len(res["pins"]), res["env_builds"], res.get("trials_reused", 0), res["seconds"],
                 " -- " + (res["problem"] or "unavailable: " + res["unavailable"])
                 if res["problem"] or res["unavailable"] else ""))
         return res
 
-    done, stop = schedule.run(one, cells, jobs)
+    done, stop = schedule.run(one, cells, searches)
     if stop is not None:
         print("tfpin: pin discovery interrupted by %s; finished cells' results are in %s"
               % (stop.name, rel(out_dir, ctx)), file=sys.stderr)

@@ -137,7 +137,7 @@ class CellEnv:
                 self._create(interpreter, backend, log)
             with self.timed("install"):
                 self._install(backend, log)
-            self._bytecode_on_import(log)
+            bytecode_on_import(self.path, log)
         except BaseException:  # an installer failure or an interrupt: never leave a half-built env to be reused
             shutil.rmtree(self.path, ignore_errors=True)
             raise
@@ -241,14 +241,6 @@ class CellEnv:
         con.write_text("\n".join(self.cell.constraint_lines()) + "\n")
         self._run(installer.install(backend, self.python, req, con), log, "install")
 
-    def _bytecode_on_import(self, log):
-        """Make the env write its own modules' bytecode on their first import (cellplugin/tfpin_bytecode.py says
-        why and why it is safe), instead of compiling all of site-packages here."""
-        for site in sorted(self.path.glob("lib/python*/site-packages")):
-            shutil.copyfile(BYTECODE_HOOK, site / "_tfpin_bytecode.py")
-            (site / "_tfpin_bytecode.pth").write_text("import _tfpin_bytecode\n")
-            log("== %s: bytecode is written on first import (%s)" % (self.cell.id, site / "_tfpin_bytecode.pth"))
-
     def freeze(self) -> str:
         """The installed set as it is now (re-read on every run, reused env or not)."""
         with self.timed("freeze"):
@@ -260,6 +252,15 @@ class CellEnv:
         if code != 0:
             raise InstallError("freeze failed (exit %s): %s" % (code, (out or "").strip()[-300:]))
         return out if out.endswith("\n") else out + "\n"
+
+
+def bytecode_on_import(env: Path, log) -> None:
+    """Make the env write its own modules' bytecode on their first import (cellplugin/tfpin_bytecode.py says
+    why and why it is safe), instead of compiling all of site-packages when it is built."""
+    for site in sorted(Path(env).glob("lib/python*/site-packages")):
+        shutil.copyfile(BYTECODE_HOOK, site / "_tfpin_bytecode.py")
+        (site / "_tfpin_bytecode.pth").write_text("import _tfpin_bytecode\n")
+        log("== bytecode is written on first import (%s)" % (site / "_tfpin_bytecode.pth"))
 
 
 class _Timed:

@@ -30,8 +30,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from . import index, installer, mdtext, procs
-from .envs import EnvLock
+from . import index, installer, load, mdtext, procs
+from .envs import EnvLock, bytecode_on_import
 from .files import write_atomic
 from .installer import parse_freeze, uv_no_build
 from .interpreters import find
@@ -50,8 +50,14 @@ class CellUnavailable(DiscoveryError):
 
 
 class Discovery:
-    def __init__(self, cell, ctx, oracle: list[str], log, packages=None, hints=None):
+    def __init__(self, cell, ctx, oracle: list[str], log, packages=None, hints=None, shared=None, order=0):
+        """`shared`: what the trials of one run share (tfpin/trials.py: cores, failing tests, identical trials);
+        `order`: this cell's place in the matrix (its trials are served in that order)."""
+        from .trials import Shared
+
         self.cell, self.ctx, self.oracle, self.log = cell, ctx, list(oracle), log
+        self.shared = shared if shared is not None else Shared(ctx, 1, ctx.layout.pins / "trials.json")
+        self.order = order
         self.hints = list(hints) if hints is not None else cell.constraint_lines()
         self.only = {canonicalize_name(p) for p in packages} if packages else None
         self.root = ctx.layout.trials(cell.id)
@@ -112,29 +118,53 @@ class Discovery:
 
     # -- trials ----------------------------------------------------------------------------------------------
     def trial(self, versions: dict, label: str, args=None) -> dict:
-        """Install exactly `versions` into the trial env and run the oracle (or `args`)."""
-        start = time.monotonic()
-        lines = ["%s==%s" % kv for kv in sorted(versions.items())]
-        lines += [x for x in self._requirements() if "==" not in x]  # project lines (".", -r ...) as given
+        """Install exactly `versions` into the trial env and run the oracle (or `args`); an identical trial
+        measured before (this run or a stored one: tfpin/trials.py) answers instead, building nothing."""
+        args = list(args or self.oracle)
+        kind = "confirm" if args != self.oracle else "oracle"
+        project_lines = [x for x in self._requirements() if "==" not in x]  # project lines (".", -r ...) as given
+        key = self.shared.key(self.cell, self.interpreter_version, versions, project_lines, args)
+        record = self.shared.lookup(key)
+        if record is not None:
+            record.update(label=label, versions=dict(versions), reused_from=record.pop("cell", "?"),
+                          measured_s=record.pop("seconds", 0.0), seconds=0.0)
+            self.trials.append(record)
+            self.log("  %-44s %-13s %5.1fs re-used: an identical trial of %s" % (
+                label, record["verdict"], 0.0, record["reused_from"]))
+            return record
+        with self.shared.hold(self.order, kind):
+            start = time.monotonic()
+            record = self._build_and_run(versions, project_lines, args, kind)
+            record["seconds"] = round(time.monotonic() - start, 1)
+        record["label"] = label
+        record["versions"] = dict(versions)
+        self.shared.remember(key, record, self.cell.id)
+        self.trials.append(record)
+        self.log("  %-44s %-13s %5.1fs %s" % (label, record["verdict"], record["seconds"],
+                                              record.get("error", "")[:110]))
+        return record
+
+    def _build_and_run(self, versions, project_lines, args, kind) -> dict:
         spec = self.root / "trial.txt"
-        write_atomic(spec, "\n".join(lines) + "\n")
+        write_atomic(spec, "\n".join(["%s==%s" % kv for kv in sorted(versions.items())] + project_lines) + "\n")
         if not self.python.exists():
             code, out = procs.run(installer.create("uv", self.interpreter, self.env)[0], timeout=300)
             if code != 0:
                 raise DiscoveryError("cannot create the trial env: %s" % (out or "").strip()[-300:])
+            bytecode_on_import(self.env, lambda _text: None)
         code, out = procs.run(installer.sync(self.python, spec),
                               cwd=self.ctx.project.root, timeout=1800)
         self.builds += 1
         if code != 0:
-            record = {"label": label, "verdict": "uninstallable", "error": (out or "").strip()[-300:]}
-        else:
-            record = self._oracle(args or self.oracle)
-            record["label"] = label
-        record["seconds"] = round(time.monotonic() - start, 1)
-        record["versions"] = dict(versions)
-        self.trials.append(record)
-        self.log("  %-44s %-13s %5.1fs %s" % (label, record["verdict"], record["seconds"],
-                                              record.get("error", "")[:110]))
+            return {"verdict": "uninstallable", "error": (out or "").strip()[-300:]}
+        with load.Meter() as meter:
+            procs.metering(meter)
+            try:
+                phase = meter.phase()
+                record = self._oracle(args)
+                self.shared.learned(kind, phase.end().figures()["demand"])
+            finally:
+                procs.metering(None)
         return record
 
     def _oracle(self, args) -> dict:
@@ -142,22 +172,24 @@ class Discovery:
         if xml.exists():
             xml.unlink()
         log_path = self.root / "oracle.log"
-        cmd = pytest_command(self.python, args, xml, "-x")
+        first = self.root / "first.txt"  # the tests earlier trials failed: run first (cellplugin/tfpin_order.py)
+        write_atomic(first, "".join(t + "\n" for t in self.shared.first()))
+        cmd = pytest_command(self.python, args, xml, "-x", "-p", "tfpin_order")
         if any(self.env.glob("lib/python*/site-packages/pytest_timeout.py")):  # a hung test ends the trial
             cmd += ["--timeout", str(self.ctx.project.timeout)]
+        env = dict(cell_environ(self.cell, self.ctx), TFPIN_FIRST=str(first))
         with open(log_path, "w") as out:
-            code, _ = procs.run(cmd, cwd=self.ctx.project.root,
-                                env=cell_environ(self.cell, self.ctx), stdout=out, timeout=self.ctx.deadline)
+            code, _ = procs.run(cmd, cwd=self.ctx.project.root, env=env, stdout=out, timeout=self.ctx.deadline)
         tests, _ = read_junit(xml, code)
         status, reason = classify(tests, code, "pytest exited %s (log %s)" % (code, log_path))
         if status == PASSED:
             return {"verdict": "pass"}
-        first = (tests or {}).get("first_error") or _last_error(log_path) or reason
-        return {"verdict": "fail", "error": first}
+        first_error = (tests or {}).get("first_error") or _last_error(log_path) or reason
+        return {"verdict": "fail", "error": first_error, "failing": (tests or {}).get("failing", [])[:1]}
 
     # -- the search ------------------------------------------------------------------------------------------
     def run(self) -> dict:
-        self.interpreter, _ = find(self.cell.python)
+        self.interpreter, self.interpreter_version = find(self.cell.python)
         started = time.monotonic()
         self.root.mkdir(parents=True, exist_ok=True)
         with EnvLock(self.root, self.log):
@@ -299,6 +331,7 @@ class Discovery:
             **record(self.cell, self.ctx, self.oracle), "era": getattr(self, "era_date", None), "problem": problem,
             "hints": self.hints,
             "pins": pins, "final_set": current, "env_builds": self.builds,
+            "trials_reused": sum(1 for t in self.trials if "reused_from" in t),
             "seconds": round(time.monotonic() - started, 1), "trials": self.trials,
         }
 

@@ -81,8 +81,18 @@ def test_discovery_finds_the_bound_and_apply_makes_the_cell_pass(project):
     assert "has no operatorPrecedence" in pin["reason"]
     labels = [t["label"] for t in found["trials"]]
     assert labels[0] == "baseline" and labels[-1] == "confirm with the full suite"
-    assert found["env_builds"] == len(found["trials"]) and all(t["seconds"] > 0 for t in found["trials"])
+    measured = [t for t in found["trials"] if "reused_from" not in t]
+    assert found["env_builds"] == len(measured) and all(t["seconds"] > 0 for t in measured)
+    _reused_trials_agree_with_their_twins(found["trials"])
     assert "pyparsing<3.0.0" in (project / "reports" / "pins" / (CELL + ".toml")).read_text()
+    # Again, with the pin applied as a hint: identical trials are answered from reports/pins/trials.json.
+    again = tfpin(project, "pins", "discover", env=harness_env(), timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    second = json.loads((project / "reports" / "pins" / (CELL + ".json")).read_text())
+    assert [p["pin"] for p in second["pins"]] == ["pyparsing<3.0.0"]
+    assert second["trials_reused"] > 0 and second["env_builds"] < found["env_builds"]
+    assert "re-used: an identical trial of %s" % CELL in again.stdout
+    _reused_trials_agree_with_their_twins(found["trials"] + second["trials"])
     applied = (project / "m.toml").read_text()
     assert 'pin = "pyparsing<3.0.0"' in applied and 'origin = "discovered"' in applied
     out = tfpin(project, "matrix", env=harness_env())
@@ -93,6 +103,18 @@ def test_discovery_finds_the_bound_and_apply_makes_the_cell_pass(project):
     # Measured where a search ran, and in force (no `when`) on every cell, the one without a wheel too.
     assert report["pins"] == [{"pin": "pyparsing<3.0.0", "reason": pin["reason"], "origin": "discovered",
                                "cells": [CELL, NO_WHEEL]}]
+
+
+def _reused_trials_agree_with_their_twins(trials):
+    """A re-used trial says what the measured trial of the same set said (this project has no `smoke`: its oracle
+    is its full suite, so the confirmation of a set measured before is re-used too)."""
+    measured = {}
+    for t in trials:
+        key = json.dumps(t["versions"], sort_keys=True)
+        if "reused_from" in t:
+            assert t["seconds"] == 0.0 and t["verdict"] == measured[key], t
+        else:
+            measured.setdefault(key, t["verdict"])
 
 
 def test_apply_merges_stored_results_and_refuses_stale_ones(project):

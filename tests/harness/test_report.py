@@ -247,7 +247,8 @@ def test_stored_results_are_checked_against_the_matrix_now(tmp_path):
     assert "unreadable" in report.check_result(path, cell, good.stamp)[0]
     # a record of another schema, or with a key this tfpin does not know, is refused naming the file and key
     path.write_text(json.dumps({**good.to_json(), "schema": 0}))
-    assert "%s: result schema 0, this tfpin reads schema %d" % (path, SCHEMA) in report.check_result(path, cell, good.stamp)[0]
+    said = report.check_result(path, cell, good.stamp)[0]
+    assert "%s: result schema 0, this tfpin reads schema %d" % (path, SCHEMA) in said
     path.write_text(json.dumps({**good.to_json(), "verdict": "green"}))
     assert "unknown key(s) verdict" in report.check_result(path, cell, good.stamp)[0]
 

@@ -1,0 +1,91 @@
+"""What the trials of one `tfpin pins discover` run share, so the search costs less than one trial after another:
+
+- the cores (schedule.Cores): every trial holds the cores its oracle kept busy in this run's earlier trials
+  (load.Meter; one per core until measured), so trials of different cells overlap as far as the cores
+  feed and a full-suite confirmation that feeds two cores runs alone;
+- the tests that failed: each failing trial's first failure joins a list that every later oracle runs first
+  (cellplugin/tfpin_order.py), so a trial that fails the way an earlier one did stops within seconds;
+- identical trials: the verdict of a trial is keyed by the cell's interpreter, the exact resolved set, the
+  project's own install lines and trees, the oracle's arguments, the code under test, the variables that
+  change behaviour and tfpin's plugins. A key seen before (in this run or a stored one, reports/pins/
+  trials.json) is answered from that trial, logged as re-used, and builds nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+from . import cache, environ, load, schedule
+from .files import write_atomic
+
+VERDICTS = ("pass", "fail")  # facts about the key; "uninstallable" may be the index's mood of the day
+
+
+class Shared:
+    def __init__(self, ctx, jobs: int | None, store: Path):
+        self.ctx, self.jobs, self.store = ctx, jobs, store
+        self.cores = schedule.Cores(jobs if jobs else environ.cpus())
+        self.demands = load.Demands({}, environ.cpus())
+        self.lock = threading.Lock()
+        self.failing: list[str] = []
+        self.sources = cache.sources_digest(ctx)
+        self.known = self._read()
+        self.reused = 0
+
+    def describe(self) -> str:
+        return ("%d trials at a time (-j)" % self.jobs if self.jobs else
+                "trials as many at once as %d cores feed (one per core until measured)" % self.cores.capacity)
+
+    def hold(self, order, kind: str) -> schedule.Held:
+        return self.cores.hold(order, 1 if self.jobs else self.demands.weight(kind, "tests"))
+
+    def learned(self, kind: str, demand) -> None:
+        if demand:
+            with self.lock:
+                self.demands.previous.setdefault(kind, {})["tests"] = demand
+
+    def key(self, cell, interpreter_version: str, versions: dict, project_lines: list, args: list) -> str:
+        data = {"python": interpreter_version, "set": sorted(versions.items()), "project": project_lines,
+                "local": self.ctx.local, "args": list(args), "sources": self.sources,
+                "timeout": self.ctx.project.timeout,
+                "environ": cache.behaviour_environ(_trial_environ(cell, self.ctx), self.ctx.project.env),
+                "harness": cache.Inputs.harness_digest()}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
+
+    def lookup(self, key: str) -> dict | None:
+        with self.lock:
+            found = self.known.get(key)
+        if found is not None:
+            with self.lock:
+                self.reused += 1
+        return dict(found) if found is not None else None
+
+    def remember(self, key: str, record: dict, cell_id: str) -> None:
+        if record["verdict"] not in VERDICTS:
+            return
+        with self.lock:
+            self.known[key] = {k: record[k] for k in ("verdict", "error", "seconds", "label") if k in record}
+            self.known[key]["cell"] = cell_id
+            for test in record.get("failing", [])[:1]:
+                if test not in self.failing:
+                    self.failing.append(test)
+            write_atomic(self.store, json.dumps(self.known, indent=1, sort_keys=True) + "\n")
+
+    def first(self) -> list[str]:
+        with self.lock:
+            return list(self.failing)
+
+    def _read(self) -> dict:
+        try:
+            data = json.loads(self.store.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+def _trial_environ(cell, ctx) -> dict:
+    from .runner import cell_environ
+
+    return cell_environ(cell, ctx)
