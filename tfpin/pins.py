@@ -73,6 +73,22 @@ class Discovery:
         return self.cell.requirement_lines() + [absolute_install_line(x, self.ctx.project.root)
                                                 for x in self.cell.install]
 
+    def _exact_in_install_lines(self) -> set:
+        """Packages the project's install lines name at one exact release for this cell's Python: not to be moved."""
+        from packaging.markers import default_environment
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        env = dict(default_environment(), python_version=self.cell.python, python_full_version=self.cell.python + ".0")
+        names = set()
+        for line in self.cell.install:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:  # ".", "-e .", "-r file": the project's own tree
+                continue
+            if (req.marker is None or req.marker.evaluate(env)) and any(s.operator == "==" for s in req.specifier):
+                names.add(canonicalize_name(req.name))
+        return names
+
     def compile(self, requirements, constraints=(), extra=()) -> tuple[dict | None, str]:
         """(exact set, '') or (None, the resolver's reason)."""
         with tempfile.TemporaryDirectory() as scratch:
@@ -97,15 +113,18 @@ class Discovery:
 
     def baseline(self) -> dict:
         era = self.era()
-        tools, err = self.compile(list(self.cell.tools))
-        stack, err2 = self.compile([r for r in self._requirements() if r not in self.cell.tools])
+        project = [x for x in self._requirements() if x not in self.cell.requirement_lines()]  # its install lines
+        tools, err = self.compile(list(self.cell.tools) + project)
+        stack, err2 = self.compile(["%s==%s" % kv for kv in self.cell.requirements])
         if stack is None:
             said = uv_no_build(err2, [name for name, _ in self.cell.requirements])
             if said:
                 raise CellUnavailable("installer: " + said)
         if tools is None or stack is None:
             raise DiscoveryError("cannot resolve the cell as it is today: %s" % _gist(err or err2))
-        exempt = sorted(set(tools) - set(stack))
+        # Not of the era: the test tools and what the project's own install lines add beside the stack (the
+        # project chose those releases), and any release an install line names exactly.
+        exempt = sorted((set(tools) - set(stack)) | self._exact_in_install_lines())
         now = datetime.date.today().isoformat()
         extra = ["--exclude-newer", era.date().isoformat()]
         for name in exempt:
@@ -199,7 +218,7 @@ class Discovery:
             base = self.trial(current, "baseline")
             if base["verdict"] != "pass":
                 return self._result(current, [], started, "baseline fails: %s" % base.get("error", ""))
-            fixed = {canonicalize_name(n) for n, _ in self.cell.requirements}
+            fixed = {canonicalize_name(n) for n, _ in self.cell.requirements} | self._exact_in_install_lines()
             fixed |= {canonicalize_name(t.split("==")[0]) for t in self.cell.tools if "==" in t}
             pins = {}
             self._start_from_hints(current, pins, fixed)
