@@ -103,6 +103,16 @@ def test_discovery_finds_the_bound_and_apply_makes_the_cell_pass(project):
     # Measured where a search ran, and in force (no `when`) on every cell, the one without a wheel too.
     assert report["pins"] == [{"pin": "pyparsing<3.0.0", "reason": pin["reason"], "origin": "discovered",
                                "cells": [CELL, NO_WHEEL]}]
+    # With the trials forgotten, the search runs again, but its confirmation is that matrix run: it passed the
+    # whole suite with exactly the final set, of these sources, so the suite does not run a second time.
+    (project / "reports" / "pins" / "trials.json").unlink()
+    third = tfpin(project, "pins", "discover", env=harness_env(), timeout=900)
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-2000:]
+    confirm = json.loads((project / "reports" / "pins" / (CELL + ".json")).read_text())["trials"][-1]
+    assert confirm["label"] == "confirm with the full suite" and confirm["verdict"] == "pass"
+    assert confirm["reused_from"].startswith("the matrix run finished ") and confirm["seconds"] == 0.0
+    lock = (project / "reports" / "locks" / (CELL + ".txt")).read_text()
+    assert all("%s==%s" % kv in lock for kv in confirm["versions"].items())
 
 
 def _reused_trials_agree_with_their_twins(trials):
