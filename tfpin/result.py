@@ -50,7 +50,8 @@ class Durations:
     tests_cpu_s: float = 0.0
     setup_demand: float | None = None
     tests_demand: float | None = None
-    steps: dict = field(default_factory=dict)  # {create, install, bytecode, probe, freeze, imports: seconds}
+    steps: dict = field(default_factory=dict)  # {create, install, reinstall, probe, freeze, imports: seconds}
+    tests_started_at: float | None = None  # epoch seconds: when the suite started, to see which cells overlapped
 
 
 @dataclass

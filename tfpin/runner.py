@@ -263,6 +263,7 @@ def _run_locked(cell: Cell, ctx: Context, result: CellResult, phase: list, meter
             if pinned_modules is not None:
                 phase[0] = "running its tests"
                 on_tests()
+                d.tests_started_at = round(time.time(), 2)
                 tests = meter.phase()
                 run_suite(cell, ctx, env, result, log_file, log, pinned_modules)
                 figures = tests.end().figures()
