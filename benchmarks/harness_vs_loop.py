@@ -97,7 +97,8 @@ def main(argv=None) -> int:
     env = dict(os.environ, TFPIN_HEARTBEAT_S="3600")
 
     # Which cells can exist: tfpin's own verdict (an `unavailable` cell is left out of both sides).
-    code, _ = run(TFPIN + ["matrix"], project, env)
+    code, first_s = run(TFPIN + ["matrix"], project, env)
+    print("tfpin matrix, every cell, to learn which can exist: %.1f s (exit %d)" % (first_s, code), flush=True)
     all_cells = cells_of(project)
     cells = [c for c in all_cells if verdicts(project, [c["id"]])[c["id"]][0] != "unavailable"]
     ids = [c["id"] for c in cells]
@@ -148,7 +149,8 @@ def main(argv=None) -> int:
         print("| %s | %.1f s | %.1f s | %.2fx |" % (label, ours, theirs, ours / theirs))
     print()
     print("tfpin warm -j 1: %.1f s; verdicts %s the default -j run's" % (s, "identical to" if same else "DIFFER from"))
-    data = {"project": str(project), "cells": ids, "repeat": args.repeat, "seconds": times, "median": med,
+    data = {"project": str(project), "cells": ids, "repeat": args.repeat, "first_full_run_s": first_s,
+            "seconds": times, "median": med,
             "ratios": {label: ours / theirs for label, ours, theirs in rows}, "serial_s": s,
             "verdicts": default_verdicts, "serial_verdicts": serial_verdicts, "verdicts_identical": same,
             "loop_pytest_exit_codes": loop_codes}
