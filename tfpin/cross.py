@@ -20,7 +20,6 @@ import shutil
 from pathlib import Path
 
 from . import __version__, mdtext, procs, schedule
-from .environ import cpus
 from .envs import PLUGIN_DIR, CellEnv
 from .files import write_atomic
 from .runner import cell_environ, now, pytest_command
@@ -92,8 +91,9 @@ def stored(cells, results, ctx) -> dict | None:
     return cached(ctx.layout.cross, cache_key(passed_results))
 
 
-def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
-    """Run the readers in every passed cell against every passed cell's artifacts; the report's `cross`."""
+def run(cells, results, ctx, log=print, use_cache: bool = True, jobs: int = 1) -> dict:
+    """Run the readers in every passed cell against every passed cell's artifacts, `jobs` cells at a time; the
+    report's `cross`."""
     reason = skip_reason(ctx.selection)
     if reason:
         return {"skipped": reason}
@@ -116,8 +116,7 @@ def run(cells, results, ctx, log=print, use_cache: bool = True) -> dict:
         shutil.rmtree(root)
     root.mkdir(parents=True)
     sources = [{"cell": cid, "path": str(ctx.layout.artifacts / cid)} for cid in written]
-    reads = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _read(c, ctx, sources), passed,
-                                                                 max(1, cpus() // 2))))
+    reads = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _read(c, ctx, sources), passed, jobs)))
     if all(data is None and why == NO_TESTS for data, why in reads.values()):
         return {"skipped": "the project's tests write artifacts but none reads them (a test marked "
                            "@pytest.mark.tfpin_reads(name) with the tfpin_source fixture)"}

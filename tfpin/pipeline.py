@@ -42,7 +42,7 @@ def matrix(args) -> int:
     if interrupted is not None:
         return finish(results, interrupted, args)
     try:
-        verdicts = cross_step(cells, results, ctx, use_cache=not args.no_cache)
+        verdicts = cross_step(cells, results, ctx, use_cache=not args.no_cache, jobs=args.jobs)
     except procs.Interrupted as exc:
         print(closing_line(results))
         print("tfpin: interrupted by %s during the cross-cell checks; every cell's result is in the report, "
@@ -56,10 +56,11 @@ def matrix(args) -> int:
     return code or (1 if verdicts.get("errors") else 0)
 
 
-def cross_step(cells, results, ctx, use_cache: bool) -> dict:
+def cross_step(cells, results, ctx, use_cache: bool, jobs: int | None = None) -> dict:
+    """The readers of every passed cell, one per core at a time (each is one pytest process), or `-j N`."""
     t1 = time.monotonic()
     verdicts = cross.run(cells, results, ctx, log=lambda line: print("tfpin: " + line, flush=True),
-                         use_cache=use_cache)
+                         use_cache=use_cache, jobs=jobs or environ.cpus())
     print("tfpin: cross-cell checks in %.1fs%s" % (time.monotonic() - t1, ": skipped, " + verdicts["skipped"]
                                                    if "skipped" in verdicts else ""))
     return verdicts
