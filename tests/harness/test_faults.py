@@ -202,7 +202,7 @@ def wait_for_sleeping_test(project, seconds, where="") -> Path:
 
 def test_ctrl_c_mid_matrix_keeps_finished_cells_and_leaves_no_orphans(tmp_path, envs):
     project = make_project(tmp_path / "p", fault="sleep")
-    proc = start(project, "matrix", envs=envs)
+    proc = start(project, "matrix", "-j", "1", envs=envs)  # the 3.6 cell first, then the 3.7 one
     pidfile = wait_for_sleeping_test(project, 120)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to its foreground job
     stdout, stderr = proc.communicate(timeout=60)
@@ -218,7 +218,7 @@ def test_ctrl_c_mid_matrix_keeps_finished_cells_and_leaves_no_orphans(tmp_path, 
 
 def test_sigterm_ends_the_run_like_ctrl_c(tmp_path, envs):
     project = make_project(tmp_path / "p", fault="sleep")
-    proc = start(project, "matrix", envs=envs)
+    proc = start(project, "matrix", "-j", "1", envs=envs)  # the 3.6 cell first, then the 3.7 one
     deadline = time.monotonic() + 120
     while not (project / "pids.txt").exists() and time.monotonic() < deadline:
         time.sleep(0.2)

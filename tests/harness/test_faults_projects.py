@@ -218,7 +218,7 @@ def test_sigint_reaches_tfpin_started_as_a_background_job(tmp_path, envs):
 def test_a_second_signal_does_not_cut_the_cleanup_short(tmp_path, envs):
     """nox sends SIGTERM 0.3 s after Ctrl-C: the first signal's cleanup finishes, the exit code is its own."""
     project = make_project(tmp_path / "p", fault="sleep")
-    proc = start(project, "matrix", envs=envs)
+    proc = start(project, "matrix", "-j", "1", envs=envs)  # the 3.6 cell first, then the 3.7 one
     pids = wait_for_lines(project / "pids.txt", 1, 180)
     os.killpg(proc.pid, signal.SIGINT)
     time.sleep(0.3)
@@ -287,7 +287,7 @@ def test_an_interrupted_rerun_keeps_the_complete_report_and_the_cells_verdict(tm
     complete = {n: (reports / n).read_text() for n in ("matrix-faults.json", "matrix-faults.md",
                                                         "cells/%s.json" % FAULT_CELL, "junit/%s.xml" % FAULT_CELL)}
     make_project(project, fault="sleep")  # the suite now sleeps in the 3.7 cell: a long re-run
-    proc = start(project, "matrix", envs=envs)
+    proc = start(project, "matrix", "-j", "1", envs=envs)  # the 3.6 cell first, then the 3.7 one
     wait_for_lines(project / "pids.txt", 1, 180)
     os.killpg(proc.pid, signal.SIGINT)
     stdout, _ = proc.communicate(timeout=60)
