@@ -146,11 +146,13 @@ def _stat(path: str):
 
 class Demands:
     """The cores each cell's phases will be given: its own last run's demand, else the median of the cells
-    measured so far in this run, else one core (one cell per core until something is known)."""
+    measured so far in this run, else one core for set-up and the project's `cores` for tests (default one:
+    one cell per core until something is known)."""
 
-    def __init__(self, previous: dict, capacity: float):
+    def __init__(self, previous: dict, capacity: float, tests_default: float = 1.0):
         self.previous = previous  # {cell id: {"setup": demand, "tests": demand}} from stored results
         self.capacity = capacity
+        self.default = {"setup": 1.0, "tests": tests_default}  # the project's `cores`: what its suite says it feeds
         self.seen: dict = {"setup": [], "tests": []}
         self.lock = threading.Lock()
 
@@ -159,7 +161,7 @@ class Demands:
         if known is None:
             with self.lock:
                 seen = sorted(self.seen[phase])
-            known = seen[len(seen) // 2] if seen else 1.0
+            known = seen[len(seen) // 2] if seen else self.default[phase]
         return min(max(known, 0.25), self.capacity)
 
     def learned(self, phase: str, demand: float | None) -> None:

@@ -75,7 +75,8 @@ class Parallelism:
     def __init__(self, cells, ctx, jobs: int | None):
         self.jobs = jobs
         self.cores = schedule.Cores(jobs if jobs else environ.cpus())
-        self.demands = load.Demands(cache.previous_demands(ctx, cells) if jobs is None else {}, environ.cpus())
+        self.demands = load.Demands(cache.previous_demands(ctx, cells) if jobs is None else {}, environ.cpus(),
+                                    ctx.project.cores)
 
     def hold(self, i: int, cell) -> schedule.Held:
         return self.cores.hold(i, 1 if self.jobs else self.demands.weight(cell.id, "setup"))

@@ -20,7 +20,7 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 CONFIG_FILE = "tfpin.toml"
-KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout", "sources", "bench"}
+KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout", "sources", "bench", "cores"}
 # Keys an earlier tfpin read, with what took their place.
 RETIRED = {"cross": "cross-cell checks are now the project's own tests: a test writes an artifact with the "
                     "tfpin_artifact fixture and one marked @pytest.mark.tfpin_reads(name) reads it with tfpin_source "
@@ -35,7 +35,8 @@ class ProjectError(ValueError):
 
 class Project:
     def __init__(self, root: Path, source: Path, matrix: str = "table", test=(), install=(),
-                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None, sources=None, bench=None):
+                 constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None, sources=None, bench=None,
+                 cores: float = 1.0):
         self.root, self.source = Path(root), Path(source)
         self.matrix, self.test, self.install = matrix, list(test), list(install)
         self.smoke = list(smoke) if smoke else list(test)  # the cheap oracle of `tfpin pins discover`
@@ -46,6 +47,9 @@ class Project:
         # What the project runs in each cell beyond its tests, as arguments to the cell's Python: `bench`
         # prints one JSON object of figures (tfpin bench).
         self.bench = list(bench) if bench else None
+        # The cores one cell's suite keeps busy, for the scheduler until it has measured the cell (tfpin/load.py):
+        # a suite that runs processes of its own beside pytest says so, and its first run is not over-subscribed.
+        self.cores = float(cores)
 
     def install_files(self) -> list[Path]:
         """Requirement files the install lines name (`-r file`, `-c file`): their content is part of the stamp."""
@@ -165,7 +169,12 @@ def load_file(path: Path) -> Project:
     if bench is not None and not _arguments(bench):
         raise bad("bench", "must be a non-empty list of arguments to the cell's Python that print one JSON object of "
                            "figures, e.g. [\"-m\", \"mypkg.bench\", \"--json\"]")
-    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench)
+    cores = data.get("cores", 1)
+    if isinstance(cores, bool) or not isinstance(cores, (int, float)) or not 0.25 <= cores <= 64:
+        raise ProjectError("%s: key 'cores' = %r must be a number from 0.25 to 64: how many cores one cell's suite "
+                           "keeps busy (its first run is scheduled by it; later runs by what tfpin measured)"
+                           % (path, cores))
+    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench, cores)
 
 
 def _arguments(value) -> bool:

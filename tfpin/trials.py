@@ -27,7 +27,7 @@ class Shared:
     def __init__(self, ctx, jobs: int | None, store: Path):
         self.ctx, self.jobs, self.store = ctx, jobs, store
         self.cores = schedule.Cores(jobs if jobs else environ.cpus())
-        self.demands = load.Demands({}, environ.cpus())
+        self.demands = load.Demands({"confirm": {"tests": ctx.project.cores}}, environ.cpus())
         self.lock = threading.Lock()
         self.failing: list[str] = []
         self.sources = cache.sources_digest(ctx)

@@ -63,7 +63,7 @@ def test_project_constraints_and_install_reach_every_cell_and_the_stamp(tmp_path
 
 BAD = [
     ("unknown key", MINIMAL + "colour = 1\n",
-     ["unknown key 'colour' in top level", "allowed keys: bench, constraints, env"]),
+     ["unknown key 'colour' in top level", "allowed keys: bench, constraints, cores, env"]),
     ("bench not a command", MINIMAL + 'bench = "python bench.py"\n',
      ["key 'bench' = 'python bench.py'", "list of arguments to the cell's Python"]),
     ("retired cross", MINIMAL + 'cross = { write = ["-m", "a"] }\n', ["key 'cross' is no longer read",
