@@ -147,7 +147,7 @@ def _stat(path: str):
 class Demands:
     """The cores each cell's phases will be given: its own last run's demand, else the median of the cells
     measured so far in this run, else one core for set-up and the project's `cores` for tests (default one:
-    one cell per core until something is known)."""
+    one cell per core until something is known); a cell's tests never get fewer than the project's `cores`."""
 
     def __init__(self, previous: dict, capacity: float, tests_default: float = 1.0):
         self.previous = previous  # {cell id: {"setup": demand, "tests": demand}} from stored results
@@ -162,6 +162,8 @@ class Demands:
             with self.lock:
                 seen = sorted(self.seen[phase])
             known = seen[len(seen) // 2] if seen else self.default[phase]
+        if phase == "tests":  # the project's `cores` is a floor: a suite whose processes mostly wait on each other
+            known = max(known, self.default[phase])  # shows few runnable threads, yet collapses when it shares
         return min(max(known, 0.25), self.capacity)
 
     def learned(self, phase: str, demand: float | None) -> None:

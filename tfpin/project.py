@@ -47,8 +47,8 @@ class Project:
         # What the project runs in each cell beyond its tests, as arguments to the cell's Python: `bench`
         # prints one JSON object of figures (tfpin bench).
         self.bench = list(bench) if bench else None
-        # The cores one cell's suite keeps busy, for the scheduler until it has measured the cell (tfpin/load.py):
-        # a suite that runs processes of its own beside pytest says so, and its first run is not over-subscribed.
+        # The cores one cell's suite needs at least (tfpin/load.py): a suite that runs processes of its own beside
+        # pytest says so, and no run of it is over-subscribed, the first (nothing measured yet) included.
         self.cores = float(cores)
 
     def install_files(self) -> list[Path]:
@@ -172,7 +172,7 @@ def load_file(path: Path) -> Project:
     cores = data.get("cores", 1)
     if isinstance(cores, bool) or not isinstance(cores, (int, float)) or not 0.25 <= cores <= 64:
         raise ProjectError("%s: key 'cores' = %r must be a number from 0.25 to 64: how many cores one cell's suite "
-                           "keeps busy (its first run is scheduled by it; later runs by what tfpin measured)"
+                           "needs at least (tfpin schedules each cell's tests by it or by what it measured, the larger)"
                            % (path, cores))
     return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench, cores)
 
