@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import cache, environ, load, schedule
 from .files import write_atomic
+from .runner import _read_json, cell_environ
 
 VERDICTS = ("pass", "fail")  # facts about the key; "uninstallable" may be the index's mood of the day
 
@@ -31,7 +32,8 @@ class Shared:
         self.lock = threading.Lock()
         self.failing: list[str] = []
         self.sources = cache.sources_digest(ctx)
-        self.known = self._read()
+        self.harness = cache.Inputs.harness_digest()  # read once: the plugins do not change mid-run
+        self.known = _read_json(store) or {}
         self.reused = 0
 
     def describe(self) -> str:
@@ -50,16 +52,14 @@ class Shared:
         data = {"python": interpreter_version, "set": sorted(versions.items()), "project": project_lines,
                 "local": self.ctx.local, "args": list(args), "sources": self.sources,
                 "timeout": self.ctx.project.timeout,
-                "environ": cache.behaviour_environ(_trial_environ(cell, self.ctx), self.ctx.project.env),
-                "harness": cache.Inputs.harness_digest()}
+                "environ": cache.behaviour_environ(cell_environ(cell, self.ctx), self.ctx.project.env),
+                "harness": self.harness}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 
     def lookup(self, key: str) -> dict | None:
         with self.lock:
             found = self.known.get(key)
-        if found is not None:
-            with self.lock:
-                self.reused += 1
+            self.reused += found is not None
         return dict(found) if found is not None else None
 
     def remember(self, key: str, record: dict, cell_id: str) -> None:
@@ -77,15 +77,3 @@ class Shared:
         with self.lock:
             return list(self.failing)
 
-    def _read(self) -> dict:
-        try:
-            data = json.loads(self.store.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-
-def _trial_environ(cell, ctx) -> dict:
-    from .runner import cell_environ
-
-    return cell_environ(cell, ctx)
