@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from .cross import grid_entry
+from .markdown import SETUP_INTRO, setup_rows
 
 STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#bc4c00", "unavailable": "#6e7781",
                   "missing-interpreter": "#8250df", "interrupted": "#9a6700"}
@@ -50,6 +51,7 @@ def render(report: dict) -> str:
         parts.append("<h2>Between cells</h2><p>Not checked: %s.</p>" % escape(cross["skipped"]))
     parts += _census(report.get("census"))
     parts += _pins(report.get("pins", []))
+    parts += _setup_time(report)
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -101,6 +103,20 @@ def _cells(report):
                 len(r["skips"]), escape("\n".join("%s: %s" % kv for kv in sorted(r["skips"].items())))))
         out.append("".join(body) + "</div>")
     return out + ["</div>"]
+
+
+def _setup_time(report):
+    steps, ran = setup_rows(report)
+    if not ran:
+        return []
+    out = ["<h2>Set-up time</h2><p class=small>%s</p><div class=scroll><table><tr><th>cell</th>%s<th>set-up s</th>"
+           "<th>set-up CPU s</th><th>tests CPU s</th><th>cores set-up / tests</th></tr>" % (
+               escape(SETUP_INTRO), "".join("<th>%s</th>" % escape(s) for s in steps))]
+    for r in ran:
+        out.append("<tr><td><code>%s</code></td>%s<td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%s</td></tr>" % (
+            escape(r["id"]), "".join("<td>%s</td>" % ("" if v is None else "%.1f" % v) for v in r["steps"]),
+            r["setup_s"], r["setup_cpu_s"], r["tests_cpu_s"], escape(r["cores"])))
+    return out + ["</table></div>"]
 
 
 def _beside_stock(rows):

@@ -13,6 +13,7 @@ from test_report import TABLE, result, table_results
 
 from tfpin import cross, report
 from tfpin import matrix as matrices
+from tfpin.result import Durations
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package "
@@ -50,6 +51,8 @@ def page(tmp_path_factory):
     results = table_results({"py3.6-tf1.13-keras2.2.4": "failed"})
     results[2].failing = ["tests/cell/test_ema.py::test_shadow"]
     results[2].skips = {"tests/cell/test_gpu.py::test_x": "no GPU visible"}
+    results[0].durations = Durations(setup_s=9.3, tests_s=2.0, setup_cpu_s=7.5, tests_cpu_s=1.7, setup_demand=0.95,
+                                     tests_demand=1.25, steps={"create": 0.5, "install": 3.5, "imports": 4.7})
     rep = report.build(TABLE, TABLE.cells, results, "t0", "t1", {})
     rep["cross"] = cross.summarize(*inputs())
     report.write(rep, out, "matrix")
@@ -70,6 +73,10 @@ def test_the_browser_shows_every_cell_the_verdicts_and_the_pin(page, tmp_path):
     assert "✗" in text  # the checkpoint that did not restore, in the heat map
     assert "<polyline" in run.stdout and "<svg" in run.stdout  # the loss curves, rendered as SVG
     assert "http://" not in path.read_text() and "https://" not in path.read_text()  # self-contained
+    # Where the one cell that measured its set-up spent it (the others carry no steps: not shown)
+    assert "Set-up time" in text
+    assert "%s 0.5 3.5 4.7 9.3 7.5 1.7 0.95 / 1.25" % rep["cells"][0]["id"] in text
+    assert rep["cells"][1]["id"] + " 0." not in text
 
 
 def test_a_phone_sized_screenshot(page, tmp_path):

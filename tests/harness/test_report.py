@@ -80,6 +80,22 @@ def test_json_and_markdown(tmp_path):
     assert "py3.7-tf1.12-keras2.2.4: no wheel" in md
     assert "| 151 |" in md
     assert "```\ntensorflow==1.15.5\nkeras==2.2.5\n" in md
+    assert "## Set-up time" not in md  # no cell measured its steps
+
+
+def test_set_up_time_shows_each_step_of_the_cells_that_ran(tmp_path):
+    results = table_results()
+    results[1].durations = Durations(setup_s=9.3, tests_s=2.0, setup_cpu_s=7.5, tests_cpu_s=1.7, setup_demand=0.95,
+                                     tests_demand=None, steps={"create": 0.5, "install": 3.5, "imports": 4.7})
+    results[2].durations = Durations(setup_s=1.9, tests_s=2.0, steps={"probe": 0.2, "imports": 1.6})
+    results[2].cached_from = {"finished": "t0", "tests_s": 2.0}  # a re-used verdict: it built nothing this time
+    report.write(report.build(TABLE, TABLE.cells, results, "t0", "t1", {}), tmp_path)
+    md = (tmp_path / "matrix.md").read_text()
+    section = md[md.index("## Set-up time"):]
+    assert "| cell | create | install | imports | set-up s | set-up CPU s | tests CPU s | cores set-up / tests |" \
+        in section
+    assert "| `%s` | 0.5 | 3.5 | 4.7 | 9.3 | 7.5 | 1.7 | 0.95 /  |" % results[1].id in section
+    assert results[2].id not in section and results[0].id not in section
 
 
 def test_pins_say_what_they_leave_open(tmp_path):
