@@ -93,6 +93,7 @@ class Cores:
         self.cond = threading.Condition()
         self.queue: list = []  # (order, seq) of the units waiting, served smallest first
         self.seq = itertools.count()
+        self.idle = 0.0  # cores held by units that are waiting to grow (they run nothing meanwhile)
 
     def hold(self, order, weight: float) -> Held:
         held = Held(self, order)
@@ -100,17 +101,23 @@ class Cores:
         return held
 
     def _take(self, order, current: float, weight: float) -> None:
+        """Wait until the unit may hold `weight` (it holds `current` now). What others hold while they wait
+        to grow counts as in use for the half-free rule, but not as work running: were every holder waiting
+        to grow (three set-ups let in side by side, each then wanting its tests' cores), none would ever go
+        on; so the first in order goes on whenever no other unit is running."""
         with self.cond:
             ticket = (order, next(self.seq))
             heapq.heappush(self.queue, ticket)
+            self.idle += current
             try:
                 while not (self.queue[0] == ticket and (self.capacity - (self.used - current) >= weight / 2 - 1e-9
-                                                        or self.used - current <= 1e-9)):
+                                                        or self.used - self.idle <= 1e-9)):
                     if procs.stopped():
                         raise procs.Interrupted(*procs.stopped())
                     self.cond.wait(0.25)
                 self.used += weight - current
             finally:
+                self.idle -= current
                 self.queue.remove(ticket)
                 heapq.heapify(self.queue)
                 self.cond.notify_all()
