@@ -114,7 +114,7 @@ def _setup_time(report):
                escape(SETUP_INTRO), "".join("<th>%s</th>" % escape(s) for s in steps))]
     for r in ran:
         out.append("<tr><td><code>%s</code></td>%s<td>%.1f</td><td>%.1f</td><td>%.1f</td><td>%s</td></tr>" % (
-            escape(r["id"]), "".join("<td>%s</td>" % ("" if v is None else "%.1f" % v) for v in r["steps"]),
+            escape(r["id"]), "".join("<td>%s</td>" % v for v in r["steps"]),
             r["setup_s"], r["setup_cpu_s"], r["tests_cpu_s"], escape(r["cores"])))
     return out + ["</table></div>"]
 

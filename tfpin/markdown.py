@@ -55,13 +55,15 @@ SETUP_INTRO = ("Seconds per step of each cell that ran; CPU seconds of its proce
 def setup_rows(report: dict) -> tuple[list[str], list[dict]]:
     """Where each cell's set-up went, step by step, and the cores each phase kept busy (what the next run
     schedules by): only for the cells that ran in this run (a re-used verdict built nothing). The steps any
-    of them took, and one row each; matrix.md and matrix.html both show these."""
+    of them took, and one row each, its step seconds already written out; matrix.md and matrix.html both
+    show these."""
     ran = [r for r in report["cells"] if not r.get("cached_from") and r["durations"].get("steps")]
     steps = [s for s in STEPS if any(s in r["durations"]["steps"] for r in ran)]
     rows = []
     for r in ran:
         d = r["durations"]
-        rows.append({"id": r["id"], "steps": [d["steps"].get(s) for s in steps], "setup_s": d["setup_s"],
+        rows.append({"id": r["id"], "steps": ["%.1f" % d["steps"][s] if s in d["steps"] else "" for s in steps],
+                     "setup_s": d["setup_s"],
                      "setup_cpu_s": d.get("setup_cpu_s", 0.0), "tests_cpu_s": d.get("tests_cpu_s", 0.0),
                      "cores": "%s / %s" % (_cores(d.get("setup_demand")), _cores(d.get("tests_demand")))})
     return steps, rows
@@ -76,7 +78,7 @@ def setup_time(report: dict) -> list[str]:
             "|---|%s--:|--:|--:|---|" % "".join("--:|" for _ in steps)]
     for r in ran:
         rows.append("| %s | %s | %.1f | %.1f | %.1f | %s |" % (
-            code(r["id"]), " | ".join("" if v is None else "%.1f" % v for v in r["steps"]),
+            code(r["id"]), " | ".join(r["steps"]),
             r["setup_s"], r["setup_cpu_s"], r["tests_cpu_s"], r["cores"]))
     return rows
 
