@@ -104,7 +104,15 @@ def parser() -> argparse.ArgumentParser:
                                                          "project's config when the matrix is a built-in elsewhere)")
     pn.set_defaults(func=commands.cmd_pins)
 
-    i = sub.add_parser("init", help="write a starter tfpin.toml in the current directory (asks nothing)")
+    i = sub.add_parser("init", help="write a starter tfpin.toml in the current directory: builds the newest cell of "
+                                    "the matrix and asks pytest there what it collects (asks you nothing)")
+    i.add_argument("--matrix", default=matrices.DEFAULT_MATRIX,
+                   help="the matrix the project will run; init builds its newest available cell (default: %(default)s)")
+    i.add_argument("--reports", type=Path, default=None, help=argparse.SUPPRESS)
+    i.add_argument("--envs", type=Path, default=None, help="cell environments (default: <project>/.tfpin/envs)")
+    running_view = i.add_mutually_exclusive_group()
+    running_view.add_argument("-q", "--quiet", dest="view", action="store_const", const="quiet", default="normal",
+                              help="no progress while the cell is built")
     i.set_defaults(func=commands.cmd_init)
 
     t = sub.add_parser("tox-ini", help="write tox.ini from the built-in matrices (or --check that it is current)")

@@ -161,17 +161,21 @@ def cmd_pins(args) -> int:
 
 def cmd_init(args) -> int:
     from . import init
+    from .layout import Layout
 
     root = Path.cwd()
     existing = projects.find_config(root)
     if existing is not None and existing.parent == root:
         raise UsageError("%s already configures tfpin for %s; edit it, or delete it to start over" % (existing, root))
-    text, notes = init.starter(root)
-    write_atomic(root / projects.CONFIG_FILE, text)
+    matrices.load(args.matrix)  # a bad --matrix is refused before anything is built
+    say = (lambda text: None) if args.view == "quiet" else (lambda text: print(text, flush=True))
+    starter = init.plan(root, args.matrix, Layout.of(root, args.reports, args.envs), args.view, say)
+    write_atomic(root / projects.CONFIG_FILE, starter.text())
     print("wrote %s" % (root / projects.CONFIG_FILE))
-    for note in notes + init.ignore_outputs(root):
+    for note in starter.notes + init.ignore_outputs(root):
         print("  " + note)
-    print("next: tfpin matrix    (or one cell first: tfpin cell py3.7-tf1.15-keras2.2.5)")
+    cell = starter.asked.id if starter.asked is not None else matrices.load(args.matrix).cells[-1].id
+    print("next: tfpin matrix    (or one cell first: tfpin cell %s)" % cell)
     return 0
 
 

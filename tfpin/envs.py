@@ -280,5 +280,5 @@ def absolute_install_line(line: str, root: Path) -> str:
     if parts and parts[0] in ("-r", "-c", "--requirement", "--constraint", "-e") and len(parts) == 2:
         return "%s %s" % (parts[0], (root / parts[1]).resolve())
     if len(parts) == 1 and local.directory(parts[0], root) is not None:
-        return str(local.directory(parts[0], root).resolve())
+        return str(local.directory(parts[0], root).resolve()) + local.split_extras(parts[0])[1]
     return line.strip()

@@ -1,140 +1,217 @@
-"""`tfpin init`: a starter tfpin.toml from what the project already has, without asking anything."""
+"""`tfpin init`: a starter tfpin.toml from what the project already has, without asking the user anything.
+
+It asks the tools instead of modelling them. The installer builds the project into the newest available
+cell of the matrix: the very environment `tfpin matrix` re-uses, so nothing is built twice. The project's
+metadata, as that build wrote it, says which test extra it declares. pytest, run there from the project
+root with the project's own configuration, says what it collects, and which modules fail to. Only when no
+cell can be built does init read files instead (guess.py), and then it says the selection is a guess.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-TEST_DIRS = ("tests", "test", "testing")
+from . import collection, guess, live, local, needs
+from . import matrix as matrices
+from .envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
+from .layout import Layout
+from .project import CONFIG_FILE, Project
+from .runner import Context, cell_environ
+
 IGNORED = (".tfpin/", "reports/")
-# pytest's own defaults (python_files, python_functions, python_classes, norecursedirs).
-PYTHON_FILES = ("test_*.py", "*_test.py")
-NORECURSE = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}", "site-packages",
-             "reports")
+LOG = Path(".tfpin") / "init.log"  # the installer's and pytest's own words while init built its cell
 
 
-def pytest_config(root: Path) -> tuple[dict, str]:
-    """The project's pytest ini options and where they came from, in pytest's own order: pytest.ini (always),
-    pyproject.toml [tool.pytest.ini_options], tox.ini [pytest], setup.cfg [tool:pytest]."""
-    import configparser
+class Starter:
+    """What init found. `test` None: pytest's own discovery from the root collects exactly the suite, so the
+    key is left out. `asked`: the cell pytest answered in (None: the selection is a guess)."""
 
-    from .project import tomllib
+    def __init__(self, matrix: str):
+        self.matrix = matrix
+        self.test: list[str] | None = None
+        self.install: list[str] = []
+        self.asked = None
+        self.counts = ""  # "123 tests in 9 modules"
+        self.notes: list[str] = []
 
-    for name, section in (("pytest.ini", "pytest"), (".pytest.ini", "pytest"), ("pyproject.toml", None),
-                          ("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
-        path = root / name
-        if not path.is_file():
-            continue
-        if section is None:
-            try:
-                options = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("pytest", {})
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-                continue
-            if "ini_options" in options:
-                ini = options["ini_options"]
-                return {k: v if isinstance(v, list) else str(v).split() for k, v in ini.items()}, name
-            continue
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(path, encoding="utf-8")
-        except configparser.Error:
-            continue
-        if parser.has_section(section):
-            return {k: v.split() for k, v in parser.items(section)}, name
-        if name.endswith("pytest.ini"):
-            return {}, name
-    return {}, ""
-
-
-def defines_tests(path: Path, functions=("test",), classes=("Test",)) -> bool:
-    """A module pytest would collect something from: a top-level test function, or a Test class with one."""
-    import ast
-
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except (SyntaxError, ValueError):
-        return True  # pytest would report its collection error: it is a test module that is broken
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith(functions):
-            return True
-        if isinstance(node, ast.ClassDef) and node.name.startswith(classes) and any(
-                isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith(functions)
-                for n in node.body):
-            return True
-    return False
+    def text(self) -> str:
+        lines = [
+            "# tfpin: which TensorFlow 1.x / Keras / Python set does this project pass on?",
+            "# `tfpin matrix` runs the tests below in every cell of the matrix and recommends a pin.",
+            'matrix = "%s"  # built-in: table (TF 1.12-1.15 with their Keras, Python 3.6/3.7) or full; or a path'
+            % self.matrix,
+        ]
+        if self.test is None:
+            lines.append("# test = [...]  # pytest arguments; left out: pytest's own discovery from this directory "
+                         "collects the suite (%s)" % self.counts)
+        else:
+            what = ("what pytest collected in %s: %s" % (self.asked.id, self.counts) if self.asked is not None
+                    else "a GUESS from reading files: no cell could be built to ask pytest")
+            lines.append("test = [%s]  # pytest arguments, run from this directory; %s"
+                         % (", ".join('"%s"' % t for t in self.test), what))
+        if self.install:
+            lines.append("install = [%s]  # installed into every cell, with the cell's pins applied"
+                         % ", ".join('"%s"' % line for line in self.install))
+        else:
+            lines.append('# install = ["-r requirements-test.txt"]  # extra requirements for every cell')
+        lines += [
+            "# timeout = 900  # seconds one test may run before it counts as hung",
+            "# [env]  # variables your tests need",
+            "# MY_SETTING = \"1\"",
+            "",
+        ]
+        return "\n".join(lines)
 
 
-def find_tests(root: Path) -> tuple[list[str], list[str]]:
-    """(pytest arguments that collect what pytest itself collects from the root, notes on what was found/left out)."""
-    import fnmatch
+class _Built:
+    """A cell built with the starter's install lines, ready to be asked."""
 
-    options, source = pytest_config(root)
-    if options.get("testpaths"):
-        paths = [p for p in options["testpaths"] if (root / p).exists()]
-        if paths:
-            return paths, ["test = %s: the testpaths of %s" % (paths, source)]
-    patterns = tuple(options.get("python_files") or PYTHON_FILES)
-    norecurse = tuple(options.get("norecursedirs") or NORECURSE) + (".tfpin", "site-packages")
-    functions = tuple(options.get("python_functions") or ("test",))
-    classes = tuple(options.get("python_classes") or ("Test",))
-    found, helpers = [], []
-    for path in _walk(root, norecurse):
-        if any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns):
-            (found if defines_tests(path, functions, classes) else helpers).append(path.relative_to(root))
-    notes = []
-    if not found:
-        placeholder = next((d for d in TEST_DIRS if (root / d).is_dir()), "tests")
-        return [placeholder], ["no test modules found (pytest's python_files: %s): `%s` is a placeholder, point "
-                               "`test` at your suite" % (" ".join(patterns), placeholder)]
-    tops = sorted({p.parts[0] for p in found})  # a directory, or a test module at the root
-    notes.append("test = %s: %d test modules pytest collects (python_files %s%s): %s" % (
-        tops, len(found), " ".join(patterns), " from " + source if source else "",
-        ", ".join(str(p) for p in sorted(found)[:8]) + (" ..." if len(found) > 8 else "")))
-    if helpers:
-        notes.append("not tests (they match python_files but define no test): %s" % ", ".join(
-            str(p) for p in sorted(helpers)))
-    return tops, notes
+    def __init__(self, cell, env: CellEnv, ctx: Context):
+        self.cell, self.env, self.ctx = cell, env, ctx
+        self.environ = cell_environ(cell, ctx)
 
 
-def _walk(root: Path, norecurse):
-    import fnmatch
-
-    for path in sorted(root.iterdir()):
-        if path.is_dir() and not path.is_symlink():
-            if not any(fnmatch.fnmatch(path.name, pattern) for pattern in norecurse):
-                yield from _walk(path, norecurse)
-        elif path.suffix == ".py":
-            yield path
-
-
-def starter(root: Path) -> tuple[str, list[str]]:
-    test, notes = find_tests(root)
-    lines = [
-        "# tfpin: which TensorFlow 1.x / Keras / Python set does this project pass on?",
-        "# `tfpin matrix` runs the tests below in every cell of the matrix and recommends a pin.",
-        'matrix = "table"  # built-in: table (TF 1.12-1.15 with their Keras, Python 3.6/3.7) or full; or a path',
-        "test = [%s]  # pytest arguments, run from this directory" % ", ".join('"%s"' % t for t in test),
-    ]
-    packaged = (root / "setup.py").is_file() or (root / "setup.cfg").is_file() or _has_project_table(root)
+def plan(root: Path, matrix_name: str, layout: Layout, view: str = "normal", say=print) -> Starter:
+    """Everything init decides, asked of the installer, the project's metadata and pytest (in that order)."""
+    starter = Starter(matrix_name)
+    packaged = needs.packaged_by(root)
     if packaged:
-        lines.append('install = ["."]  # installs this project into every cell (with the cell\'s pins applied)')
-        notes.append('install = ["."]: the project is packaged (setup.py / pyproject [project])')
-    else:
-        lines.append('# install = ["-r requirements-test.txt"]  # extra requirements for every cell')
-    if (root / "requirements.txt").is_file():
-        lines.append("# Not `-r requirements.txt`: a tensorflow/keras pin there would fight every cell's own pin;")
-        lines.append("# list only what else your tests need, e.g. install = [\"pyyaml<6\", \"pillow\"].")
-        notes.append("requirements.txt left out on purpose (its TF/Keras pins would override the cells')")
-    lines += [
-        "# timeout = 900  # seconds one test may run before it counts as hung",
-        "# [env]  # variables your tests need",
-        "# MY_SETTING = \"1\"",
-        "",
-    ]
-    return "\n".join(lines), notes
+        starter.install.append(".")
+        starter.notes.append('install = ["."]: the project is packaged (%s)' % packaged)
+    for name in needs.requirement_files(root):
+        starter.install += _requirement_file(root, name, starter.notes)
+    log_path = root / LOG
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as log_file:
+        def log(text):
+            log_file.write(text.rstrip("\n") + "\n")
+            log_file.flush()
+
+        built, why = _build(root, matrix_name, starter.install, layout, view, log, say)
+        if built is not None and packaged:
+            built = _with_test_extra(root, matrix_name, starter, built, layout, view, log, say)
+        if built is None:
+            starter.test, notes = guess.guess_tests(root)
+            starter.notes.append("no cell could be built to ask pytest what it collects (%s); `test` below is a "
+                                 "GUESS from reading files (log: %s)" % ("; ".join(why) or "no cell", LOG))
+            starter.notes += notes
+            return starter
+        starter.asked = built.cell
+        _ask_pytest(root, built, starter, log)
+    return starter
 
 
-def _has_project_table(root: Path) -> bool:
-    path = root / "pyproject.toml"
-    return path.is_file() and "\n[project]" in "\n" + path.read_text(encoding="utf-8")
+def _requirement_file(root: Path, name: str, notes: list) -> list[str]:
+    """`-r name`, unless the file pins a package the cells pin (tensorflow==1.14): a cell's own pin must decide,
+    so its other lines are taken one by one."""
+    lines = needs.file_lines(root / name)
+    stack = [line for line in needs.stack_lines(lines) if "==" in line]
+    if not stack:
+        notes.append("install: -r %s: what the tests need, by its name" % name)
+        return ["-r " + name]
+    kept = [ln for ln in lines if ln and not ln.startswith(("#", "-")) and ln not in needs.stack_lines([ln])]
+    notes.append("install: the lines of %s but %s: the matrix decides those" % (name, ", ".join(stack)))
+    return kept
+
+
+def _build(root, matrix_name, install, layout, view, log, say):
+    """The newest cell of the matrix that can be built with these install lines: (_Built, reasons the newer ones
+    could not be) or (None, every reason). A cell with no wheel or no interpreter here gives way to the next."""
+    project = Project(root, root / CONFIG_FILE, matrix_name, [], install)
+    m = matrices.load(matrix_name, project)
+    ctx = Context(project, layout.reports, layout.envs)
+    reasons = []
+    for cell in reversed(m.cells):
+        env = CellEnv(cell, ctx.envs, root, ctx.install_digest, ctx.local)
+        say("building %s with install = %s to ask pytest what it collects (tfpin matrix re-uses it)"
+            % (cell.id, install))
+        try:
+            with live.Monitor(layout, 1, view) as monitor, EnvLock(ctx.layout.env(cell.id), say):
+                monitor.started(0, cell)
+                env.ensure(log)
+                monitor.finished(0, cell)
+        except (MissingInterpreter, Unavailable) as exc:
+            reasons.append("%s: %s" % (cell.id, exc))
+            continue
+        except InstallError as exc:
+            reasons.append("%s: environment: %s" % (cell.id, exc))
+            return None, reasons
+        return _Built(cell, env, ctx), reasons
+    return None, reasons
+
+
+def _with_test_extra(root, matrix_name, starter, built, layout, view, log, say):
+    """The project's metadata as the installer built it: a test extra means `.[extra]`; its own TensorFlow and
+    Keras lines are reported, never let to decide a cell's."""
+    meta = needs.installed(built.env.python, root, built.environ)
+    if meta is None:
+        starter.notes.append("the installed project's metadata could not be read; install stays %s" % starter.install)
+        return built
+    stack = needs.stack_lines(r.split(";")[0] for r in meta.requires)
+    if stack:
+        starter.notes.append("the project itself asks for %s: the matrix decides each cell's release, these lines "
+                             "only bound it" % ", ".join(stack))
+    if not meta.test_extra:
+        return built
+    install = [".[%s]" % meta.test_extra] + [line for line in starter.install if line != "."]
+    again, why = _build(root, matrix_name, install, layout, view, log, say)
+    if again is None:
+        starter.notes.append("the project's test extra [%s] did not install (%s); install stays %s"
+                             % (meta.test_extra, "; ".join(why), starter.install))
+        return built
+    starter.install = install
+    starter.notes.append('install = ["%s"]: %s declares the test extra [%s] (%s)' % (
+        install[0], meta.name or "the project", meta.test_extra,
+        ", ".join(r for r in meta.requires if "extra ==" in r and meta.test_extra in r)[:300] or "no requirements"))
+    return again
+
+
+def _ask_pytest(root: Path, built: _Built, starter: Starter, log) -> None:
+    def ask(args):
+        found = collection.collect(built.env.python, args, root, built.environ)
+        log("== pytest --collect-only %s: %d ids, %d collection errors, exit %s%s" % (
+            " ".join(args) or "(its own discovery)", len(found.ids), len(found.errors), found.exitstatus,
+            ", refused: " + found.refused if found.refused else ""))
+        return found
+
+    full = ask([])
+    where = " (pytest read %s)" % _rel(full.inifile, root) if full.inifile else ""
+    if full.refused:
+        starter.notes.append("pytest refused to collect in %s%s: %s" % (built.cell.id, where, full.refused))
+        starter.notes.append("the plugins your pytest configuration's addopts use must be installed in every cell: "
+                             "add them to `install` (e.g. a test extra, or the plugin's own line)")
+    for error in full.errors:
+        starter.notes.append(_left_out(error, root, built.cell.id))
+    selection = collection.smallest_selection(full, ask)
+    if selection is None:
+        starter.test, notes = guess.guess_tests(root)
+        starter.asked = None
+        starter.notes.append("pytest collected no test it can run in %s%s; `test` below is a GUESS from reading "
+                             "files" % (built.cell.id, where))
+        starter.notes += notes
+        return
+    starter.counts = "%d test%s in %d module%s" % (len(full.ids), "s"[:len(full.ids) != 1], len(full.modules),
+                                                  "s"[:len(full.modules) != 1])
+    starter.test = selection or None
+    starter.notes.insert(0, "pytest collected %s in %s%s; test = %s" % (
+        starter.counts, built.cell.id, where,
+        selection if selection else "left out: pytest's own discovery from the root collects exactly these"))
+
+
+def _left_out(error: dict, root: Path, cell_id: str) -> str:
+    """What a module that failed to collect costs, and the edit that would bring it back."""
+    text = "left out: %s does not collect in %s: %s" % (error["nodeid"] or "(the root)", cell_id, error["error"])
+    missing = (error.get("missing") or "").split(".")[0]
+    if missing and local.directory(missing, root) is None and not (root / (missing + ".py")).is_file():
+        text += ('; the project does not declare `%s`: to test this module too, add the distribution that provides '
+                 'it to install, e.g. install = [..., "%s"]' % (missing, missing))
+    return text
+
+
+def _rel(path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def ignore_outputs(root: Path) -> list[str]:

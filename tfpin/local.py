@@ -11,6 +11,7 @@ the verdict cache key.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from . import files
@@ -19,19 +20,30 @@ REQUIREMENT_FILE_FLAGS = ("-r", "--requirement")
 
 
 class LocalLine:
-    """One install line that installs a directory; its repr is the line as tfpin passes it to the installer."""
+    """One install line that installs a directory (with its extras, `.[tests]`); its repr is the line as tfpin
+    passes it to the installer."""
 
-    def __init__(self, path: Path, editable: bool):
-        self.path, self.editable = Path(path).resolve(), editable
+    def __init__(self, path: Path, editable: bool, extras: str = ""):
+        self.path, self.editable, self.extras = Path(path).resolve(), editable, extras
 
     def __repr__(self):
-        return ("-e " if self.editable else "") + str(self.path)
+        return ("-e " if self.editable else "") + str(self.path) + self.extras
+
+
+EXTRAS = re.compile(r"^(?P<path>[^\[\]]+?)(?P<extras>\[[\w.,\s-]+\])?$")
+
+
+def split_extras(token: str) -> tuple[str, str]:
+    """('.', '[tests]') for '.[tests]'; (token, '') when it names no extras."""
+    found = EXTRAS.match(token)
+    return (found.group("path"), found.group("extras") or "") if found else (token, "")
 
 
 def directory(token: str, root: Path) -> Path | None:
-    """The directory an install token names (`.`, `./pkg`, `file:pkg`, an absolute path), else None: a
-    requirement spelled like a name that is also a directory of the project installs that directory."""
+    """The directory an install token names (`.`, `.[tests]`, `./pkg`, `file:pkg`, an absolute path), else None:
+    a requirement spelled like a name that is also a directory of the project installs that directory."""
     token = token[len("file:"):] if token.startswith("file:") else token
+    token = split_extras(token)[0]
     if any(c in token for c in "<>=!~;[@"):
         return None
     candidate = Path(token) if os.path.isabs(token) else root / token
@@ -62,7 +74,7 @@ def local_lines(install, root: Path, _seen=None) -> list[LocalLine]:
             continue
         found = directory(target, root)
         if found is not None:
-            out.append(LocalLine(found, editable))
+            out.append(LocalLine(found, editable, split_extras(target)[1]))
     return out
 
 

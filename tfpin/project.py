@@ -14,6 +14,8 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from . import local
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11
@@ -120,14 +122,13 @@ def load_file(path: Path) -> Project:
         raise bad("matrix", "must be a built-in matrix name (e.g. \"table\") or a path to a matrix .toml file")
     if matrix.endswith(".toml") or "/" in matrix:
         matrix = str((root / matrix).resolve())
-    if "test" not in data:
-        raise ProjectError("%s: key 'test' is missing in %s: give the pytest arguments that run your suite from "
-                           "the project root, e.g. test = [\"tests\"]" % (path, where))
-    test = data["test"]
+    # No `test`: pytest's own discovery from the root (its testpaths, else the root), as `pytest` typed there.
+    test = data.get("test", [])
     if isinstance(test, str):
         test = [test]
-    if not isinstance(test, list) or not test or not all(isinstance(t, str) and t for t in test):
-        raise bad("test", "must be a non-empty list of pytest arguments, e.g. [\"tests/test_model.py\"]")
+    if not isinstance(test, list) or ("test" in data and not test) or not all(isinstance(t, str) and t for t in test):
+        raise bad("test", "must be a non-empty list of pytest arguments, e.g. [\"tests/test_model.py\"]; leave the "
+                          "key out to run what pytest itself collects from the project root")
     smoke = data.get("smoke")
     if isinstance(smoke, str):
         smoke = [smoke]
@@ -191,9 +192,9 @@ def _check_install_line(path: Path, root: Path, line: str) -> None:
             raise ProjectError("%s: key 'install' line %r names a file that does not exist under %s"
                                % (path, line, root))
         return
-    if parts and parts[0] == "-e" and len(parts) == 2 and (root / parts[1]).is_dir():
+    if parts and parts[0] == "-e" and len(parts) == 2 and local.directory(parts[1], root) is not None:
         return
-    if (root / stripped).is_dir():
+    if local.directory(stripped, root) is not None:  # a directory of the project, extras allowed: ".[tests]"
         return
     try:
         Requirement(stripped)

@@ -27,6 +27,8 @@ from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
 KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
                 "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "pytest")
+# The in-cell plugins of every pytest tfpin starts in a cell (a collection for `tfpin init` included), and no cache.
+PYTEST_PLUGINS = ("-p", "no:cacheprovider", "-p", "tfpin_progress", "-p", "tfpin_cross", "-p", "tfpin_census")
 PYTEST_USAGE_LINE = re.compile(r"^(ERROR: |pytest: error: |[\w.]+: error: )")
 
 
@@ -350,9 +352,8 @@ def _usage_error(log_name: str, offset: int) -> str:
 
 def pytest_command(python, args, junit_path: Path, *extra) -> list[str]:
     """pytest as tfpin runs it in a cell env: no cache, the progress plugin, JUnit (xunit1) to `junit_path`."""
-    return [str(python), "-m", "pytest", *args, "-p", "no:cacheprovider", "-p", "tfpin_progress", "-p", "tfpin_cross",
-            "-p", "tfpin_census", "-q",
-            "--junitxml", str(junit_path), "-o", "junit_family=xunit1", *extra]
+    return [str(python), "-m", "pytest", *args, *PYTEST_PLUGINS, "-q", "--junitxml", str(junit_path),
+            "-o", "junit_family=xunit1", *extra]
 
 
 def read_junit(junit_path: Path, exit_code) -> tuple[dict | None, str]:

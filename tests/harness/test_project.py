@@ -27,6 +27,12 @@ def test_the_minimal_file_works_from_a_subdirectory(tmp_path):
     assert project.timeout == projects.DEFAULT_TIMEOUT and project.install == []
 
 
+def test_without_a_test_key_pytest_discovers_from_the_root(tmp_path):
+    """No `test`: tfpin passes no paths, so pytest's own discovery (testpaths, else the root) decides."""
+    make(tmp_path, 'matrix = "table"\n')
+    assert projects.load(tmp_path).test == []
+
+
 def test_tool_tfpin_in_pyproject(tmp_path):
     make(tmp_path, '[project]\nname = "x"\n\n[tool.tfpin]\ntest = ["tests"]\ninstall = ["."]\n', "pyproject.toml")
     project = projects.load(tmp_path)
@@ -68,7 +74,6 @@ BAD = [
      ["key 'bench' = 'python bench.py'", "list of arguments to the cell's Python"]),
     ("retired cross", MINIMAL + 'cross = { write = ["-m", "a"] }\n', ["key 'cross' is no longer read",
                                                                     "@pytest.mark.tfpin_reads(name)"]),
-    ("no test key", 'matrix = "table"\n', ["key 'test' is missing", 'test = ["tests"]']),
     ("empty test list", 'test = []\n', ["key 'test' = []", "non-empty list of pytest arguments"]),
     ("test path missing", 'test = ["tests/nope.py"]\n',
      ["key 'test' = ['tests/nope.py']", "tests/nope.py, which does not exist"]),
