@@ -51,7 +51,9 @@ class Context:
         if self._local is None:
             from . import local
 
-            self._local = local.digests(self.project.install, self.project.root, (self.reports, self.envs))
+            # tfpin.toml is configuration, not the code under test: `tfpin init` writes it after it built the env
+            config = self.project.root / "tfpin.toml"
+            self._local = local.digests(self.project.install, self.project.root, (self.reports, self.envs, config))
         return self._local
 
     @property

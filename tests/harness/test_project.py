@@ -146,24 +146,3 @@ def test_bad_extends_and_remove(tmp_path, text, fragment):
     with pytest.raises(matrices.MatrixError) as info:
         matrices.load(str(tmp_path / "m.toml"))
     assert str(tmp_path / "m.toml") in str(info.value) and fragment in str(info.value)
-
-
-def test_init_writes_a_working_config_and_ignores_outputs(tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup(name='x')\n")
-    (tmp_path / ".gitignore").write_text("*.pyc")
-    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "tfpin", "init"], cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr
-    assert "next: tfpin matrix" in out.stdout
-    project = projects.load(tmp_path)
-    assert project.test == ["tests"] and project.install == ["."]
-    assert (tmp_path / ".gitignore").read_text() == "*.pyc\n.tfpin/\nreports/\n"
-    again = subprocess.run([sys.executable, "-m", "tfpin", "init"], cwd=tmp_path, capture_output=True, text=True,
-                           env=env)
-    assert again.returncode == 2 and "already configures tfpin" in again.stderr

@@ -8,6 +8,7 @@ PendingDeprecationWarning / FutureWarning, as pytest records them. A call site i
 the interpreter or tfpin's own plugins is not the project's and is dropped. At the end it writes
 $TFPIN_NOTICES: [{site, api, instructions, kind}], one entry per (site, api). Runs on Python 3.6+.
 """
+import glob
 import json
 import logging
 import os
@@ -95,9 +96,23 @@ def pytest_warning_recorded(warning_message, when, nodeid, location):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    """Under pytest-xdist each worker keeps the notices of its own tests in a file of its own, and the controller,
+    which finishes last, merges them into $TFPIN_NOTICES."""
     path = os.environ.get("TFPIN_NOTICES")
     if not path:
         return
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        path = "%s.%s" % (path, worker)
+    else:
+        for part in glob.glob(glob.escape(path) + ".gw*"):
+            try:
+                with open(part) as f:
+                    for notice in json.load(f):
+                        _notices.setdefault((notice["site"], notice["api"]), notice)
+                os.remove(part)
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
     try:
         tmp = path + ".tmp"
         with open(tmp, "w") as f:

@@ -8,9 +8,15 @@ Two records, because a JUnit file alone cannot tell a complete run from one cut 
   outcome, and pytest's exit status. A conftest calling `pytest.exit(..., returncode=0)` after the
   first test leaves exit 0 and a JUnit file with one pass; this record shows the other tests never ran.
 One short write per test and one at the end; bookkeeping must never be what breaks a suite.
+Under pytest-xdist (`-n 2` in a project's addopts) only the controller writes: it hears every worker's
+collection and every test's outcome, while each worker sees only its own share.
 """
 import json
 import os
+
+import pytest
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set by pytest-xdist in its worker processes
 
 _collected = []
 _outcomes = {}
@@ -19,7 +25,7 @@ _collection_skips = []  # modules skipped while collecting (a module-level impor
 
 def _write(env_name, text):
     path = os.environ.get(env_name)
-    if not path:
+    if not path or WORKER:
         return
     try:
         if not os.path.isdir(os.path.dirname(path)):
@@ -34,6 +40,13 @@ def _write(env_name, text):
 
 def pytest_collection_finish(session):
     _collected[:] = [item.nodeid for item in session.items]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """The controller collects nothing itself: each worker reports the same ids, so the first answer is it."""
+    if not _collected:
+        _collected[:] = list(ids)
 
 
 def pytest_collectreport(report):
