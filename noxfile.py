@@ -7,6 +7,8 @@ Sessions:
   bench      training throughput in every cell, merged into the matrix report
   gpu        the table on tensorflow-gpu (matrices/gpu.toml): needs an NVIDIA GPU with CUDA/cuDNN
   tests      the project's own tests: harness self-tests + cell suite in the newest cell
+  corpus     real TF1-era projects from the index: tfpin init && tfpin matrix with zero edits against the
+             truth measured by hand (tests/corpus/run.py; --projects a,b); too slow for `tests`
   lint       ruff over the repository
   tox_ini    regenerate tox.ini from matrices/
 """
@@ -68,6 +70,12 @@ def tests(session):
     session.run(sys.executable, "-m", "pytest", "tests/harness", "-q", "-p", "no:cacheprovider", **WAIT)
     newest = matrices.load("table").cells[-1]
     session.run(*TFPIN, "cell", newest.id, "--", *session.posargs, **WAIT)
+
+
+@nox.session(python=False, default=False)
+def corpus(session):
+    """Real projects nobody here wrote, zero edits: tfpin's verdict per cell against the truth by hand."""
+    session.run(sys.executable, "tests/corpus/run.py", *session.posargs, **WAIT)
 
 
 @nox.session(python=False, default=False)

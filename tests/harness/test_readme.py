@@ -43,7 +43,7 @@ COVERAGE = [
      "test_installed.py: the same venv + `pip install <checkout>` outside the repository"),
     (r"^uv tool install \.$", "here", "test_installed.py::test_uv_tool_install_gives_the_command"),
     (r"^python -m tfpin$", "here", "every run in this module is `python -m tfpin ...`"),
-    (r"^tfpin init$", "here", "test_project.py::test_init_writes_a_working_config_and_ignores_outputs"),
+    (r"^tfpin init$", "here", "test_init.py: init on six layouts in a real cell, checked against plain pytest"),
     (r"^tfpin matrix( --cells [\w.,-]+)?( -- -x)?$", "here",
      "test_installed.py: the installed tfpin runs another project's matrix (--cells, real TF cells)"),
     (r"^tfpin cell [\w.-]+ -- -k \w+$", "faults", "test_filtered_run_is_recorded_and_never_joins"),
