@@ -159,6 +159,7 @@ def _with_test_extra(root, matrix_name, starter, built, layout, view, log, say):
                              % (meta.test_extra, "; ".join(why), starter.install))
         return built
     starter.install = install
+    starter.notes = [n for n in starter.notes if not n.startswith('install = ["."]')]
     starter.notes.append('install = ["%s"]: %s declares the test extra [%s] (%s)' % (
         install[0], meta.name or "the project", meta.test_extra,
         ", ".join(r for r in meta.requires if "extra ==" in r and meta.test_extra in r)[:300] or "no requirements"))

@@ -30,6 +30,9 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
+import byhand  # noqa: E402 (pytest's answers by hand, shared with tests/harness/test_init.py)
+
 PROJECTS = Path(__file__).with_name("projects.toml")
 # outside this repository: a pytest or tfpin run there must not find this repository's configuration above it
 WORK = Path(os.environ.get("TFPIN_CORPUS_DIR") or Path.home() / ".cache" / "tfpin-corpus")
@@ -109,17 +112,6 @@ def python_for(version):
     return str(found[-1]) if found else "python" + version
 
 
-def collect_ids(python, root: Path, *args):
-    """(node ids, modules that failed to collect) as plain `pytest --collect-only -q` prints them."""
-    out = sh([python, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args], cwd=root, check=False)
-    ids = []
-    for line in out.stdout.splitlines():
-        if not line.strip():
-            break
-        ids.append(line.strip())
-    return ids, sorted({m.group(1) for m in re.finditer(r"^_+ ERROR collecting (\S+) _+$", out.stdout, re.M)})
-
-
 def by_hand(project, cell, root: Path, envs: Path, ignore=()) -> dict:
     """The truth: plain uv and plain pytest, no tfpin."""
     env_dir = envs / cell["id"]
@@ -132,7 +124,7 @@ def by_hand(project, cell, root: Path, envs: Path, ignore=()) -> dict:
     env = dict(os.environ, VIRTUAL_ENV=str(env_dir))
     sh([uv, "pip", "install", "-q", "-p", env_dir / "bin" / "python", "-c", cons, *reqs], cwd=root, env=env)
     python = env_dir / "bin" / "python"
-    ids, errors = collect_ids(python, root)
+    ids, errors = byhand.collect(python, root)
     args = ["--ignore=" + e for e in (ignore if ignore is not None else errors)]
     start = time.monotonic()
     run = sh([python, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider", *args], cwd=root, check=False,
@@ -154,7 +146,7 @@ def zero_config(project, root: Path, cell_ids) -> dict:
     out["test"], out["install"] = config.get("test"), config.get("install", [])
     newest = cell_ids[-1]
     python = root / ".tfpin" / "envs" / newest / "bin" / "python"
-    out["ids"] = collect_ids(python, root, *(config.get("test") or []))[0]
+    out["ids"] = byhand.collect(python, root, *(config.get("test") or []))[0]
     run = sh(TFPIN + ["matrix", "-q", "--cells", ",".join(cell_ids)], cwd=root, env=env, check=False, timeout=7200)
     out["matrix_exit"] = run.returncode
     for cid in cell_ids:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import byhand
 import pytest
 from faultkit import MATRIX, harness_env, tfpin
 from test_faults_projects import write
@@ -50,18 +51,6 @@ LAYOUTS = {
 }
 
 
-def collect_by_hand(python, root, *args):
-    """Node ids as plain `pytest --collect-only -q` prints them (one per line, up to the first blank line)."""
-    out = subprocess.run([str(python), "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
-                         cwd=root, capture_output=True, text=True, env=harness_env())
-    ids = []
-    for line in out.stdout.splitlines():
-        if not line.strip():
-            break
-        ids.append(line.strip())
-    return ids
-
-
 def init(project, *args):
     return subprocess.run([sys.executable, "-m", "tfpin", "init", "--matrix", "faults.toml", *args], cwd=project,
                           capture_output=True, text=True, env=harness_env(), timeout=600)
@@ -78,9 +67,9 @@ def test_init_selects_what_pytest_collects(tmp_path, layout):
     assert config.test == (expected or []), out.stdout
     assert ("# test = [...]" in (project / "tfpin.toml").read_text()) == (expected is None)
     python = project / ".tfpin" / "envs" / NEWEST / "bin" / "python"
-    truth = collect_by_hand(python, project)
+    truth = byhand.collect(python, project, env=harness_env())[0]
     assert truth, "pytest collected nothing by hand in %s" % layout
-    assert collect_by_hand(python, project, *config.test) == truth
+    assert byhand.collect(python, project, *config.test, env=harness_env())[0] == truth
     run = tfpin(project, "cell", NEWEST)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "env reused" in run.stdout  # init built the cell the matrix runs in
