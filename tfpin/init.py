@@ -70,6 +70,45 @@ class _Built:
         self.environ = cell_environ(cell, ctx)
 
 
+class _Tools:
+    """The installer and pytest, for one project root and matrix: what init asks, and where their words go."""
+
+    def __init__(self, root: Path, matrix_name: str, layout: Layout, view: str, log, say):
+        self.root, self.matrix_name, self.layout, self.view, self.log, self.say = root, matrix_name, layout, view, \
+            log, say
+
+    def build(self, install) -> tuple[_Built | None, list[str]]:
+        """The newest cell of the matrix that can be built with these install lines, and why newer ones could not
+        be (no wheel or no interpreter here gives way to the next); None and every reason when none can."""
+        project = Project(self.root, self.root / CONFIG_FILE, self.matrix_name, [], install)
+        ctx = Context(project, self.layout.reports, self.layout.envs)
+        reasons = []
+        for cell in reversed(matrices.load(self.matrix_name, project).cells):
+            env = CellEnv(cell, ctx.envs, self.root, ctx.install_digest, ctx.local)
+            self.say("building %s with install = %s to ask pytest what it collects (tfpin matrix re-uses it)"
+                     % (cell.id, install))
+            try:
+                with live.Monitor(self.layout, 1, self.view) as monitor, EnvLock(ctx.layout.env(cell.id), self.say):
+                    monitor.started(0, cell)
+                    env.ensure(self.log)
+                    monitor.finished(0, cell)
+            except (MissingInterpreter, Unavailable) as exc:
+                reasons.append("%s: %s" % (cell.id, exc))
+                continue
+            except InstallError as exc:
+                reasons.append("%s: environment: %s" % (cell.id, exc))
+                return None, reasons
+            return _Built(cell, env, ctx), reasons
+        return None, reasons
+
+    def collect(self, built: _Built, args) -> collection.Collected:
+        found = collection.collect(built.env.python, args, self.root, built.environ)
+        self.log("== pytest --collect-only %s: %d ids, %d collection errors, exit %s%s" % (
+            " ".join(args) or "(its own discovery)", len(found.ids), len(found.errors), found.exitstatus,
+            ", refused: " + found.refused if found.refused else ""))
+        return found
+
+
 def plan(root: Path, matrix_name: str, layout: Layout, view: str = "normal", say=print) -> Starter:
     """Everything init decides, asked of the installer, the project's metadata and pytest (in that order)."""
     starter = Starter(matrix_name)
@@ -86,17 +125,19 @@ def plan(root: Path, matrix_name: str, layout: Layout, view: str = "normal", say
             log_file.write(text.rstrip("\n") + "\n")
             log_file.flush()
 
-        built, why = _build(root, matrix_name, starter.install, layout, view, log, say)
+        tools = _Tools(root, matrix_name, layout, view, log, say)
+        built, why = tools.build(starter.install)
         if built is not None and packaged:
-            built = _with_test_extra(root, matrix_name, starter, built, layout, view, log, say)
+            built = _with_test_extra(tools, starter, built)
         if built is None:
             starter.test, notes = guess.guess_tests(root)
             starter.notes.append("no cell could be built to ask pytest what it collects (%s); `test` below is a "
                                  "GUESS from reading files (log: %s)" % ("; ".join(why) or "no cell", LOG))
             starter.notes += notes
             return starter
+        full = tools.collect(built, [])
         starter.asked = built.cell
-        _ask_pytest(root, built, starter, log)
+        _choose_tests(tools, built, full, starter)
     return starter
 
 
@@ -113,36 +154,10 @@ def _requirement_file(root: Path, name: str, notes: list) -> list[str]:
     return kept
 
 
-def _build(root, matrix_name, install, layout, view, log, say):
-    """The newest cell of the matrix that can be built with these install lines: (_Built, reasons the newer ones
-    could not be) or (None, every reason). A cell with no wheel or no interpreter here gives way to the next."""
-    project = Project(root, root / CONFIG_FILE, matrix_name, [], install)
-    m = matrices.load(matrix_name, project)
-    ctx = Context(project, layout.reports, layout.envs)
-    reasons = []
-    for cell in reversed(m.cells):
-        env = CellEnv(cell, ctx.envs, root, ctx.install_digest, ctx.local)
-        say("building %s with install = %s to ask pytest what it collects (tfpin matrix re-uses it)"
-            % (cell.id, install))
-        try:
-            with live.Monitor(layout, 1, view) as monitor, EnvLock(ctx.layout.env(cell.id), say):
-                monitor.started(0, cell)
-                env.ensure(log)
-                monitor.finished(0, cell)
-        except (MissingInterpreter, Unavailable) as exc:
-            reasons.append("%s: %s" % (cell.id, exc))
-            continue
-        except InstallError as exc:
-            reasons.append("%s: environment: %s" % (cell.id, exc))
-            return None, reasons
-        return _Built(cell, env, ctx), reasons
-    return None, reasons
-
-
-def _with_test_extra(root, matrix_name, starter, built, layout, view, log, say):
+def _with_test_extra(tools: _Tools, starter: Starter, built: _Built) -> _Built:
     """The project's metadata as the installer built it: a test extra means `.[extra]`; its own TensorFlow and
     Keras lines are reported, never let to decide a cell's."""
-    meta = needs.installed(built.env.python, root, built.environ)
+    meta = needs.installed(built.env.python, tools.root, built.environ)
     if meta is None:
         starter.notes.append("the installed project's metadata could not be read; install stays %s" % starter.install)
         return built
@@ -153,7 +168,7 @@ def _with_test_extra(root, matrix_name, starter, built, layout, view, log, say):
     if not meta.test_extra:
         return built
     install = [".[%s]" % meta.test_extra] + [line for line in starter.install if line != "."]
-    again, why = _build(root, matrix_name, install, layout, view, log, say)
+    again, why = tools.build(install)
     if again is None:
         starter.notes.append("the project's test extra [%s] did not install (%s); install stays %s"
                              % (meta.test_extra, "; ".join(why), starter.install))
@@ -166,25 +181,17 @@ def _with_test_extra(root, matrix_name, starter, built, layout, view, log, say):
     return again
 
 
-def _ask_pytest(root: Path, built: _Built, starter: Starter, log) -> None:
-    def ask(args):
-        found = collection.collect(built.env.python, args, root, built.environ)
-        log("== pytest --collect-only %s: %d ids, %d collection errors, exit %s%s" % (
-            " ".join(args) or "(its own discovery)", len(found.ids), len(found.errors), found.exitstatus,
-            ", refused: " + found.refused if found.refused else ""))
-        return found
-
-    full = ask([])
-    where = " (pytest read %s)" % _rel(full.inifile, root) if full.inifile else ""
+def _choose_tests(tools: _Tools, built: _Built, full: collection.Collected, starter: Starter) -> None:
+    where = " (pytest read %s)" % _rel(full.inifile, tools.root) if full.inifile else ""
     if full.refused:
         starter.notes.append("pytest refused to collect in %s%s: %s" % (built.cell.id, where, full.refused))
         starter.notes.append("the plugins your pytest configuration's addopts use must be installed in every cell: "
                              "add them to `install` (e.g. a test extra, or the plugin's own line)")
     for error in full.errors:
-        starter.notes.append(_left_out(error, root, built.cell.id))
-    selection = collection.smallest_selection(full, ask)
+        starter.notes.append(_left_out(error, tools.root, built.cell.id))
+    selection = collection.smallest_selection(full, lambda args: tools.collect(built, args))
     if selection is None:
-        starter.test, notes = guess.guess_tests(root)
+        starter.test, notes = guess.guess_tests(tools.root)
         starter.asked = None
         starter.notes.append("pytest collected no test it can run in %s%s; `test` below is a GUESS from reading "
                              "files" % (built.cell.id, where))

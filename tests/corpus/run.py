@@ -13,6 +13,7 @@ Usage: python tests/corpus/run.py [--projects a,b] [--cells id,id]; writes repor
 exit 0 only when every project agrees. Nothing of the projects is kept in this repository.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -56,22 +58,35 @@ def host_env():
 
 
 def fetch(project) -> Path:
-    """The distribution from the index, unpacked once into WORK/src/<name>-<version>."""
+    """The release's sdist or wheel from the index (PEP 691's JSON listing, sha256 checked), unpacked once into
+    WORK/src/<name>-<version>. Nothing is built: building metadata is the installer's job, in a cell."""
     dest = WORK / "src" / ("%s-%s" % (project["name"], project["version"]))
     if dest.is_dir():
         return dest
-    dl = WORK / "dl"
-    dl.mkdir(parents=True, exist_ok=True)
-    binary = ["--only-binary", ":all:"] if project["dist"] == "wheel" else ["--no-binary", ":all:"]
-    sh([sys.executable, "-m", "pip", "download", "-q", "--no-deps", *binary, "-d", dl,
-        "%s==%s" % (project["name"], project["version"])])
+    index = os.environ.get("UV_DEFAULT_INDEX") or os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
+    request = urllib.request.Request("%s/%s/" % (index.rstrip("/"), project["name"]),
+                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        files = json.load(answer)["files"]
+    suffixes = (".whl",) if project["dist"] == "wheel" else (".tar.gz", ".zip")
     stem = re.sub(r"[-_.]+", "[-_.]", project["name"])
-    archive = next(p for p in sorted(dl.iterdir()) if re.match(r"(?i)%s-%s[-.]" % (stem, re.escape(
-        project["version"])), p.name))
+    wanted = [f for f in files if f["filename"].endswith(suffixes) and re.match(
+        r"(?i)%s-%s(-|\.tar|\.zip)" % (stem, re.escape(project["version"])), f["filename"])]
+    if not wanted:
+        raise RuntimeError("%s %s: the index has no %s" % (project["name"], project["version"], project["dist"]))
+    chosen = wanted[0]
+    archive = WORK / "dl" / chosen["filename"]
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    if not archive.is_file():
+        with urllib.request.urlopen(chosen["url"], timeout=600) as answer:
+            data = answer.read()
+        if hashlib.sha256(data).hexdigest() != chosen["hashes"]["sha256"]:
+            raise RuntimeError("%s: sha256 differs from the index's" % chosen["filename"])
+        archive.write_bytes(data)
     scratch = dest.with_suffix(".partial")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
-    if archive.suffix == ".whl" or archive.suffix == ".zip":
+    if archive.suffix in (".whl", ".zip"):
         zipfile.ZipFile(archive).extractall(scratch)
     else:
         tarfile.open(archive).extractall(scratch)
