@@ -174,7 +174,7 @@ def zero_config(project, root: Path, cell_ids) -> dict:
 
 def check_project(project, cell_ids) -> dict:
     src = fetch(project)
-    base = WORK / "runs" / project["name"]
+    base = WORK / "runs" / project["id"]
     hand_root = lay_out(project, src, base / "by-hand")
     envs = base / "hand-envs"
     envs.mkdir(parents=True, exist_ok=True)
@@ -199,7 +199,7 @@ def check_project(project, cell_ids) -> dict:
         if mine.get("status") != hand["status"] or mine.get("failing") != hand["failing"]:
             problems.append("%s: tfpin %s %s, by hand %s %s" % (cid, mine.get("status"), mine.get("failing"),
                                                                hand["status"], hand["failing"]))
-    return {"name": project["name"], "version": project["version"], "shapes": project["shapes"],
+    return {"name": project["id"], "version": project["version"], "shapes": project["shapes"],
             "truth": truth, "tfpin": tool, "problems": problems}
 
 
@@ -227,21 +227,23 @@ def main(argv=None) -> int:
     parser.add_argument("--cells", default=",".join(CELLS))
     args = parser.parse_args(argv)
     projects = tomllib.loads(PROJECTS.read_text())["projects"]
+    for project in projects:
+        project.setdefault("id", project["name"])  # one release can stand for two layouts
     wanted = [p for p in args.projects.split(",") if p]
-    unknown = sorted(set(wanted) - {p["name"] for p in projects})
+    unknown = sorted(set(wanted) - {p["id"] for p in projects})
     if unknown:
         parser.error("unknown project(s) %s; projects.toml has %s" % (", ".join(unknown),
-                                                                      ", ".join(p["name"] for p in projects)))
-    chosen = [p for p in projects if not wanted or p["name"] in wanted]
+                                                                      ", ".join(p["id"] for p in projects)))
+    chosen = [p for p in projects if not wanted or p["id"] in wanted]
     cell_ids = [c for c in args.cells.split(",") if c]
     results = []
     for project in chosen:
         start = time.monotonic()
-        print("corpus: %s %s ..." % (project["name"], project["version"]), flush=True)
+        print("corpus: %s %s ..." % (project["id"], project["version"]), flush=True)
         result = check_project(project, cell_ids)
         result["seconds"] = round(time.monotonic() - start, 1)
         results.append(result)
-        print("corpus: %s: %s (%.0f s)" % (project["name"], "; ".join(result["problems"]) or "agrees in every cell",
+        print("corpus: %s: %s (%.0f s)" % (project["id"], "; ".join(result["problems"]) or "agrees in every cell",
                                           result["seconds"]), flush=True)
         reports = ROOT / "reports"
         reports.mkdir(exist_ok=True)
