@@ -8,9 +8,10 @@ cell can be built does init read files instead (guess.py), and then it says the 
 """
 from __future__ import annotations
 
+import urllib.error
 from pathlib import Path
 
-from . import collection, guess, live, local, needs
+from . import collection, guess, index, live, local, needs
 from . import matrix as matrices
 from .envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
 from .layout import Layout
@@ -209,10 +210,25 @@ def _left_out(error: dict, root: Path, cell_id: str) -> str:
     """What a module that failed to collect costs, and the edit that would bring it back."""
     text = "left out: %s does not collect in %s: %s" % (error["nodeid"] or "(the root)", cell_id, error["error"])
     missing = (error.get("missing") or "").split(".")[0]
-    if missing and local.directory(missing, root) is None and not (root / (missing + ".py")).is_file():
-        text += ('; the project does not declare `%s`: to test this module too, add the distribution that provides '
-                 'it to install, e.g. install = [..., "%s"]' % (missing, missing))
-    return text
+    if not missing or local.directory(missing, root) is not None or (root / (missing + ".py")).is_file():
+        return text
+    found = _on_the_index(missing)
+    if found is False:
+        return text + ("; the project does not declare `%s`, and the index has no distribution of that name: to test "
+                       "this module too, add the distribution that provides the module `%s` to install" % (
+                           missing, missing))
+    return text + ('; the project does not declare `%s`: to test this module too, add it to install: install = '
+                   '[..., "%s"]%s' % (missing, missing, "" if found else " (if the distribution has that name)"))
+
+
+def _on_the_index(name: str) -> bool | None:
+    """Whether the index has a distribution of that name (None: it could not be asked)."""
+    try:
+        return bool(index.releases(name))
+    except urllib.error.HTTPError as exc:
+        return False if exc.code == 404 else None
+    except (OSError, ValueError):
+        return None
 
 
 def _rel(path, root: Path) -> str:

@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "harness"))
 import byhand  # noqa: E402 (pytest's answers by hand, shared with tests/harness/test_init.py)
 
+sys.path.insert(0, str(ROOT))
+from tfpin import index  # noqa: E402 (the index tfpin's installers use: the same registry for the downloads)
+
 PROJECTS = Path(__file__).with_name("projects.toml")
 # outside this repository: a pytest or tfpin run there must not find this repository's configuration above it
 WORK = Path(os.environ.get("TFPIN_CORPUS_DIR") or Path.home() / ".cache" / "tfpin-corpus")
@@ -63,9 +66,7 @@ def fetch(project) -> Path:
     dest = WORK / "src" / ("%s-%s" % (project["name"], project["version"]))
     if dest.is_dir():
         return dest
-    index = os.environ.get("UV_DEFAULT_INDEX") or os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple"
-    request = urllib.request.Request("%s/%s/" % (index.rstrip("/"), project["name"]),
-                                     headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    request = urllib.request.Request("%s/%s/" % (index.index_url(), project["name"]), headers={"Accept": index.ACCEPT})
     with urllib.request.urlopen(request, timeout=60) as answer:
         files = json.load(answer)["files"]
     suffixes = (".whl",) if project["dist"] == "wheel" else (".tar.gz", ".zip")

@@ -44,8 +44,10 @@ LAYOUTS = {
                     "tests/test_value.py": "import mylib\n\n\ndef test_value():\n    assert mylib.VALUE == 3\n"},
                    None, "declares the test extra [tests]"),
     # a test module that imports a package the project declares nowhere: left out, and named with the line to add
-    "undeclared-import": ({"tests/test_a.py": TEST, "tests/test_frames.py": "import pandas\n\n\n" + TEST},
-                         ["tests", "--ignore=tests/test_frames.py"],
+    # (cv2's distribution is opencv-python: the index has nothing named cv2, and init says so instead of a wrong line)
+    "undeclared-import": ({"tests/test_a.py": TEST, "tests/test_frames.py": "import pandas\n\n\n" + TEST,
+                           "tests/test_images.py": "import cv2\n\n\n" + TEST},
+                         ["tests", "--ignore=tests/test_frames.py", "--ignore=tests/test_images.py"],
                          "left out: tests/test_frames.py does not collect in py3.7-six1.16.0: ModuleNotFoundError: "
                          "No module named 'pandas'; the project does not declare `pandas`"),
 }
@@ -63,6 +65,10 @@ def test_init_selects_what_pytest_collects(tmp_path, layout):
     out = init(project)
     assert out.returncode == 0, out.stdout + out.stderr
     assert said in out.stdout, out.stdout
+    if layout == "undeclared-import":
+        assert 'install = [..., "pandas"]' in out.stdout
+        assert "the index has no distribution of that name: to test this module too, add the distribution that " \
+               "provides the module `cv2`" in out.stdout
     config = projects.load(project)
     assert config.test == (expected or []), out.stdout
     assert ("# test = [...]" in (project / "tfpin.toml").read_text()) == (expected is None)
