@@ -163,6 +163,8 @@ def zero_config(project, root: Path, cell_ids) -> dict:
     newest = cell_ids[-1]
     python = root / ".tfpin" / "envs" / newest / "bin" / "python"
     out["ids"] = byhand.collect(python, root, *(config.get("test") or []))[0]
+    # the same question typed by hand, in the same environment: plain `pytest --collect-only` from the root
+    out["ids_by_hand_here"] = byhand.collect(python, root)[0]
     run = sh(TFPIN + ["matrix", "-q", "--cells", ",".join(cell_ids)], cwd=root, env=env, check=False, timeout=7200)
     out["matrix_exit"] = run.returncode
     for cid in cell_ids:
@@ -190,8 +192,9 @@ def check_project(project, cell_ids) -> dict:
     problems = []
     if tool["init_exit"] != 0:
         problems.append("tfpin init exited %s" % tool["init_exit"])
-    elif sorted(tool["ids"]) != sorted(newest["ids"]):
-        problems.append("init's test collects %d ids, pytest by hand %d" % (len(tool["ids"]), len(newest["ids"])))
+    elif not sorted(tool["ids"]) == sorted(tool["ids_by_hand_here"]) == sorted(newest["ids"]):
+        problems.append("init's test collects %d ids; pytest by hand %d in the same env, %d in its own" % (
+            len(tool["ids"]), len(tool["ids_by_hand_here"]), len(newest["ids"])))
     for module in newest["not_collecting"]:
         if module not in tool["init_output"]:
             problems.append("init did not name %s, which does not collect" % module)
