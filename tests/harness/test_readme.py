@@ -57,6 +57,7 @@ COVERAGE = [
     (r"^(\.venv/bin/)?nox -s tests$", "ci", ".ci/run runs `nox -s tests`"),
     (r"^(\.venv/bin/)?nox -s matrix$", "ci", ".ci/run runs `nox -s matrix`"),
     (r"^(\.venv/bin/)?nox -s lint$", "ci", ".ci/run runs `nox -s lint`"),
+    (r"^nox -s corpus$", "ci", ".ci/run runs `nox -s corpus` on two of its projects in the newest cell"),
     (r"^nox -s gpu$", "here", "test_matrix.py::test_gpu_cells_get_the_pins_of_their_tensorflow_release (the "
      "matrix it runs; its cells fail here without CUDA, measured in the README's table)"),
     (r"^tfpin matrix --matrix gpu$", "here", "the same as nox -s gpu"),
