@@ -225,6 +225,21 @@ def table(results) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_reports(results, known) -> None:
+    """reports/corpus.{json,md}: this run's projects, beside the earlier runs' results of the other projects still
+    in projects.toml (each says the commit and time it was measured at)."""
+    path = ROOT / "reports" / "corpus.json"
+    path.parent.mkdir(exist_ok=True)
+    try:
+        earlier = [r for r in json.loads(path.read_text()) if r["name"] in known]
+    except (OSError, ValueError, KeyError, TypeError):
+        earlier = []
+    fresh = {r["name"] for r in results}
+    merged = sorted([r for r in earlier if r["name"] not in fresh] + results, key=lambda r: known.index(r["name"]))
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+    path.with_suffix(".md").write_text(table(merged))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--projects", default="", help="comma-separated project names (default: all)")
@@ -249,10 +264,9 @@ def main(argv=None) -> int:
         results.append(result)
         print("corpus: %s: %s (%.0f s)" % (project["id"], "; ".join(result["problems"]) or "agrees in every cell",
                                           result["seconds"]), flush=True)
-        reports = ROOT / "reports"
-        reports.mkdir(exist_ok=True)
-        (reports / "corpus.json").write_text(json.dumps(results, indent=2) + "\n")
-        (reports / "corpus.md").write_text(table(results))
+        result["commit"] = sh(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT).stdout.strip()
+        result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+        write_reports(results, [p["id"] for p in projects])
     print(table(results))
     bad = [r["name"] for r in results if r["problems"]]
     print("corpus: %d of %d projects agree%s" % (len(results) - len(bad), len(results),
