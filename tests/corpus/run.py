@@ -203,31 +203,36 @@ def check_project(project, cell_ids) -> dict:
         if mine.get("status") != hand["status"] or mine.get("failing") != hand["failing"]:
             problems.append("%s: tfpin %s %s, by hand %s %s" % (cid, mine.get("status"), mine.get("failing"),
                                                                hand["status"], hand["failing"]))
-    return {"name": project["id"], "version": project["version"], "shapes": project["shapes"],
-            "truth": truth, "tfpin": tool, "problems": problems}
+    return {"name": project["id"], "version": project["version"], "shapes": project["shapes"], "truth": truth,
+            "tfpin": tool, "problems": problems}
 
 
-def table(results) -> str:
-    lines = ["| project | release | shape | cell | tfpin, zero config | by hand | agree |",
-             "|---|---|---|---|---|---|---|"]
+def table(results, shapes) -> str:
+    """One row per project and cell: tfpin's zero-config verdict beside the one measured by hand; `shapes`: the
+    short label of each project (projects.toml)."""
+    lines = ["| project | release | shape | cell | tfpin init + tfpin matrix, zero edits | by hand (uv + plain pytest) "
+             "| same |", "|---|---|---|---|---|---|---|"]
     for r in results:
         for i, (cid, hand) in enumerate(r["truth"].items()):
             mine = r["tfpin"]["cells"].get(cid, {})
-
-            def verdict(v):
-                fails = v.get("failing") or []
-                return "%s%s" % (v.get("status"), " (%d failing: %s)" % (len(fails), ", ".join(fails[:2]) + (
-                    " ..." if len(fails) > 2 else "")) if fails else "")
+            tests = mine.get("tests") or {}
+            counts = ", ".join("%d %s" % (tests[k], k) for k in ("passed", "failed", "errors", "skipped")
+                               if tests.get(k))
+            said = re.sub(r"(, \d+ warnings?)?\s*in [\d.]+s.*$", "", (hand.get("tail") or [""])[0].strip("= "))
+            fails = hand.get("failing") or []
+            shown = "; failing: %s%s" % (", ".join(fails[:2]), " +%d" % (len(fails) - 2) if len(fails) > 2 else "") \
+                if fails else ""
             same = mine.get("status") == hand["status"] and mine.get("failing") == hand["failing"]
-            lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                r["name"] if i == 0 else "", r["version"] if i == 0 else "", ", ".join(r["shapes"]) if i == 0 else "",
-                cid, verdict(mine), verdict(hand), "yes" if same else "**no**"))
+            head = (r["name"], r["version"], shapes.get(r["name"], "")) if i == 0 else ("", "", "")
+            lines.append("| %s | %s | %s | %s | %s (%s) | %s (%s)%s | %s |" % (
+                *head, cid, mine.get("status"), counts, hand["status"], said, shown, "yes" if same else "**no**"))
     return "\n".join(lines) + "\n"
 
 
-def write_reports(results, known) -> None:
+def write_reports(results, projects) -> None:
     """reports/corpus.{json,md}: this run's projects, beside the earlier runs' results of the other projects still
     in projects.toml (each says the commit and time it was measured at)."""
+    known = [p["id"] for p in projects]
     path = ROOT / "reports" / "corpus.json"
     path.parent.mkdir(exist_ok=True)
     try:
@@ -237,7 +242,7 @@ def write_reports(results, known) -> None:
     fresh = {r["name"] for r in results}
     merged = sorted([r for r in earlier if r["name"] not in fresh] + results, key=lambda r: known.index(r["name"]))
     path.write_text(json.dumps(merged, indent=2) + "\n")
-    path.with_suffix(".md").write_text(table(merged))
+    path.with_suffix(".md").write_text(table(merged, {p["id"]: p["shape"] for p in projects}))
 
 
 def main(argv=None) -> int:
@@ -266,8 +271,8 @@ def main(argv=None) -> int:
                                           result["seconds"]), flush=True)
         result["commit"] = sh(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT).stdout.strip()
         result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
-        write_reports(results, [p["id"] for p in projects])
-    print(table(results))
+        write_reports(results, projects)
+    print(table(results, {p["id"]: p["shape"] for p in projects}))
     bad = [r["name"] for r in results if r["problems"]]
     print("corpus: %d of %d projects agree%s" % (len(results) - len(bad), len(results),
                                                   "; not: " + ", ".join(bad) if bad else ""))
