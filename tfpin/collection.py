@@ -21,9 +21,9 @@ class Collected:
     """One pytest collection: the node ids in pytest's order, the modules that failed to collect, and what
     pytest said when it refused to start (its usage error, exit 4)."""
 
-    def __init__(self, args, ids, errors, exitstatus, refused="", inifile=None, conftests=()):
+    def __init__(self, args, ids, errors, exitstatus, refused="", inifile=None):
         self.args, self.ids, self.errors, self.exitstatus = list(args), list(ids), list(errors), exitstatus
-        self.refused, self.inifile, self.conftests = refused, inifile, list(conftests)
+        self.refused, self.inifile = refused, inifile
 
     @property
     def modules(self) -> list[str]:
@@ -63,7 +63,7 @@ def collect(python, args, root: Path, environ: dict) -> Collected:
             refused = " | ".join(said[-3:] or tail[-3:]) or "pytest exited %s and said nothing" % code
         return Collected(args, [], [], code, refused[:500])
     return Collected(args, data["ids"], data["errors"], data["exitstatus"], " | ".join(said[-3:])[:500]
-                     if data["exitstatus"] == 4 else "", data.get("inifile"), data.get("conftests", ()))
+                     if data["exitstatus"] == 4 else "", data.get("inifile"))
 
 
 def smallest_selection(full: Collected, ask) -> list[str] | None:

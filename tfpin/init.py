@@ -8,6 +8,7 @@ cell can be built does init read files instead (guess.py), and then it says the 
 """
 from __future__ import annotations
 
+import json
 import urllib.error
 from pathlib import Path
 
@@ -38,8 +39,8 @@ class Starter:
         lines = [
             "# tfpin: which TensorFlow 1.x / Keras / Python set does this project pass on?",
             "# `tfpin matrix` runs the tests below in every cell of the matrix and recommends a pin.",
-            'matrix = "%s"  # built-in: table (TF 1.12-1.15 with their Keras, Python 3.6/3.7) or full; or a path'
-            % self.matrix,
+            "matrix = %s  # built-in: table (TF 1.12-1.15 with their Keras, Python 3.6/3.7) or full; or a path"
+            % _toml(self.matrix),
         ]
         if self.test is None:
             lines.append("# test = [...]  # pytest arguments; left out: pytest's own discovery from this directory "
@@ -48,10 +49,10 @@ class Starter:
             what = ("what pytest collected in %s: %s" % (self.asked.id, self.counts) if self.asked is not None
                     else "a GUESS from reading files: no cell could be built to ask pytest")
             lines.append("test = [%s]  # pytest arguments, run from this directory; %s"
-                         % (", ".join('"%s"' % t for t in self.test), what))
+                         % (", ".join(_toml(t) for t in self.test), what))
         if self.install:
             lines.append("install = [%s]  # installed into every cell, with the cell's pins applied"
-                         % ", ".join('"%s"' % line for line in self.install))
+                         % ", ".join(_toml(line) for line in self.install))
         else:
             lines.append('# install = ["-r requirements-test.txt"]  # extra requirements for every cell')
         lines += [
@@ -61,6 +62,11 @@ class Starter:
             "",
         ]
         return "\n".join(lines)
+
+
+def _toml(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's for every character a path or requirement holds)."""
+    return json.dumps(text)
 
 
 class _Built:
@@ -150,7 +156,7 @@ def _requirement_file(root: Path, name: str, notes: list) -> list[str]:
     if not stack:
         notes.append("install: -r %s: what the tests need, by its name" % name)
         return ["-r " + name]
-    kept = [ln for ln in lines if ln and not ln.startswith(("#", "-")) and ln not in needs.stack_lines([ln])]
+    kept = [ln for ln in lines if ln and not ln.startswith(("#", "-")) and not needs.stack_lines([ln])]
     notes.append("install: the lines of %s but %s: the matrix decides those" % (name, ", ".join(stack)))
     return kept
 

@@ -10,11 +10,12 @@ import re
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from . import procs
 from .envs import PLUGIN_DIR
 
-TEST_EXTRAS = ("test", "tests", "testing")  # the names the issue tracker of every TF1 project uses
+TEST_EXTRAS = ("test", "tests", "testing")  # what setuptools projects name the extra their tests need
 # Requirement files that conventionally hold what a project's tests need beyond the project itself.
 TEST_REQUIREMENT_FILES = ("requirements-test.txt", "requirements_test.txt", "requirements-tests.txt",
                           "test-requirements.txt", "test_requirements.txt", "requirements-dev.txt",
@@ -49,7 +50,7 @@ def stack_lines(lines) -> list[str]:
             req = Requirement(text)
         except InvalidRequirement:
             continue
-        if canonical(req.name) in STACK:
+        if canonicalize_name(req.name) in STACK:
             out.append(text)
     return out
 
@@ -59,10 +60,6 @@ def file_lines(path: Path) -> list[str]:
         return [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
     except OSError:
         return []
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class Metadata:

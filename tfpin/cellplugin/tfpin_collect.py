@@ -3,7 +3,7 @@
 init does not keep its own model of what pytest collects: it asks pytest, in the cell the matrix will
 run, with the project's own configuration. This plugin hands pytest's answer back as data, written to
 $TFPIN_COLLECT at the end of the session: every collected node id, every module that failed to collect
-with the line that says why, the configuration file pytest read, and the conftest files it loaded.
+with the line that says why, and the configuration file pytest read.
 """
 import json
 import os
@@ -43,11 +43,9 @@ def pytest_collection_finish(session):
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     inifile = getattr(config, "inipath", None) or getattr(config, "inifile", None)
-    conftests = sorted(str(getattr(m, "__file__", "")) for m in config.pluginmanager.get_plugins()
-                       if getattr(m, "__name__", "").endswith("conftest") and getattr(m, "__file__", None))
     data = {"ids": _items, "errors": _errors, "exitstatus": int(exitstatus),
             "rootdir": str(getattr(config, "rootpath", None) or config.rootdir),
-            "inifile": str(inifile) if inifile else None, "conftests": conftests}
+            "inifile": str(inifile) if inifile else None}
     path = os.environ.get("TFPIN_COLLECT")
     if not path:
         return
