@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 
-from . import __version__, cache, cross, environ, inputs, live, load, procs, report, schedule
+from . import __version__, cache, cross, environ, inputs, installer, live, load, procs, report, schedule
 from .console import closing_line, progress, result_line
 from .files import write_atomic
 from .result import CellResult
@@ -114,7 +114,7 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
     writing_to = report.in_progress_name(ctx.reports, report_as) if report_as else None
     printing = threading.Lock()
     sources = cache.sources_digest(ctx)
-    for name in environ.ignored():
+    for name in environ.ignored(installer.backend(), ctx.project.root):
         print("tfpin: ignoring host %s: a cell installs exactly its definition (put pins into the matrix or the "
               "project's constraints)" % name, file=sys.stderr, flush=True)
 

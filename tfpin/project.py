@@ -28,6 +28,7 @@ RETIRED = {"cross": "cross-cell checks are now the project's own tests: a test w
                     "tfpin_artifact fixture and one marked @pytest.mark.tfpin_reads(name) reads it with tfpin_source "
                     "(README, \"Between cells\"); delete the key"}
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+REQUIREMENT_FILE_FLAGS = ("-r", "-c", "--requirement", "--constraint")
 DEFAULT_TIMEOUT = 900  # seconds one test may run before it counts as hung
 
 
@@ -54,12 +55,21 @@ class Project:
         self.cores = float(cores)
 
     def install_files(self) -> list[Path]:
-        """Requirement files the install lines name (`-r file`, `-c file`): their content is part of the stamp."""
-        out = []
-        for line in self.install:
-            parts = line.split()
-            if parts and parts[0] in ("-r", "-c", "--requirement", "--constraint") and len(parts) == 2:
-                out.append(self.root / parts[1])
+        """Requirement files the install lines name (`-r file`, `-c file`), and every file those name in turn,
+        relative to the file that names it as pip and uv read them: their content is part of the stamp."""
+        out: list[Path] = []
+        pending = [(line, self.root) for line in self.install]
+        while pending:
+            line, base = pending.pop(0)
+            parts = line.split("#")[0].split()
+            if not (parts and parts[0] in REQUIREMENT_FILE_FLAGS and len(parts) == 2):
+                continue
+            path = (base / parts[1]).resolve()
+            if path in out:
+                continue
+            out.append(path)
+            if path.is_file():
+                pending += [(ln, path.parent) for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
         return out
 
     def install_digest(self) -> dict:
@@ -67,7 +77,7 @@ class Project:
         files = {}
         for path in self.install_files():
             data = path.read_bytes() if path.is_file() else b""
-            files[str(path.relative_to(self.root))] = hashlib.sha256(data).hexdigest()[:16]
+            files[os.path.relpath(path, self.root.resolve())] = hashlib.sha256(data).hexdigest()[:16]
         return {"install": self.install, "install_files": files}
 
 

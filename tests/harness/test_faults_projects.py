@@ -357,6 +357,44 @@ def test_host_installer_constraints_are_dropped_and_index_settings_rebuild_the_e
     assert result["env"]["reused"] is False and "stamp changed" in result["env"]["rebuilt_because"]
 
 
+TOML_VERSION = ("import toml\n\n\ndef test_toml_is_the_pinned_release():\n"
+                "    assert toml.__version__ == '0.10.2', 'toml is ' + toml.__version__\n")
+
+
+def test_a_pin_in_a_nested_requirements_file_rebuilds_the_env_and_reruns(tmp_path, envs):
+    """install = ["-r requirements.txt"], which says `-r base/base.txt`: the pin the suite relies on is two files
+    deep (and base.txt's path is relative to the file that names it)."""
+    project = make_project(tmp_path / "p", config_extra='install = ["-r requirements.txt"]')
+    write(project, {"requirements.txt": "-r base/base.txt\n", "base/base.txt": "toml==0.10.2\n",
+                    "tests/test_toml.py": TOML_VERSION})
+    assert tfpin(project, "cell", FAULT_CELL, envs=envs).returncode == 0
+    assert "(cached" in tfpin(project, "cell", FAULT_CELL, envs=envs).stdout
+    (project / "base" / "base.txt").write_text("toml==0.10.1\n")
+    out = tfpin(project, "cell", FAULT_CELL, envs=envs)
+    assert out.returncode == 1, out.stdout + out.stderr
+    result = cell_result(project)
+    assert result["status"] == "failed" and result["env"]["reused"] is False
+    assert "toml is 0.10.1" in result["reason"]
+
+
+def test_installer_config_files_do_not_change_what_a_cell_installs(tmp_path, envs):
+    """A uv.toml (or pip.conf) constraint would change a cell's set while nothing tfpin keys could see it: no
+    installer config applies to a cell, tfpin says it ignored it, and the cell installs exactly its definition."""
+    project = make_project(tmp_path / "p", config_extra='install = ["toml==0.10.2"]')
+    write(project, {"tests/test_toml.py": TOML_VERSION})
+    assert tfpin(project, "cell", FAULT_CELL, envs=envs).returncode == 0
+    write(project, {"uv.toml": '[pip]\nconstraint-dependencies = ["toml<0.10.2"]\n'})
+    pip_conf = tmp_path / "pip.conf"
+    pip_conf.write_text("[global]\nconstraint = %s\n" % (tmp_path / "pip-constraints.txt"))
+    (tmp_path / "pip-constraints.txt").write_text("toml<0.10.2\n")
+    out = tfpin(project, "cell", FAULT_CELL, "--no-cache", envs=envs, env=harness_env(PIP_CONFIG_FILE=str(pip_conf)))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ignoring host %s" % (project / "uv.toml") in out.stderr and "ignoring host PIP_CONFIG_FILE" in out.stderr
+    assert "ignoring host %s" % pip_conf not in out.stderr  # cells are built by uv here: pip's files are not its
+    assert "toml==0.10.2" in (project / "reports" / "locks" / (FAULT_CELL + ".txt")).read_text()
+    assert cell_result(project)["env"]["reused"] is True  # the same definition: the same env, not rebuilt
+
+
 # -- what the user asked pytest for --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("args,said", [
