@@ -154,7 +154,9 @@ def _requirement_file(root: Path, name: str, notes: list) -> list[str]:
     lines = needs.file_lines(root / name)
     stack = [line for line in needs.stack_lines(lines) if "==" in line]
     if not stack:
-        notes.append("install: -r %s: what the tests need, by its name" % name)
+        bounds = needs.stack_lines(lines)
+        notes.append("install: -r %s: what the tests need, by its name%s" % (name, "; its %s only bound each cell's "
+                     "release, the matrix decides it" % ", ".join(bounds) if bounds else ""))
         return ["-r " + name]
     kept = [ln for ln in lines if ln and not ln.startswith(("#", "-")) and not needs.stack_lines([ln])]
     notes.append("install: the lines of %s but %s: the matrix decides those" % (name, ", ".join(stack)))

@@ -113,3 +113,18 @@ def test_init_refuses_a_second_config_and_keeps_outputs_out_of_git(tmp_path):
     assert (project / ".gitignore").read_text() == "*.pyc\n.tfpin/\nreports/\n"
     again = init(project)
     assert again.returncode == 2 and "already configures tfpin" in again.stderr
+
+
+def test_test_requirement_files_become_install_lines_and_never_pin_the_stack(tmp_path):
+    """A test requirements file is installed by name; one that pins tensorflow exactly gives its other lines, so
+    the cell's own TensorFlow decides (the file would make every other cell unresolvable)."""
+    project = write(tmp_path / "p", {"faults.toml": MATRIX, "requirements-test.txt": "toml==0.10.2\n",
+                                     "requirements-dev.txt": "tensorflow==1.14.0\nsix\n",
+                                     "tests/test_toml.py": "import toml\n\n\ndef test_toml():\n"
+                                                           "    assert toml.__version__ == '0.10.2'\n"})
+    out = init(project)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert projects.load(project).install == ["-r requirements-test.txt", "six"]
+    assert "but tensorflow==1.14.0: the matrix decides those" in out.stdout
+    run = tfpin(project, "cell", NEWEST)
+    assert run.returncode == 0 and "env reused" in run.stdout, run.stdout + run.stderr
