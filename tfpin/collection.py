@@ -21,8 +21,8 @@ class Collected:
     """One pytest collection: the node ids in pytest's order, the modules that failed to collect, and what
     pytest said when it refused to start (its usage error, exit 4)."""
 
-    def __init__(self, args, ids, errors, exitstatus, refused="", inifile=None):
-        self.args, self.ids, self.errors, self.exitstatus = list(args), list(ids), list(errors), exitstatus
+    def __init__(self, ids, errors, exitstatus, refused="", inifile=None):
+        self.ids, self.errors, self.exitstatus = list(ids), list(errors), exitstatus
         self.refused, self.inifile = refused, inifile
 
     @property
@@ -61,8 +61,8 @@ def collect(python, args, root: Path, environ: dict) -> Collected:
         else:
             tail = [ln.strip() for ln in (out or "").splitlines() if ln.strip()]
             refused = " | ".join(said[-3:] or tail[-3:]) or "pytest exited %s and said nothing" % code
-        return Collected(args, [], [], code, refused[:500])
-    return Collected(args, data["ids"], data["errors"], data["exitstatus"], " | ".join(said[-3:])[:500]
+        return Collected([], [], code, refused[:500])
+    return Collected(data["ids"], data["errors"], data["exitstatus"], " | ".join(said[-3:])[:500]
                      if data["exitstatus"] == 4 else "", data.get("inifile"))
 
 

@@ -17,7 +17,7 @@ from . import matrix as matrices
 from .envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
 from .layout import Layout
 from .project import CONFIG_FILE, Project
-from .runner import Context, cell_environ
+from .runner import Context, cell_environ, rel
 
 IGNORED = (".tfpin/", "reports/")
 LOG = Path(".tfpin") / "init.log"  # the installer's and pytest's own words while init built its cell
@@ -191,7 +191,7 @@ def _with_test_extra(tools: _Tools, starter: Starter, built: _Built) -> _Built:
 
 
 def _choose_tests(tools: _Tools, built: _Built, full: collection.Collected, starter: Starter) -> None:
-    where = " (pytest read %s)" % _rel(full.inifile, tools.root) if full.inifile else ""
+    where = " (pytest read %s)" % rel(full.inifile, built.ctx) if full.inifile else ""
     if full.refused:
         starter.notes.append("pytest refused to collect in %s%s: %s" % (built.cell.id, where, full.refused))
         starter.notes.append("the plugins your pytest configuration's addopts use must be installed in every cell: "
@@ -237,13 +237,6 @@ def _on_the_index(name: str) -> bool | None:
         return False if exc.code == 404 else None
     except (OSError, ValueError):
         return None
-
-
-def _rel(path, root: Path) -> str:
-    try:
-        return str(Path(path).relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 def ignore_outputs(root: Path) -> list[str]:

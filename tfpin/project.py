@@ -197,7 +197,7 @@ def _check_install_line(path: Path, root: Path, line: str) -> None:
     if stripped in (".", "-e .", "-e."):
         return
     parts = stripped.split()
-    if parts and parts[0] in ("-r", "-c", "--requirement", "--constraint"):
+    if parts and parts[0] in REQUIREMENT_FILE_FLAGS:
         if len(parts) != 2 or not (root / parts[1]).is_file():
             raise ProjectError("%s: key 'install' line %r names a file that does not exist under %s"
                                % (path, line, root))
