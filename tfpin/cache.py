@@ -5,11 +5,16 @@ A verdict is evidence about one exact thing, so its key hashes every input that 
   installed  the installed set read back from that environment now (`pip freeze`, after the probe that
              finds it whole), not remembered, plus the digest of each project tree an install line puts
              there (`install = ["."]`: the code under test is the code on disk, tfpin/local.py)
-  sources    the files the suite can import and run (the project's `sources`, else its git-tracked
-             files), the pytest configuration at the root, and the test paths themselves
+  sources    the files the suite can import, run or open (the project's `sources`, else its git-tracked
+             files, else, outside git or in a tree git ignores, every file), the pytest configuration at the
+             root, and the test paths themselves
+  reads      what the last run read, as that run reported it (cellplugin/tfpin_reads.py): pytest's ini
+             file, every conftest.py it loaded, every module imported from outside the env and the stdlib,
+             wherever they are (above the root, gitignored, a src layout), each by content; re-read from
+             disk to decide re-use, and a changed one is named
   selection  the pytest arguments (the project's `test` plus any after `--`) and the per-test timeout
-  environ    the variables tfpin gives the suite and the host variables that change what TF, BLAS
-             or OpenMP do (OMP_*, MKL_*, KMP_*, CUDA_*, ...), plus the CPUs this process may use
+  environ    every variable of the cell's environment (the host's allowlist and `pass_env`: tfpin/environ.py;
+             the project's `[env]`; what tfpin sets), values included, plus the CPUs this process may use
   harness    tfpin's version and the pytest plugin it loads into every cell
 A stored result is re-used only under the same key, when its run finished with a verdict that is a
 fact about these inputs (passed, failed, unavailable: never an error, which may be transient), and
@@ -31,9 +36,9 @@ from .result import CellResult, ResultFormatError
 from .status import FAILED, PASSED, UNAVAILABLE
 
 REUSABLE = (PASSED, FAILED, UNAVAILABLE)
-COMPONENTS = ("env", "installed", "sources", "selection", "environ", "harness")
-# Host variables that change what the suite computes or how (threads, kernels, devices, libraries).
-BEHAVIOUR_PREFIXES = ("OMP_", "MKL_", "KMP_", "CUDA_", "NVIDIA_", "OPENBLAS_", "HDF5_", "TF_", "KERAS_", "LD_")
+COMPONENTS = ("env", "installed", "sources", "reads", "selection", "environ", "harness")
+# Where this run's progress and evidence files go: paths, which cannot change what the suite computes.
+RUN_PATHS = ("TFPIN_PROGRESS", "TFPIN_OUTCOME", "TFPIN_ARTIFACTS", "TFPIN_NOTICES", "TFPIN_READS")
 # pytest reads its configuration from these at the root: part of what the suite does.
 PYTEST_CONFIG = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
 UNAVAILABLE_RECHECK = datetime.timedelta(days=1)
@@ -52,7 +57,7 @@ def source_files(project, outputs=()) -> list[Path]:
         found = [p for entry in project.sources for p in _expand(root, entry)]
     else:
         found = files.git_files(root)
-        if found is None:
+        if found is None:  # no git here, or a tree git ignores: every file, never none
             found = list(files.walk(root))
     extra = [root / name for name in PYTEST_CONFIG] + [root / a.split("::")[0] for a in project.test
                                                       if not a.startswith("-")]
@@ -80,13 +85,10 @@ def sources_digest(ctx) -> str:
                                            if p.resolve() not in configs])
 
 
-def behaviour_environ(environ: dict, project_env=()) -> dict:
-    """The part of a cell's environment that can change what it computes (paths of progress files cannot):
-    what tfpin sets, the project's own `env` table, and the host variables of BEHAVIOUR_PREFIXES."""
-    kept = {k: v for k, v in environ.items()
-            if k in ("PYTHONPATH", "PYTHONHASHSEED", "TFPIN_CELL") or k in project_env
-            or k.startswith(BEHAVIOUR_PREFIXES)}
-    return {"variables": kept, "cpus": cpus()}
+def behaviour_environ(environ: dict) -> dict:
+    """A cell's environment as far as it can change what the suite computes: all of it but the paths of this
+    run's progress files (a cell sees no host variable that is not in it: tfpin/environ.py)."""
+    return {"variables": {k: v for k, v in environ.items() if k not in RUN_PATHS}, "cpus": cpus()}
 
 
 class Inputs:
@@ -102,7 +104,7 @@ class Inputs:
             "sources": sources,
             "selection": _digest({"test": ctx.project.test, "after --": ctx.selection,
                                   "timeout": ctx.project.timeout, "extra": ctx.pytest_extra}),
-            "environ": _digest(behaviour_environ(environ, ctx.project.env)),
+            "environ": _digest(behaviour_environ(environ)),
             "harness": self.harness_digest(),
         }
 
@@ -112,15 +114,33 @@ class Inputs:
         return _digest({"tfpin": __version__, "plugin": {p.name: _digest(p.read_text())
                                                          for p in sorted(PLUGIN_DIR.glob("*.py"))}})
 
-    def with_env(self, installed_text: str | None) -> dict | None:
-        """All components, with the env's wanted stamp and the given installed set; None without an interpreter."""
+    def with_env(self, installed_text: str | None, reads: str) -> dict | None:
+        """All components, with the env's wanted stamp, the given installed set and the digest of what the run
+        read (reads_digest); None without an interpreter."""
         try:
             stamp = self.env.wanted_stamp()
         except LookupError:
             return None
         parts = {k: v for k, v in self.parts.items() if k != "local"}
         installed = _digest([installed_text, self.parts["local"]]) if installed_text else None
-        return dict(parts, env=_digest(stamp), installed=installed)
+        return dict(parts, env=_digest(stamp), installed=installed, reads=reads)
+
+
+def reads_digest(files: dict) -> str:
+    """The `reads` component: {path relative to the root: sha256 of its content, None when it is gone}."""
+    return _digest(sorted(files.items()))
+
+
+def reads_now(root: Path, reads: dict | None) -> tuple[dict, list[str]]:
+    """The files a run read ({path: sha256 now}) and those whose content is no longer what that run read."""
+    recorded = (reads or {}).get("files", {})
+    now = {}
+    for name in recorded:
+        try:
+            now[name] = hashlib.sha256((Path(root) / name).read_bytes()).hexdigest()
+        except OSError:
+            now[name] = None
+    return now, [name for name in recorded if now[name] != recorded[name]]
 
 
 def key_of(parts: dict) -> str:
@@ -137,7 +157,7 @@ def seal(result: CellResult, inputs: Inputs, ctx, sources_after: str) -> None:
     installed = lock.read_text() if lock is not None and lock.is_file() else None
     if result.status != UNAVAILABLE and installed is None:
         return
-    parts = inputs.with_env(installed)
+    parts = inputs.with_env(installed, reads_digest((result.reads or {}).get("files", {})))
     if parts is not None:
         result.cache = {"key": key_of(parts), "parts": parts}
 
@@ -164,11 +184,15 @@ def lookup(inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
         installed = _installed_now(inputs.env)
         if installed is None:
             return None, "its environment is gone, damaged or built for another definition"
-    parts = inputs.with_env(installed)
+    now, edited = reads_now(ctx.project.root, stored.reads)
+    parts = inputs.with_env(installed, reads_digest(now))
     if parts is None:
         return None, "no interpreter"
     if key_of(parts) != cache["key"]:
         changed = [name for name in COMPONENTS if parts.get(name) != cache.get("parts", {}).get(name)]
+        if edited:
+            changed[changed.index("reads")] = "reads (%s%s)" % (", ".join(edited[:3]), ", and %d more" % (
+                len(edited) - 3) if len(edited) > 3 else "")
         return None, "changed since its last run: " + (", ".join(changed) or "key")
     for kind in ("junit", "lock", "log"):
         if stored.status != UNAVAILABLE or kind == "log":

@@ -1,18 +1,36 @@
-"""What the host environment may pass to tfpin's children, and what of it a verdict depends on.
+"""What of the host environment reaches tfpin's children, and what of it a verdict depends on.
 
-Every child (installer, env probe, freeze, compileall, pytest, pin trials) starts from `child()`:
-the host environment without the variables that would make a cell run something other than its
-definition. The installers' config files (uv.toml, pip.conf, wherever they are) do not apply to a cell
-(UV_NO_CONFIG, PIP_CONFIG_FILE=/dev/null): a constraint there would change what a cell installs while
-nothing tfpin keys could see it; tfpin says which ones it ignored. `installer_settings()` is the part
-that decides *what gets installed* (indexes, find-links, resolution strategy, given as variables): it
-goes into the env stamp, so an env built against another index is rebuilt, and through the stamp into
-the verdict cache key.
+A cell sees only what is listed here, the way tox's `pass_env` works: the variables every program needs
+(PATH, HOME, locale, temp dir, proxies, CA bundles, the CI markers), those that change what TensorFlow does
+on a machine (CUDA_*, LD_LIBRARY_PATH, OMP_*/MKL_*/KMP_*, ...), and the project's own `pass_env` patterns.
+Everything else is unset, so a suite that reads an undeclared variable behaves the same in every cell and on
+every machine; the value of every variable that does pass is part of the verdict's key (tfpin/cache.py).
+
+The installer's children (uv, pip, the env probe, freeze) see that set plus the installer's own variables
+(UV_*, PIP_*, the compiler variables an sdist build reads), less those that would install something other
+than the cell's definition (host constraints, overrides, VIRTUAL_ENV): tfpin drops and names them. No
+installer config file (uv.toml, pip.conf, wherever they are) applies to a child (UV_NO_CONFIG,
+PIP_CONFIG_FILE=/dev/null). `installer_settings()` is the part that decides *what gets installed*
+(indexes, find-links, resolution strategy): it goes into the env stamp, so an env built against another
+index is rebuilt, and through the stamp into the verdict cache key.
 """
 from __future__ import annotations
 
+import fnmatch
 import os
+import sys
 from pathlib import Path
+
+# What every program expects (tox passes the same by default), by exact name or glob.
+PASSED = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR",
+          "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+          "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+          "CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "JENKINS_URL")
+# What changes how TensorFlow, its BLAS and OpenMP run on this machine: devices, libraries, thread pools.
+MACHINE = ("CUDA_*", "NVIDIA_*", "LD_LIBRARY_PATH", "OMP_*", "MKL_*", "KMP_*", "OPENBLAS_*", "HDF5_*")
+# Only the installer's children: its own settings and what an sdist build reads (tox passes the same).
+INSTALLER = ("UV_*", "PIP_*", "XDG_CACHE_HOME", "CC", "CXX", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS",
+             "PKG_CONFIG_PATH")
 
 # A host PYTHONPATH, a `-k` in PYTEST_ADDOPTS, TF's log/threading knobs, Keras' backend choice: never inherited.
 SCRUBBED_PREFIXES = ("PYTHON", "PYTEST_", "TF_", "KERAS_")
@@ -21,6 +39,9 @@ SCRUBBED_PREFIXES = ("PYTHON", "PYTEST_", "TF_", "KERAS_")
 SCRUBBED = ("VIRTUAL_ENV", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "PIP_CONSTRAINT",
             "PIP_BUILD_CONSTRAINT", "UV_SYSTEM_PYTHON", "UV_PYTHON", "PIP_REQUIRE_VIRTUALENV", "UV_CONFIG_FILE",
             "PIP_CONFIG_FILE")
+# Set by tfpin in every cell (tfpin/runner.py): no host value, and no `pass_env` pattern, reaches a cell for these.
+OWN = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PATH")
+OWN_PREFIXES = ("TFPIN_",)
 # No installer config file applies to a child: uv reads none with UV_NO_CONFIG, pip none with os.devnull.
 NO_CONFIG = {"UV_NO_CONFIG": "1", "PIP_CONFIG_FILE": os.devnull}
 # Where packages come from and how a resolver picks them: part of the env stamp, per installer.
@@ -37,10 +58,33 @@ def scrubbed(name: str) -> bool:
     return name.startswith(SCRUBBED_PREFIXES) or name in SCRUBBED
 
 
+def matches(name: str, patterns) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
 def child(environ=None) -> dict:
-    """The environment every child of tfpin starts from."""
+    """The environment of the installer's children (uv, pip, the env probe, freeze)."""
     environ = os.environ if environ is None else environ
-    return {**{k: v for k, v in environ.items() if not scrubbed(k)}, **NO_CONFIG}
+    return {**{k: v for k, v in environ.items() if matches(k, PASSED + MACHINE + INSTALLER) and not scrubbed(k)},
+            **NO_CONFIG}
+
+
+def suite(bin_dir: Path, pass_env=(), environ=None) -> dict:
+    """The host's part of a cell's environment (the suite, its import check, readers, trials): the allowlist and
+    the project's `pass_env` patterns (which may name a TF_*/KERAS_* variable on purpose, never one tfpin sets or
+    drops). PATH starts with the cell env's scripts and never holds the environment tfpin itself runs in."""
+    environ = os.environ if environ is None else environ
+    env = {k: v for k, v in environ.items() if (matches(k, PASSED + MACHINE) and not scrubbed(k))
+           or (matches(k, pass_env) and k not in SCRUBBED and k not in OWN and not k.startswith(OWN_PREFIXES))}
+    own_bin = str(Path(sys.prefix) / "bin") if sys.prefix != sys.base_prefix else None
+    path = [p for p in env.get("PATH", os.defpath).split(os.pathsep) if p and p != own_bin]
+    env["PATH"] = os.pathsep.join([str(bin_dir)] + path)
+    return {**env, **NO_CONFIG}
+
+
+def passed(host_part: dict) -> list[str]:
+    """The names of the host variables in suite()'s result (for the report: names, never values)."""
+    return sorted(k for k in host_part if k not in NO_CONFIG)
 
 
 def ignored(backend: str, project_root: Path, environ=None) -> list[str]:

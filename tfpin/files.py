@@ -65,7 +65,8 @@ def remove(path: Path) -> None:
 
 def git_files(root: Path) -> list[Path] | None:
     """Tracked plus untracked-but-not-ignored files below root, as they are in the working tree now; None
-    outside a git checkout (or without git)."""
+    outside a git checkout (or without git), and for a tree git lists nothing of (one it ignores): a caller
+    then takes every file, never none."""
     try:
         out = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "-co", "--exclude-standard"],
                              capture_output=True, timeout=60)
@@ -73,7 +74,7 @@ def git_files(root: Path) -> list[Path] | None:
         return None
     if out.returncode != 0:
         return None
-    return [Path(root) / name for name in out.stdout.decode("utf-8", "surrogateescape").split("\0") if name]
+    return [Path(root) / name for name in out.stdout.decode("utf-8", "surrogateescape").split("\0") if name] or None
 
 
 # Never part of a tree, wherever they are: VCS data and caches that hold nothing but derived files.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from .cross import grid_entry
-from .markdown import SETUP_INTRO, setup_rows
+from .markdown import PASSED_ENV_INTRO, SETUP_INTRO, passed_env, setup_rows
 
 STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#bc4c00", "unavailable": "#6e7781",
                   "missing-interpreter": "#8250df", "interrupted": "#9a6700"}
@@ -52,6 +52,10 @@ def render(report: dict) -> str:
     parts += _census(report.get("census"))
     parts += _pins(report.get("pins", []))
     parts += _setup_time(report)
+    names = passed_env(report)
+    if names:
+        parts.append("<h2>Host variables</h2><p class=small>%s</p><p>%s</p>" % (
+            escape(PASSED_ENV_INTRO), ", ".join("<code>%s</code>" % escape(n) for n in names)))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

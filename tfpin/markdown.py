@@ -15,7 +15,7 @@ def render(report: dict) -> str:
     """matrix.md, section by section. Every string a test, an installer or a cell produced goes through mdtext."""
     rows = []
     for section in (cells_table, migration_markdown_of, not_passed, off_table, beside_stock, pins_table,
-                    between_cells, setup_time, recommendation):
+                    between_cells, setup_time, passed_env_lines, recommendation):
         rows += section(report)
     return "\n".join(rows) + "\n"
 
@@ -81,6 +81,20 @@ def setup_time(report: dict) -> list[str]:
             code(r["id"]), " | ".join(r["steps"]),
             r["setup_s"], r["setup_cpu_s"], r["tests_cpu_s"], r["cores"]))
     return rows
+
+
+PASSED_ENV_INTRO = ("The host variables the cells saw, by name (their values are in each verdict's key); every other "
+                    "host variable is unset in a cell. A project adds its own with `pass_env`.")
+
+
+def passed_env(report: dict) -> list[str]:
+    """The names of the host variables any cell of the report saw (tfpin/environ.py), sorted."""
+    return sorted({name for r in report["cells"] for name in r.get("passed_env") or ()})
+
+
+def passed_env_lines(report: dict) -> list[str]:
+    names = passed_env(report)
+    return ["", "## Host variables", "", PASSED_ENV_INTRO, "", ", ".join(code(n) for n in names)] if names else []
 
 
 def _cores(value) -> str:

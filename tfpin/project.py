@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from . import local
+from . import environ, local
 
 try:
     import tomllib
@@ -22,12 +22,14 @@ except ModuleNotFoundError:  # Python < 3.11
     import tomli as tomllib
 
 CONFIG_FILE = "tfpin.toml"
-KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "timeout", "sources", "bench", "cores"}
+KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "pass_env", "timeout", "sources", "bench",
+        "cores"}
 # Keys an earlier tfpin read, with what took their place.
 RETIRED = {"cross": "cross-cell checks are now the project's own tests: a test writes an artifact with the "
                     "tfpin_artifact fixture and one marked @pytest.mark.tfpin_reads(name) reads it with tfpin_source "
                     "(README, \"Between cells\"); delete the key"}
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PASS_ENV_RE = re.compile(r"^[A-Za-z0-9_*?\[\]!]+$")  # a variable name, or an fnmatch glob of names
 REQUIREMENT_FILE_FLAGS = ("-r", "-c", "--requirement", "--constraint")
 DEFAULT_TIMEOUT = 900  # seconds one test may run before it counts as hung
 
@@ -39,7 +41,7 @@ class ProjectError(ValueError):
 class Project:
     def __init__(self, root: Path, source: Path, matrix: str = "table", test=(), install=(),
                  constraints=(), env=None, timeout: int = DEFAULT_TIMEOUT, smoke=None, sources=None, bench=None,
-                 cores: float = 1.0):
+                 cores: float = 1.0, pass_env=()):
         self.root, self.source = Path(root), Path(source)
         self.matrix, self.test, self.install = matrix, list(test), list(install)
         self.smoke = list(smoke) if smoke else list(test)  # the cheap oracle of `tfpin pins discover`
@@ -53,6 +55,9 @@ class Project:
         # The cores one cell's suite needs at least (tfpin/load.py): a suite that runs processes of its own beside
         # pytest says so, and no run of it is over-subscribed, the first (nothing measured yet) included.
         self.cores = float(cores)
+        # Host variables (names or globs) the suite may read, beside tfpin's allowlist (tfpin/environ.py): their
+        # values are part of the verdict's key; every other host variable is unset in the cells.
+        self.pass_env = list(pass_env)
 
     def install_files(self) -> list[Path]:
         """Requirement files the install lines name (`-r file`, `-c file`), and every file those name in turn,
@@ -163,6 +168,7 @@ def load_file(path: Path) -> Project:
     for name, value in env.items():
         if not ENV_NAME_RE.match(name) or not isinstance(value, str):
             raise ProjectError("%s: key 'env.%s' must be a variable name with a string value" % (path, name))
+    pass_env = _pass_env(path, data)
     timeout = data.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
         raise ProjectError("%s: key 'timeout' = %r must be a positive whole number of seconds per test"
@@ -185,7 +191,24 @@ def load_file(path: Path) -> Project:
         raise ProjectError("%s: key 'cores' = %r must be a number from 0.25 to 64: how many cores one cell's suite "
                            "needs at least (tfpin schedules each cell's tests by it or by what it measured, the larger)"
                            % (path, cores))
-    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench, cores)
+    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench, cores,
+                   pass_env)
+
+
+def _pass_env(path: Path, data: dict) -> list[str]:
+    value = data.get("pass_env", [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and PASS_ENV_RE.match(v) for v in value):
+        raise ProjectError("%s: key 'pass_env' = %r must be a list of host variable names or globs the suite may "
+                           "read, e.g. [\"APP_*\", \"DATA_DIR\"] (letters, digits, _ and the glob characters * ? [ ])"
+                           % (path, value))
+    for pattern in value:
+        if pattern in environ.OWN or pattern in environ.SCRUBBED or pattern.startswith(environ.OWN_PREFIXES):
+            raise ProjectError("%s: key 'pass_env' names %s, which tfpin sets itself or never lets a cell inherit "
+                               "(PATH, PYTHONPATH, TFPIN_*, the installers' constraint and config variables); give "
+                               "a value under [env] instead" % (path, pattern))
+    return value
 
 
 def _arguments(value) -> bool:

@@ -28,7 +28,8 @@ from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
                 "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "pytest")
 # The in-cell plugins of every pytest tfpin starts in a cell (a collection for `tfpin init` included), and no cache.
-PYTEST_PLUGINS = ("-p", "no:cacheprovider", "-p", "tfpin_progress", "-p", "tfpin_cross", "-p", "tfpin_census")
+PYTEST_PLUGINS = ("-p", "no:cacheprovider", "-p", "tfpin_progress", "-p", "tfpin_cross", "-p", "tfpin_census",
+                  "-p", "tfpin_reads")
 PYTEST_USAGE_LINE = re.compile(r"^(ERROR: |pytest: error: |[\w.]+: error: )")
 
 
@@ -141,8 +142,13 @@ class PreviousEvidence:
         remove(self.ctx.layout.interrupted_log(self.cell.id))
 
 
+def host_environ(cell: Cell, ctx: Context) -> dict:
+    """What of the host reaches the cell (tfpin/environ.py: the allowlist and the project's `pass_env`)."""
+    return environ.suite(Path(ctx.layout.env(cell.id)).resolve() / "bin", ctx.project.pass_env)
+
+
 def cell_environ(cell: Cell, ctx: Context) -> dict:
-    env = environ.child()
+    env = host_environ(cell, ctx)
     env["PYTHONPATH"] = os.pathsep.join([str(ctx.project.root), str(PLUGIN_DIR)])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["TFPIN_CELL"] = cell.env_token()
@@ -150,6 +156,7 @@ def cell_environ(cell: Cell, ctx: Context) -> dict:
     env["TFPIN_OUTCOME"] = str(transient_path(ctx, "outcome", cell))
     env["TFPIN_ARTIFACTS"] = str(evidence_path(ctx, "artifacts", cell))  # tfpin_artifact writes here
     env["TFPIN_NOTICES"] = str(transient_path(ctx, "notices", cell))  # the census of deprecation notices
+    env["TFPIN_READS"] = str(transient_path(ctx, "reads", cell))  # what pytest read: the verdict cache's key
     if ctx.log_level is not None:
         env["TF_CPP_MIN_LOG_LEVEL"] = str(ctx.log_level)
     env.update(ctx.project.env)
@@ -319,6 +326,8 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     notices = _read_json(transient_path(ctx, "notices", cell), list)
     if notices is not None:
         result.deprecations = notices
+    result.passed_env = environ.passed(host_environ(cell, ctx))
+    result.reads = reads_of(_read_json(transient_path(ctx, "reads", cell)), ctx.project.root)
     outcome = _read_json(outcome_path)
     if outcome is not None:
         result.completeness = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
@@ -330,6 +339,19 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
         if reason else ""
     for kind in TRANSIENT:
         remove(transient_path(ctx, kind, cell))
+
+
+def reads_of(data, root: Path) -> dict | None:
+    """What the run read (cellplugin/tfpin_reads.py), its paths relative to the project root (`..` above it)."""
+    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
+        return None
+    root = os.path.realpath(root)
+
+    def relative(path):
+        return os.path.relpath(path, root) if isinstance(path, str) else None
+
+    return {"rootdir": relative(data.get("rootdir")), "inifile": relative(data.get("inifile")),
+            "files": {relative(k): v for k, v in sorted(data["files"].items()) if isinstance(v, str)}}
 
 
 def _read_json(path: Path, kind=dict):

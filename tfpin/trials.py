@@ -52,7 +52,7 @@ class Shared:
         data = {"python": interpreter_version, "set": sorted(versions.items()), "project": project_lines,
                 "local": self.ctx.local, "args": list(args), "sources": self.sources,
                 "timeout": self.ctx.project.timeout,
-                "environ": cache.behaviour_environ(cell_environ(cell, self.ctx), self.ctx.project.env),
+                "environ": cache.behaviour_environ(cell_environ(cell, self.ctx)),
                 "harness": self.harness}
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 

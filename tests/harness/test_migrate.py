@@ -4,9 +4,18 @@ cheap: the tests read the converted source). examples/digits_tf1's README shows 
 TF 2.0 and 2.15 cells.
 """
 import json
+import subprocess
 
+import pytest
 from faultkit import FAULT_CELL, GOOD_CELL, make_project, tfpin
 from test_faults_projects import write
+
+FROM = "py3.7-tf1.15-keras2.2.5"
+
+
+@pytest.fixture(scope="module")
+def envs(tmp_path_factory):
+    return tmp_path_factory.mktemp("envs")  # one TF 1.15 env (the converter's) for both tests
 
 MODEL = """
 import tensorflow as tf
@@ -36,11 +45,10 @@ def _never_called():
 """
 
 
-def test_migrate_converts_a_copy_and_runs_its_tests_naming_what_the_converter_left(tmp_path):
+def test_migrate_converts_a_copy_and_runs_its_tests_naming_what_the_converter_left(tmp_path, envs):
     project = make_project(tmp_path / "p")
     write(project, {"mylib/__init__.py": "", "mylib/model.py": MODEL, "tests/test_converted.py": TESTS})
-    out = tfpin(project, "migrate", "--matrix", "faults.toml", "--from", "py3.7-tf1.15-keras2.2.5", "--keep",
-                envs=tmp_path / "envs", timeout=1200)
+    out = tfpin(project, "migrate", "--matrix", "faults.toml", "--from", FROM, "--keep", envs=envs, timeout=1200)
     assert out.returncode == 1, out.stdout + out.stderr  # a converted test fails: the cells did not pass
     assert "tf.placeholder(" in (project / "mylib" / "model.py").read_text()  # the original is never written to
     converted = project / ".tfpin" / "migrate" / "converted"
@@ -59,3 +67,28 @@ def test_migrate_converts_a_copy_and_runs_its_tests_naming_what_the_converter_le
     md = (project / "reports" / "migrate" / "migrate.md").read_text()
     assert "| `%s` | failed | 4 | 1 | 0 | 0 | AssertionError: tf.contrib is still called" % GOOD_CELL in md
     assert (project / "reports" / "migrate" / "tf_upgrade_v2.txt").is_file()
+
+
+def test_an_edit_of_the_original_reruns_the_converted_copy(tmp_path, envs):
+    """The converted copy lives under .tfpin/, which git ignores (tfpin init says so): its verdicts are re-used
+    only while the copy's content is the same, never because git lists none of its files."""
+    project = make_project(tmp_path / "p")
+    model = MODEL.replace("return tf.contrib.layers.flatten(x)", "return x\n\n\nANSWER = 42")
+    write(project, {".gitignore": ".tfpin/\nreports/\n", "mylib/__init__.py": "", "mylib/model.py": model,
+                    "tests/test_converted.py": "import os\n\nSOURCE = " + TESTS.split("SOURCE = ")[1].split("\n")[0]
+                    + "\n\n\ndef test_answer():\n    assert 'ANSWER = 42' in SOURCE, 'the model says ' + "
+                    "SOURCE.split('ANSWER = ')[1]\n"})
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "p"]):
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+    migrate = ("migrate", "--matrix", "faults.toml", "--from", FROM, "--cells", FAULT_CELL)
+    first = tfpin(project, *migrate, envs=envs, timeout=1200)
+    assert first.returncode == 0, first.stdout + first.stderr
+    again = tfpin(project, *migrate, envs=envs, timeout=1200)
+    assert again.returncode == 0 and "(cached" in again.stdout, again.stdout
+    (project / "mylib" / "model.py").write_text(model.replace("ANSWER = 42", "ANSWER = 41"))
+    out = tfpin(project, *migrate, envs=envs, timeout=1200)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "changed since its last run: sources" in out.stdout
+    result = json.loads((project / "reports" / "migrate" / "cells" / (FAULT_CELL + ".json")).read_text())
+    assert result["status"] == "failed" and "cached_from" not in result
+    assert "the model says 41" in result["reason"]
