@@ -8,7 +8,7 @@ A verdict is evidence about one exact thing, so its key hashes every input that 
   sources    the files the suite can import, run or open (the project's `sources`, else its git-tracked
              files, else, outside git or in a tree git ignores, every file), the pytest configuration at the
              root, and the test paths themselves
-  reads      what the last run read, as that run reported it (cellplugin/tfpin_reads.py): pytest's ini
+  loaded     what the last run read, as that run reported it (cellplugin/tfpin_loaded.py): pytest's ini
              file, every conftest.py it loaded, every module imported from outside the env and the stdlib,
              wherever they are (above the root, gitignored, a src layout), each by content; re-read from
              disk to decide re-use, and a changed one is named
@@ -36,9 +36,9 @@ from .result import CellResult, ResultFormatError
 from .status import FAILED, PASSED, UNAVAILABLE
 
 REUSABLE = (PASSED, FAILED, UNAVAILABLE)
-COMPONENTS = ("env", "installed", "sources", "reads", "selection", "environ", "harness")
+COMPONENTS = ("env", "installed", "sources", "loaded", "selection", "environ", "harness")
 # Where this run's progress and evidence files go: paths, which cannot change what the suite computes.
-RUN_PATHS = ("TFPIN_PROGRESS", "TFPIN_OUTCOME", "TFPIN_ARTIFACTS", "TFPIN_NOTICES", "TFPIN_READS")
+RUN_PATHS = ("TFPIN_PROGRESS", "TFPIN_OUTCOME", "TFPIN_ARTIFACTS", "TFPIN_NOTICES", "TFPIN_LOADED")
 # pytest reads its configuration from these at the root: part of what the suite does.
 PYTEST_CONFIG = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
 UNAVAILABLE_RECHECK = datetime.timedelta(days=1)
@@ -114,26 +114,26 @@ class Inputs:
         return _digest({"tfpin": __version__, "plugin": {p.name: _digest(p.read_text())
                                                          for p in sorted(PLUGIN_DIR.glob("*.py"))}})
 
-    def with_env(self, installed_text: str | None, reads: str) -> dict | None:
+    def with_env(self, installed_text: str | None, loaded: str) -> dict | None:
         """All components, with the env's wanted stamp, the given installed set and the digest of what the run
-        read (reads_digest); None without an interpreter."""
+        read (loaded_digest); None without an interpreter."""
         try:
             stamp = self.env.wanted_stamp()
         except LookupError:
             return None
         parts = {k: v for k, v in self.parts.items() if k != "local"}
         installed = _digest([installed_text, self.parts["local"]]) if installed_text else None
-        return dict(parts, env=_digest(stamp), installed=installed, reads=reads)
+        return dict(parts, env=_digest(stamp), installed=installed, loaded=loaded)
 
 
-def reads_digest(files: dict) -> str:
-    """The `reads` component: {path relative to the root: sha256 of its content, None when it is gone}."""
+def loaded_digest(files: dict) -> str:
+    """The `loaded` component: {path relative to the root: sha256 of its content, None when it is gone}."""
     return _digest(sorted(files.items()))
 
 
-def reads_now(root: Path, reads: dict | None) -> tuple[dict, list[str]]:
+def loaded_now(root: Path, loaded: dict | None) -> tuple[dict, list[str]]:
     """The files a run read ({path: sha256 now}) and those whose content is no longer what that run read."""
-    recorded = (reads or {}).get("files", {})
+    recorded = (loaded or {}).get("files", {})
     now = {}
     for name in recorded:
         try:
@@ -157,7 +157,7 @@ def seal(result: CellResult, inputs: Inputs, ctx, sources_after: str) -> None:
     installed = lock.read_text() if lock is not None and lock.is_file() else None
     if result.status != UNAVAILABLE and installed is None:
         return
-    parts = inputs.with_env(installed, reads_digest((result.reads or {}).get("files", {})))
+    parts = inputs.with_env(installed, loaded_digest((result.loaded or {}).get("files", {})))
     if parts is not None:
         result.cache = {"key": key_of(parts), "parts": parts}
 
@@ -184,14 +184,14 @@ def lookup(inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
         installed = _installed_now(inputs.env)
         if installed is None:
             return None, "its environment is gone, damaged or built for another definition"
-    now, edited = reads_now(ctx.project.root, stored.reads)
-    parts = inputs.with_env(installed, reads_digest(now))
+    now, edited = loaded_now(ctx.project.root, stored.loaded)
+    parts = inputs.with_env(installed, loaded_digest(now))
     if parts is None:
         return None, "no interpreter"
     if key_of(parts) != cache["key"]:
         changed = [name for name in COMPONENTS if parts.get(name) != cache.get("parts", {}).get(name)]
         if edited:
-            changed[changed.index("reads")] = "reads (%s%s)" % (", ".join(edited[:3]), ", and %d more" % (
+            changed[changed.index("loaded")] = "loaded (%s%s)" % (", ".join(edited[:3]), ", and %d more" % (
                 len(edited) - 3) if len(edited) > 3 else "")
         return None, "changed since its last run: " + (", ".join(changed) or "key")
     for kind in ("junit", "lock", "log"):

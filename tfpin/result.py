@@ -4,7 +4,7 @@ each field, so no module invents a key another one has to guess at.
     identity     id, python, requirements, constraints, definition, stamp, selection   (for_cell)
     environment  env, resolved, lock, durations.setup_* and .steps                      (runner.prepare)
     verdict      status, reason, tests, failing, skips, notes, completeness, junit,
-                 artifacts, deprecations, durations.tests_*, passed_env, reads          (runner.run_suite, status)
+                 artifacts, deprecations, durations.tests_*, passed_env, loaded         (runner.run_suite, status)
     run          started, finished, log, harness                                        (runner.run_cell, pipeline)
     re-use       cache (cache.seal), cached_from (cache.lookup)
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 SCHEMA = 2  # 2: durations carry CPU seconds, demand and set-up steps
 # Written only once they are known: absent from the JSON (not null) until their step ran.
 OPTIONAL = ("lock", "log", "junit", "skips", "notes", "completeness", "artifacts", "deprecations", "passed_env",
-            "reads", "cache", "cached_from")
+            "loaded", "cache", "cached_from")
 
 
 class ResultFormatError(ValueError):
@@ -82,7 +82,7 @@ class CellResult:
     artifacts: list | None = None  # names its tests wrote with tfpin_artifact: reports/artifacts/<id>/<name>/
     deprecations: list | None = None  # the census: notices whose call site is the project's ({site, api, ...})
     passed_env: list | None = None  # the names (never the values) of the host variables the suite saw
-    reads: dict | None = None  # what pytest read outside the env and the stdlib: {rootdir, inifile, files: {path: sha}}
+    loaded: dict | None = None  # what pytest read outside the env and stdlib: {rootdir, inifile, files: {path: sha}}
     cache: dict | None = None
     cached_from: dict | None = None
 

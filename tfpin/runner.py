@@ -29,7 +29,7 @@ KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf
                 "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "pytest")
 # The in-cell plugins of every pytest tfpin starts in a cell (a collection for `tfpin init` included), and no cache.
 PYTEST_PLUGINS = ("-p", "no:cacheprovider", "-p", "tfpin_progress", "-p", "tfpin_cross", "-p", "tfpin_census",
-                  "-p", "tfpin_reads")
+                  "-p", "tfpin_loaded")
 PYTEST_USAGE_LINE = re.compile(r"^(ERROR: |pytest: error: |[\w.]+: error: )")
 
 
@@ -156,7 +156,7 @@ def cell_environ(cell: Cell, ctx: Context) -> dict:
     env["TFPIN_OUTCOME"] = str(transient_path(ctx, "outcome", cell))
     env["TFPIN_ARTIFACTS"] = str(evidence_path(ctx, "artifacts", cell))  # tfpin_artifact writes here
     env["TFPIN_NOTICES"] = str(transient_path(ctx, "notices", cell))  # the census of deprecation notices
-    env["TFPIN_READS"] = str(transient_path(ctx, "reads", cell))  # what pytest read: the verdict cache's key
+    env["TFPIN_LOADED"] = str(transient_path(ctx, "loaded", cell))  # what pytest read: the verdict cache's key
     if ctx.log_level is not None:
         env["TF_CPP_MIN_LOG_LEVEL"] = str(ctx.log_level)
     env.update(ctx.project.env)
@@ -327,7 +327,7 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     if notices is not None:
         result.deprecations = notices
     result.passed_env = environ.passed(host_environ(cell, ctx))
-    result.reads = reads_of(_read_json(transient_path(ctx, "reads", cell)), ctx.project.root)
+    result.loaded = loaded_of(_read_json(transient_path(ctx, "loaded", cell)), ctx.project.root)
     outcome = _read_json(outcome_path)
     if outcome is not None:
         result.completeness = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
@@ -341,8 +341,8 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
         remove(transient_path(ctx, kind, cell))
 
 
-def reads_of(data, root: Path) -> dict | None:
-    """What the run read (cellplugin/tfpin_reads.py), its paths relative to the project root (`..` above it)."""
+def loaded_of(data, root: Path) -> dict | None:
+    """What the run read (cellplugin/tfpin_loaded.py), its paths relative to the project root (`..` above it)."""
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
         return None
     root = os.path.realpath(root)

@@ -1,10 +1,10 @@
-"""pytest plugin the harness loads into every cell run (`-p tfpin_reads`); runs on Python 3.6+.
+"""pytest plugin the harness loads into every cell run (`-p tfpin_loaded`); runs on Python 3.6+.
 
 The verdict cache may re-use a cell's verdict only while nothing the run read has changed, and tfpin cannot
 know from outside what that is: pytest chooses the rootdir and ini file, loads conftest.py files from the
 root and from directories above it, and the suite imports the project's code from wherever it lives (the
 root, a src layout, a gitignored tree, a parent of a monorepo folder). So the run itself says: at the end of
-the session $TFPIN_READS holds the rootdir, the ini file, and every file it loaded as a module or a plugin
+the session $TFPIN_LOADED holds the rootdir, the ini file, and every file it loaded as a module or a plugin
 that is not part of the cell's environment or the interpreter's standard library, each with the digest of
 its content when it was first seen (the ini file and each conftest as they load, modules after collection).
 Under pytest-xdist each worker writes its own part and the controller, which finishes last, merges them.
@@ -78,7 +78,7 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    path = os.environ.get("TFPIN_READS")
+    path = os.environ.get("TFPIN_LOADED")
     if not path:
         return
     _sweep()

@@ -101,7 +101,7 @@ def test_code_in_a_tree_git_does_not_list_is_in_the_key(tmp_path, envs, where):
         root = tmp_path / "p"
     project(root, FLAT, 'test = ["tests"]\n')
     out, result = green_then(root, envs, lambda: (root / "mymod.py").write_text("def answer():\n    return 41\n"))
-    assert "reads (mymod.py)" in out.stdout
+    assert "loaded (mymod.py)" in out.stdout
     assert "assert 41 == 42" in result["reason"]
 
 
@@ -117,7 +117,7 @@ def test_a_conftest_outside_sources_is_in_the_key(tmp_path, envs):
     root = project(tmp_path / "p", LIBRARY, 'test = ["tests"]\nsources = ["mylib"]\n')
     out, result = green_then(root, envs, lambda: write(root, {
         "tests/conftest.py": LIBRARY["tests/conftest.py"].replace("42", "43")}))
-    assert "reads (tests/conftest.py)" in out.stdout
+    assert "loaded (tests/conftest.py)" in out.stdout
     assert "assert 42 == 43" in result["reason"]
 
 
@@ -140,9 +140,9 @@ def test_pytest_config_and_a_conftest_above_the_root_are_in_the_key(tmp_path, en
     root = project(tmp_path / "top" / "sub", {}, 'test = ["tests"]\n')
     path = tmp_path / "top" / changed
     out, result = green_then(root, envs, lambda: path.write_text(path.read_text().replace(*edit)))
-    assert "reads (../%s)" % changed in out.stdout
+    assert "loaded (../%s)" % changed in out.stdout
     assert said in result["reason"]
-    assert result["reads"]["rootdir"] == ".." and result["reads"]["inifile"] == "../pytest.ini"
+    assert result["loaded"]["rootdir"] == ".." and result["loaded"]["inifile"] == "../pytest.ini"
 
 
 def test_a_data_file_in_sources_is_in_the_key(tmp_path, envs):
