@@ -7,6 +7,8 @@ root, a src layout, a gitignored tree, a parent of a monorepo folder). So the ru
 the session $TFPIN_LOADED holds the rootdir, the ini file, and every file it loaded as a module or a plugin
 that is not part of the cell's environment or the interpreter's standard library, each with the digest of
 its content when it was first seen (the ini file and each conftest as they load, modules after collection).
+A file written after the session started is the run's own product, not an input (TF 1.14's autograph imports
+the functions it converts from temporary files it writes): it is left out.
 Under pytest-xdist each worker writes its own part and the controller, which finishes last, merges them.
 Bookkeeping must never be what breaks a suite: any error here is swallowed.
 """
@@ -15,10 +17,12 @@ import hashlib
 import json
 import os
 import sys
+import time
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 HERE = os.path.dirname(os.path.realpath(__file__))  # tfpin's own in-cell plugins: part of the harness's key
 
+START = time.time()
 _files = {}  # {real path: sha256 of its content when first seen}
 _config = {}
 
@@ -34,7 +38,7 @@ def _record(path):
         return
     try:
         real = os.path.realpath(str(path))
-        if real in _files or real.startswith(_OUTSIDE) or not os.path.isfile(real):
+        if real in _files or real.startswith(_OUTSIDE) or not os.path.isfile(real) or os.stat(real).st_mtime > START:
             return
         with open(real, "rb") as f:
             _files[real] = hashlib.sha256(f.read()).hexdigest()
