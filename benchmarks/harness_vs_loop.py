@@ -48,6 +48,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TFPIN = [sys.executable, "-m", "tfpin"]
+# tfpin from this checkout, whether or not it is installed in the Python running this script
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
 CORES = len(os.sched_getaffinity(0))
 
 
@@ -59,7 +61,7 @@ def run(cmd, cwd, env=None, quiet=True) -> tuple[int, float]:
 
 
 def cells_of(project: Path) -> list[dict]:
-    out = subprocess.run(TFPIN + ["list", "--json"], cwd=project, capture_output=True, text=True, check=True)
+    out = subprocess.run(TFPIN + ["list", "--json"], cwd=project, capture_output=True, text=True, check=True, env=ENV)
     return json.loads(out.stdout)
 
 
@@ -92,7 +94,9 @@ class Tox:
         subprocess.run([uv, "venv", "-q", "-p", sys.executable, venv], check=True)
         subprocess.run([uv, "pip", "install", "-q", "--python", venv / "bin" / "python", "tox", "tox-uv"], check=True)
         self.tox = venv / "bin" / "tox"
-        self.version = subprocess.run([self.tox, "--version"], capture_output=True, text=True).stdout.strip()
+        said = subprocess.run([self.tox, "--version"], capture_output=True, text=True).stdout.split()
+        plugin = [w for w in said if w.startswith("tox-uv")]
+        self.version = "tox %s, %s" % (said[0], plugin[0] if plugin else "no tox-uv")
         self.names = {"cell%d" % i: cell["id"] for i, cell in enumerate(cells)}
         lines = ["env_list = %s" % json.dumps(list(self.names)), "", "[env_run_base]", "skip_install = true",
                  "change_dir = %s" % json.dumps(str(project)),
@@ -146,7 +150,7 @@ def main(argv=None) -> int:
     python_of = lambda version: interpreters.find(version)[0]  # noqa: E731 - the interpreter tfpin uses, for both
     envs = project / ".tfpin" / "envs"
     loop_envs = Path(tempfile.mkdtemp(prefix="hand-loop-"))
-    env = dict(os.environ, TFPIN_HEARTBEAT_S="3600")
+    env = dict(ENV, TFPIN_HEARTBEAT_S="3600")
 
     # Which cells can exist: tfpin's own verdict (an `unavailable` cell is left out of both sides).
     code, first_s = run(TFPIN + ["matrix"], project, env)
