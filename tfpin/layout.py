@@ -13,7 +13,8 @@ from pathlib import Path
 # ("artifacts", ""): a directory, what the suite's tests wrote with tfpin_artifact (read by the cross step).
 EVIDENCE = (("cells", ".json"), ("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"), ("artifacts", ""))
 # What the in-cell plugin writes while the suite runs: read, then deleted.
-TRANSIENT = {"progress": ".txt", "outcome": ".outcome.json", "notices": ".notices.json", "loaded": ".loaded.json"}
+TRANSIENT = {"progress": ".txt", "outcome": ".outcome.json", "notices": ".notices.json", "loaded": ".loaded.json",
+             "imports": ".imports.json"}
 
 
 class Layout:

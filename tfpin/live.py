@@ -47,7 +47,7 @@ class _Running:
         state = self.state()
         head = "[%d/%d] %-30s" % (self.index, self.total, self.cell.id)
         if not state:
-            return "%s setting up (environment, pinned imports)  %s" % (head, _duration(elapsed))
+            return "%s setting up (its environment)  %s" % (head, _duration(elapsed))
         done, collected = state.get("done", 0), state.get("collected", 0)
         now = time.monotonic()
         self.tests_started = self.tests_started or now

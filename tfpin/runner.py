@@ -195,22 +195,22 @@ def prepare(cell: Cell, ctx: Context, result: CellResult, log) -> CellEnv | None
     return env
 
 
-def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log) -> list[str] | None:
-    """Import every pinned package in the cell's Python, as the suite would: the top-level modules they gave,
-    or None (the cell failed) if one does not import. Without this a suite that importorskips TensorFlow
-    passes where TensorFlow cannot load."""
+def import_check(cell: Cell, ctx: Context, env: CellEnv) -> dict:
+    """The pinned packages' import check as a process of its own (cellplugin/tfpin_imports.py as a script): only
+    for a suite whose pytest ended before its collection was done, where the in-suite check never ran."""
     names = [name for name, _ in cell.requirements]
-    script = PLUGIN_DIR / "tfpin_imports.py"
-    start = time.monotonic()
-    code, out = procs.run([env.python, script, *names], cwd=ctx.project.root, env=cell_environ(cell, ctx),
-                          timeout=600)
-    took = time.monotonic() - start
-    result.durations.steps["imports"] = round(took, 2)
-    result.durations.setup_s = round(result.durations.setup_s + took, 2)
+    code, out = procs.run([env.python, PLUGIN_DIR / "tfpin_imports.py", *names], cwd=ctx.project.root,
+                          env=cell_environ(cell, ctx), timeout=600)
     data = procs.last_json(out)
     if data is None or "failures" not in data:
         data = {"modules": {}, "failures": [{"dist": ", ".join(names), "module": "?", "error": "the import check "
                                              "exited %s: %s" % (code, procs.tail(out) or "no output")}]}
+    return data
+
+
+def pinned_modules(cell: Cell, ctx: Context, data: dict, result: CellResult, log) -> list[str] | None:
+    """The top-level modules the pinned packages gave, or None (the cell failed) if one does not import. Without
+    this a suite that importorskips TensorFlow passes where TensorFlow cannot load."""
     modules = [m for found in data["modules"].values() for m in found]
     failures = data["failures"]
     log("== pinned packages import: %s" % ("; ".join("%s (%s): %s" % (f["dist"], f["module"], f["error"])
@@ -219,8 +219,8 @@ def check_imports(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, lo
         return modules
     first = failures[0]
     version = dict(cell.requirements).get(first["dist"], "")
-    result.fail(FAILED, "%s: pinned package %s%s does not import in this cell (module %s): %s; the suite was "
-                "not run: its tests could only fail or be skipped on that import (log: %s)" % (
+    result.fail(FAILED, "%s: pinned package %s%s does not import in this cell (module %s): %s; no test was "
+                "run: its tests could only fail or be skipped on that import (log: %s)" % (
                     cell.id, first["dist"], "==" + version if version else "", first["module"], first["error"],
                     rel(evidence_path(ctx, "logs", cell), ctx)))
     return None
@@ -265,18 +265,14 @@ def _run_locked(cell: Cell, ctx: Context, result: CellResult, phase: list, meter
             phase[0] = "building its environment"
             setup = meter.phase()
             env = prepare(cell, ctx, result, log)
-            pinned_modules = None
-            if env is not None:
-                phase[0] = "importing its pinned packages"
-                pinned_modules = check_imports(cell, ctx, env, result, log)
             figures = setup.end().figures()
             d.setup_cpu_s, d.setup_demand = figures["cpu_s"], figures["demand"]
-            if pinned_modules is not None:
+            if env is not None:
                 phase[0] = "running its tests"
                 on_tests()
                 d.tests_started_at = round(time.time(), 2)
                 tests = meter.phase()
-                run_suite(cell, ctx, env, result, log_file, log, pinned_modules)
+                run_suite(cell, ctx, env, result, log_file, log)
                 figures = tests.end().figures()
                 d.tests_cpu_s, d.tests_demand = figures["cpu_s"], figures["demand"]
         except (KeyboardInterrupt, procs.Interrupted) as exc:
@@ -288,21 +284,35 @@ def _run_locked(cell: Cell, ctx: Context, result: CellResult, phase: list, meter
     result.finished = now()
 
 
-def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_file, log, pinned_modules=()) -> None:
+def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_file, log) -> None:
+    """pytest over the project's tests, with the pinned packages' import check inside it (tfpin_imports)."""
     junit_path = evidence_path(ctx, "junit", cell)
     progress, outcome_path = transient_path(ctx, "progress", cell), transient_path(ctx, "outcome", cell)
     junit_path.parent.mkdir(parents=True, exist_ok=True)
     progress.parent.mkdir(parents=True, exist_ok=True)
-    cmd = pytest_command(env.python, ctx.project.test, junit_path, "-rs", "-o", "junit_suite_name=" + cell.id)
+    cmd = pytest_command(env.python, ctx.project.test, junit_path, "-p", "tfpin_imports", "-rs",
+                         "-o", "junit_suite_name=" + cell.id)
     if "pytest-timeout" in env.resolved:
         cmd += ["--timeout", str(ctx.project.timeout)]
     cmd += ctx.pytest_extra + (ctx.selection or [])
     log("$ " + " ".join(cmd))
     log_start = log_file.tell()
     start = time.monotonic()
-    exit_code, _ = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), stdout=log_file,
+    imports_path = transient_path(ctx, "imports", cell)
+    suite_env = dict(cell_environ(cell, ctx), TFPIN_IMPORTS=str(imports_path),
+                     TFPIN_PINNED=" ".join(name for name, _ in cell.requirements))
+    exit_code, _ = procs.run(cmd, cwd=ctx.project.root, env=suite_env, stdout=log_file,
                              timeout=ctx.deadline, stop_codes=(2,))
     result.durations.tests_s = round(time.monotonic() - start, 2)
+    imports = _read_json(imports_path)
+    if imports is None or not isinstance(imports.get("failures"), list) or not isinstance(imports.get("modules"),
+                                                                                         dict):
+        imports = import_check(cell, ctx, env)  # pytest ended before its collection was done
+    modules = pinned_modules(cell, ctx, imports, result, log)
+    if modules is None:
+        for kind in TRANSIENT:
+            remove(transient_path(ctx, kind, cell))
+        return
     running = (_read_json(progress) or {}).get("test", "")
     crash = ""
     if exit_code is None:
@@ -332,7 +342,7 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     if outcome is not None:
         result.completeness = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
     usage = _usage_error(log_file.name, log_start) if exit_code == 4 else ""
-    status, reason = classify(tests, exit_code, crash, outcome, usage, pinned_modules,
+    status, reason = classify(tests, exit_code, crash, outcome, usage, modules,
                               expect_outcome=exit_code is not None and exit_code >= 0)
     result.status = status
     result.reason = "%s: %s (log: %s)" % (cell.id, reason, rel(evidence_path(ctx, "logs", cell), ctx)) \

@@ -126,26 +126,31 @@ def broken_wheel(directory: Path, name="cudalike", version="1.0.0") -> Path:
     return path
 
 
-def test_importorskip_of_an_unimportable_pinned_package_fails_the_cell(tmp_path, envs):
+GUARDED = {"tests/test_optional_gpu.py": """
+    import pytest
+
+    lib = pytest.importorskip("cudalike")
+
+
+    def test_on_the_gpu():
+        assert lib is not None
+    """}
+# A conftest that imports it: pytest ends before its collection is done, so the check runs as a process of its own.
+IN_CONFTEST = {"tests/conftest.py": "import cudalike  # noqa: F401\n"}
+
+
+@pytest.mark.parametrize("files", [GUARDED, IN_CONFTEST], ids=["importorskip", "conftest-import"])
+def test_an_unimportable_pinned_package_fails_the_cell(tmp_path, envs, files):
     project = tmp_path / "p"
     wheels = tmp_path / "wheels"
     broken_wheel(wheels)
     matrix = MATRIX.replace('six = "1.16.0"', 'six = "1.16.0"\ncudalike = "1.0.0"') + \
         '\n[packages.cudalike]\nlabel = "cudalike"\nid_parts = 3\n'
-    write(project, {
+    write(project, dict(files, **{
         "faults.toml": matrix,
-        "tests/test_optional_gpu.py": """
-            import pytest
-
-            lib = pytest.importorskip("cudalike")
-
-
-            def test_on_the_gpu():
-                assert lib is not None
-            """,
         "tests/test_plain.py": "def test_plain():\n    assert True\n",
         "tfpin.toml": 'matrix = "faults.toml"\ntest = ["tests"]\n',
-    })
+    }))
     cell = "py3.7-six1.16.0-cudalike1.0.0"
     out = tfpin(project, "matrix", "--cells", cell, envs=envs, env=harness_env(UV_FIND_LINKS=str(wheels)))
     assert out.returncode == 1, out.stdout + out.stderr
@@ -154,6 +159,7 @@ def test_importorskip_of_an_unimportable_pinned_package_fails_the_cell(tmp_path,
     assert result["status"] == "failed"
     assert result["reason"].startswith(cell + ": pinned package cudalike==1.0.0 does not import in this cell")
     assert "ImportError: libcublas.so.9.0: cannot open shared object file" in result["reason"]
+    assert result["tests"]["passed"] == 0  # no test ran: test_plain would have passed
     assert rep["recommendation"]["requirements"] is None and "Recommended pin" in \
         (project / "reports" / "matrix-faults-partial.md").read_text()
 
