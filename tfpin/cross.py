@@ -137,7 +137,7 @@ def _read(cell, ctx, sources):
     write_atomic(plan, json.dumps({"sources": sources, "records": str(records)}))
     python = CellEnv(cell, ctx.envs, ctx.project.root).python  # the env the cell's tests just ran in
     env = {k: v for k, v in cell_environ(cell, ctx).items()  # readers write no evidence of the cell's own run
-           if k not in ("TFPIN_ARTIFACTS", "TFPIN_PROGRESS", "TFPIN_OUTCOME")}
+           if k not in ("TFPIN_ARTIFACTS", "TFPIN_PROGRESS", "TFPIN_OUTCOME", "TFPIN_NOTICES", "TFPIN_LOADED")}
     env["TFPIN_CROSS"] = str(plan)
     cmd = pytest_command(python, ctx.project.test, junit, "-o", "junit_suite_name=cross-" + cell.id,
                          "--timeout", str(ctx.project.timeout))
