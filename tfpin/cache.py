@@ -30,15 +30,13 @@ import json
 from pathlib import Path
 
 from . import __version__, files
-from .environ import cpus
+from .environ import RUN_PATHS, cpus
 from .envs import PLUGIN_DIR, STAMP, CellEnv
 from .result import CellResult, ResultFormatError
 from .status import FAILED, PASSED, UNAVAILABLE
 
 REUSABLE = (PASSED, FAILED, UNAVAILABLE)
 COMPONENTS = ("env", "installed", "sources", "loaded", "selection", "environ", "harness")
-# Where this run's progress and evidence files go: paths, which cannot change what the suite computes.
-RUN_PATHS = ("TFPIN_PROGRESS", "TFPIN_OUTCOME", "TFPIN_ARTIFACTS", "TFPIN_NOTICES", "TFPIN_LOADED")
 # pytest reads its configuration from these at the root: part of what the suite does.
 PYTEST_CONFIG = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
 UNAVAILABLE_RECHECK = datetime.timedelta(days=1)

@@ -19,7 +19,7 @@ import numbers
 import shutil
 from pathlib import Path
 
-from . import __version__, mdtext, procs, schedule
+from . import __version__, environ, mdtext, procs, schedule
 from .envs import PLUGIN_DIR, CellEnv
 from .files import write_atomic
 from .runner import cell_environ, now, pytest_command
@@ -137,7 +137,7 @@ def _read(cell, ctx, sources):
     write_atomic(plan, json.dumps({"sources": sources, "records": str(records)}))
     python = CellEnv(cell, ctx.envs, ctx.project.root).python  # the env the cell's tests just ran in
     env = {k: v for k, v in cell_environ(cell, ctx).items()  # readers write no evidence of the cell's own run
-           if k not in ("TFPIN_ARTIFACTS", "TFPIN_PROGRESS", "TFPIN_OUTCOME", "TFPIN_NOTICES", "TFPIN_LOADED")}
+           if k not in environ.RUN_PATHS}
     env["TFPIN_CROSS"] = str(plan)
     cmd = pytest_command(python, ctx.project.test, junit, "-o", "junit_suite_name=cross-" + cell.id,
                          "--timeout", str(ctx.project.timeout))

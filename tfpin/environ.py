@@ -39,6 +39,9 @@ SCRUBBED_PREFIXES = ("PYTHON", "PYTEST_", "TF_", "KERAS_")
 SCRUBBED = ("VIRTUAL_ENV", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "PIP_CONSTRAINT",
             "PIP_BUILD_CONSTRAINT", "UV_SYSTEM_PYTHON", "UV_PYTHON", "PIP_REQUIRE_VIRTUALENV", "UV_CONFIG_FILE",
             "PIP_CONFIG_FILE")
+# Where a cell run's plugins put their records (set by runner.cell_environ): paths, which cannot change what a suite
+# computes (not in the verdict's key), and which only the cell's own suite may write to (not the readers between cells).
+RUN_PATHS = ("TFPIN_PROGRESS", "TFPIN_OUTCOME", "TFPIN_ARTIFACTS", "TFPIN_NOTICES", "TFPIN_LOADED")
 # Set by tfpin in every cell (tfpin/runner.py): no host value, and no `pass_env` pattern, reaches a cell for these.
 OWN = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PATH")
 OWN_PREFIXES = ("TFPIN_",)

@@ -8,11 +8,11 @@ PendingDeprecationWarning / FutureWarning, as pytest records them. A call site i
 the interpreter or tfpin's own plugins is not the project's and is dropped. At the end it writes
 $TFPIN_NOTICES: [{site, api, instructions, kind}], one entry per (site, api). Runs on Python 3.6+.
 """
-import glob
-import json
 import logging
 import os
 import re
+
+from tfpin_records import own_path, worker_parts, write_json  # beside this file
 
 TF_NOTICE = re.compile(r"^From (?P<file>.+?):(?P<line>\d+): (?P<api>.+?) is deprecated(?P<rest>.*)$", re.S)
 INSTRUCTIONS = re.compile(r"Instructions for updating:\s*(?P<text>.+)", re.S)
@@ -96,27 +96,15 @@ def pytest_warning_recorded(warning_message, when, nodeid, location):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Under pytest-xdist each worker keeps the notices of its own tests in a file of its own, and the controller,
-    which finishes last, merges them into $TFPIN_NOTICES."""
+    """Under pytest-xdist each worker keeps the notices of its own tests in a part of its own, and the controller
+    merges them into $TFPIN_NOTICES (tfpin_records)."""
     path = os.environ.get("TFPIN_NOTICES")
     if not path:
         return
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:
-        path = "%s.%s" % (path, worker)
-    else:
-        for part in glob.glob(glob.escape(path) + ".gw*"):
-            try:
-                with open(part) as f:
-                    for notice in json.load(f):
-                        _notices.setdefault((notice["site"], notice["api"]), notice)
-                os.remove(part)
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
-    try:
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(sorted(_notices.values(), key=lambda n: (n["site"], n["api"])), f)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+
+    def merge(notices):
+        for notice in notices:
+            _notices.setdefault((notice["site"], notice["api"]), notice)
+
+    worker_parts(path, merge)
+    write_json(own_path(path), sorted(_notices.values(), key=lambda n: (n["site"], n["api"])))

@@ -23,6 +23,7 @@ import sysconfig
 
 import pytest
 from tfpin_probe import canonical, distributions, listed_modules, record, tops  # beside this file
+from tfpin_records import WORKER, write_json  # beside this file
 
 ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Exit)): .+")
 
@@ -77,16 +78,11 @@ _checked = []
 
 def _check_once(stop):
     path, dists = os.environ.get("TFPIN_IMPORTS"), os.environ.get("TFPIN_PINNED")
-    if _checked or os.environ.get("PYTEST_XDIST_WORKER") or not path or dists is None:
+    if _checked or WORKER or not path or dists is None:
         return
     _checked.append(True)
     data = check(dists.split())
-    try:
-        with open(path + ".tmp", "w") as f:
-            json.dump(data, f)
-        os.replace(path + ".tmp", path)
-    except OSError:
-        pass
+    write_json(path, data)
     if data["failures"] and stop:
         first = data["failures"][0]
         pytest.exit("tfpin: pinned package %s does not import (module %s): %s" % (

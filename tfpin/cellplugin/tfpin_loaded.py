@@ -12,14 +12,13 @@ the functions it converts from temporary files it writes): it is left out.
 Under pytest-xdist each worker writes its own part and the controller, which finishes last, merges them.
 Bookkeeping must never be what breaks a suite: any error here is swallowed.
 """
-import glob
 import hashlib
-import json
 import os
 import sys
 import time
 
-WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+from tfpin_records import own_path, worker_parts, write_json  # beside this file
+
 HERE = os.path.dirname(os.path.realpath(__file__))  # tfpin's own in-cell plugins: part of the harness's key
 
 START = time.time()
@@ -86,22 +85,10 @@ def pytest_sessionfinish(session, exitstatus):
     if not path:
         return
     _sweep()
-    if WORKER:
-        path = "%s.%s" % (path, WORKER)
-    else:
-        for part in glob.glob(glob.escape(path) + ".gw*"):
-            try:
-                with open(part) as f:
-                    for name, digest in json.load(f)["files"].items():
-                        _files.setdefault(name, digest)
-                os.remove(part)
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                pass
-    try:
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump({"rootdir": _config.get("rootdir"), "inifile": _config.get("inifile"), "files": _files}, f,
-                      sort_keys=True)
-        os.replace(tmp, path)
-    except OSError:
-        pass
+
+    def merge(part):
+        for name, digest in part["files"].items():
+            _files.setdefault(name, digest)
+
+    worker_parts(path, merge)
+    write_json(own_path(path), {"rootdir": _config.get("rootdir"), "inifile": _config.get("inifile"), "files": _files})
