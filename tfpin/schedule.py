@@ -101,17 +101,18 @@ class Cores:
         return held
 
     def _take(self, order, current: float, weight: float) -> None:
-        """Wait until the unit may hold `weight` (it holds `current` now). What others hold while they wait
-        to grow counts as in use for the half-free rule, but not as work running: were every holder waiting
-        to grow (three set-ups let in side by side, each then wanting its tests' cores), none would ever go
-        on; so the first in order goes on whenever no other unit is running."""
+        """Wait until the unit may hold `weight` (it holds `current` now). What units hold while they wait to
+        grow is not work running, so the half-free rule counts only the cores of units that run: a set-up
+        that finished and waits for its tests' cores must not keep an earlier cell's tests from starting
+        beside the one cell running (it did: digits_tf1 ran one suite alone for 7 s on two cores). Order
+        still rules: the waiting units go on one at a time, first in order first, and each one that goes
+        on counts in full before the next is weighed."""
         with self.cond:
             ticket = (order, next(self.seq))
             heapq.heappush(self.queue, ticket)
             self.idle += current
             try:
-                while not (self.queue[0] == ticket and (self.capacity - (self.used - current) >= weight / 2 - 1e-9
-                                                        or self.used - self.idle <= 1e-9)):
+                while not (self.queue[0] == ticket and self.capacity - (self.used - self.idle) >= weight / 2 - 1e-9):
                     if procs.stopped():
                         raise procs.Interrupted(*procs.stopped())
                     self.cond.wait(0.25)

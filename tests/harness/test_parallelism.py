@@ -91,6 +91,42 @@ def test_units_that_all_wait_to_grow_go_on_one_after_another():
     assert cores.used == pytest.approx(0) and cores.idle == pytest.approx(0)
 
 
+def test_a_finished_set_up_waiting_for_its_tests_does_not_hold_back_an_earlier_cell():
+    # digits_tf1's shape: cell 0's tests run on 1.0; cells 1 and 2 finished their set-ups (0.55 each) and want
+    # their tests' 1.2. Cell 1 fits beside cell 0 (1.0 free of 2); what cell 2 holds while it waits runs
+    # nothing and must not count. Cell 2 then waits for cell 0 or 1 to end.
+    cores = schedule.Cores(2)
+    tests0 = cores.hold(0, 1.0)
+    both_set_up = threading.Barrier(2, timeout=10)
+    grown, lock = {}, threading.Lock()
+    release = threading.Event()
+
+    def unit(i):
+        with cores.hold(i, 0.55) as held:
+            both_set_up.wait()
+            if i == 2:
+                time.sleep(0.2)  # cell 1 asks first, as its set-up was first in order
+            held.resize(1.2)
+            with lock:
+                grown[i] = time.monotonic()
+            release.wait(10)
+
+    threads = [threading.Thread(target=unit, args=(i,), daemon=True) for i in (1, 2)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    with lock:
+        assert list(grown) == [1]  # beside cell 0, while cell 2 waits
+    tests0.__exit__(None, None, None)
+    time.sleep(0.6)
+    with lock:
+        assert sorted(grown) == [1, 2]
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert cores.used == pytest.approx(0) and cores.idle == pytest.approx(0)
+
+
 def test_a_phase_measures_the_cpu_and_the_cores_its_processes_use():
     with load.Meter() as meter:
         procs.metering(meter)
