@@ -14,9 +14,10 @@ generated tox.toml with one env per cell (its interpreter, the same pins, constr
 pytest as deps; the same test command), run as `tox -p auto`. Its verdict per cell (the env's success) is
 compared with tfpin's, cell by cell.
 
-The floor: the CPU seconds the cells' suites used in tfpin's warm run (each result's tests_cpu_s: every process
-the suite started), divided by the cores. No runner can run those tests faster on this machine; the readers
-between cells are not in it (so the floor is, if anything, too low, and tfpin's ratio to it too high).
+The floor: the CPU seconds of every project test tfpin's warm run executed, divided by the cores: each cell's
+suite (its result's tests_cpu_s: every process the suite started) and the readers between cells (matrix.json's
+cross.readers_cpu_s, one reading pytest per cell). No runner can run those tests faster on this machine. tox and
+the loop run no readers, so they can finish under this floor; the readers' share is printed beside it.
 
 All run over the same cells: those of the project's matrix that can exist (tfpin's verdict, `unavailable`
 cells left out, as the loop could not build them either), from the same uv cache, on the same interpreters.
@@ -164,7 +165,7 @@ def main(argv=None) -> int:
     tox = Tox(uv, project, cells, test, python_of, Path(tempfile.mkdtemp(prefix="tox-bench-")))
     print("tox: %s" % tox.version, flush=True)
     times = {k: [] for k in ("tfpin cold", "loop cold", "tox cold", "tfpin warm", "loop warm", "tox warm",
-                             "tfpin nothing changed", "floor")}
+                             "tfpin nothing changed", "floor", "readers")}
     loop_codes, tox_ok = {}, {}
     for i in range(args.repeat):
         shutil.rmtree(envs, ignore_errors=True)
@@ -183,9 +184,11 @@ def main(argv=None) -> int:
         code, s = run(TFPIN + ["matrix", "--no-cache", *only], project, env)
         times["tfpin warm"].append(s)
         default_verdicts = verdicts(project, ids)
-        times["floor"].append(sum(cpu_s(project, cid) for cid in ids) / CORES)
-        print("run %d: tfpin warm --no-cache %.1f s (exit %d); floor %.1f s" % (i + 1, s, code, times["floor"][-1]),
-              flush=True)
+        suites, readers = sum(cpu_s(project, cid) for cid in ids), readers_cpu_s(project)
+        times["floor"].append((suites + readers) / CORES)
+        times["readers"].append(readers / CORES)
+        print("run %d: tfpin warm --no-cache %.1f s (exit %d); floor %.1f s (suites %.1f + readers %.1f CPU-s over %d "
+              "cores)" % (i + 1, s, code, times["floor"][-1], suites, readers, CORES), flush=True)
         t0 = time.monotonic()
         loop(project, cells, loop_envs, test, uv, python_of)
         times["loop warm"].append(time.monotonic() - t0)
@@ -211,8 +214,8 @@ def main(argv=None) -> int:
     agree = tfpin_ok == tox_ok
     print()
     print("%s, %d cells, median of %d runs, one invocation of benchmarks/harness_vs_loop.py (%s; floor: the "
-          "suites' CPU seconds / %d cores = %.1f s):" % (project.name, len(ids), args.repeat, tox.version, CORES,
-                                                         med["floor"]))
+          "CPU seconds of the suites and the readers / %d cores = %.1f s, of which the readers %.1f s):" % (
+              project.name, len(ids), args.repeat, tox.version, CORES, med["floor"], med["readers"]))
     print()
     print("| run | tfpin | uv + pytest loop | tox -p auto | tfpin / loop | tfpin / tox | tfpin / floor |")
     print("|---|--:|--:|--:|--:|--:|--:|")
@@ -239,6 +242,11 @@ def main(argv=None) -> int:
 
 def cpu_s(project: Path, cid: str) -> float:
     return json.loads((project / "reports" / "cells" / (cid + ".json")).read_text())["durations"]["tests_cpu_s"]
+
+
+def readers_cpu_s(project: Path) -> float:
+    cross = json.loads((project / "reports" / "matrix.json").read_text()).get("cross") or {}
+    return sum((cross.get("readers_cpu_s") or {}).values())
 
 
 if __name__ == "__main__":

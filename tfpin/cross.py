@@ -19,7 +19,7 @@ import numbers
 import shutil
 from pathlib import Path
 
-from . import __version__, environ, mdtext, procs, schedule
+from . import __version__, environ, load, mdtext, procs, schedule
 from .envs import PLUGIN_DIR, CellEnv
 from .files import write_atomic
 from .runner import cell_environ, now, pytest_command
@@ -116,18 +116,32 @@ def run(cells, results, ctx, log=print, use_cache: bool = True, jobs: int = 1) -
         shutil.rmtree(root)
     root.mkdir(parents=True)
     sources = [{"cell": cid, "path": str(ctx.layout.artifacts / cid)} for cid in written]
-    reads = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _read(c, ctx, sources), passed, jobs)))
+    metered = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _metered(c, ctx, sources), passed, jobs)))
+    reads = {cid: read for cid, (read, _) in metered.items()}
     if all(data is None and why == NO_TESTS for data, why in reads.values()):
         return {"skipped": "the project's tests write artifacts but none reads them (a test marked "
                            "@pytest.mark.tfpin_reads(name) with the tfpin_source fixture)"}
     reads = {cid: (data, "%s: the readers collected nothing" % cid if why == NO_TESTS else why)
              for cid, (data, why) in reads.items()}
     verdicts = summarize(written, reads)
+    verdicts["readers_cpu_s"] = {cid: cpu_s for cid, (_, cpu_s) in metered.items()}
     for line in verdicts["errors"]:
         log("cross: " + line)
     if key and not verdicts["errors"]:
         write_atomic(root / VERDICTS, json.dumps({"key": key, "finished": now(), "verdicts": verdicts}, indent=2))
     return verdicts
+
+
+def _metered(cell, ctx, sources):
+    """(_read's answer, the CPU seconds of the reading pytest): the readers' part of what a run costs, which
+    the benchmark's physical floor counts beside each cell's suite."""
+    with load.Meter() as meter:
+        procs.metering(meter)
+        try:
+            read = _read(cell, ctx, sources)
+        finally:
+            procs.metering(None)
+    return read, round(meter.cpu_now(), 2)
 
 
 def _read(cell, ctx, sources):
