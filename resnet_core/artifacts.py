@@ -1,11 +1,11 @@
 """The evidence this repository compares *between* cells, as a library its cell tests use through tfpin's API
 (tests/cell/test_between_cells.py: tfpin_artifact writes, tfpin_reads + tfpin_source read).
 
-write (in every cell's suite): from seed 0 on one thread, 50 steps (batch 32) of the CLI's training loop
-(train(): ResNet-20 on digits, BN updates, weight EMA) saved by tf.train.Saver with every global
-variable (moving statistics and EMA shadows included); a fixed input batch (the first 16 test digits);
-the checkpoint's inference logits on it; the same weights saved as h5 by every Keras flavour this cell
-has, with that model's logits; the 50 training losses.  manifest.json names them all.
+write (in every cell's suite): the checkpoint of a training run the suite already made (tests/cell/conftest.py's
+cli_digits: the CLI's defaults on digits, ResNet-20 from seed 0 with BN updates and weight EMA, every global
+variable saved by tf.train.Saver, moving statistics and EMA shadows included), copied in; a fixed input batch (the
+first 16 test digits); the checkpoint's inference logits on it; the same weights saved as h5 by every Keras flavour
+this cell has, with that model's logits; the run's training losses.  manifest.json names them all.
 
 Checkpoints (restore a source's checkpoint into this cell's ResNet-20) and H5Files (load a source's h5 in
 one flavour) give the logits of the source's inputs in the reading cell; a pair that does not restore
@@ -13,13 +13,12 @@ raises, and the reading test records that as its finding.
 """
 import json
 import os
+import shutil
 
 import numpy as np
 
-MODEL = "resnet20"
-STEPS = 50
-SEED = 0
-BATCH = 32  # the loss curve is compared between cells, not judged: half the CLI's 64 halves the cost
+MODEL = "resnet20"  # what Checkpoints builds to restore a source's checkpoint into
+BUILT_AS = ("graph", "layers", "NHWC")  # its API, BN implementation and data format
 INPUTS = 16
 MANIFEST = "manifest.json"
 
@@ -29,7 +28,7 @@ def _arch_and_model_fn():
     from resnet_core.run import make_model_fn
 
     arch = resnet_arch(MODEL, num_classes=10)
-    return arch, make_model_fn("graph", arch, "layers", "NHWC")
+    return arch, make_model_fn(BUILT_AS[0], arch, *BUILT_AS[1:])
 
 
 def _model_values(prefix):
@@ -42,22 +41,30 @@ def _model_values(prefix):
             if name.startswith("resnet/")}
 
 
-def write(out):
+def write(out, config, result):
+    """Keep `result` (train(config)'s, with a checkpoint) as this cell's evidence in `out`."""
     import compat
     from compat import keras as ck
     from resnet_core import checkpoint
     from resnet_core import keras_model as km
     from resnet_core.data import load_digits_split
-    from resnet_core.train import config_from, train
 
+    got = (config.model, config.dataset, config.api, config.bn, config.data_format)
+    if got != (MODEL, "digits") + BUILT_AS or not result.get("checkpoint"):
+        raise ValueError("the evidence is a checkpoint of %s on digits as Checkpoints builds it (%s), not %s" % (
+            MODEL, "/".join(BUILT_AS), "/".join(got)))
     arch, model_fn = _arch_and_model_fn()
-    result = train(config_from(dataset="digits", model=MODEL, steps=STEPS, seed=SEED, batch_size=BATCH, threads=1,
-                               evaluate=False, checkpoint_dir=os.path.join(out, "ckpt")))
+    prefix = result["checkpoint"]
+    os.makedirs(os.path.join(out, "ckpt"))
+    for name in os.listdir(os.path.dirname(prefix)):
+        if name.startswith(os.path.basename(prefix) + "."):
+            shutil.copy2(os.path.join(os.path.dirname(prefix), name), os.path.join(out, "ckpt", name))
+    kept = os.path.join(out, "ckpt", os.path.basename(prefix))
     x = load_digits_split()[2][:INPUTS]
-    _, logits = checkpoint.evaluate(result["checkpoint"], model_fn, x, np.zeros(len(x), np.int64), threads=1)
+    _, logits = checkpoint.evaluate(kept, model_fn, x, np.zeros(len(x), np.int64), threads=1)
     np.save(os.path.join(out, "inputs.npy"), x)
     np.save(os.path.join(out, "logits.npy"), logits)
-    values = _model_values(result["checkpoint"])
+    values = _model_values(kept)
     h5 = {}
     for flavour in ck.available_flavours():
         with km.keras_session(flavour, threads=1) as sess:
@@ -67,8 +74,8 @@ def write(out):
             model.save(os.path.join(out, flavour + ".h5"))
             np.save(os.path.join(out, flavour + "_logits.npy"), model.predict(x))
         h5[flavour] = {"file": flavour + ".h5", "logits": flavour + "_logits.npy"}
-    manifest = {"model": MODEL, "steps": STEPS, "seed": SEED, "batch_size": BATCH, "versions": compat.describe(),
-                "checkpoint": os.path.relpath(result["checkpoint"], out), "inputs": "inputs.npy",
+    manifest = {"model": MODEL, "steps": config.steps, "seed": config.seed, "batch_size": config.batch_size,
+                "versions": compat.describe(), "checkpoint": os.path.relpath(kept, out), "inputs": "inputs.npy",
                 "logits": "logits.npy", "losses": result["losses"], "h5": h5}
     with open(os.path.join(out, MANIFEST), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)

@@ -112,3 +112,14 @@ def digits():
     from resnet_core.data import load_digits_split
 
     return load_digits_split()
+
+
+@pytest.fixture(scope="session")
+def cli_digits(tmp_path_factory):
+    """(config, result) of one `python -m resnet_core.train --dataset digits` with the CLI's defaults, trained once
+    per suite: test_digits.py checks what it learned, and the between-cells writer keeps its checkpoint as this
+    cell's evidence. Each trained its own model before (the CLI's 14 s and the writer's 50 steps, in every cell)."""
+    from resnet_core.train import config_from, train
+
+    config = config_from(dataset="digits", checkpoint_dir=str(tmp_path_factory.mktemp("cli_digits")))
+    return config, train(config)

@@ -1,10 +1,11 @@
 """Checkpoints, Keras h5 files, logits and the loss curve between cells, through tfpin's API (any project's).
 
-The writer runs in every cell's suite and keeps resnet_core/artifacts.py's evidence as this cell's
-artifact `resnet20`; tfpin then runs the readers in every passed cell once per writing cell (ids end in
-`from:<cell>`), so the report gets the grid of every (writer, reader) pair, what each recorded (the
-largest logit difference against the writer's own, the logits for the drift between reading cells) and
-the writers' loss curves. A pair that does not restore fails its test: a finding, not a failed run.
+The writer runs in every cell's suite and keeps resnet_core/artifacts.py's evidence as this cell's artifact
+`resnet20`: the checkpoint of the CLI's digits run that the suite trained anyway (conftest.py's cli_digits),
+its losses and its h5 files; tfpin then runs the readers in every passed cell once per writing cell (ids end
+in `from:<cell>`), so the report gets the grid of every (writer, reader) pair, what each recorded (the largest
+logit difference against the writer's own, the logits for the drift between reading cells) and the writers'
+loss curves. A pair that does not restore fails its test: a finding, not a failed run.
 Run by hand, without tfpin's in-cell plugin, this module is skipped.
 """
 import pytest
@@ -18,12 +19,13 @@ ARTIFACT = "resnet20"
 FLAVOURS = ("keras", "tf.keras")  # what a writer may have saved; a reading cell loads with the ones it has
 
 
-def test_training_evidence_is_kept_for_the_other_cells(tfpin_artifact):
+def test_training_evidence_is_kept_for_the_other_cells(tfpin_artifact, cli_digits):
+    config, result = cli_digits  # conftest.py: the CLI's digits run, which test_digits.py checks learned
     directory = tfpin_artifact(ARTIFACT)
-    manifest = artifacts.write(directory)
+    manifest = artifacts.write(directory, config, result)
     tfpin_artifact.meta(ARTIFACT, series={"loss": manifest["losses"]}, h5=sorted(manifest["h5"]),
                         versions=manifest["versions"])
-    assert manifest["h5"] and len(manifest["losses"]) == artifacts.STEPS
+    assert manifest["h5"] and len(manifest["losses"]) == config.steps
 
 
 @pytest.fixture(scope="module")

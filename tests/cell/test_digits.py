@@ -3,13 +3,14 @@ other option (one tower, the dataset's default steps from train.DATASET_DEFAULTS
 decay, clipping, EMA evaluated from a checkpoint in a fresh graph) must learn sklearn's digits, in every
 cell.  Both numbers the JSON reports are checked against the checkpoint itself, read back by name:
 test_accuracy with the EMA shadows in place of the weights, test_accuracy_raw with the raw weights.
-(The 2-worker run of the same defaults is tests/cell/test_cluster.py.)"""
+(The 2-worker run of the same defaults is tests/cell/test_cluster.py.)  The run is conftest.py's cli_digits,
+trained once per suite: the between-cells writer keeps the same checkpoint as this cell's evidence."""
 import numpy as np
 import pytest
 from stack_helpers import logits_with_values
 
 from compat import tf1
-from resnet_core.train import DATASET_DEFAULTS, config_from, train
+from resnet_core.train import DATASET_DEFAULTS, config_from
 
 MIN_TEST_ACCURACY = 0.95
 MIN_RAW_ACCURACY = 0.9
@@ -29,10 +30,10 @@ def checkpoint_accuracy(path, x, y, ema, model):
 
 
 @pytest.mark.slow
-def test_cli_defaults_learn_digits(tmp_path, digits):
-    config = config_from(dataset="digits", checkpoint_dir=str(tmp_path))
+def test_cli_defaults_learn_digits(cli_digits, digits):
+    config, result = cli_digits  # conftest.py: trained once, its checkpoint is also the between-cells evidence
+    assert config == config_from(dataset="digits", checkpoint_dir=config.checkpoint_dir)  # the CLI's defaults
     assert config.steps == DATASET_DEFAULTS["digits"]["steps"] and config.towers == 1 and config.api == "graph"
-    result = train(config)
     assert result["finite"]
     assert result["losses"][-1] < result["losses"][0] / 4
     assert result["eval_weights"] == "ema"
