@@ -76,11 +76,24 @@ def default_output(project) -> Path:
     return (git_root(project.root) or Path(project.root).resolve()) / ".github" / "workflows" / "tfpin.yml"
 
 
+# What a path may hold to be written into a CI file: GitHub evaluates `${{ }}` in a `run:` line before any shell
+# quoting applies, and GitLab expands `$VAR` in `artifacts:paths`; a name outside this set is refused, not escaped.
+SAFE_PATH_RE = re.compile(r"^[A-Za-z0-9._/+@=, -]+\Z")
+
+
+def safe_path(what: str, value: str) -> str:
+    if not SAFE_PATH_RE.match(value):
+        raise ValueError("%s %r cannot be written into a CI file: CI systems evaluate `$`, `${{ }}`, quotes and `;` "
+                         "in it before the shell sees it; rename it to letters, digits and . _ / + @ = , - or space"
+                         % (what, value))
+    return value
+
+
 def project_dir(project) -> str:
     """The project root relative to the repository root ("." when they coincide or no git is found)."""
     root = Path(project.root).resolve()
     top = git_root(root) or root
-    return root.relative_to(top).as_posix() or "."
+    return safe_path("the project directory", root.relative_to(top).as_posix() or ".")
 
 
 def matrix_argument(project, matrix) -> str:
@@ -97,7 +110,7 @@ def matrix_argument(project, matrix) -> str:
     if top != path and top not in path.parents:
         raise ValueError("matrix file %s is outside the repository %s, so CI cannot read it; move it into "
                          "the repository" % (path, top))
-    relative = Path(os.path.relpath(path, root)).as_posix()
+    relative = safe_path("the matrix file", Path(os.path.relpath(path, root)).as_posix())
     # tfpin reads a name as a path only with a slash or a .toml suffix (as the project config does).
     return relative if "/" in relative or relative.endswith(".toml") else "./" + relative
 
@@ -131,8 +144,9 @@ def _with_release(lines: list[str]) -> list[str]:
 
 
 def check_requirement(tfpin_requirement: str) -> None:
-    if not tfpin_requirement.strip() or "\n" in tfpin_requirement:
-        raise ValueError("tfpin requirement %r must be one non-empty line, e.g. \"tfpin==0.2.0\" or a VCS URL"
+    if not tfpin_requirement.strip() or re.search(r"[\x00-\x1f\x7f]|\$\{\{", tfpin_requirement):
+        raise ValueError("tfpin requirement %r must be one non-empty line without `${{` (GitHub would evaluate it), "
+                         "e.g. \"tfpin==0.2.0\" or a VCS URL"
                          % tfpin_requirement)
 
 

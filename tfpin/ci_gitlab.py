@@ -9,6 +9,7 @@ cannot exist and passes its job); the report job fails when any cell failed or l
 """
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from .ci_github import (
@@ -44,7 +45,7 @@ def pipeline(project, matrix, cells, tfpin_requirement: str) -> dict:
     where = project_dir(project)
     prefix = "" if where == "." else where + "/"
     m_arg = matrix_argument(project, matrix)
-    enter = [] if where == "." else ["cd %s" % where]
+    enter = [] if where == "." else ["cd %s" % shlex.quote(where)]
     doc = {
         # TFPIN_PYTHON: what runs tfpin itself (uv finds or installs it); the cells use the images' Pythons.
         "variables": {"TFPIN_REQUIREMENT": tfpin_requirement, "UV_VERSION": UV_VERSION, "TFPIN_PYTHON": TFPIN_PYTHON},

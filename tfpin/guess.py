@@ -12,7 +12,7 @@ import configparser
 import fnmatch
 from pathlib import Path
 
-from .project import tomllib
+from .tomlfile import tomllib
 
 TEST_DIRS = ("tests", "test", "testing")
 PYTHON_FILES = ("test_*.py", "*_test.py")

@@ -15,8 +15,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
+from . import tomlfile
 from .cells import Cell, Constraint, Leave, cell_id
-from .project import tomllib
 
 # The built-in matrices are data at the repository's top level (matrices/); the wheel ships that very
 # directory inside the package (hatch force-include), so an installed tfpin finds it beside this file.
@@ -34,9 +34,12 @@ CONSTRAINT_KEYS = {"pin", "reason", "when", "origin", "leaves"}
 # pin does), why tfpin does not, and which of the pin's cells it concerns. Documentation, never installed.
 LEAVE_KEYS = {"failure", "opt_in", "why_not", "when"}
 ORIGINS = ("person", "discovered")
-VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?$")
-PYTHON_RE = re.compile(r"^3\.\d+$")
-LABEL_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$")  # "tf", "intel-tf": words joined by hyphens
+# \Z, not $: "$" also matches before a final newline, and "1.15.5\n" made a cell id with a newline in it.
+VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?\Z")
+PYTHON_RE = re.compile(r"^3\.\d+\Z")
+LABEL_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*\Z")  # "tf", "intel-tf": words joined by hyphens
+PACKAGE_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?\Z")  # a PEP 508 project name
+BUILT_IN_RE = re.compile(r"^[a-z0-9_-]+\Z")
 
 
 class MatrixError(ValueError):
@@ -79,10 +82,11 @@ def available_matrices() -> list[str]:
     return sorted(p.stem for p in MATRICES_DIR.glob("*.toml"))
 
 
-def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
+def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> Matrix:
     """project: a tfpin.project.Project whose constraints and install lines every cell gets."""
     path = resolve_path(name_or_path)
-    if not path.is_file():
+    if not _is_file(path) or not (name_or_path.endswith(".toml") or "/" in name_or_path
+                                  or BUILT_IN_RE.match(name_or_path)):
         raise MatrixError(
             "matrix %r not found (looked for %s); available: %s"
             % (name_or_path, path, ", ".join(available_matrices()))
@@ -91,8 +95,17 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
     cells_raw = data.get("cells", [])
     inherited: list[Cell] = []
     constraints_path = path
+    description = data.get("description", "")
+    if not isinstance(description, str) or "\x00" in description:
+        raise MatrixError("%s: key 'description' = %r must be a string: one line on what the matrix is for"
+                          % (path, description))
     if "extends" in data:
-        base = load(_base_name(path, data["extends"]))
+        chain = _extended_by + (path.resolve(),)
+        base_path = _base_name(path, data["extends"])
+        if Path(base_path).resolve() in chain:
+            raise MatrixError("%s: key 'extends' makes a cycle: %s" % (
+                path, " -> ".join(str(p) for p in chain + (Path(base_path).resolve(),))))
+        base = load(base_path, _extended_by=chain)
         constraints_path = base.constraints_path
         for key in ("packages", "pythons", "constraints"):
             if key in data:
@@ -113,6 +126,10 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
         install = tuple(project.install)
     if not isinstance(cells_raw, list) or not (cells_raw or inherited):
         raise MatrixError("%s: key 'cells' must be a non-empty array of tables ([[cells]])" % path)
+    for index, entry in enumerate(cells_raw):
+        if not isinstance(entry, dict):
+            raise MatrixError("%s: [[cells]] #%d must be a table (python = \"3.7\", tensorflow = \"1.15.5\", ...), "
+                              "got %r" % (path, index + 1, entry))
     cells: list[Cell] = []
     seen: dict[str, str] = {}
     entries = [(None, _entry_of(c)) for c in inherited] + list(enumerate(cells_raw))
@@ -130,7 +147,7 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None) -> Matrix:
     if purpose not in PURPOSES:
         raise MatrixError("%s: key 'purpose' = %r; allowed: %s (migration: the report leads with what failed, what "
                           "skipped and why, per cell)" % (path, purpose, ", ".join(PURPOSES)))
-    return Matrix(path.stem, path, data.get("description", ""), cells, shared, constraints_path, purpose)
+    return Matrix(path.stem, path, description, cells, shared, constraints_path, purpose)
 
 
 def _base_name(path: Path, extends) -> str:
@@ -138,12 +155,19 @@ def _base_name(path: Path, extends) -> str:
         raise MatrixError("%s: key 'extends' must name a built-in matrix (%s) or a .toml path"
                           % (path, ", ".join(available_matrices())))
     base = resolve_path(extends, path.parent)
-    if not base.is_file():
+    if not _is_file(base) or not (extends.endswith(".toml") or "/" in extends or BUILT_IN_RE.match(extends)):
         raise MatrixError("%s: key 'extends' names %s, which does not exist; built-in matrices: %s"
                           % (path, base, ", ".join(available_matrices())))
     if base.resolve() == path.resolve():
         raise MatrixError("%s: key 'extends' names the file itself" % path)
     return str(base)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with NUL in it: not a file either
+        return False
 
 
 def _without(path: Path, base: Matrix, remove) -> list[Cell]:
@@ -164,9 +188,9 @@ def _entry_of(cell: Cell) -> dict:
 
 def _read(path: Path) -> dict:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise MatrixError("%s: not valid TOML: %s" % (path, exc)) from None
+        data = tomlfile.read(path)
+    except tomlfile.Unreadable as exc:
+        raise MatrixError(str(exc)) from None
     _no_unknown(path, "top level", data, TOP_KEYS)
     return data
 
@@ -183,15 +207,19 @@ def _no_unknown(path, where, table, allowed):
 
 
 def _packages(path, raw) -> dict:
+    _no_unknown(path, "key 'packages'", raw, set(raw) if isinstance(raw, dict) else ())
     for name, spec in raw.items():
         where = "[packages.%s]" % name
+        if not PACKAGE_RE.match(name):
+            raise MatrixError("%s: %r is not a package name (letters, digits, '.', '_', '-': a PEP 508 name)"
+                              % (path, name))
         _no_unknown(path, where, spec, PACKAGE_KEYS)
         if not isinstance(spec.get("label"), str) or not LABEL_RE.match(spec["label"]):
             raise MatrixError("%s: %s key 'label' must be lowercase letters/digits, words joined by hyphens, "
                               "e.g. \"tf\" or \"intel-tf\"" % (path, where))
-        if spec.get("id_parts") not in (1, 2, 3):
+        if isinstance(spec.get("id_parts"), bool) or spec.get("id_parts") not in (1, 2, 3):
             raise MatrixError("%s: %s key 'id_parts' must be 1, 2 or 3" % (path, where))
-        if "pins_as" in spec and spec["pins_as"] not in set(raw) - {name}:
+        if "pins_as" in spec and (not isinstance(spec["pins_as"], str) or spec["pins_as"] not in set(raw) - {name}):
             raise MatrixError("%s: %s key 'pins_as' = %r must name another package of the catalogue (%s): the "
                               "package whose constraint conditions (`when`) this one answers too, e.g. "
                               "tensorflow-gpu pins_as = \"tensorflow\"" % (path, where, spec["pins_as"],
@@ -200,14 +228,29 @@ def _packages(path, raw) -> dict:
 
 
 def _pythons(path, raw) -> dict:
+    _no_unknown(path, "key 'pythons'", raw, set(raw) if isinstance(raw, dict) else ())
     for version, spec in raw.items():
         where = '[pythons."%s"]' % version
         if not PYTHON_RE.match(version):
             raise MatrixError("%s: %s is not a Python version like \"3.7\"" % (path, where))
         _no_unknown(path, where, spec, PYTHON_KEYS)
-        if not isinstance(spec.get("tools", []), list):
-            raise MatrixError("%s: %s key 'tools' must be a list of requirement strings" % (path, where))
+        tools = spec.get("tools", [])
+        if not isinstance(tools, list) or not all(isinstance(t, str) and _requirement(t) for t in tools):
+            raise MatrixError("%s: %s key 'tools' = %r must be a list of requirement strings like \"pytest==6.2.5\""
+                              % (path, where, tools))
+        pip = spec.get("pip", "")
+        if not (isinstance(pip, str) and (pip == "" or _requirement(pip) and Requirement(pip).name == "pip")):
+            raise MatrixError("%s: %s key 'pip' = %r must be a requirement on pip, like \"pip==21.3.1\""
+                              % (path, where, pip))
     return raw
+
+
+def _requirement(line: str) -> bool:
+    try:
+        Requirement(line)
+    except InvalidRequirement:
+        return False
+    return "\n" not in line and "\x00" not in line
 
 
 def _constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
@@ -312,7 +355,7 @@ def _expand(path, index, entry, packages, pythons, constraints, install=()):
         values = entry[key] if isinstance(entry[key], list) else [entry[key]]
         for v in values:
             if key == "python":
-                if v not in pythons:
+                if not isinstance(v, str) or v not in pythons:
                     raise MatrixError(
                         "%s: %s key 'python' = %r is not supported; allowed: %s (declare it under [pythons])"
                         % (path, where, v, ", ".join(pythons))

@@ -14,12 +14,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from . import environ, local
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python < 3.11
-    import tomli as tomllib
+from . import environ, local, tomlfile
 
 CONFIG_FILE = "tfpin.toml"
 KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "pass_env", "timeout", "sources", "bench",
@@ -28,8 +23,10 @@ KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "pass_env", 
 RETIRED = {"cross": "cross-cell checks are now the project's own tests: a test writes an artifact with the "
                     "tfpin_artifact fixture and one marked @pytest.mark.tfpin_reads(name) reads it with tfpin_source "
                     "(README, \"Between cells\"); delete the key"}
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-PASS_ENV_RE = re.compile(r"^[A-Za-z0-9_*?\[\]!]+$")  # a variable name, or an fnmatch glob of names
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would also match before a final newline
+PASS_ENV_RE = re.compile(r"^[A-Za-z0-9_*?\[\]!]+\Z")  # a variable name, or an fnmatch glob of names
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # no newline, tab or NUL in a path, an argument or a value
+ENV_OWN = tuple(name for name in environ.OWN if name != "PYTHONPATH")  # [env] may put PYTHONPATH in front of tfpin's
 REQUIREMENT_FILE_FLAGS = ("-r", "-c", "--requirement", "--constraint")
 DEFAULT_TIMEOUT = 900  # seconds one test may run before it counts as hung
 
@@ -93,9 +90,22 @@ def find_config(start: Path) -> Path | None:
         if candidate.is_file():
             return candidate
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and re.search(r"^\[tool\.tfpin\]", pyproject.read_text(encoding="utf-8"), re.M):
+        if pyproject.is_file() and _has_tfpin_table(pyproject):
             return pyproject
     return None
+
+
+def _has_tfpin_table(pyproject: Path) -> bool:
+    """Whether the TOML parser finds tool.tfpin, in any spelling TOML allows ([tool.tfpin], [ tool.tfpin ],
+    tool = { tfpin = ... }, ...). A pyproject.toml that does not parse but mentions tfpin is an error, not a miss."""
+    try:
+        data = tomlfile.read(pyproject)
+    except tomlfile.Unreadable as exc:
+        if b"tfpin" in pyproject.read_bytes():
+            raise ProjectError(str(exc)) from None
+        return False
+    tool = data.get("tool")
+    return isinstance(tool, dict) and "tfpin" in tool
 
 
 def load(start: Path | None = None) -> Project:
@@ -111,9 +121,9 @@ def load(start: Path | None = None) -> Project:
 def load_file(path: Path) -> Project:
     path = Path(path).resolve()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ProjectError("%s: not valid TOML: %s" % (path, exc)) from None
+        data = tomlfile.read(path)
+    except tomlfile.Unreadable as exc:
+        raise ProjectError(str(exc)) from None
     where = "top level"
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("tfpin")
@@ -150,10 +160,7 @@ def load_file(path: Path) -> Project:
     if smoke is not None and (not isinstance(smoke, list) or not smoke or not all(isinstance(t, str) for t in smoke)):
         raise bad("smoke", "must be a non-empty list of pytest arguments: a cheap subset of `test` for pin discovery")
     for key, args in (("test", test), ("smoke", smoke or [])):
-        for arg in args:
-            target = arg.split("::")[0]
-            if not arg.startswith("-") and not (root / target).exists():
-                raise bad(key, "names %s, which does not exist under %s" % (target, root))
+        _check_arguments(path, root, key, args)
     install = data.get("install", [])
     if not isinstance(install, list) or not all(isinstance(x, str) for x in install):
         raise bad("install", "must be a list of requirement lines, e.g. [\".\"] or [\"-r requirements.txt\"]")
@@ -166,8 +173,12 @@ def load_file(path: Path) -> Project:
     if not isinstance(env, dict):
         raise bad("env", "must be a table of NAME = \"value\" strings")
     for name, value in env.items():
-        if not ENV_NAME_RE.match(name) or not isinstance(value, str):
-            raise ProjectError("%s: key 'env.%s' must be a variable name with a string value" % (path, name))
+        if not ENV_NAME_RE.match(name) or not isinstance(value, str) or "\x00" in value:
+            raise ProjectError("%s: key 'env.%s' must be a variable name with a string value (no NUL)" % (path, name))
+        if name in ENV_OWN or name.startswith(environ.OWN_PREFIXES):
+            raise ProjectError("%s: key 'env.%s': tfpin sets %s itself in every cell (its plugins and the cell's env "
+                               "depend on it); PYTHONPATH is the one such variable [env] may give, and it goes in "
+                               "front of tfpin's" % (path, name, name))
     pass_env = _pass_env(path, data)
     timeout = data.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
@@ -180,14 +191,18 @@ def load_file(path: Path) -> Project:
                                  "suite imports and runs, e.g. [\"src\", \"tests\"]); leave it out to use every "
                                  "git-tracked file")
         for entry in sources:
-            if not any(c in entry for c in "*?[") and not (root / entry).exists():
+            where = _under(root, entry)
+            if where is None:
+                raise bad("sources", "names %r, which is not a path under the project root %s (relative, no '..' "
+                                     "out of it, no control characters)" % (entry, root))
+            if not any(c in entry for c in "*?[") and not _exists(where):
                 raise bad("sources", "names %s, which does not exist under %s" % (entry, root))
     bench = data.get("bench")
     if bench is not None and not _arguments(bench):
         raise bad("bench", "must be a non-empty list of arguments to the cell's Python that print one JSON object of "
                            "figures, e.g. [\"-m\", \"mypkg.bench\", \"--json\"]")
     cores = data.get("cores", 1)
-    if isinstance(cores, bool) or not isinstance(cores, (int, float)) or not 0.25 <= cores <= 64:
+    if isinstance(cores, bool) or not isinstance(cores, (int, float)) or not 0.25 <= cores <= 64:  # NaN fails too
         raise ProjectError("%s: key 'cores' = %r must be a number from 0.25 to 64: how many cores one cell's suite "
                            "needs at least (tfpin schedules each cell's tests by it or by what it measured, the larger)"
                            % (path, cores))
@@ -212,18 +227,62 @@ def _pass_env(path: Path, data: dict) -> list[str]:
 
 
 def _arguments(value) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(a, str) and a for a in value)
+    return isinstance(value, list) and bool(value) and all(isinstance(a, str) and a and not CONTROL_RE.search(a)
+                                                           for a in value)
+
+
+def _check_arguments(path: Path, root: Path, key: str, args: list) -> None:
+    """Each argument that is a test path must exist under the root; an option's own value (`-m "not slow"`, the
+    argument after an option given without `=`) is pytest's to judge, not a path."""
+    after_option = False
+    for arg in args:
+        if CONTROL_RE.search(arg):
+            raise ProjectError("%s: key %r argument %r holds a control character (newline, tab, NUL)"
+                               % (path, key, arg))
+        if arg.startswith("-"):
+            after_option = "=" not in arg and len(arg) > 1
+            continue
+        if after_option:
+            after_option = False
+            continue
+        target = arg.split("::")[0]
+        where = _under(root, target, inside=False)
+        if where is None or not _exists(where):
+            raise ProjectError("%s: key %r = %r names %s, which does not exist under %s (a test path relative to the "
+                               "project root, or an option's value right after the option)"
+                               % (path, key, args, target, root))
+
+
+def _under(root: Path, entry: str, inside: bool = True) -> Path | None:
+    """The path `entry` names relative to the root; None when it is absolute, holds a control character, or (inside)
+    leaves the root."""
+    if not entry or CONTROL_RE.search(entry) or os.path.isabs(entry):
+        return None
+    joined = Path(os.path.normpath(root / entry))
+    if inside and not (joined == root or root in joined.parents):
+        return None
+    return joined
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the file system
+        return False
 
 
 def _check_install_line(path: Path, root: Path, line: str) -> None:
     stripped = line.strip()
     if stripped in (".", "-e .", "-e."):
         return
+    if CONTROL_RE.search(line):
+        raise ProjectError("%s: key 'install' line %r holds a control character (newline, tab, NUL)" % (path, line))
     parts = stripped.split()
     if parts and parts[0] in REQUIREMENT_FILE_FLAGS:
-        if len(parts) != 2 or not (root / parts[1]).is_file():
-            raise ProjectError("%s: key 'install' line %r names a file that does not exist under %s"
-                               % (path, line, root))
+        named = _under(root, parts[1], inside=False) if len(parts) == 2 else None
+        if named is None or not named.is_file():
+            raise ProjectError("%s: key 'install' line %r must name a requirements file by a path relative to the "
+                               "project root %s, and that file must exist" % (path, line, root))
         return
     if parts and parts[0] == "-e" and len(parts) == 2 and local.directory(parts[1], root) is not None:
         return

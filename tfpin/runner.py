@@ -159,7 +159,10 @@ def cell_environ(cell: Cell, ctx: Context) -> dict:
     env["TFPIN_LOADED"] = str(transient_path(ctx, "loaded", cell))  # what pytest read: the verdict cache's key
     if ctx.log_level is not None:
         env["TF_CPP_MIN_LOG_LEVEL"] = str(ctx.log_level)
-    env.update(ctx.project.env)
+    env.update({k: v for k, v in ctx.project.env.items() if k != "PYTHONPATH"})
+    if ctx.project.env.get("PYTHONPATH"):  # in front of the root and tfpin's plugins, relative to the root
+        own = [str(ctx.project.root / p) for p in ctx.project.env["PYTHONPATH"].split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join(own + [env["PYTHONPATH"]])
     return env
 
 

@@ -15,7 +15,7 @@ from conftest import ROOT
 from tfpin import ci_github, yamltext
 from tfpin import matrix as matrices
 from tfpin import project as projects
-from tfpin.project import tomllib
+from tfpin.tomlfile import tomllib
 
 REQUIREMENT = "tfpin==0.2.0"
 EVIDENCE = ("cells/%s.json", "junit/%s.xml", "locks/%s.txt", "logs/%s.log", "artifacts/%s")  # artifacts: a directory
@@ -182,6 +182,27 @@ def test_refuses_what_ci_could_not_run(tmp_path):
     stranger = [c for c in other.cells if c.id not in {x.id for x in m.cells}][:1]
     with pytest.raises(ValueError, match="not in matrix 'table'"):
         ci_github.render(project, m, stranger, REQUIREMENT)
+
+
+@pytest.mark.parametrize("system", ["github", "gitlab"])
+@pytest.mark.parametrize("directory,matrix_file", [
+    ("sub;touch PWNED", "m.toml"), ("app", "m$(touch PWNED).toml"), ("app", "${{ github.event.issue.title }}.toml"),
+    ("$CI_JOB_TOKEN", "m.toml"), ("app", "it's.toml"),
+])
+def test_a_name_ci_would_evaluate_is_refused_not_written(tmp_path, system, directory, matrix_file):
+    """The audit's injections: a project directory or matrix file whose name a shell, GitHub's `${{ }}` or GitLab's
+    `$VAR` expansion would run. `tfpin ci` exits 2 naming it, and writes nothing."""
+    (tmp_path / ".git").mkdir()
+    root = tmp_path / directory
+    (root / "tests").mkdir(parents=True)
+    (root / "tfpin.toml").write_text('matrix = %s\ntest = ["tests"]\n' % json.dumps(matrix_file))
+    (root / matrix_file).write_text('extends = "table"\n')
+    out = tmp_path / "ci.yml"
+    run = subprocess.run([sys.executable, "-m", "tfpin", "ci", system, "--tfpin", "tfpin==0", "--output", str(out)],
+                         cwd=root, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.startswith("tfpin: error: the ") and "cannot be written into a CI file" in run.stderr
+    assert not out.exists() and not list(tmp_path.rglob("PWNED"))
 
 
 @pytest.mark.parametrize("value", [

@@ -93,6 +93,23 @@ BAD = [
     ("not toml", "cells = [", ["not valid TOML"]),
     ("pins_as an unknown package", GOOD.replace('id_parts = 2', 'id_parts = 2\npins_as = "tf"'),
      ["[packages.tensorflow] key 'pins_as' = 'tf'", "another package of the catalogue (tensorflow)"]),
+    # What an audit of bad inputs found crashing later, with a traceback, or making a cell id with a newline:
+    ("version with a newline", GOOD.replace('"1.15.5"', '"1.15.5\\n"'),
+     ["key 'tensorflow' = '1.15.5\\n' is not an exact release"]),
+    ("packages a list", "packages = []\n" + GOOD.split("[packages.tensorflow]")[0] + '[pythons."3.6"]\n',
+     ["key 'packages' must be a table, got []"]),
+    ("pythons a string", 'pythons = "3.7"\n' + GOOD.split('[pythons."3.6"]')[0], ["key 'pythons' must be a table"]),
+    ("cells of numbers", "cells = [1]\n" + GOOD.replace('[[cells]]\npython = "3.6"\ntensorflow = "1.15.5"\n', ""),
+     ["[[cells]] #1 must be a table", "got 1"]),
+    ("python a table", GOOD.replace('python = "3.6"', 'python = { v = "3.6" }'), ["key 'python' = {'v': '3.6'}"]),
+    ("tools not requirements", GOOD.replace("tools = []", "tools = [1]"),
+     ["[pythons.\"3.6\"] key 'tools' = [1] must be a list of requirement strings"]),
+    ("pip not on pip", GOOD.replace("tools = []", 'pip = "numpy<2"'),
+     ["key 'pip' = 'numpy<2' must be a requirement on pip"]),
+    ("description not a string", GOOD.replace('description = "t"', "description = 5"),
+     ["key 'description' = 5 must be a string"]),
+    ("package name a command", GOOD.replace("[packages.tensorflow]", '[packages."$(touch X)"]'),
+     ["'$(touch X)' is not a package name"]),
 ]
 
 
@@ -180,6 +197,14 @@ def test_invalid_leaves_are_refused_with_file_entry_and_key(tmp_path, text, frag
     assert str(path) in message and "[[constraints]] #2" in message, message
     for fragment in fragments:
         assert fragment in message, message
+
+
+def test_an_extends_cycle_is_refused_naming_it(tmp_path):
+    a = write(tmp_path, 'extends = "b.toml"\n', name="a.toml")
+    write(tmp_path, 'extends = "a.toml"\n', name="b.toml")
+    with pytest.raises(MatrixError) as info:
+        matrices.load(str(a))
+    assert "key 'extends' makes a cycle: %s -> %s -> %s" % (a, tmp_path / "b.toml", a) in str(info.value)
 
 
 def test_extends_may_not_redefine_inherited_keys(tmp_path):

@@ -1,4 +1,5 @@
 """Project configuration (tfpin.toml / [tool.tfpin]): found from any subdirectory, every mistake refused precisely."""
+import os
 import textwrap
 
 import pytest
@@ -14,7 +15,10 @@ def make(tmp_path, text, name="tfpin.toml"):
     (tmp_path / "tests").mkdir(exist_ok=True)
     (tmp_path / "tests" / "test_model.py").write_text("def test_x():\n    assert True\n")
     (tmp_path / "requirements-test.txt").write_text("pyyaml<6\n")
-    (tmp_path / name).write_text(textwrap.dedent(text))
+    if isinstance(text, bytes):  # as a person's editor saved it, e.g. Latin-1
+        (tmp_path / name).write_bytes(text)
+    else:
+        (tmp_path / name).write_text(textwrap.dedent(text))
     return tmp_path / name
 
 
@@ -82,7 +86,20 @@ BAD = [
     ("install bad line", 'test = ["tests"]\ninstall = ["pyyaml<<6"]\n',
      ["key 'install' line 'pyyaml<<6' is not a requirement"]),
     ("install missing file", 'test = ["tests"]\ninstall = ["-r nope.txt"]\n',
-     ["line '-r nope.txt' names a file that does not exist"]),
+     ["line '-r nope.txt' must name a requirements file", "that file must exist"]),
+    ("install absolute -r", 'test = ["tests"]\ninstall = ["-r /etc/hostname"]\n',
+     ["line '-r /etc/hostname' must name a requirements file by a path relative to the project root"]),
+    ("install line with a newline", 'test = ["tests"]\ninstall = ["six==1.16.0\\n"]\n',
+     ["key 'install' line 'six==1.16.0\\n' holds a control character"]),
+    ("sources absolute", 'test = ["tests"]\nsources = ["/etc"]\n',
+     ["key 'sources' = ['/etc']", "not a path under the project root"]),
+    ("sources out of the root", 'test = ["tests"]\nsources = ["../x"]\n', ["names '../x', which is not a path under"]),
+    ("env NUL", 'test = ["tests"]\n[env]\nA = "x\\u0000y"\n', ["key 'env.A' must be a variable name with a string "
+                                                                  "value (no NUL)"]),
+    ("env a variable tfpin sets", 'test = ["tests"]\n[env]\nTFPIN_CELL = "x"\n',
+     ["key 'env.TFPIN_CELL': tfpin sets TFPIN_CELL itself", "PYTHONPATH is the one such variable"]),
+    ("test argument with a newline", 'test = ["tests\\n"]\n', ["key 'test' argument 'tests\\n' holds a control"]),
+    ("not UTF-8", b'test = ["t\xe9sts"]\n', ["not UTF-8 (byte 0xe9 on line 1)", "save it as UTF-8"]),
     ("env not a table", 'test = ["tests"]\nenv = "A=1"\n', ["key 'env' = 'A=1'", "table of NAME"]),
     ("env bad value", 'test = ["tests"]\n[env]\nA = 1\n', ["key 'env.A' must be a variable name with a string value"]),
     ("pass_env not names", 'test = ["tests"]\npass_env = ["APP MODE"]\n',
@@ -152,3 +169,37 @@ def test_bad_extends_and_remove(tmp_path, text, fragment):
     with pytest.raises(matrices.MatrixError) as info:
         matrices.load(str(tmp_path / "m.toml"))
     assert str(tmp_path / "m.toml") in str(info.value) and fragment in str(info.value)
+
+
+def test_an_option_and_its_value_are_not_test_paths(tmp_path):
+    make(tmp_path, 'test = ["tests", "-m", "not slow", "-k", "model or data", "-p", "no:randomly"]\n')
+    assert projects.load(tmp_path).test == ["tests", "-m", "not slow", "-k", "model or data", "-p", "no:randomly"]
+
+
+@pytest.mark.parametrize("spelling", [
+    '[tool.tfpin]\ntest = ["tests"]\n',
+    '[ tool.tfpin ]\ntest = ["tests"]\n',
+    '[tool]\ntfpin = { test = ["tests"] }\n',
+    'tool.tfpin.test = ["tests"]\n',
+    '[tool."tfpin"]\ntest = ["tests"]\n',
+], ids=["table", "spaced", "inline", "dotted", "quoted"])
+def test_tool_tfpin_is_found_in_any_spelling_toml_allows(tmp_path, spelling):
+    path = make(tmp_path, spelling + '[project]\nname = "x"\n', name="pyproject.toml")
+    project = projects.load(tmp_path / "tests")  # looked up from below, as from a shell in the tests directory
+    assert project.source == path and project.test == ["tests"]
+
+
+def test_env_pythonpath_goes_in_front_of_tfpins_own(tmp_path):
+    from tfpin.layout import Layout
+    from tfpin.runner import Context, cell_environ
+
+    (tmp_path / "src").mkdir()
+    make(tmp_path, 'test = ["tests"]\n[env]\nPYTHONPATH = "src"\nAPP = "1"\n')
+    project = projects.load(tmp_path)
+    layout = Layout.of(project.root, None, None)
+    cell = matrices.load("table", project).cells[-1]
+    env = cell_environ(cell, Context(project, layout.reports, layout.envs, None, None))
+    parts = env["PYTHONPATH"].split(os.pathsep)
+    assert parts[:2] == [str(tmp_path / "src"), str(tmp_path)] and parts[2].endswith("cellplugin")
+    assert env["APP"] == "1"
+
