@@ -17,7 +17,19 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from faultkit import FAULT_CELL, GOOD_CELL, MATRIX, harness_env, make_project, report, running, start, started, tfpin
+from faultkit import (
+    FAULT_CELL,
+    GOOD_CELL,
+    MATRIX,
+    harness_env,
+    make_project,
+    report,
+    running,
+    start,
+    started,
+    statuses,
+    tfpin,
+)
 
 
 @pytest.fixture(scope="module")
@@ -487,3 +499,30 @@ def test_a_built_in_table_cell_installs_tfpin_and_the_project_nothing_of_this_re
                  .read_text().splitlines() if "==" in line}
     assert {"tensorflow", "keras", "pytest", "pytest-timeout"} <= installed
     assert not installed & {"scikit-learn", "joblib", "threadpoolctl"}, installed  # scipy: keras 2.2 depends on it
+
+
+def test_env_pythonpath_for_a_src_layout_keeps_tfpins_plugins_working(tmp_path, envs):
+    """`[env] PYTHONPATH = "src"` used to replace the path tfpin's in-cell plugins are found on: the cell errored
+    with a reason that named none of it. Now it goes in front: the code imports from src/ and the suite's artifact
+    (the tfpin_artifact plugin) is written."""
+    project = tmp_path / "p"
+    write(project, {
+        "faults.toml": MATRIX,
+        "src/mylib/__init__.py": "def answer():\n    return 42\n",
+        "tests/test_lib.py": """
+            import os
+
+            from mylib import answer
+
+
+            def test_answer(tfpin_artifact):
+                with open(os.path.join(tfpin_artifact("kept"), "answer.txt"), "w") as f:
+                    f.write(str(answer()))
+                assert answer() == 42
+            """,
+        "tfpin.toml": 'matrix = "faults.toml"\ntest = ["tests"]\n[env]\nPYTHONPATH = "src"\n',
+    })
+    out = tfpin(project, "matrix", "--cells", FAULT_CELL, envs=envs)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert statuses(project, "matrix-faults-partial") == {FAULT_CELL: "passed"}
+    assert (project / "reports" / "artifacts" / FAULT_CELL / "kept" / "answer.txt").read_text() == "42"
