@@ -11,6 +11,7 @@ Reading /proc is Linux; elsewhere demand falls back to use.
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -144,6 +145,15 @@ def _stat(path: str):
     return text[text.rfind(")") + 2:].split()
 
 
+def usable(demand) -> float | None:
+    """A demand read back from a stored result, or None (unknown) when it is no positive finite number of cores: a
+    NaN weight never compares as fitting, and a stored NaN once made `tfpin matrix` wait for ever with nothing
+    running."""
+    if isinstance(demand, bool) or not isinstance(demand, (int, float)) or not math.isfinite(demand) or demand <= 0:
+        return None
+    return float(demand)
+
+
 class Demands:
     """The cores each cell's phases will be given: its own last run's demand, else the median of the cells
     measured so far in this run, else one core for set-up and the project's `cores` for tests (default one:
@@ -157,7 +167,7 @@ class Demands:
         self.lock = threading.Lock()
 
     def weight(self, cell_id: str, phase: str) -> float:
-        known = (self.previous.get(cell_id) or {}).get(phase)
+        known = usable((self.previous.get(cell_id) or {}).get(phase))
         if known is None:
             with self.lock:
                 seen = sorted(self.seen[phase])
@@ -167,6 +177,7 @@ class Demands:
         return min(max(known, 0.25), self.capacity)
 
     def learned(self, phase: str, demand: float | None) -> None:
-        if demand:
+        demand = usable(demand)
+        if demand is not None:
             with self.lock:
                 self.seen[phase].append(demand)

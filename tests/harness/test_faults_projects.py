@@ -526,3 +526,20 @@ def test_env_pythonpath_for_a_src_layout_keeps_tfpins_plugins_working(tmp_path, 
     assert out.returncode == 0, out.stdout + out.stderr
     assert statuses(project, "matrix-faults-partial") == {FAULT_CELL: "passed"}
     assert (project / "reports" / "artifacts" / FAULT_CELL / "kept" / "answer.txt").read_text() == "42"
+
+
+def test_a_nan_demand_in_a_stored_result_counts_as_unknown(tmp_path, envs):
+    """A stored result whose demands are NaN (a float, so it passes the type check) once made the next run wait for
+    ever for cores that never "fit", with no child running. It counts as unknown: one core per cell."""
+    # Four cells, so that later ones wait for cores the first ones give back (six 1.15.0 fails the suite's pin check).
+    project = make_project(tmp_path / "p", matrix=MATRIX.replace('six = "1.16.0"', 'six = ["1.15.0", "1.16.0"]'))
+    expected = {GOOD_CELL: "passed", FAULT_CELL: "passed", "py3.6-six1.15.0": "failed", "py3.7-six1.15.0": "failed"}
+    assert tfpin(project, "matrix", envs=envs).returncode == 1
+    assert statuses(project) == expected
+    for path in (project / "reports" / "cells").glob("*.json"):
+        data = json.loads(path.read_text())
+        data["durations"].update(setup_demand=1.0, tests_demand=float("nan"))  # two set-ups fit, the next must wait
+        path.write_text(json.dumps(data))  # NaN, as Python's json writes it
+    out = tfpin(project, "matrix", "--no-cache", envs=envs, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert statuses(project) == expected
