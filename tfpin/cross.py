@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import numbers
 import shutil
 from pathlib import Path
@@ -185,9 +186,38 @@ def summarize(written: dict, reads: dict) -> dict:
         readers.append({"reader": reader, "reads": mine[0]["reads"], "pairs": len(mine),
                         "passed": sum(p["outcome"] == "passed" for p in mine),
                         "not_written": sum(p["outcome"] == "skipped" for p in mine)})
+    all_curves = curves(written)
     return {"cells": ids, "writers": {cid: sorted(arts) for cid, arts in written.items()}, "errors": errors,
-            "readers": readers, "pairs": pairs, "drift": drift(pairs), "drift_threshold": DRIFT_AT,
-            "curves": curves(written), "series_drift": series_drift(curves(written))}
+            "readers": readers, "drift": drift(pairs), "pairs": json_safe(pairs), "drift_threshold": DRIFT_AT,
+            "series_drift": series_drift(all_curves), "diverged": diverged(all_curves), "curves": json_safe(all_curves)}
+
+
+def json_safe(value):
+    """The value with every NaN and infinity as null: matrix.json is strict JSON, and `diverged` and each drift's
+    `non_finite` already say where they were."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    return value
+
+
+def _first_non_finite(values: list) -> int | None:
+    """The 1-based step of the first NaN or infinity, or None."""
+    return next((i for i, v in enumerate(values, 1) if not math.isfinite(v)), None)
+
+
+def diverged(all_curves: dict) -> list[dict]:
+    """Each writer's series that turned NaN or infinite, and at which step: a finding, never a drift of 0."""
+    out = []
+    for series, per_cell in sorted(all_curves.items()):
+        for cid, values in per_cell.items():
+            step = _first_non_finite(values)
+            if step is not None:
+                out.append({"series": series, "cell": cid, "step": step, "value": repr(values[step - 1])})
+    return out
 
 
 def _numbers(value) -> list | None:
@@ -218,11 +248,17 @@ def drift(pairs) -> list[dict]:
             got = {(p["from"], p["to"]): _numbers(p["values"].get(key)) for p in mine}
             targets = sorted({to for _, to in got})
             for a, b in itertools.combinations(targets, 2):
-                diffs = [max(abs(x - y) for x, y in zip(got[w, a], got[w, b]))
-                         for w in sorted({w for w, _ in got})
-                         if got.get((w, a)) and got.get((w, b)) and len(got[w, a]) == len(got[w, b])]
-                out.append({"reader": reader, "key": key, "a": a, "b": b,
-                            "max_abs_diff": max(diffs) if diffs else None, "writers_compared": len(diffs)})
+                compared = [w for w in sorted({w for w, _ in got})
+                            if got.get((w, a)) and got.get((w, b)) and len(got[w, a]) == len(got[w, b])]
+                non_finite = sorted({"%s read in %s" % (w, to) for w in compared for to in (a, b)
+                                     if _first_non_finite(got[w, to]) is not None})
+                diffs = [max(abs(x - y) for x, y in zip(got[w, a], got[w, b])) for w in compared
+                         if _first_non_finite(got[w, a]) is None and _first_non_finite(got[w, b]) is None]
+                entry = {"reader": reader, "key": key, "a": a, "b": b, "max_abs_diff": max(diffs) if diffs else None,
+                         "writers_compared": len(diffs)}
+                if non_finite:  # NaN or infinity recorded: a finding, not a difference of any size
+                    entry["non_finite"] = non_finite
+                out.append(entry)
     return out
 
 
@@ -239,13 +275,21 @@ def curves(written: dict) -> dict:
 
 
 def series_drift(all_curves: dict) -> list[dict]:
+    """Per pair of writers: the largest difference over the steps where both are finite, and the first step where
+    they differ by more than DRIFT_AT or either is NaN or infinite (then `diverged` names which, from which step)."""
     out = []
     for series, per_cell in sorted(all_curves.items()):
         for a, b in itertools.combinations(list(per_cell), 2):  # in the report's cell order
-            gaps = [abs(x - y) for x, y in zip(per_cell[a], per_cell[b])]
-            over = [i for i, gap in enumerate(gaps, 1) if gap > DRIFT_AT]
-            out.append({"series": series, "a": a, "b": b, "max_abs_diff": max(gaps) if gaps else None,
-                        "first_step_over": over[0] if over else None})
+            pairs = list(zip(per_cell[a], per_cell[b]))
+            gaps = [abs(x - y) for x, y in pairs if math.isfinite(x) and math.isfinite(y)]
+            over = [i for i, (x, y) in enumerate(pairs, 1)
+                    if not (math.isfinite(x) and math.isfinite(y)) or abs(x - y) > DRIFT_AT]
+            entry = {"series": series, "a": a, "b": b, "max_abs_diff": max(gaps) if gaps else None,
+                     "first_step_over": over[0] if over else None}
+            gone = {cid: _first_non_finite(per_cell[cid]) for cid in (a, b)}
+            if any(step is not None for step in gone.values()):
+                entry["diverged"] = {cid: step for cid, step in gone.items() if step is not None}
+            out.append(entry)
     return out
 
 
@@ -269,6 +313,17 @@ def grid_entry(pair: dict | None) -> str:
     if pair["outcome"] == "passed":
         return shown_value(pair)
     return "–" if pair["outcome"] == "skipped" else "✗"
+
+
+def first_step_text(row: dict, short: dict) -> str:
+    """'never', a step, or the step where a writer's series turned NaN or infinite, naming it."""
+    if row["first_step_over"] is None:
+        return "never"
+    gone = row.get("diverged") or {}
+    if gone:
+        return "%d (%s)" % (row["first_step_over"], ", ".join("%s diverged at step %d" % (short.get(c, c), step)
+                                                              for c, step in gone.items()))
+    return str(row["first_step_over"])
 
 
 def markdown(cross: dict) -> list[str]:
@@ -304,10 +359,14 @@ def markdown(cross: dict) -> list[str]:
         rows += ["**Numeric drift** (what a reader recorded for the same writer's artifact in two cells; worst pair "
                  "per reader and value):", "", "| reader | value | worst | cells |", "|---|---|--:|---|"]
         for (reader, key), members in itertools.groupby(cross["drift"], key=lambda d: (d["reader"], d["key"])):
+            members = list(members)
+            non_finite = sorted({x for m in members for x in m.get("non_finite", ())})
             worst = max((m for m in members if m["max_abs_diff"] is not None), key=lambda m: m["max_abs_diff"],
                         default=None)
-            rows.append("| %s | %s | %s | %s |" % (mdtext.code(reader), mdtext.text(key),
-                                                   _diff(worst and worst["max_abs_diff"]),
+            shown = _diff(worst and worst["max_abs_diff"])
+            if non_finite:
+                shown = "NaN/inf: %s" % mdtext.text(", ".join(non_finite))
+            rows.append("| %s | %s | %s | %s |" % (mdtext.code(reader), mdtext.text(key), shown,
                                                    "%s, %s" % (short[worst["a"]], short[worst["b"]]) if worst else ""))
         rows.append("")
     for series in sorted({d["series"] for d in cross["series_drift"]}):
@@ -315,6 +374,9 @@ def markdown(cross: dict) -> list[str]:
                  "", "| cells | max abs difference | first step over |", "|---|--:|--:|"]
         for r in [d for d in cross["series_drift"] if d["series"] == series]:
             rows.append("| %s, %s | %s | %s |" % (short.get(r["a"], r["a"]), short.get(r["b"], r["b"]),
-                                                  _diff(r["max_abs_diff"]), r["first_step_over"] or "never"))
+                                                  _diff(r["max_abs_diff"]), first_step_text(r, short)))
+        for d in [d for d in cross.get("diverged", []) if d["series"] == series]:
+            rows.append("- %s diverged at step %d (%s)" % (short.get(d["cell"], d["cell"]), d["step"],
+                                                           mdtext.text(d["value"])))
         rows.append("")
     return rows

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .cross import grid_entry
+from .cross import first_step_text, grid_entry
 from .markdown import PASSED_ENV_INTRO, SETUP_INTRO, passed_env, setup_rows
 
 STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#bc4c00", "unavailable": "#6e7781",
@@ -175,6 +175,7 @@ def _heatmaps(cross):
     if cross["drift"]:
         rows = "".join("<tr><td><code>%s</code></td><td>%s</td><td>c%d, c%d</td><td>%s</td></tr>" % (
             escape(d["reader"]), escape(d["key"]), ids.index(d["a"]) + 1, ids.index(d["b"]) + 1,
+            "NaN/inf: " + escape(", ".join(d["non_finite"])) if d.get("non_finite") else
             "-" if d["max_abs_diff"] is None else "%.1e" % d["max_abs_diff"]) for d in cross["drift"])
         out.append("<details><summary>numeric drift: the same writer's artifact read in two cells</summary><div "
                    "class=scroll><table><tr><th>reader</th><th>value</th><th>cells</th><th>max |Δ|</th></tr>%s"
@@ -186,7 +187,7 @@ def _heatmaps(cross):
 
 
 def _curves(series, curves, drift, threshold, width=640, height=260, pad=36):
-    values = [v for losses in curves.values() for v in losses]
+    values = [v for losses in curves.values() for v in losses if v is not None]  # None: NaN/inf (cross.json_safe)
     if not values:
         return []
     top, bottom = max(values), min(values)
@@ -208,11 +209,12 @@ def _curves(series, curves, drift, threshold, width=640, height=260, pad=36):
     for n, (cid, losses) in enumerate(sorted(curves.items())):
         colour = CURVE_COLOURS[n % len(CURVE_COLOURS)]
         out.append("<polyline fill=none stroke='%s' stroke-width=1.5 points='%s'><title>%s</title></polyline>" % (
-            colour, " ".join(point(i, v) for i, v in enumerate(losses)), escape(cid)))
+            colour, " ".join(point(i, v) for i, v in enumerate(losses) if v is not None), escape(cid)))
         legend.append("<span style='color:%s'>&#9632;</span> <code>%s</code>" % (colour, escape(cid)))
     out.append("</svg><p class=small>%s</p>" % "<br>".join(legend))
-    rows = ["<tr><td>%s</td><td>%s</td><td>%.1e</td><td>%s</td></tr>" % (
-        escape(r["a"]), escape(r["b"]), r["max_abs_diff"] or 0.0, r["first_step_over"] or "never") for r in drift]
+    rows = ["<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+        escape(r["a"]), escape(r["b"]), "-" if r["max_abs_diff"] is None else "%.1e" % r["max_abs_diff"],
+        escape(first_step_text(r, {}))) for r in drift]
     if rows:
         out.append("<details><summary>pairwise divergence (first step over %g)</summary><div class=scroll><table>"
                    "<tr><th>cell</th><th>cell</th><th>max |Δ|</th><th>first step over</th></tr>%s</table>"

@@ -5,7 +5,9 @@ writer cell), written out by hand for two cells; the expected numbers are worked
 The real runs are tests/harness/test_cross_api.py (a user's TF-free project) and `nox -s matrix`
 (this repository's checkpoints and h5 files in real TF cells).
 """
-from tfpin import cross
+import json
+
+from tfpin import cross, html
 
 A, B = "py3.6-tf1.12-keras2.2.4", "py3.7-tf1.15-keras2.2.5"
 CKPT = "tests/test_x.py::test_restores"
@@ -66,3 +68,23 @@ def test_markdown_shows_one_grid_per_reader_and_the_failures():
 
 def test_filtered_runs_are_skipped_with_the_reason():
     assert "filtered run" in cross.skip_reason(["-k", "x"]) and cross.skip_reason(None) == ""
+
+
+def test_a_series_or_a_value_that_turns_nan_is_a_finding_never_a_drift_of_zero():
+    """NaN compares false with everything: a loss that went NaN at step 2 used to be reported as `0.0e+00, never`."""
+    written, reads = inputs()
+    written[B]["checkpoint"]["series"]["loss"] = [2.0, float("nan"), float("inf")]
+    reads[A][0]["rows"][0]["values"]["logits"] = [[float("nan"), 2.0], [3.0, 4.0]]  # A's logits read in A
+    out = cross.summarize(written, reads)
+    (losses,) = out["series_drift"]
+    assert losses["first_step_over"] == 2 and losses["diverged"] == {B: 2} and losses["max_abs_diff"] == 0.0
+    assert out["diverged"] == [{"series": "checkpoint/loss", "cell": B, "step": 2, "value": "nan"}]
+    (logits,) = out["drift"]
+    assert logits["non_finite"] == ["%s read in %s" % (A, A)] and logits["max_abs_diff"] is None
+    text = json.dumps(out, allow_nan=False)  # strict JSON: NaN and infinity are null, said in `diverged`
+    assert json.loads(text)["curves"]["checkpoint/loss"][B] == [2.0, None, None]
+    md = "\n".join(cross.markdown(out))
+    assert "| c1, c2 | 0.0e+00 | 2 (c2 diverged at step 2) |" in md and "- c2 diverged at step 2 (nan)" in md
+    assert "NaN/inf: %s read in %s" % (A, A) in md.replace("\\", "")
+    page = "\n".join(html._heatmaps(out))
+    assert "2 (%s diverged at step 2)" % B in page and "NaN/inf: " in page and "0.0e+00</td><td>never" not in page

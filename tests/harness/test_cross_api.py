@@ -28,7 +28,10 @@ def old_api():
 
 def test_writes_what_this_python_is(tfpin_artifact):
     minor = sys.version_info[1]
-    directory = tfpin_artifact("version", series={"loss": [1.0, 0.5, 0.25 + minor * 0.01]})
+    loss = [1.0, 0.5, 0.25 + minor * 0.01]
+    if FAULT == "nan" and minor == 7:  # training that diverged in one cell
+        loss[1:] = [float("nan"), float("inf")]
+    directory = tfpin_artifact("version", series={"loss": loss})
     with open(os.path.join(directory, "v.json"), "w") as f:
         json.dump({"minor": minor}, f)
 
@@ -107,6 +110,25 @@ def test_the_census_keeps_the_projects_own_call_sites(tmp_path, envs):
     assert "old_api()" in ARTIFACT_TESTS.splitlines()[line - 1]  # the caller's line (stacklevel)
     assert rep["census"]["per_cell"] == {FAULT_CELL: 1} and site["kind"] == "DeprecationWarning"
     assert "## Deprecation census" in (project / "reports" / "matrix-faults-partial.md").read_text()
+
+
+def test_a_series_that_turns_nan_in_one_cell_is_reported_as_diverged_there(tmp_path, envs):
+    project = project_with_artifacts(tmp_path / "p", fault="nan")
+    assert tfpin(project, "matrix", envs=envs).returncode == 0
+    text = (project / "reports" / "matrix-faults.json").read_text()
+
+    def refuse(constant):
+        raise AssertionError("matrix.json holds %s: not JSON" % constant)
+
+    cross = json.loads(text, parse_constant=refuse)["cross"]
+    assert cross["diverged"] == [{"series": "version/loss", "cell": FAULT_CELL, "step": 2, "value": "nan"}]
+    (series,) = cross["series_drift"]
+    assert series["first_step_over"] == 2 and series["diverged"] == {FAULT_CELL: 2} and series["max_abs_diff"] == 0.0
+    assert cross["curves"]["version/loss"][FAULT_CELL] == [1.0, None, None]
+    md = (project / "reports" / "matrix-faults.md").read_text()
+    assert "| c1, c2 | 0.0e+00 | 2 (c2 diverged at step 2) |" in md and "- c2 diverged at step 2 (nan)" in md
+    page = (project / "reports" / "matrix-faults.html").read_text()
+    assert "2 (%s diverged at step 2)" % FAULT_CELL in page
 
 
 def test_a_reader_that_crashes_fails_the_run_naming_the_cell_and_keeps_the_verdicts(tmp_path, envs):
