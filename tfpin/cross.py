@@ -267,7 +267,8 @@ def curves(written: dict) -> dict:
     out: dict = {}
     for cid, arts in written.items():
         for name, meta in arts.items():
-            for series, values in (meta.get("series") or {}).items():
+            series_of = meta.get("series")
+            for series, values in (series_of.items() if isinstance(series_of, dict) else ()):
                 flat = _numbers(values)
                 if flat:
                     out.setdefault("%s/%s" % (name, series), {})[cid] = flat

@@ -32,6 +32,10 @@ def test_writes_what_this_python_is(tfpin_artifact):
     if FAULT == "nan" and minor == 7:  # training that diverged in one cell
         loss[1:] = [float("nan"), float("inf")]
     directory = tfpin_artifact("version", series={"loss": loss})
+    if FAULT == "escape":  # a meta name that climbs out of the artifact directory, to the project's tests
+        tfpin_artifact.meta("../../../tests", minor=minor)
+    if FAULT == "series-list":
+        tfpin_artifact.meta("version", series=loss)
     with open(os.path.join(directory, "v.json"), "w") as f:
         json.dump({"minor": minor}, f)
 
@@ -129,6 +133,19 @@ def test_a_series_that_turns_nan_in_one_cell_is_reported_as_diverged_there(tmp_p
     assert "| c1, c2 | 0.0e+00 | 2 (c2 diverged at step 2) |" in md and "- c2 diverged at step 2 (nan)" in md
     page = (project / "reports" / "matrix-faults.html").read_text()
     assert "2 (%s diverged at step 2)" % FAULT_CELL in page
+
+
+@pytest.mark.parametrize("fault,error", [
+    ("escape", "ValueError: an artifact name is one plain path component, got '../../../tests'"),
+    ("series-list", "ValueError: series must be a dict of name -> list of numbers"),
+])
+def test_a_writer_that_names_a_path_or_passes_a_bad_series_fails_its_test_saying_why(tmp_path, envs, fault, error):
+    project = project_with_artifacts(tmp_path / "p", fault=fault)
+    out = tfpin(project, "matrix", envs=envs)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stdout + out.stderr
+    for cell in report(project)["cells"]:
+        assert cell["status"] == "failed" and error in cell["reason"], cell["reason"]
+    assert not (project / "tests" / "tfpin-meta.json").exists()  # the project's tree is never written
 
 
 def test_a_reader_that_crashes_fails_the_run_naming_the_cell_and_keeps_the_verdicts(tmp_path, envs):

@@ -81,7 +81,7 @@ class Source(object):
         self.meta = _load_meta(self.path) if names else {}
 
     def path_of(self, name):
-        return os.path.join(self.root, name)
+        return os.path.join(self.root, _plain(name))
 
     def meta_of(self, name):
         return _load_meta(self.path_of(name))
@@ -112,6 +112,13 @@ def tfpin_source(request):
     return source
 
 
+def _plain(name):
+    """An artifact name is one plain path component: nothing a writer names can land outside its cell's directory."""
+    if not isinstance(name, str) or not name or "/" in name or os.sep in name or name.startswith(".") or "\x00" in name:
+        raise ValueError("an artifact name is one plain path component, got %r" % (name,))
+    return name
+
+
 class Artifacts(object):
     """`tfpin_artifact(name, **meta)`: a new, empty directory for the artifact `name` of this cell, with JSON
     values kept beside it; `.meta(name, **values)` adds values once they are known (a loss curve)."""
@@ -120,9 +127,7 @@ class Artifacts(object):
         self.root = root
 
     def __call__(self, name, **meta):
-        if not name or "/" in name or os.sep in name or name.startswith("."):
-            raise ValueError("an artifact name is one plain path component, got %r" % (name,))
-        path = os.path.join(self.root(), name)
+        path = os.path.join(self.root(), _plain(name))
         if os.path.isdir(path):
             raise ValueError("artifact %r was already written in this cell (by another test?)" % name)
         os.makedirs(path)
@@ -130,13 +135,18 @@ class Artifacts(object):
         return path
 
     def meta(self, name, **values):
-        path = os.path.join(self.root(), name)
+        path = os.path.join(self.root(), _plain(name))
         if not os.path.isdir(path):
             raise ValueError("no artifact %r written in this cell yet" % name)
         self._write(path, dict(_load_meta(path), **values))
 
     @staticmethod
     def _write(path, meta):
+        series = meta.get("series", {})
+        if not isinstance(series, dict) or not all(isinstance(k, str) and isinstance(v, (list, tuple))
+                                                   for k, v in series.items()):
+            raise ValueError("series must be a dict of name -> list of numbers, e.g. series={'loss': losses}; got %r"
+                             % (series,))
         with open(os.path.join(path, META), "w") as f:
             json.dump(meta, f, sort_keys=True)
 
