@@ -40,7 +40,7 @@ def pytest_config(root: Path) -> tuple[dict, str]:
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read(path, encoding="utf-8")
-        except configparser.Error:
+        except (configparser.Error, UnicodeDecodeError):  # a Latin-1 setup.cfg: pytest would not read it either
             continue
         if parser.has_section(section):
             return {k: v.split() for k, v in parser.items(section)}, name

@@ -8,9 +8,10 @@ cell can be built does init read files instead (guess.py), and then it says the 
 """
 from __future__ import annotations
 
-import json
 import urllib.error
 from pathlib import Path
+
+import tomli_w
 
 from . import collection, guess, index, live, local, needs
 from . import matrix as matrices
@@ -64,9 +65,10 @@ class Starter:
         return "\n".join(lines)
 
 
-def _toml(text: str) -> str:
-    """A TOML basic string (JSON's escapes are TOML's for every character a path or requirement holds)."""
-    return json.dumps(text)
+def _toml(value) -> str:
+    """The value as TOML writes it (a path holding `"`, `\\` or a control character stays valid TOML): the text a
+    TOML library gives for `v = value`, less the `v = `."""
+    return tomli_w.dumps({"v": value})[len("v = "):].rstrip("\n")
 
 
 class _Built:
@@ -244,10 +246,11 @@ def ignore_outputs(root: Path) -> list[str]:
     path = root / ".gitignore"
     if not path.is_file():
         return ["no .gitignore here: keep .tfpin/ (cell environments) and reports/ out of version control"]
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8", "surrogateescape")  # any bytes a .gitignore holds stay as they were
     present = {line.strip() for line in text.splitlines()}
     missing = [entry for entry in IGNORED if entry not in present and entry.rstrip("/") not in present]
     if not missing:
         return []
-    path.write_text(text + ("" if text.endswith("\n") or not text else "\n") + "\n".join(missing) + "\n")
+    text += ("" if text.endswith("\n") or not text else "\n") + "\n".join(missing) + "\n"
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
     return ["added %s to .gitignore" % ", ".join(missing)]

@@ -128,3 +128,17 @@ def test_test_requirement_files_become_install_lines_and_never_pin_the_stack(tmp
     assert "but tensorflow==1.14.0: the matrix decides those" in out.stdout
     run = tfpin(project, "cell", NEWEST)
     assert run.returncode == 0 and "env reused" in run.stdout, run.stdout + run.stderr
+
+
+def test_init_writes_valid_toml_for_any_test_path_and_reads_files_that_are_not_utf8(tmp_path):
+    """A test directory named with `"` and `\\` (init wrote invalid TOML for it), a Latin-1 .gitignore and setup.cfg
+    (init crashed reading them): the tfpin.toml parses back to what pytest collected, the .gitignore keeps its bytes."""
+    odd = 'odd"dir\\x'
+    project = write(tmp_path / "p", {"faults.toml": MATRIX, odd + "/test_a.py": TEST,
+                                     "broken/test_broken.py": "import a_module_nobody_declares\n"})
+    (project / ".gitignore").write_bytes(b"# caf\xe9\n*.pyc\n")
+    (project / "setup.cfg").write_bytes(b"[metadata]\nauthor = Caf\xe9\n[tool:pytest]\naddopts = -q\n")
+    out = init(project)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
+    assert projects.load(project).test == [odd]
+    assert (project / ".gitignore").read_bytes() == b"# caf\xe9\n*.pyc\n.tfpin/\nreports/\n"
