@@ -117,5 +117,7 @@ def parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tox-ini", help="write tox.ini from the built-in matrices (or --check that it is current)")
     t.add_argument("--check", action="store_true")
+    t.add_argument("--force", action="store_true",
+                   help="replace the tox sections of a tox.ini tfpin did not write (its other sections are kept)")
     t.set_defaults(func=commands.cmd_tox)
     return p

@@ -184,8 +184,13 @@ def cmd_tox(args) -> int:
     text = toxini.render(matrices.load(CATALOGUE), matrices.load(matrices.DEFAULT_MATRIX), project.test,
                          project.install)
     path = project.root / "tox.ini"
+    existing = path.read_bytes().decode("utf-8", "surrogateescape") if path.is_file() else None
+    if existing is not None and not toxini.generated_by_tfpin(existing) and not args.check and not args.force:
+        raise UsageError("%s exists and was not written by tfpin: pass --force to replace its [tox] and [testenv] "
+                         "sections (its other sections, such as [pytest], are kept)" % path)
+    text = toxini.merged(existing, text)
     if args.check:
-        if not path.exists() or path.read_text() != text:
+        if existing != text:
             print("tox.ini is out of date with the built-in matrices; run `tfpin tox-ini`", file=sys.stderr)
             return 1
         print("tox.ini matches the built-in matrices")

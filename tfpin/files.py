@@ -18,7 +18,7 @@ def write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name("." + path.name + ".tmp%d" % os.getpid())
     with procs.critical():
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
+            with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:  # bytes read in stay bytes
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())

@@ -75,3 +75,30 @@ def _single_factor(cells, who):
         if chosen == ids:
             return ",".join(factors)
     return None
+
+
+OWN_SECTIONS = ("tox", "testenv")  # and testenv:NAME: what render() writes; every other section is the user's
+
+
+def generated_by_tfpin(text: str) -> bool:
+    return text.startswith(HEADER.splitlines()[0])
+
+
+def merged(existing: str | None, generated: str) -> str:
+    """`generated` followed by every section of `existing` that is not tox's own ([pytest], [flake8], ...), verbatim,
+    so regenerating never loses a user's other configuration."""
+    if not existing:
+        return generated
+    kept, block = [], None
+    for line in existing.splitlines(keepends=True):
+        stripped = line.strip()
+        if line.startswith("[") and stripped.endswith("]"):
+            name = stripped[1:-1].strip()
+            block = [] if name not in OWN_SECTIONS and not name.startswith("testenv:") else None
+            if block is not None:
+                kept.append(block)
+        if block is not None:
+            block.append(line)
+    extra = "".join("".join(b) for b in kept).rstrip("\n")
+    return generated + ("\n" + extra + "\n" if extra else "")
+
