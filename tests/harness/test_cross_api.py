@@ -116,6 +116,19 @@ def test_the_census_keeps_the_projects_own_call_sites(tmp_path, envs):
     assert "## Deprecation census" in (project / "reports" / "matrix-faults-partial.md").read_text()
 
 
+def test_the_census_sees_the_project_when_pytests_rootdir_is_below_it(tmp_path, envs):
+    """A tests/pytest.ini makes tests/ pytest's rootdir; the census used it as the project and dropped every call
+    site outside it, here the library's own."""
+    project = make_project(tmp_path / "p")
+    write(project, {"tests/pytest.ini": "[pytest]\n", "mylib/__init__.py": "",
+                    "mylib/legacy.py": "import warnings\n\n\ndef old():\n"
+                                       "    warnings.warn('old is deprecated', DeprecationWarning)\n",
+                    "tests/test_legacy.py": "from mylib.legacy import old\n\n\ndef test_old():\n    old()\n"})
+    assert tfpin(project, "matrix", "--cells", FAULT_CELL, envs=envs).returncode == 0
+    sites = report(project, "matrix-faults-partial")["census"]["sites"]
+    assert [(s["site"], s["api"]) for s in sites] == [("mylib/legacy.py:5", "old is deprecated")]
+
+
 def test_a_series_that_turns_nan_in_one_cell_is_reported_as_diverged_there(tmp_path, envs):
     project = project_with_artifacts(tmp_path / "p", fault="nan")
     assert tfpin(project, "matrix", envs=envs).returncode == 0

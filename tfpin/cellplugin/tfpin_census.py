@@ -77,7 +77,9 @@ def _listen(logger, name):
 
 
 def pytest_configure(config):
-    _root[0] = os.path.realpath(str(config.rootdir))
+    # The project is the directory tfpin runs pytest from, not pytest's rootdir: a tests/pytest.ini makes tests/
+    # the rootdir, and every call site in the project's own code would fall outside it.
+    _root[0] = os.path.realpath(os.getcwd())
     logger = logging.getLogger("tensorflow")
     logger.addHandler(_TensorFlowNotices(level=logging.WARNING))
     for name in ("warning", "warn"):
