@@ -223,7 +223,8 @@ def stored_results(cells, ctx) -> tuple[list[CellResult], list[str]]:
         if not path.exists():
             refused.append("%s: no result for cell %s" % (rel(path, ctx), cell.id))
             continue
-        problem, result = report.check_result(path, cell, stamp(cell, digest), sources, __version__)
+        problem, result = report.check_result(path, cell, stamp(cell, digest), sources, __version__,
+                                              ctx.project.root)
         if problem:
             refused.append(problem)
         else:

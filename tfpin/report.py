@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import census
+from . import census, junit
 from .files import write_atomic
 from .markdown import render as markdown
 from .recommend import no_recommendation, pins_in_force, recommend, verdicts
@@ -164,9 +164,27 @@ def merge_bench(rep: dict, matrix, bench: dict) -> None:
     rep["beside_stock"] = beside_stock(matrix, rep["cells"])
 
 
-def check_result(path: Path, cell, current_stamp: str, sources: str | None = None, version: str | None = None):
+def _against_junit(path: Path, data, root: Path) -> str:
+    """'' when the result's own JUnit says what the result says: a `passed` must have its JUnit, with that many
+    passed and nothing failed (a result edited from failed to passed is refused)."""
+    if not data.junit:
+        return "%s: says passed but names no JUnit report: not evidence of a run" % path
+    try:
+        counts = junit.read(root / data.junit)
+    except (OSError, junit.CorruptReport) as exc:
+        return "%s: says passed but its JUnit %s cannot be read (%s)" % (path, data.junit, exc)
+    if counts["failed"] or counts["errors"] or counts["passed"] != data.tests.passed:
+        return ("%s: says passed with %d passed, but its JUnit %s says %d passed, %d failed, %d errors: the result "
+                "was edited or belongs to another run; re-run the cell" % (
+                    path, data.tests.passed, data.junit, counts["passed"], counts["failed"], counts["errors"]))
+    return ""
+
+
+def check_result(path: Path, cell, current_stamp: str, sources: str | None = None, version: str | None = None,
+                 root: Path | None = None):
     """(problem or '', result): a stored result joins a report only if it is whole, for this definition, unfiltered,
-    of these sources (`sources`: their digest now) and made by this tfpin (`version`)."""
+    of these sources (`sources`: their digest now), made by this tfpin (`version`) and, with the project `root`,
+    agrees with its own JUnit."""
     try:
         data = CellResult.from_json(json.loads(Path(path).read_text()), str(path))
     except (OSError, ValueError) as exc:  # ResultFormatError is a ValueError: it names the file and the key
@@ -182,6 +200,10 @@ def check_result(path: Path, cell, current_stamp: str, sources: str | None = Non
         return ("%s: a filtered run (pytest args %s), not the full suite" % (path, " ".join(data.selection))), None
     if data.finished is None or data.status == "interrupted":
         return "%s: the run of %s did not finish" % (path, cell.id), None
+    if root is not None and data.status == "passed":
+        problem = _against_junit(path, data, Path(root))
+        if problem:
+            return problem, None
     made = data.harness
     if version is not None and made.get("tfpin") != version:
         return ("%s: made by tfpin %s, this is tfpin %s: results of two harness versions are not joined; re-run "

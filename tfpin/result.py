@@ -14,6 +14,7 @@ schema or with keys it does not know, so a stored result is either read whole or
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 SCHEMA = 2  # 2: durations carry CPU seconds, demand and set-up steps
@@ -116,8 +117,34 @@ class CellResult:
             raise ResultFormatError("%s: unknown key(s) %s in a schema-%d result" % (where, ", ".join(unknown), SCHEMA))
         values = {k: v for k, v in data.items() if k != "schema"}
         try:
-            values["tests"] = Counts(**values.get("tests", {}))
-            values["durations"] = Durations(**values.get("durations", {}))
-            return cls(**values)
+            values["tests"] = Counts(**_typed(Counts, values.get("tests", {}), where, "tests."))
+            values["durations"] = Durations(**_typed(Durations, values.get("durations", {}), where, "durations."))
+            return cls(**_typed(cls, values, where, ""))
         except TypeError as exc:
             raise ResultFormatError("%s: %s" % (where, exc)) from None
+
+
+_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "dict": (dict,), "list": (list,), "None": (type(None),),
+          "Counts": (Counts,), "Durations": (Durations,)}
+
+
+def _typed(cls, values, where: str, prefix: str) -> dict:
+    """`values` when every field has its declared type (no bool for a number, numbers finite and not negative where
+    they count or time something); else ResultFormatError naming the file and the field: a stored result that was
+    edited or damaged is never trusted in part."""
+    if not isinstance(values, dict):
+        raise ResultFormatError("%s: %s must be an object, got %r" % (where, prefix.rstrip(".") or "the result",
+                                                                     values))
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    for name, value in values.items():
+        if name not in hints:
+            continue  # an unknown key: the constructor names it
+        allowed = tuple(t for part in str(hints[name]).split("|") for t in _TYPES[part.strip()])
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed) or (
+                number and float in allowed and not math.isfinite(value)) or (
+                number and cls in (Counts, Durations) and value < 0):
+            raise ResultFormatError("%s: field %s%s = %r; expected %s" % (
+                where, prefix, name, value, str(hints[name]).replace("|", "or")))
+    return values
+

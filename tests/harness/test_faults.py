@@ -313,6 +313,45 @@ def test_report_refuses_results_for_another_definition(tmp_path, envs):
     assert "py3.6-six1.16.0.json" not in out.stderr  # the 3.6 cell's definition did not change
 
 
+@pytest.mark.parametrize("field,value", [
+    ("status", 5), ("tests", {"passed": "3", "failed": 0, "skipped": 0, "errors": 0}), ("failing", "x"),
+    ("durations", {"tests_s": "fast"}), ("selection", True), ("env", []),
+])
+def test_a_stored_result_with_a_field_of_the_wrong_type_is_refused_naming_it_never_a_traceback(
+        tmp_path, envs, field, value):
+    """The audit's six fields: `tfpin report` and the verdict cache of `tfpin matrix` crashed on each."""
+    project = make_project(tmp_path / "p")
+    assert tfpin(project, "matrix", envs=envs).returncode == 0
+    path = project / "reports" / "cells" / (FAULT_CELL + ".json")
+    data = json.loads(path.read_text())
+    data[field] = value
+    path.write_text(json.dumps(data))
+    out = tfpin(project, "report", envs=envs)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "%s: unreadable (%s: field %s" % (path, path, field) in out.stderr, out.stderr
+    out = tfpin(project, "matrix", envs=envs)  # the cache cannot re-use it: the cell runs again, and passes
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stdout + out.stderr
+    assert statuses(project) == {GOOD_CELL: "passed", FAULT_CELL: "passed"}
+    assert json.loads(path.read_text())[field] != value
+
+
+def test_report_refuses_a_result_edited_from_failed_to_passed_against_its_junit(tmp_path, envs):
+    project = make_project(tmp_path / "p", fault="fail", fault_cell="py3.7")
+    assert tfpin(project, "matrix", envs=envs).returncode == 1
+    path = project / "reports" / "cells" / (FAULT_CELL + ".json")
+    data = json.loads(path.read_text())
+    assert data["status"] == "failed" and data["tests"]["failed"] == 1
+    ran = data["tests"]["passed"]
+    data.update(status="passed", reason="", failing=[])
+    data["tests"].update(passed=ran + 1, failed=0)
+    path.write_text(json.dumps(data))
+    out = tfpin(project, "report", envs=envs)
+    assert out.returncode == 1
+    assert "says passed with %d passed, but its JUnit reports/junit/%s.xml says %d passed, 1 failed" % (
+        ran + 1, FAULT_CELL, ran) in out.stderr, out.stderr
+    assert report(project)["recommendation"]["python"] != ["3.6", "3.7"]
+
+
 def test_subset_run_recommends_only_the_pythons_that_ran(tmp_path, envs):
     project = make_project(tmp_path / "p")
     out = tfpin(project, "matrix", "--cells", FAULT_CELL, envs=envs)
