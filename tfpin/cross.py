@@ -75,9 +75,19 @@ def cached(root: Path, key: str | None) -> dict | None:
     except (OSError, ValueError):
         return None
     verdicts = stored.get("verdicts") if isinstance(stored, dict) and stored.get("key") == key and key else None
-    if not isinstance(verdicts, dict):
+    if not _well_formed(verdicts):
         return None
     return dict(verdicts, cached_from={"finished": stored.get("finished"), "key": key})
+
+
+SHAPE = {"cells": list, "writers": dict, "errors": list, "readers": list, "pairs": list, "drift": list,
+         "drift_threshold": (int, float), "curves": dict, "series_drift": list}
+
+
+def _well_formed(verdicts) -> bool:
+    """Stored verdicts with every part the report reads, of its type; others are run again, never trusted."""
+    return isinstance(verdicts, dict) and all(isinstance(verdicts.get(k), t) for k, t in SHAPE.items()) and all(
+        isinstance(item, dict) for k in ("readers", "pairs", "drift", "series_drift") for item in verdicts[k])
 
 
 def _passed(cells, results):

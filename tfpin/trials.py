@@ -24,6 +24,18 @@ from .runner import _read_json, cell_environ
 VERDICTS = ("pass", "fail")  # facts about the key; "uninstallable" may be the index's mood of the day
 
 
+def trusted(stored) -> dict:
+    """The stored trials whose every field has its type; an edited or damaged entry is dropped (its trial runs
+    again), never believed."""
+    fields = {"verdict": str, "error": str, "seconds": (int, float), "label": str, "cell": str}
+    if not isinstance(stored, dict):
+        return {}
+    return {key: entry for key, entry in stored.items()
+            if isinstance(entry, dict) and entry.get("verdict") in VERDICTS
+            and all(isinstance(entry[k], t) and not isinstance(entry[k], bool)
+                    for k, t in fields.items() if k in entry)}
+
+
 class Shared:
     def __init__(self, ctx, jobs: int | None, store: Path):
         self.ctx, self.jobs, self.store = ctx, jobs, store
@@ -33,7 +45,7 @@ class Shared:
         self.failing: list[str] = []
         self.sources = cache.sources_digest(ctx)
         self.harness = cache.Inputs.harness_digest()  # read once: the plugins do not change mid-run
-        self.known = _read_json(store) or {}
+        self.known = trusted(_read_json(store))
         self.reused = 0
 
     def describe(self) -> str:

@@ -186,3 +186,17 @@ def test_verdicts_and_artifacts_are_reused_while_nothing_changed(tmp_path, envs)
     assert "its artifact 'version' is gone" in third.stdout
     assert json.loads((project / "reports" / "artifacts" / GOOD_CELL / "version" / "v.json").read_text()) == {
         "minor": 6}
+
+
+def test_damaged_stored_verdicts_are_run_again_never_trusted(tmp_path, envs):
+    project = project_with_artifacts(tmp_path / "p")
+    assert tfpin(project, "matrix", envs=envs).returncode == 0
+    first = report(project)["cross"]
+    store = project / "reports" / "cross" / "verdicts.json"
+    stored = json.loads(store.read_text())
+    stored["verdicts"]["pairs"] = "all fine"  # the key still matches: only the shape says it is damaged
+    store.write_text(json.dumps(stored))
+    again = tfpin(project, "matrix", envs=envs)
+    assert again.returncode == 0 and "Traceback" not in again.stderr, again.stdout + again.stderr
+    assert "cross: nothing changed since" not in again.stdout  # the readers ran again
+    assert report(project)["cross"]["pairs"] == first["pairs"]
