@@ -103,12 +103,12 @@ def test_discovery_finds_the_bound_and_apply_makes_the_cell_pass(project):
     # Measured where a search ran, and in force (no `when`) on every cell, the one without a wheel too.
     assert report["pins"] == [{"pin": "pyparsing<3.0.0", "reason": pin["reason"], "origin": "discovered",
                                "cells": [CELL, NO_WHEEL]}]
-    # With the stored trials damaged (a wrong type in each: never trusted, as if forgotten), the search runs again,
-    # but its confirmation is that matrix run: it passed the whole suite with exactly the final set, of these
-    # sources, so the suite does not run a second time.
+    # With the stored trials damaged (each entry a list, not a record: never trusted, as if forgotten), the search
+    # runs again, but its confirmation is that matrix run: it passed the whole suite with exactly the final set, of
+    # these sources, so the suite does not run a second time.
     store = project / "reports" / "pins" / "trials.json"
     stored = json.loads(store.read_text())
-    store.write_text(json.dumps({key: dict(entry, seconds="fast") for key, entry in stored.items()}))
+    store.write_text(json.dumps({key: [entry["verdict"]] for key, entry in stored.items()}))
     third = tfpin(project, "pins", "discover", env=harness_env(), timeout=900)
     assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-2000:]
     confirm = json.loads((project / "reports" / "pins" / (CELL + ".json")).read_text())["trials"][-1]
