@@ -36,20 +36,21 @@ def matrix(args) -> int:
         project.root, m.name, m.path, len(cells), ", pytest args: " + " ".join(ctx.selection)
         if ctx.selection else ""), flush=True)
     t0 = time.monotonic()
-    results, interrupted, final = run_cells(m, cells, ctx, True, partial, jobs=args.jobs,
-                                            use_cache=not args.no_cache, view=args.view)
+    results, interrupted, pending = run_cells(m, cells, ctx, True, partial, jobs=args.jobs,
+                                              use_cache=not args.no_cache, view=args.view, then_cross=True)
     print("tfpin: %d cells in %.1fs" % (len(results), time.monotonic() - t0))
     if interrupted is not None:
         return finish(results, interrupted, args)
     try:
         verdicts = cross_step(cells, results, ctx, use_cache=not args.no_cache, jobs=args.jobs)
     except procs.Interrupted as exc:
+        pending.interrupted()  # the run's report stays where unfinished reports go, marked so
         print(closing_line(results))
-        print("tfpin: interrupted by %s during the cross-cell checks; every cell's result is in the report, "
-              "without cross-cell verdicts" % exc.name, file=sys.stderr)
+        kept = "" if pending.writing_to == pending.report_as else "; the complete report of an earlier run is untouched"
+        print("tfpin: interrupted by %s during the cross-cell checks; every cell's result is in %s.*, marked "
+              "interrupted, without cross-cell verdicts%s" % (exc.name, pending.writing_to, kept), file=sys.stderr)
         return exc.code
-    final["cross"] = verdicts
-    report.write(final, ctx.reports, report.report_name(m, partial))
+    pending.final(verdicts)
     code = finish(results, None, args)
     for error in verdicts.get("errors", []):
         print("tfpin: cross-cell step failed: %s" % error, file=sys.stderr)
@@ -100,9 +101,9 @@ def default_jobs_text() -> str:
 
 
 def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: int | None = None,
-              use_cache: bool = True, view: str = "normal") -> tuple[list[CellResult], int | None, dict | None]:
+              use_cache: bool = True, view: str = "normal", then_cross: bool = False):
     """Run cells, as Parallelism says (jobs: -j, None for by demand); (results in matrix order, interrupt exit
-    code or None, final report or None).
+    code or None, the final report written or None; with `then_cross`, a Pending report the cross step completes).
 
     A cell whose verdict cache key (tfpin/cache.py) is unchanged re-uses its stored result, marked as
     such. Reports are rewritten after each cell, so an interrupted run keeps every finished one; while
@@ -157,7 +158,10 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
     interrupted = stop.code if stop is not None else None
     final = None
     if report_as:
-        final = final_report(m, cells, results, started, ctx, report_as, writing_to, partial, stop is not None)
+        pending = Pending(m, cells, results, started, ctx, report_as, writing_to, partial)
+        if then_cross and stop is None:
+            return results, interrupted, pending
+        final = pending.final(None, interrupted=stop is not None)
     return results, interrupted, final
 
 
@@ -180,11 +184,30 @@ def run_and_seal(i, cell, inputs, ctx, sources, say, monitor, on_tests=lambda: N
     return result
 
 
-def final_report(m, cells, results, started, ctx, report_as, writing_to, partial, interrupted) -> dict:
+class Pending:
+    """A run's report once its cells ran: in progress (where unfinished reports go: beside an earlier complete one)
+    until the last step is done, then written over the earlier one. The cross step is such a step: interrupted
+    there, the run is interrupted, and the earlier complete report stays whole."""
+
+    def __init__(self, m, cells, results, started, ctx, report_as, writing_to, partial):
+        self.m, self.cells, self.results, self.started, self.ctx = m, cells, results, started, ctx
+        self.report_as, self.writing_to, self.partial = report_as, writing_to, partial
+
+    def interrupted(self) -> dict:
+        return _write(self.m, self.cells, self.results, self.started, None, self.ctx, self.writing_to, self.partial,
+                      interrupted=True)
+
+    def final(self, cross_verdicts, interrupted: bool = False) -> dict:
+        return final_report(self.m, self.cells, self.results, self.started, self.ctx, self.report_as,
+                            self.writing_to, self.partial, interrupted, cross_verdicts)
+
+
+def final_report(m, cells, results, started, ctx, report_as, writing_to, partial, interrupted,
+                 cross_verdicts=None) -> dict:
     """The run's last report: over the earlier complete one only if this run finished; printed, with where."""
     name = writing_to if interrupted else report_as
     final = _write(m, cells, results, started, None if interrupted else now(), ctx, name, partial,
-                   interrupted=interrupted)
+                   interrupted=interrupted, cross_verdicts=cross_verdicts)
     if not interrupted and writing_to != report_as:
         report.remove(ctx.reports, writing_to)
     print()

@@ -6,15 +6,19 @@ tfpin_census.py) and real pytest in real cell envs. The same API carries this re
 h5, drift and census figures in real TF cells (tests/cell/test_between_cells.py, `nox -s matrix`).
 """
 import json
+import os
+import signal
+import time
 
 import pytest
-from faultkit import FAULT_CELL, GOOD_CELL, make_project, report, tfpin
+from faultkit import FAULT_CELL, GOOD_CELL, kill_started, make_project, report, start, tfpin
 from test_faults_projects import write
 
 ARTIFACT_TESTS = '''
 import json
 import os
 import sys
+import time
 import warnings
 
 import pytest
@@ -49,6 +53,8 @@ def test_calls_a_deprecated_api():
 def test_reads_what_another_python_wrote(tfpin_source):
     if FAULT == "crash-reader":
         os._exit(3)
+    if FAULT == "slow-reader":  # still reading when the run is stopped
+        time.sleep(120)
     with open(os.path.join(tfpin_source.path, "v.json")) as f:
         written = json.load(f)["minor"]
     tfpin_source.record(minor_gap=abs(written - sys.version_info[1]), seen=[float(written)])
@@ -159,6 +165,32 @@ def test_a_writer_that_names_a_path_or_passes_a_bad_series_fails_its_test_saying
     for cell in report(project)["cells"]:
         assert cell["status"] == "failed" and error in cell["reason"], cell["reason"]
     assert not (project / "tests" / "tfpin-meta.json").exists()  # the project's tree is never written
+
+
+def test_sigterm_during_the_cross_step_keeps_the_earlier_complete_report_whole(tmp_path, envs):
+    """The report of a run whose cells finished was written over the earlier complete one before the cross step
+    ran: a SIGTERM there left `interrupted: false`, a recommendation and no cross section in its place."""
+    project = project_with_artifacts(tmp_path / "p")
+    assert tfpin(project, "matrix", envs=envs).returncode == 0
+    complete = (project / "reports" / "matrix-faults.json").read_text()
+    assert json.loads(complete)["cross"]["pairs"]
+    project_with_artifacts(project, fault="slow-reader")  # a new [env]: the cells run again, then the readers hang
+    proc = start(project, "matrix", envs=envs)
+    try:
+        for line in proc.stdout:
+            if line.startswith("tfpin: 2 cells in"):  # the cells are done: the cross step starts now
+                break
+        time.sleep(2)
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        kill_started()
+    assert proc.returncode == 143, err
+    assert "interrupted by SIGTERM during the cross-cell checks" in err
+    assert (project / "reports" / "matrix-faults.json").read_text() == complete
+    incomplete = report(project, "matrix-faults-incomplete")
+    assert incomplete["interrupted"] is True and incomplete["finished"] is None and "cross" not in incomplete
+    assert [c["status"] for c in incomplete["cells"]] == ["passed", "passed"]
 
 
 def test_a_reader_that_crashes_fails_the_run_naming_the_cell_and_keeps_the_verdicts(tmp_path, envs):
