@@ -12,6 +12,7 @@ about the versions; a reader run that crashes, or collects nothing it was asked 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -21,7 +22,7 @@ import shutil
 from pathlib import Path
 
 from . import __version__, environ, load, mdtext, procs, schedule
-from .envs import PLUGIN_DIR, CellEnv
+from .envs import PLUGIN_DIR, CellEnv, EnvLock
 from .files import write_atomic
 from .runner import cell_environ, now, pytest_command
 
@@ -99,7 +100,8 @@ def stored(cells, results, ctx) -> dict | None:
     """The verdicts of the last cross step over exactly these passed results (a report rebuilt from stored
     results keeps them; nothing is run)."""
     passed_results, _ = _passed(cells, results)
-    return cached(ctx.layout.cross, cache_key(passed_results))
+    key = cache_key(passed_results)
+    return cached(step_dir(ctx, key), key)
 
 
 def run(cells, results, ctx, log=print, use_cache: bool = True, jobs: int = 1) -> dict:
@@ -117,17 +119,24 @@ def run(cells, results, ctx, log=print, use_cache: bool = True, jobs: int = 1) -
         return {"skipped": "no test of the project wrote an artifact (the tfpin_artifact fixture) in a passed cell"}
     key = cache_key(passed_results)
     if use_cache and key:
-        hit = cached(ctx.layout.cross, key)
+        hit = cached(step_dir(ctx, key), key)
         if hit is not None:
             log("cross: nothing changed since %s: verdicts re-used (--no-cache runs them)"
                 % hit["cached_from"]["finished"])
             return hit
-    root = ctx.layout.cross
-    if root.exists():  # only tfpin's: the plans, records and JUnit of the last cross step
-        shutil.rmtree(root)
-    root.mkdir(parents=True)
-    sources = [{"cell": cid, "path": str(ctx.layout.artifacts / cid)} for cid in written]
-    metered = dict(zip([c.id for c in passed], schedule.map_ordered(lambda c: _metered(c, ctx, sources), passed, jobs)))
+    root = step_dir(ctx, key)
+    with contextlib.ExitStack() as held:
+        # The passed cells' envs and evidence stay as read while the readers run: a concurrent run of one of these
+        # cells (which would set its artifacts aside and rebuild its env) waits, as for any cell it shares.
+        for cell in passed:
+            held.enter_context(EnvLock(ctx.layout.env(cell.id), lambda text: log("cross: " + text)))
+        if root.exists():  # only tfpin's: the plans, records and JUnit of the last cross step with this key
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        _prune(ctx.layout.cross, keep=root)
+        written = written_by(passed, ctx)  # again, under the locks: what the readers will get
+        metered = dict(zip([c.id for c in passed], schedule.map_ordered(
+            lambda c: _metered(c, ctx, root, list(written)), passed, jobs)))
     reads = {cid: read for cid, (read, _) in metered.items()}
     if all(data is None and why == NO_TESTS for data, why in reads.values()):
         return {"skipped": "the project's tests write artifacts but none reads them (a test marked "
@@ -143,21 +152,54 @@ def run(cells, results, ctx, log=print, use_cache: bool = True, jobs: int = 1) -
     return verdicts
 
 
-def _metered(cell, ctx, sources):
+def step_dir(ctx, key: str | None) -> Path:
+    """The cross step's files for one set of passed cells (its cache key): a subset run or a run of other cells
+    has its own, so it never removes the verdicts of the full matrix."""
+    return ctx.layout.cross / (key or "unkeyed")
+
+
+def _prune(base: Path, keep: Path, newest: int = 4) -> None:
+    """Keep the `newest` step directories (the one in use among them); older ones are no run's evidence now."""
+    steps = sorted((p for p in base.iterdir() if p.is_dir() and p != keep), key=lambda p: p.stat().st_mtime,
+                   reverse=True)
+    for old in steps[newest - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _metered(cell, ctx, root: Path, writers: list):
     """(_read's answer, the CPU seconds of the reading pytest): the readers' part of what a run costs, which
     the benchmark's physical floor counts beside each cell's suite."""
     with load.Meter() as meter:
         procs.metering(meter)
         try:
-            read = _read(cell, ctx, sources)
+            read = _read(cell, ctx, root, writers)
         finally:
             procs.metering(None)
     return read, round(meter.cpu_now(), 2)
 
 
-def _read(cell, ctx, sources):
+def _copies(cell, ctx, root: Path, writers: list) -> list[dict]:
+    """What the reading cell reads: its own copy of every writer's artifacts, so nothing a reader does can change a
+    writer's evidence (file modes would not stop a reader running as root); a reader that writes into its copy
+    fails its test (the plugin compares the files before and after it)."""
+    view = root / "read-by" / cell.id
+    sources = []
+    for cid in writers:
+        shutil.copytree(ctx.layout.artifacts / cid, view / cid)
+        sources.append({"cell": cid, "path": str(view / cid)})
+    return sources
+
+
+def _read(cell, ctx, root: Path, writers: list):
     """(the plugin's records, '') for one reading cell, or (None, why: NO_TESTS or the reason naming the cell)."""
-    root = ctx.layout.cross
+    sources = _copies(cell, ctx, root, writers)
+    try:
+        return _run_readers(cell, ctx, root, sources)
+    finally:
+        shutil.rmtree(root / "read-by" / cell.id, ignore_errors=True)
+
+
+def _run_readers(cell, ctx, root: Path, sources: list):
     plan, records, junit = (root / (cell.id + suffix) for suffix in (".plan.json", ".records.json", ".xml"))
     write_atomic(plan, json.dumps({"sources": sources, "records": str(records)}))
     python = CellEnv(cell, ctx.envs, ctx.project.root).python  # the env the cell's tests just ran in

@@ -54,7 +54,10 @@ def test_reads_what_another_python_wrote(tfpin_source):
     if FAULT == "crash-reader":
         os._exit(3)
     if FAULT == "slow-reader":  # still reading when the run is stopped
-        time.sleep(120)
+        time.sleep(float(os.environ.get("SLOW_READER_S", "120")))
+    if FAULT == "write-reader":  # a reader that changes what it reads
+        with open(os.path.join(tfpin_source.path, "v.json"), "w") as f:
+            json.dump({"minor": 0}, f)
     with open(os.path.join(tfpin_source.path, "v.json")) as f:
         written = json.load(f)["minor"]
     tfpin_source.record(minor_gap=abs(written - sys.version_info[1]), seen=[float(written)])
@@ -72,8 +75,8 @@ def envs(tmp_path_factory):
     return tmp_path_factory.mktemp("envs")
 
 
-def project_with_artifacts(root, fault=""):
-    project = make_project(root, fault=fault, fault_cell="py")
+def project_with_artifacts(root, fault="", extra_env=None):
+    project = make_project(root, fault=fault, fault_cell="py", extra_env=extra_env)
     write(project, {"tests/test_between.py": ARTIFACT_TESTS})
     return project
 
@@ -97,7 +100,8 @@ def test_readers_run_in_every_cell_on_every_cells_artifacts_and_each_pair_is_its
     nobody = "tests/test_between.py::test_reads_an_artifact_nobody_wrote"
     assert {p["outcome"] for k, p in pairs.items() if k[0] == nobody} == {"skipped"}
     # each pair is its own JUnit case in the reading cell, its id ending in the writer's cell
-    junit = (project / "reports" / "cross" / (GOOD_CELL + ".xml")).read_text()
+    (step,) = [p for p in (project / "reports" / "cross").iterdir() if p.is_dir()]  # one per set of passed cells
+    junit = (step / (GOOD_CELL + ".xml")).read_text()
     assert 'test_reads_what_another_python_wrote[from:%s]' % FAULT_CELL in junit
     # the same writer read in both cells recorded the same value: no drift; the writers' series differ at step 3
     assert [(d["key"], d["max_abs_diff"]) for d in cross["drift"] if d["reader"] == reader] == [("seen", 0.0)]
@@ -193,6 +197,52 @@ def test_sigterm_during_the_cross_step_keeps_the_earlier_complete_report_whole(t
     assert [c["status"] for c in incomplete["cells"]] == ["passed", "passed"]
 
 
+def test_a_reader_that_writes_what_it_reads_fails_named_and_the_writers_evidence_is_untouched(tmp_path, envs):
+    project = project_with_artifacts(tmp_path / "p", fault="write-reader")
+    out = tfpin(project, "matrix", envs=envs)
+    pairs = [p for p in report(project)["cross"]["pairs"]
+             if p["reader"] == "tests/test_between.py::test_reads_what_another_python_wrote"]
+    assert len(pairs) == 4 and {p["outcome"] for p in pairs} == {"error"}, out.stdout + out.stderr
+    for p in pairs:
+        assert p["error"] == "AssertionError: this reader wrote into what %s wrote (a reader may only read it): " \
+                             "version/v.json" % p["from"], p
+    for cell, minor in ((GOOD_CELL, 6), (FAULT_CELL, 7)):  # each writer's own evidence, as it wrote it
+        assert json.loads((project / "reports" / "artifacts" / cell / "version" / "v.json").read_text()) == {
+            "minor": minor}
+
+
+def test_a_subset_run_keeps_the_full_matrixs_verdicts_between_cells(tmp_path, envs):
+    project = project_with_artifacts(tmp_path / "p")
+    assert tfpin(project, "matrix", envs=envs).returncode == 0
+    full = report(project)["cross"]
+    assert tfpin(project, "matrix", "--cells", GOOD_CELL, envs=envs).returncode == 0  # its own cross step
+    assert report(project, "matrix-faults-partial")["cross"]["cells"] == [GOOD_CELL]
+    assert tfpin(project, "report", envs=envs).returncode == 0  # the full report, rebuilt from what is stored
+    assert report(project)["cross"]["pairs"] == full["pairs"]
+
+
+def test_a_concurrent_run_of_a_cell_waits_for_the_readers_of_its_artifacts(tmp_path, envs):
+    """A second run of a cell sets its artifacts aside while it runs: done while the first run's readers read
+    them, they found nothing ("no test wrote any"). The readers hold the cells' locks; the second run waits."""
+    project = project_with_artifacts(tmp_path / "p", fault="slow-reader", extra_env={"SLOW_READER_S": "6"})
+    first = start(project, "matrix", envs=envs)
+    try:
+        for line in first.stdout:
+            if line.startswith("tfpin: 2 cells in"):
+                break
+        time.sleep(1)
+        second = tfpin(project, "cell", GOOD_CELL, "--no-cache", envs=envs)
+        out, err = first.communicate(timeout=120)
+    finally:
+        kill_started()
+    assert first.returncode == 0, out + err
+    assert "waiting: another tfpin run" in second.stdout + second.stderr and second.returncode == 0
+    reader = "tests/test_between.py::test_reads_what_another_python_wrote"
+    assert {(p["from"], p["to"]): p["outcome"] for p in report(project)["cross"]["pairs"] if p["reader"] == reader} == {
+        (GOOD_CELL, GOOD_CELL): "passed", (GOOD_CELL, FAULT_CELL): "passed",
+        (FAULT_CELL, GOOD_CELL): "failed", (FAULT_CELL, FAULT_CELL): "passed"}  # every artifact was there to read
+
+
 def test_a_reader_that_crashes_fails_the_run_naming_the_cell_and_keeps_the_verdicts(tmp_path, envs):
     project = project_with_artifacts(tmp_path / "p", fault="crash-reader")
     out = tfpin(project, "matrix", envs=envs)
@@ -224,7 +274,7 @@ def test_damaged_stored_verdicts_are_run_again_never_trusted(tmp_path, envs):
     project = project_with_artifacts(tmp_path / "p")
     assert tfpin(project, "matrix", envs=envs).returncode == 0
     first = report(project)["cross"]
-    store = project / "reports" / "cross" / "verdicts.json"
+    (store,) = (project / "reports" / "cross").glob("*/verdicts.json")
     stored = json.loads(store.read_text())
     stored["verdicts"]["pairs"] = "all fine"  # the key still matches: only the shape says it is damaged
     store.write_text(json.dumps(stored))

@@ -109,7 +109,27 @@ def tfpin_source(request):
     missing = [n for n in names if not os.path.isdir(source.path_of(n))]
     if missing:
         pytest.skip("cell %s wrote no artifact %s" % (source.cell, ", ".join(repr(n) for n in missing)))
-    return source
+    before = _files(source.root)
+    yield source
+    after = _files(source.root)
+    changed = sorted(set(before) ^ set(after)) + sorted(p for p in before if p in after and before[p] != after[p])
+    if changed:  # the reader's own copy took it (tfpin gives each reading cell one): fail the reader, naming it
+        raise AssertionError("this reader wrote into what %s wrote (a reader may only read it): %s"
+                             % (source.cell, ", ".join(changed[:5])))
+
+
+def _files(root):
+    """{relative path: (size, mtime)} of every file under root: what a reader must leave as it found it."""
+    out = {}
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            out[os.path.relpath(path, root)] = (st.st_size, st.st_mtime_ns)
+    return out
 
 
 def _plain(name):
