@@ -8,6 +8,7 @@ from . import matrix as matrices
 from . import procs
 from . import project as projects
 from .cli import parser
+from .files import Unwritable
 from .inputs import UsageError
 from .status import EXIT_USAGE
 
@@ -30,6 +31,10 @@ def main(argv=None) -> int:
         procs.stop_all(exc.code, exc.name)
         print("tfpin: interrupted by %s during `tfpin %s`" % (exc.name, args.command), file=sys.stderr)
         return exc.code
+    except Unwritable as exc:  # a full or read-only reports directory, from any step: said, never a traceback
+        procs.stop_all(1, "an output could not be written")
+        print("tfpin: error: %s" % exc, file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `tfpin list | head`: the reader has what it wanted
         sys.stderr.close()
         return 0

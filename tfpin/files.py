@@ -10,10 +10,33 @@ from pathlib import Path
 from . import procs
 
 
+class Unwritable(OSError):
+    """An output tfpin could not write (a full disk, a directory turned read-only): the message names the file
+    and says that what was written before is still there, since every write replaces a file whole or not at all."""
+
+    def __init__(self, path: Path, exc: OSError):
+        super().__init__(exc.errno, "cannot write %s (%s): make room or make it writable, then run again; every "
+                                    "file written before is intact" % (path, exc.strerror or exc))
+        self.path = path
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Temp file, fsync, rename, fsync of the directory: the file is the old one or the new one, even after
-    a power cut; the first Ctrl-C waits for the rename (procs.critical); a failed write leaves no temp file."""
+    a power cut; the first Ctrl-C waits for the rename (procs.critical); a failed write leaves no temp file and
+    raises Unwritable naming the file."""
     path = Path(path)
+    try:
+        _write_atomic(path, text)
+    except Unwritable:
+        raise
+    except OSError as exc:
+        raise Unwritable(path, exc) from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name("." + path.name + ".tmp%d" % os.getpid())
     with procs.critical():

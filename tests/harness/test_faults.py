@@ -7,13 +7,26 @@ in a couple of minutes on the host.
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from faultkit import FAULT_CELL, GOOD_CELL, MATRIX, harness_env, make_project, report, running, start, statuses, tfpin
+from faultkit import (
+    FAULT_CELL,
+    GOOD_CELL,
+    MATRIX,
+    harness_env,
+    kill_started,
+    make_project,
+    report,
+    running,
+    start,
+    statuses,
+    tfpin,
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +84,44 @@ def test_unwritable_report_dir_is_refused_before_any_cell(tmp_path, envs):
     assert out.returncode == 2
     assert "report directory %s is not writable" % (blocker / "reports") in out.stderr
     assert "--reports DIR" in out.stderr and "started" not in out.stdout
+
+
+def _immutable(paths, on: bool) -> bool:
+    """chattr +i / -i: a directory even root cannot write into (file modes do not stop root)."""
+    flag = "+i" if on else "-i"
+    return all(subprocess.run(["chattr", flag, str(p)], capture_output=True).returncode == 0 for p in paths)
+
+
+def test_a_reports_directory_that_turns_read_only_mid_run_is_said_and_loses_nothing(tmp_path, envs):
+    """The audit: a reports directory that turned read-only (or full) mid-run gave a traceback. Now tfpin says
+    which file it could not write, stops, and every file written before is as it was."""
+    project = make_project(tmp_path / "p", fault="slow", fault_cell="py3.7")  # the 3.7 cell's suite takes 3 s
+    assert tfpin(project, "matrix", envs=envs).returncode == 0
+    reports = project / "reports"
+    complete = (reports / "matrix-faults.json").read_text()
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    if shutil.which("chattr") is None or not _immutable([probe], True):
+        pytest.skip("chattr +i is not available on this file system: no way to make a directory read-only for root")
+    _immutable([probe], False)
+    (project / "pids.txt").unlink(missing_ok=True)
+    proc = start(project, "matrix", "--no-cache", "-j", "1", envs=envs)  # 3.6 first, then the slow 3.7 cell
+    locked = [reports, reports / "cells"]
+    try:
+        deadline = time.monotonic() + 120
+        while not (project / "pids.txt").exists() and time.monotonic() < deadline:  # the 3.7 suite is running
+            time.sleep(0.1)
+        assert _immutable(locked, True)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        _immutable(locked, False)
+        kill_started()
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert "tfpin: error: cannot write %s" % (reports / "cells" / (FAULT_CELL + ".json")) in err, err
+    assert "every file written before is intact" in err
+    assert (reports / "matrix-faults.json").read_text() == complete
+    assert json.loads((reports / "cells" / (GOOD_CELL + ".json")).read_text())["status"] == "passed"
+    assert not [p.name for p in reports.glob(".*.tmp*")] and not [p.name for p in (reports / "cells").glob(".*tmp*")]
 
 
 # -- interpreters and installers ---------------------------------------------------------------------------
