@@ -104,6 +104,17 @@ def stored(cells, results, ctx) -> dict | None:
     return cached(step_dir(ctx, key), key)
 
 
+def not_run(cells, results, ctx) -> dict | None:
+    """For a report joined from stored results with no verdicts made over exactly them (the CI shape: each cell a
+    job of its own): say that the readers did not run, where there were artifacts to read, so a report without
+    the checks between cells never looks like one where they passed."""
+    passed_results, by_id = _passed(cells, results)
+    if not written_by([by_id[r.id] for r in passed_results], ctx):
+        return None
+    return {"skipped": "the readers between cells did not run over these results (each cell ran on its own, as "
+                       "in a pipeline from `tfpin ci`); `tfpin matrix` runs them after the cells"}
+
+
 def run(cells, results, ctx, log=print, use_cache: bool = True, jobs: int = 1) -> dict:
     """Run the readers in every passed cell against every passed cell's artifacts, `jobs` cells at a time; the
     report's `cross`."""

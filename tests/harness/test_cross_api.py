@@ -243,6 +243,18 @@ def test_a_concurrent_run_of_a_cell_waits_for_the_readers_of_its_artifacts(tmp_p
         (FAULT_CELL, GOOD_CELL): "failed", (FAULT_CELL, FAULT_CELL): "passed"}  # every artifact was there to read
 
 
+def test_a_report_joined_from_cells_that_ran_alone_says_the_readers_did_not_run(tmp_path, envs):
+    """The CI shape (`tfpin cell <id>` per job, then `tfpin report`) runs no readers: the joined report says so
+    instead of leaving the section out, which read like nothing to check."""
+    project = project_with_artifacts(tmp_path / "p")
+    for cell in (GOOD_CELL, FAULT_CELL):
+        assert tfpin(project, "cell", cell, envs=envs).returncode == 0
+    assert tfpin(project, "report", envs=envs).returncode == 0
+    assert "the readers between cells did not run over these results" in report(project)["cross"]["skipped"]
+    assert "Not checked: the readers between cells did not run" in (
+        project / "reports" / "matrix-faults.md").read_text()
+
+
 def test_a_reader_that_crashes_fails_the_run_naming_the_cell_and_keeps_the_verdicts(tmp_path, envs):
     project = project_with_artifacts(tmp_path / "p", fault="crash-reader")
     out = tfpin(project, "matrix", envs=envs)
