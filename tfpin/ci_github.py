@@ -43,6 +43,8 @@ PINNED_USE = re.compile(r"^(\s*(?:- )?uses: )([\w.-]+/[\w.-]+)@([0-9a-f]{40})$")
 UV_VERSION = "0.13.9"
 TFPIN_PYTHON = "3.12"  # what tfpin runs on; the runner's system Python, a uv download in containers
 ARTIFACT_PREFIX = "tfpin-cell-"
+BETWEEN_PREFIX = "tfpin-between-"  # each reading cell's records of the checks between cells
+BETWEEN_SUFFIX = "-between"  # the job id of a cell's readers: <cell job id>-between
 JOB_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -155,6 +157,12 @@ def evidence_paths(reports: str, cell_id: str) -> list[str]:
     return ["%s/%s/%s%s" % (reports, kind, cell_id, suffix) for kind, suffix in EVIDENCE]
 
 
+def cross_invocation(matrix, cells, m_arg: str, cell) -> list[str]:
+    """The `tfpin cross` arguments of one reading cell's job, over the cells the pipeline runs."""
+    partial = {c.id for c in cells} != {c.id for c in matrix.cells}
+    return ["cross", cell.id, "--matrix", m_arg] + (["--cells", ",".join(c.id for c in cells)] if partial else [])
+
+
 def report_invocation(matrix, cells, m_arg: str) -> tuple[str, list[str]]:
     """(the report's file stem, the `tfpin report` arguments) for the cells the pipeline runs."""
     partial = {c.id for c in cells} != {c.id for c in matrix.cells}
@@ -212,10 +220,28 @@ def workflow(project, matrix, cells, tfpin_requirement: str) -> dict:
                 },
             ],
         }
+    between = []
+    for cell, jid in zip(cells, ids):  # the readers between cells: once every cell job is done, in each cell
+        between.append(jid + BETWEEN_SUFFIX)
+        jobs[between[-1]] = {
+            "name": "between cells: " + cell.id,
+            "needs": ids,
+            "if": "always()",  # the cells that passed read each other whatever the others did
+            "runs-on": RUNNER,
+            "container": {"image": container_image(cell.python)},
+            "steps": _setup_steps() + [
+                {"name": "Download the cell reports", "uses": DOWNLOAD,
+                 "with": {"pattern": ARTIFACT_PREFIX + "*", "path": reports, "merge-multiple": True}},
+                {"name": "tfpin cross " + cell.id, "run": _tfpin(cross_invocation(matrix, cells, m_arg, cell))},
+                {"name": "Upload what the readers recorded", "if": "always()", "uses": UPLOAD,
+                 "with": {"name": BETWEEN_PREFIX + cell.id, "path": reports + "/cross/",
+                          "if-no-files-found": "ignore"}},
+            ],
+        }
     name, report_args = report_invocation(matrix, cells, m_arg)
     jobs["report"] = {
         "name": "tfpin report",
-        "needs": ids,
+        "needs": ids + between,
         # always(): the report is most useful when some cell failed; tfpin report's exit code, not
         # the cells', decides this job, and it fails when any cell failed or left no valid result.
         "if": "always()",
@@ -225,6 +251,11 @@ def workflow(project, matrix, cells, tfpin_requirement: str) -> dict:
                 "name": "Download the cell reports",
                 "uses": DOWNLOAD,
                 "with": {"pattern": ARTIFACT_PREFIX + "*", "path": reports, "merge-multiple": True},
+            },
+            {
+                "name": "Download what the readers between cells recorded",
+                "uses": DOWNLOAD,
+                "with": {"pattern": BETWEEN_PREFIX + "*", "path": reports + "/cross", "merge-multiple": True},
             },
             {"name": "tfpin report", "run": _tfpin(report_args)},
             {

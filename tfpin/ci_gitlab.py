@@ -13,10 +13,12 @@ import shlex
 from pathlib import Path
 
 from .ci_github import (
+    BETWEEN_SUFFIX,
     TFPIN_PYTHON,
     UV_VERSION,
     check_requirement,
     container_image,
+    cross_invocation,
     evidence_paths,
     generated_header,
     git_root,
@@ -49,7 +51,7 @@ def pipeline(project, matrix, cells, tfpin_requirement: str) -> dict:
     doc = {
         # TFPIN_PYTHON: what runs tfpin itself (uv finds or installs it); the cells use the images' Pythons.
         "variables": {"TFPIN_REQUIREMENT": tfpin_requirement, "UV_VERSION": UV_VERSION, "TFPIN_PYTHON": TFPIN_PYTHON},
-        "stages": ["cells", "report"],
+        "stages": ["cells", "between", "report"],
     }
     for cell in cells:
         junit = "%sreports/junit/%s.xml" % (prefix, cell.id)
@@ -65,11 +67,22 @@ def pipeline(project, matrix, cells, tfpin_requirement: str) -> dict:
                 "expire_in": "30 days",
             },
         }
+    between = []
+    for cell in cells:  # the readers between cells: once every cell job is done, in each cell
+        between.append(cell.id + BETWEEN_SUFFIX)
+        doc[between[-1]] = {
+            "stage": "between",
+            "image": container_image(cell.python),
+            "needs": [{"job": c.id, "artifacts": True} for c in cells],
+            "when": "always",  # the cells that passed read each other whatever the others did
+            "script": [SETUP] + enter + [tfpin_command(cross_invocation(matrix, cells, m_arg, cell))],
+            "artifacts": {"when": "always", "paths": [prefix + "reports/cross/"], "expire_in": "30 days"},
+        }
     name, report_args = report_invocation(matrix, cells, m_arg)
     doc["report"] = {
         "stage": "report",
         "image": REPORT_IMAGE,
-        "needs": [{"job": cell.id, "artifacts": True} for cell in cells],
+        "needs": [{"job": job, "artifacts": True} for job in [c.id for c in cells] + between],
         "when": "always",
         "script": [SETUP] + enter + [tfpin_command(report_args)],
         "artifacts": {

@@ -8,7 +8,8 @@ from . import __version__, commands
 from . import matrix as matrices
 from .pipeline import default_jobs_text
 
-DESCRIPTION = """Command line: `tfpin matrix|cell|bench|report|list|ci|pins|init|tox-ini` (nox sessions call these too).
+DESCRIPTION = """Command line: `tfpin matrix|cell|cross|bench|report|list|ci|pins|init|tox-ini` (nox sessions call
+these too).
 
 Arguments after the first `--` go to pytest unchanged (`tfpin cell ID -- -k batchnorm -x`).
 A run with such arguments, or with --cells, is a subset: it writes `<report>-partial.*`
@@ -74,6 +75,12 @@ def parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="join reports/cells/*.json into the matrix report (CI fan-out)")
     common(rp)
     rp.set_defaults(func=commands.cmd_report)
+
+    cx = sub.add_parser("cross", help="the readers between cells in one cell, over the stored results (a CI job "
+                                      "after every cell job; `tfpin report` joins them)")
+    common(cx)
+    cx.add_argument("cell_id")
+    cx.set_defaults(func=commands.cmd_cross)
 
     ls = sub.add_parser("list", help="print a matrix's cells")
     common(ls)

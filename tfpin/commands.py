@@ -82,7 +82,40 @@ def cmd_report(args) -> int:
         print("tfpin: %d of %d cells have no valid result; re-run them with `tfpin cell ID` (full suite, no -k)"
               % (len(refused), len(cells)), file=sys.stderr)
         return 1
-    return pipeline.finish(results, None, args)
+    code = pipeline.finish(results, None, args)
+    errors = (rep.get("cross") or {}).get("errors", [])
+    for error in errors:  # the same rule as `tfpin matrix`: a reader that crashed fails the run
+        print("tfpin: cross-cell step failed: %s" % error, file=sys.stderr)
+    return code or (1 if errors else 0)
+
+
+def cmd_cross(args) -> int:
+    """The readers between cells in one cell, as a CI job after every cell job: over the cell results the pipeline
+    downloaded (reports/cells, reports/artifacts), in this cell's env (built here if it is not); `tfpin report`
+    joins every reading cell's record into the verdicts, as `tfpin matrix` makes them in one run."""
+    from . import cross
+    from .envs import EnvLock
+    from .runner import base_result, prepare
+
+    project, m, cells, ctx = load(args)
+    cell = next((c for c in cells if c.id == args.cell_id), None)
+    if cell is None:
+        raise UsageError("cell %s is not among the cells of this run (%s)"
+                         % (args.cell_id, ", ".join(c.id for c in cells)))
+    results, refused = pipeline.stored_results(cells, ctx)
+    for line in refused:
+        print("tfpin: not read: %s" % line, file=sys.stderr)
+    if cell.id in {r.id for r in results if r.status == "passed"}:
+        result = base_result(cell, ctx)
+        with EnvLock(ctx.layout.env(cell.id), print):
+            env = prepare(cell, ctx, result, lambda text: None)
+        if env is None:
+            print("tfpin: cross: %s" % result.reason, file=sys.stderr)
+            return 1
+    error = cross.read_one(cell, cells, results, ctx, log=lambda line: print("tfpin: " + line, flush=True))
+    if error:
+        print("tfpin: cross-cell step failed: %s" % error, file=sys.stderr)
+    return 1 if error else 0
 
 
 def cmd_list(args) -> int:

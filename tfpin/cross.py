@@ -148,6 +148,11 @@ def run(cells, results, ctx, log=print, use_cache: bool = True, jobs: int = 1) -
         written = written_by(passed, ctx)  # again, under the locks: what the readers will get
         metered = dict(zip([c.id for c in passed], schedule.map_ordered(
             lambda c: _metered(c, ctx, root, list(written)), passed, jobs)))
+    return _verdicts(written, metered, key, root, log)
+
+
+def _verdicts(written: dict, metered: dict, key: str | None, root: Path, log) -> dict:
+    """The verdicts from every reading cell's (read, CPU seconds), stored for re-use when none is an error."""
     reads = {cid: read for cid, (read, _) in metered.items()}
     if all(data is None and why == NO_TESTS for data, why in reads.values()):
         return {"skipped": "the project's tests write artifacts but none reads them (a test marked "
@@ -161,6 +166,57 @@ def run(cells, results, ctx, log=print, use_cache: bool = True, jobs: int = 1) -
     if key and not verdicts["errors"]:
         write_atomic(root / VERDICTS, json.dumps({"key": key, "finished": now(), "verdicts": verdicts}, indent=2))
     return verdicts
+
+
+# -- the same step as CI jobs: one job per reading cell, then the report job joins their records ----------------
+
+READ = ".read.json"  # one reading cell's answer: what _read returned and its CPU seconds
+
+
+def read_one(cell, cells, results, ctx, log=print) -> str:
+    """The readers of `cell` over the stored results of `cells` (those of the pipeline), as one CI job does after
+    every cell job finished: its record goes to the step directory for `tfpin report` to join. '' or the error."""
+    passed_results, by_id = _passed(cells, results)
+    passed = [by_id[r.id] for r in passed_results]
+    if cell.id not in {c.id for c in passed}:
+        log("cross: %s did not pass here: it reads nothing (its verdict is its own)" % cell.id)
+        return ""
+    written = written_by(passed, ctx)
+    if not written:
+        log("cross: no passed cell wrote an artifact: nothing to read")
+        return ""
+    key = cache_key(passed_results)
+    root = step_dir(ctx, key)
+    root.mkdir(parents=True, exist_ok=True)
+    with EnvLock(ctx.layout.env(cell.id), lambda text: log("cross: " + text)):
+        (data, why), cpu_s = _metered(cell, ctx, root, list(written))
+    write_atomic(root / (cell.id + READ), json.dumps({"cell": cell.id, "data": data, "why": why, "cpu_s": cpu_s}))
+    return "" if why in ("", NO_TESTS) else why
+
+
+def from_reads(cells, results, ctx) -> dict | None:
+    """The verdicts from the reading cells' records (read_one, one CI job each), or None when no job left one. A
+    passed cell whose job left no record is an error naming it: the checks between cells were not all made."""
+    passed_results, by_id = _passed(cells, results)
+    passed = [by_id[r.id] for r in passed_results]
+    written = written_by(passed, ctx)
+    key = cache_key(passed_results)
+    root = step_dir(ctx, key)
+    if not written or not any((root / (c.id + READ)).is_file() for c in passed):
+        return None
+    metered = {}
+    for cell in passed:
+        try:
+            record = json.loads((root / (cell.id + READ)).read_text())
+            ok = isinstance(record.get("why"), (str, int)) and isinstance(record.get("data"), (dict, type(None)))
+            read = (record["data"], record["why"]) if ok else None
+            metered[cell.id] = (read, float(record.get("cpu_s") or 0.0))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            metered[cell.id] = None
+        if metered[cell.id] is None or metered[cell.id][0] is None:
+            metered[cell.id] = ((None, "%s: its readers' job left no readable record in %s (did it run?)" % (
+                cell.id, root / (cell.id + READ))), 0.0)
+    return _verdicts(written, metered, key, root, lambda line: None)
 
 
 def step_dir(ctx, key: str | None) -> Path:

@@ -263,9 +263,10 @@ def report_from_stored(m, cells, ctx, name: str, partial: bool,
     results, refused = stored or stored_results(cells, ctx)
     started = min((r.started for r in results), default=now())
     finished = max((r.finished for r in results), default=started) if not refused else None
-    verdicts = cross.stored(cells, results, ctx) if not refused and not partial else None
-    if verdicts is None and not refused and not partial:
-        verdicts = cross.not_run(cells, results, ctx)
+    verdicts = None
+    if not refused and not partial:  # made by `tfpin matrix`, else joined from CI's reader jobs, else not made
+        verdicts = (cross.stored(cells, results, ctx) or cross.from_reads(cells, results, ctx)
+                    or cross.not_run(cells, results, ctx))
     rep = _write(m, cells, results, started, finished, ctx, name, partial, cross_verdicts=verdicts)
     return rep, results, refused
 

@@ -96,7 +96,8 @@ def test_one_job_per_listed_cell_and_a_report_job_needing_all():
     written = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["tfpin"].get("matrix", "table")
     listed = listed_cells()
     jobs = wf["jobs"]
-    assert sorted(jobs) == sorted([c["tox_env"] for c in listed] + ["report"])
+    between = [c["tox_env"] + "-between" for c in listed]
+    assert sorted(jobs) == sorted([c["tox_env"] for c in listed] + between + ["report"])
     assert {"push", "pull_request", "workflow_dispatch"} <= set(triggers(wf))
     assert wf["env"]["TFPIN_REQUIREMENT"] == REQUIREMENT
     assert "working-directory" not in wf["defaults"]["run"]  # the project root is the repository root
@@ -114,12 +115,22 @@ def test_one_job_per_listed_cell_and_a_report_job_needing_all():
         assert re.fullmatch(r"actions/upload-artifact@[0-9a-f]{40}", upload["uses"]) and upload["if"] == "always()"
         assert upload["with"]["name"] == "tfpin-cell-" + cell["id"]
         assert upload["with"]["path"].split() == ["reports/" + e % cell["id"] for e in EVIDENCE]
+    for cell in listed:  # the readers between cells: in each cell, after every cell job, over all their evidence
+        job = jobs[cell["tox_env"] + "-between"]
+        assert sorted(job["needs"]) == sorted(c["tox_env"] for c in listed) and job["if"] == "always()"
+        assert job["container"]["image"] == expected_image(cell["python"])
+        assert action(job, "actions/download-artifact")["with"] == {"pattern": "tfpin-cell-*", "path": "reports",
+                                                                    "merge-multiple": True}
+        (run,) = run_steps(job)
+        assert command(run) == ["tfpin", "cross", cell["id"], "--matrix", written]
+        assert action(job, "actions/upload-artifact")["with"]["path"] == "reports/cross/"
     report = jobs["report"]
-    assert sorted(report["needs"]) == sorted(c["tox_env"] for c in listed)
+    assert sorted(report["needs"]) == sorted([c["tox_env"] for c in listed] + between)
     assert report["if"] == "always()" and "container" not in report
-    download = action(report, "actions/download-artifact")
-    assert re.fullmatch(r"actions/download-artifact@[0-9a-f]{40}", download["uses"])
-    assert download["with"] == {"pattern": "tfpin-cell-*", "path": "reports", "merge-multiple": True}
+    cells_download, readers_download = [s for s in report["steps"] if "download-artifact" in s.get("uses", "")]
+    assert re.fullmatch(r"actions/download-artifact@[0-9a-f]{40}", cells_download["uses"])
+    assert cells_download["with"] == {"pattern": "tfpin-cell-*", "path": "reports", "merge-multiple": True}
+    assert readers_download["with"] == {"pattern": "tfpin-between-*", "path": "reports/cross", "merge-multiple": True}
     build, summary = run_steps(report)
     assert command(build) == ["tfpin", "report", "--matrix", written] and "if" not in build
     assert summary["if"] == "always()" and 'cat reports/matrix.md >> "$GITHUB_STEP_SUMMARY"' in summary["run"]
@@ -133,14 +144,15 @@ def test_project_below_the_repository_root(tmp_path):
     assert wf["defaults"]["run"]["working-directory"] == "app"
     assert ci_github.default_output(project) == tmp_path / ".github" / "workflows" / "tfpin.yml"
     jobs = wf["jobs"]
-    assert len(jobs) == len(m.cells) + 1 == 8
+    assert len(jobs) == 2 * len(m.cells) + 1 == 15  # a cell job and a readers' job per cell, and the report job
     for cell in m.cells:
         job = jobs[cell.tox_env()]
         assert command(run_steps(job)[0]) == ["tfpin", "cell", cell.id, "--matrix", "ci/m.toml"]
         paths = action(job, "actions/upload-artifact")["with"]["path"].split()
         assert paths == ["app/reports/" + e % cell.id for e in EVIDENCE]
     report = jobs["report"]
-    assert action(report, "actions/download-artifact")["with"]["path"] == "app/reports"
+    assert [s["with"]["path"] for s in report["steps"] if "download-artifact" in s.get("uses", "")] == [
+        "app/reports", "app/reports/cross"]
     assert command(run_steps(report)[0]) == ["tfpin", "report", "--matrix", "ci/m.toml"]
     assert "reports/matrix-m.md" in run_steps(report)[1]["run"]  # run steps start in app/
     upload = action(report, "actions/upload-artifact")["with"]["path"].split()
@@ -151,7 +163,11 @@ def test_a_subset_of_cells_reports_as_partial():
     project, m = this_repo()
     cells = m.cells[-2:]
     wf = parse(ci_github.render(project, m, cells, REQUIREMENT))
-    assert sorted(wf["jobs"]["report"]["needs"]) == sorted(c.tox_env() for c in cells)
+    assert sorted(wf["jobs"]["report"]["needs"]) == sorted([c.tox_env() for c in cells] +
+                                                           [c.tox_env() + "-between" for c in cells])
+    for cell in cells:  # the readers read over the same cells as the report joins
+        (reads,) = run_steps(wf["jobs"][cell.tox_env() + "-between"])
+        assert command(reads)[-2:] == ["--cells", ",".join(c.id for c in cells)]
     build, summary = run_steps(wf["jobs"]["report"])
     assert command(build)[-2:] == ["--cells", ",".join(c.id for c in cells)]
     assert "reports/matrix-partial.md" in summary["run"]
@@ -168,7 +184,7 @@ def test_every_python_gets_a_job(tmp_path):
     project = projects.load(tmp_path)
     m = matrices.load(project.matrix, project)
     jobs = parse(ci_github.render(project, m, m.cells, REQUIREMENT))["jobs"]
-    assert {j: jobs[j]["container"]["image"] for j in jobs if j != "report"} == {
+    assert {j: jobs[j]["container"]["image"] for j in jobs if j != "report" and not j.endswith("-between")} == {
         "py36-tf115": "python:3.6-bullseye", "py311-tf115": "python:3.11-bullseye",
         "py312-tf115": "python:3.12-bookworm"}
     assert command(run_steps(jobs["py312-tf115"])[0]) == ["tfpin", "cell", "py3.12-tf1.15", "--matrix", "m.toml"]
@@ -242,7 +258,7 @@ def test_actionlint_accepts_the_workflow(which, tmp_path):
 
 # -- the generated workflow, run: each job's steps in order on this machine --------------------------------------
 
-def run_job(job, checkout, artifacts, env, reports="reports"):
+def run_job(job, checkout, artifacts, env):
     """One job as GitHub would run it: `run:` steps in bash (stopping after a failure except for `if: always()`),
     upload-artifact / download-artifact as directories under `artifacts`; True when the job would be green."""
     import fnmatch
@@ -254,12 +270,19 @@ def run_job(job, checkout, artifacts, env, reports="reports"):
         uses = step.get("uses", "")
         if uses.startswith("actions/upload-artifact@"):
             into = artifacts / step["with"]["name"]
-            for path in step["with"]["path"].split():
+            shutil.rmtree(into, ignore_errors=True)  # an artifact name is written once per workflow run
+            paths = step["with"]["path"].split()
+            # upload-artifact's rule: the artifact is rooted at the paths' least common ancestor; one directory is
+            # its own root (its contents are the artifact), one file's root is its directory.
+            root = (Path(os.path.commonpath(paths)) if len(paths) > 1 else
+                    Path(paths[0]) if (checkout / paths[0]).is_dir() else Path(paths[0]).parent)
+            for path in paths:
                 source = checkout / path
-                if source.exists():  # rooted at the paths' common ancestor, reports/
-                    target = into / Path(path).relative_to(reports)
+                if source.exists():
+                    target = into / Path(path).relative_to(root)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
+                    (shutil.copytree if source.is_dir() else shutil.copy2)(source, target, **(
+                        {"dirs_exist_ok": True} if source.is_dir() else {}))
         elif uses.startswith("actions/download-artifact@"):
             for found in sorted(artifacts.iterdir()):
                 if fnmatch.fnmatch(found.name, step["with"]["pattern"]):
@@ -273,19 +296,16 @@ def run_job(job, checkout, artifacts, env, reports="reports"):
     return green
 
 
-@pytest.mark.parametrize("fault", ["", "fail"])
-def test_the_generated_workflow_runs_its_jobs_and_the_report_job_joins_them(tmp_path, fault):
-    """The commands and paths the workflow runs are the ones that work: every cell job's steps, then the report
-    job's, with this checkout's commit as the tfpin they install (a VCS URL, as a user's workflow would have)."""
+def run_workflow(project, tmp_path):
+    """The generated workflow of `project`, every job run in order (cells, their readers, the report) by run_job,
+    with this checkout's commit as the tfpin they install (a VCS URL, as a user's workflow would have); (the
+    workflow, {job: green}, the joined matrix report, the job summary)."""
     import os
-
-    from faultkit import make_project
 
     yaml = pytest.importorskip("yaml")
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
     if commit.returncode != 0:
         pytest.skip("not a git checkout")
-    project = make_project(tmp_path / "p", fault=fault, fault_cell="py3.7")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PATH"] = "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "/usr/bin:/bin"))
     out = project / "tfpin.yml"
@@ -299,20 +319,54 @@ def test_the_generated_workflow_runs_its_jobs_and_the_report_job_joins_them(tmp_
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir()
     verdicts = {}
-    for name, job in workflow["jobs"].items():  # cell jobs first, the report job (needs: all of them) last
+    for name, job in workflow["jobs"].items():  # in `needs` order: cells, their readers, the report job
         checkout = tmp_path / "runs" / name
         shutil.copytree(project, checkout, ignore=shutil.ignore_patterns("reports", ".tfpin"))
         verdicts[name] = run_job(job, checkout, artifacts, env)
-    cells = [name for name in workflow["jobs"] if name != "report"]
-    assert cells == ["py36-six1160", "py37-six1160"]
     joined = json.loads((tmp_path / "runs" / "report" / "reports" / "matrix-faults.json").read_text())
+    return workflow, verdicts, joined, summary
+
+
+@pytest.mark.parametrize("fault", ["", "fail"])
+def test_the_generated_workflow_runs_its_jobs_and_the_report_job_joins_them(tmp_path, fault):
+    """The commands and paths the workflow runs are the ones that work: every cell job's steps, the readers' jobs,
+    then the report job's."""
+    from faultkit import make_project
+
+    workflow, verdicts, joined, summary = run_workflow(make_project(tmp_path / "p", fault=fault, fault_cell="py3.7"),
+                                                       tmp_path)
+    assert list(workflow["jobs"]) == ["py36-six1160", "py37-six1160", "py36-six1160-between", "py37-six1160-between",
+                                      "report"]
     statuses = {c["id"]: c["status"] for c in joined["cells"]}
+    readers = {"py36-six1160-between": True, "py37-six1160-between": True}  # nothing written: nothing to read
     if not fault:
-        assert verdicts == {"py36-six1160": True, "py37-six1160": True, "report": True}
+        assert verdicts == {"py36-six1160": True, "py37-six1160": True, **readers, "report": True}
         assert statuses == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "passed"}
         assert "## Recommended pin" in summary.read_text()
     else:  # the failing cell's job is red, with its annotation; the report job runs, joins both, and is red
-        assert verdicts == {"py36-six1160": True, "py37-six1160": False, "report": False}
+        assert verdicts == {"py36-six1160": True, "py37-six1160": False, **readers, "report": False}
         assert statuses == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "failed"}
         assert "::error file=tests/test_fixture.py," in "".join(workflow["jobs"]["py37-six1160"]["output"])
         assert "`py3.7-six1.16.0` **failed**" in summary.read_text()
+
+
+@pytest.mark.parametrize("fault", ["", "crash-reader"])
+def test_parity_the_workflow_gives_the_verdicts_and_exit_code_of_tfpin_matrix(tmp_path, fault):
+    """One project with readers between cells, through `tfpin matrix` and through the generated workflow: the same
+    verdicts between cells and the same exit code (a crashing reader fails both), with a passing and a crashing
+    reader."""
+    from faultkit import harness_env
+    from test_cross_api import comparable, project_with_artifacts
+
+    local = project_with_artifacts(tmp_path / "local", fault=fault)
+    matrix_run = subprocess.run([sys.executable, "-m", "tfpin", "matrix"], cwd=local, capture_output=True, text=True,
+                                env=harness_env(), timeout=900)
+    local_cross = json.loads((local / "reports" / "matrix-faults.json").read_text())["cross"]
+    workflow, verdicts, joined, summary = run_workflow(project_with_artifacts(tmp_path / "ci", fault=fault),
+                                                       tmp_path)
+    assert verdicts["report"] == (matrix_run.returncode == 0) == (not fault), matrix_run.stderr
+    assert comparable(joined["cross"]) == comparable(local_cross)
+    assert [verdicts[j] for j in workflow["jobs"] if j.endswith("-between")] == [not fault] * 2
+    if fault:
+        assert "the readers' pytest exited 3" in "".join(workflow["jobs"]["report"]["output"])
+

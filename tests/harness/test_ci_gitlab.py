@@ -1,6 +1,7 @@
 """`tfpin ci gitlab` on a user's project (examples/digits_tf1 inside this repository): the generated
 .gitlab-ci.yml is valid against GitLab's own CI schema (check-jsonschema ships it, so this works offline),
 has one job per cell with its evidence and JUnit, and a report job that needs them all and always runs."""
+import json
 import re
 import shutil
 import subprocess
@@ -48,8 +49,14 @@ def test_the_pipeline_is_valid_against_gitlabs_schema_and_joins_every_cell(tmp_p
         assert job["artifacts"]["when"] == "always"
         assert job["artifacts"]["reports"]["junit"] == "examples/digits_tf1/reports/junit/%s.xml" % cell
         assert "examples/digits_tf1/reports/cells/%s.json" % cell in job["artifacts"]["paths"]
+    for cell in cells:  # the readers between cells: in each cell, after every cell job, with all their evidence
+        job = doc[cell + "-between"]
+        assert job["stage"] == "between" and job["when"] == "always" and [n["job"] for n in job["needs"]] == cells
+        assert "tfpin cross %s --matrix table" % cell in job["script"][-1]
+        assert job["artifacts"]["paths"] == ["examples/digits_tf1/reports/cross/"]
+    assert doc["stages"] == ["cells", "between", "report"]
     report = doc["report"]
-    assert report["when"] == "always" and [n["job"] for n in report["needs"]] == cells
+    assert report["when"] == "always" and [n["job"] for n in report["needs"]] == cells + [c + "-between" for c in cells]
     assert all(n["artifacts"] for n in report["needs"])
     assert "tfpin report --matrix table" in report["script"][-1]
 
@@ -61,7 +68,7 @@ def test_the_schema_check_bites(tmp_path):
     assert check_jsonschema(broken).returncode != 0
 
 
-def gitlab_ci_local(tmp_path, fault=""):
+def gitlab_ci_local(tmp_path, fault="", project=None):
     """The generated pipeline, run by gitlab-ci-local's shell executor on this machine: a TF-free project with two
     cells in a git repository, tfpin installed in the jobs from this checkout's commit, as a user's CI would."""
     import json
@@ -75,7 +82,7 @@ def gitlab_ci_local(tmp_path, fault=""):
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
     if commit.returncode != 0:
         pytest.skip("not a git checkout: %s" % commit.stderr.strip())
-    project = make_project(tmp_path / "p", fault=fault, fault_cell="py3.7")
+    project = project or make_project(tmp_path / "p", fault=fault, fault_cell="py3.7")
     git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
     for args in (["init", "-q"], ["remote", "add", "origin", "https://gitlab.example.com/team/p.git"]):
         subprocess.run(git + args, cwd=project, check=True)
@@ -102,6 +109,24 @@ def test_the_generated_pipeline_runs_end_to_end_and_the_report_job_joins_every_c
         assert re.search(r"PASS\s+%s" % re.escape(job), run.stdout), run.stdout[-3000:]
     assert {c["id"]: c["status"] for c in joined["cells"]} == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "passed"}
     assert joined["recommendation"]["requirements"] == {"six": "1.16.0"}
+
+
+@pytest.mark.parametrize("fault", ["", "crash-reader"])
+def test_parity_the_pipeline_gives_the_verdicts_and_exit_code_of_tfpin_matrix(tmp_path, fault):
+    """One project with readers between cells, through `tfpin matrix` and through the generated pipeline under
+    gitlab-ci-local: the same verdicts between cells and the same outcome (a crashing reader fails both)."""
+    from faultkit import harness_env
+    from test_cross_api import comparable, project_with_artifacts
+
+    local = project_with_artifacts(tmp_path / "local", fault=fault)
+    matrix_run = subprocess.run([sys.executable, "-m", "tfpin", "matrix"], cwd=local, capture_output=True, text=True,
+                                env=harness_env(), timeout=900)
+    local_cross = json.loads((local / "reports" / "matrix-faults.json").read_text())["cross"]
+    run, joined = gitlab_ci_local(tmp_path, project=project_with_artifacts(tmp_path / "ci", fault=fault))
+    assert (run.returncode == 0) == (matrix_run.returncode == 0) == (not fault), run.stdout[-3000:]
+    for job in ("py3.6-six1.16.0-between", "py3.7-six1.16.0-between", "report"):
+        assert re.search(r"%s\s+%s" % ("FAIL" if fault else "PASS", re.escape(job)), run.stdout), run.stdout[-3000:]
+    assert comparable(joined["cross"]) == comparable(local_cross)
 
 
 def test_a_failing_cell_fails_its_job_and_the_report_job_still_runs_and_names_it(tmp_path):

@@ -243,6 +243,31 @@ def test_a_concurrent_run_of_a_cell_waits_for_the_readers_of_its_artifacts(tmp_p
         (FAULT_CELL, GOOD_CELL): "failed", (FAULT_CELL, FAULT_CELL): "passed"}  # every artifact was there to read
 
 
+def comparable(cross):
+    """What must agree between one `tfpin matrix` and the same cells run as separate jobs: every pair's outcome,
+    error and values, the drift and the errors (not the wall-clock or CPU figures)."""
+    return {k: cross.get(k) for k in ("cells", "writers", "errors", "readers", "pairs", "drift", "series_drift",
+                                      "diverged", "skipped")}
+
+
+@pytest.mark.parametrize("fault", ["", "crash-reader"])
+def test_cells_and_readers_run_as_separate_jobs_give_the_matrix_runs_verdicts_and_exit_code(tmp_path, envs, fault):
+    """The CI shape by hand: `tfpin cell` per cell, then `tfpin cross` per cell, then `tfpin report`; against one
+    `tfpin matrix` of the same project, with a passing and with a crashing reader."""
+    local = project_with_artifacts(tmp_path / "local", fault=fault)
+    matrix_run = tfpin(local, "matrix", envs=envs)
+    jobs = project_with_artifacts(tmp_path / "jobs", fault=fault)
+    for cell in (GOOD_CELL, FAULT_CELL):
+        assert tfpin(jobs, "cell", cell, envs=envs).returncode == 0
+    crossed = [tfpin(jobs, "cross", cell, envs=envs) for cell in (GOOD_CELL, FAULT_CELL)]
+    joined = tfpin(jobs, "report", envs=envs)
+    assert joined.returncode == matrix_run.returncode == (1 if fault else 0), joined.stdout + joined.stderr
+    assert [c.returncode for c in crossed] == [1 if fault else 0] * 2
+    assert comparable(report(jobs)["cross"]) == comparable(report(local)["cross"])
+    if fault:
+        assert "cross-cell step failed: %s: the readers' pytest exited 3" % GOOD_CELL in joined.stderr
+
+
 def test_a_report_joined_from_cells_that_ran_alone_says_the_readers_did_not_run(tmp_path, envs):
     """The CI shape (`tfpin cell <id>` per job, then `tfpin report`) runs no readers: the joined report says so
     instead of leaving the section out, which read like nothing to check."""

@@ -77,7 +77,8 @@ COVERAGE = [
     (r"^python -m tfpin cell [\w.-]+ -- -k batchnorm -x$", "faults", "test_filtered_run_is_recorded_and_never_joins"),
     (r"^nox -l --json -t cell$", "here", "test_nox_lists_cells_as_json"),
     (r"^python -m tfpin report$", "faults", "test_report_refuses_results_for_another_definition"),
-    (r"^python -m tfpin matrix\|cell\|bench\|report\|list\|tox-ini --help$", "here", "test_every_subcommand_has_help"),
+    (r"^python -m tfpin matrix\|cell\|cross\|bench\|report\|list\|tox-ini --help$", "here",
+     "test_every_subcommand_has_help"),
     (r"^tfpin migrate( --cells [\w.,-]+)?$", "faults",
      "test_migrate.py::test_migrate_converts_a_copy_and_runs_its_tests_naming_what_the_converter_left (the TF 2.x "
      "cells themselves: examples/digits_tf1/README.md, measured)"),
@@ -112,7 +113,7 @@ def test_matrix_names_parse():
 
 
 def test_every_subcommand_has_help():
-    for sub in ("matrix", "cell", "bench", "report", "list", "tox-ini", "migrate"):
+    for sub in ("matrix", "cell", "cross", "bench", "report", "list", "tox-ini", "migrate"):
         out = run([*TFPIN, sub, "--help"])
         assert out.returncode == 0 and "usage: tfpin %s" % sub in out.stdout
 
@@ -149,4 +150,4 @@ def test_tfpin_ci_github_writes_the_workflow(tmp_path):
     out = run([*TFPIN, "ci", "github", "--output", str(tmp_path / "tfpin.yml")])
     assert out.returncode == 0, out.stderr
     jobs = yaml.safe_load((tmp_path / "tfpin.yml").read_text())["jobs"]
-    assert len(jobs) == 9 and set(jobs["report"]["needs"]) == set(jobs) - {"report"}
+    assert len(jobs) == 17 and set(jobs["report"]["needs"]) == set(jobs) - {"report"}  # 8 cells, 8 readers, report
