@@ -122,3 +122,35 @@ def installer_settings(backend: str, project_root: Path, environ=None) -> dict:
 def cpus() -> int:
     """The CPUs this process may use (its affinity, not the machine's count): what parallel work is sized by."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+# tfpin's own knobs, read from the host: (default seconds, smallest, largest) and what each sets.
+KNOBS = {"TFPIN_SAMPLE_S": (1.0, 0.05, 60.0, "how often the cores a cell keeps busy are sampled"),
+         "TFPIN_HEARTBEAT_S": (30.0, 0.1, 86400.0, "how often a plain log gets a line per running cell")}
+
+
+class BadVariable(ValueError):
+    """A tfpin variable of the host with a value it cannot use; the message names it and what is allowed."""
+
+
+def seconds(name: str) -> float:
+    """The knob's value, or BadVariable naming it, its value and the range allowed."""
+    default, low, high, what = KNOBS[name]
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:  # NaN fails too
+        raise BadVariable("%s=%r: %s must be a number of seconds from %g to %g (default %g); unset it or fix it"
+                          % (name, raw, what, low, high, default))
+    return value
+
+
+def check_knobs() -> None:
+    """Every tfpin variable of the host is usable, before anything runs."""
+    for name in KNOBS:
+        seconds(name)
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import environ
 from . import matrix as matrices
 from . import project as projects
 from .layout import Layout
@@ -22,6 +23,10 @@ class UsageError(Exception):
 
 def load(args):
     """(project, matrix, selected cells, context) with every input validated; nothing has run yet."""
+    try:
+        environ.check_knobs()
+    except environ.BadVariable as exc:
+        raise UsageError(str(exc)) from None
     project = projects.load()
     name = args.matrix or project.matrix
     m = matrices.load(name, project)

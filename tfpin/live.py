@@ -5,8 +5,8 @@ kill. Per running cell this shows the tests done of those collected, the test ru
 time and an ETA (from the cell's previous run when the verdict cache has one, else from its pace), read
 from the in-cell plugin's progress file ($TFPIN_PROGRESS). On a terminal it is a status region redrawn
 in place (rich); elsewhere (CI logs, pipes) one plain heartbeat line per running cell at most every
-HEARTBEAT_S seconds. On GitHub Actions each finished cell's log is folded into a `::group::`. `verbose`
-streams each cell's pytest output as it is written, prefixed with the cell id; `quiet` shows none of this.
+TFPIN_HEARTBEAT_S seconds (default 30). On GitHub Actions each finished cell's log is folded into a `::group::`.
+`verbose` streams each cell's pytest output as it is written, prefixed with the cell id; `quiet` shows none of this.
 """
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 
-HEARTBEAT_S = 30.0  # a plain log gets at most one line per running cell this often (TFPIN_HEARTBEAT_S overrides)
+from . import environ
+
 TICK_S = 0.5
 
 
@@ -67,7 +68,7 @@ class Monitor:
         self.layout, self.total, self.view = layout, total, view
         self.stream = stream or sys.stdout
         self.tty = self.stream.isatty() if tty is None else tty
-        self.heartbeat = float(os.environ.get("TFPIN_HEARTBEAT_S", HEARTBEAT_S))
+        self.heartbeat = environ.seconds("TFPIN_HEARTBEAT_S")  # checked before anything ran (inputs.load)
         self.github = os.environ.get("GITHUB_ACTIONS") == "true"
         self.running: dict[int, _Running] = {}
         self.lock = threading.Lock()

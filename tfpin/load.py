@@ -16,7 +16,8 @@ import os
 import threading
 import time
 
-SAMPLE_S = float(os.environ.get("TFPIN_SAMPLE_S", "1.0"))
+from . import environ
+
 MIN_SAMPLES = 3  # fewer ticks than this (a phase of a second or two): use stands in for demand
 
 _meters: set = set()
@@ -93,7 +94,7 @@ class Meter:
 
 def _sample_forever() -> None:
     while True:
-        time.sleep(SAMPLE_S)
+        time.sleep(environ.seconds("TFPIN_SAMPLE_S"))  # checked before anything ran (inputs.load)
         with _meters_lock:
             meters = list(_meters)
         if not meters:

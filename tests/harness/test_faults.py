@@ -86,6 +86,18 @@ def test_unwritable_report_dir_is_refused_before_any_cell(tmp_path, envs):
     assert "--reports DIR" in out.stderr and "started" not in out.stdout
 
 
+@pytest.mark.parametrize("name,value", [("TFPIN_SAMPLE_S", "fast"), ("TFPIN_SAMPLE_S", "0"),
+                                        ("TFPIN_HEARTBEAT_S", "-1"), ("TFPIN_HEARTBEAT_S", "nan")])
+def test_a_malformed_tfpin_variable_is_refused_before_any_cell(tmp_path, envs, name, value):
+    """They were read with float() at import or mid-run: a traceback, or a NaN sampling period."""
+    project = make_project(tmp_path / "p")
+    out = tfpin(project, "matrix", envs=envs, env=harness_env(**{name: value}))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.startswith("tfpin: error: %s=%r: " % (name, value))
+    assert "must be a number of seconds" in out.stderr
+    assert "started" not in out.stdout
+
+
 def _immutable(paths, on: bool) -> bool:
     """chattr +i / -i: a directory even root cannot write into (file modes do not stop root)."""
     flag = "+i" if on else "-i"
