@@ -15,7 +15,7 @@ pytest as deps; the same test command), run as `tox -p auto`. Its verdict per ce
 compared with tfpin's, cell by cell.
 
 The floor: the CPU seconds of every project test tfpin's warm run executed, divided by the cores: each cell's
-suite (its result's tests_cpu_s: every process the suite started) and the readers between cells (matrix.json's
+suite (its result's tests_cpu_s: every process the suite started) and the readers between cells (the run's report's
 cross.readers_cpu_s, one reading pytest per cell). No runner can run those tests faster on this machine. tox and
 the loop run no readers, so they can finish under this floor; the readers' share is printed beside it.
 
@@ -245,7 +245,9 @@ def cpu_s(project: Path, cid: str) -> float:
 
 
 def readers_cpu_s(project: Path) -> float:
-    cross = json.loads((project / "reports" / "matrix.json").read_text()).get("cross") or {}
+    """The readers' CPU seconds of the run just made: it names its cells (--cells), so its report is the partial
+    one (matrix-partial.json); matrix.json is the first full run's."""
+    cross = json.loads((project / "reports" / "matrix-partial.json").read_text()).get("cross") or {}
     return sum((cross.get("readers_cpu_s") or {}).values())
 
 
