@@ -21,6 +21,7 @@ import re
 import shlex
 from pathlib import Path
 
+from . import files
 from . import matrix as matrices
 from .layout import EVIDENCE
 from .report import report_name
@@ -146,7 +147,7 @@ def _with_release(lines: list[str]) -> list[str]:
 
 
 def check_requirement(tfpin_requirement: str) -> None:
-    if not tfpin_requirement.strip() or re.search(r"[\x00-\x1f\x7f]|\$\{\{", tfpin_requirement):
+    if not tfpin_requirement.strip() or files.CONTROL_RE.search(tfpin_requirement) or "${{" in tfpin_requirement:
         raise ValueError("tfpin requirement %r must be one non-empty line without `${{` (GitHub would evaluate it), "
                          "e.g. \"tfpin==0.2.0\" or a VCS URL"
                          % tfpin_requirement)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +22,18 @@ class Unwritable(OSError):
 
     def __str__(self) -> str:
         return self.strerror
+
+
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # no newline, tab or NUL in a path, an argument or a value
+
+
+def exists(path: Path, is_file: bool = False) -> bool:
+    """Whether a path a person named exists (is a file): False, not an OSError, for a name too long for the file
+    system or with NUL in it."""
+    try:
+        return path.is_file() if is_file else path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -15,7 +15,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from . import tomlfile
+from . import files, tomlfile
 from .cells import Cell, Constraint, Leave, cell_id
 
 # The built-in matrices are data at the repository's top level (matrices/); the wheel ships that very
@@ -85,7 +85,7 @@ def available_matrices() -> list[str]:
 def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> Matrix:
     """project: a tfpin.project.Project whose constraints and install lines every cell gets."""
     path = resolve_path(name_or_path)
-    if not _is_file(path) or not (name_or_path.endswith(".toml") or "/" in name_or_path
+    if not files.exists(path, is_file=True) or not (name_or_path.endswith(".toml") or "/" in name_or_path
                                   or BUILT_IN_RE.match(name_or_path)):
         raise MatrixError(
             "matrix %r not found (looked for %s); available: %s"
@@ -155,19 +155,13 @@ def _base_name(path: Path, extends) -> str:
         raise MatrixError("%s: key 'extends' must name a built-in matrix (%s) or a .toml path"
                           % (path, ", ".join(available_matrices())))
     base = resolve_path(extends, path.parent)
-    if not _is_file(base) or not (extends.endswith(".toml") or "/" in extends or BUILT_IN_RE.match(extends)):
+    named = extends.endswith(".toml") or "/" in extends or BUILT_IN_RE.match(extends)
+    if not files.exists(base, is_file=True) or not named:
         raise MatrixError("%s: key 'extends' names %s, which does not exist; built-in matrices: %s"
                           % (path, base, ", ".join(available_matrices())))
     if base.resolve() == path.resolve():
         raise MatrixError("%s: key 'extends' names the file itself" % path)
     return str(base)
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except (OSError, ValueError):  # a name too long for the file system, or with NUL in it: not a file either
-        return False
 
 
 def _without(path: Path, base: Matrix, remove) -> list[Cell]:

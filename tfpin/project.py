@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from . import environ, local, tomlfile
+from . import environ, files, local, tomlfile
 
 CONFIG_FILE = "tfpin.toml"
 KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "pass_env", "timeout", "sources", "bench",
@@ -25,7 +25,6 @@ RETIRED = {"cross": "cross-cell checks are now the project's own tests: a test w
                     "(README, \"Between cells\"); delete the key"}
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would also match before a final newline
 PASS_ENV_RE = re.compile(r"^[A-Za-z0-9_*?\[\]!]+\Z")  # a variable name, or an fnmatch glob of names
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # no newline, tab or NUL in a path, an argument or a value
 ENV_OWN = tuple(name for name in environ.OWN if name != "PYTHONPATH")  # [env] may put PYTHONPATH in front of tfpin's
 REQUIREMENT_FILE_FLAGS = ("-r", "-c", "--requirement", "--constraint")
 DEFAULT_TIMEOUT = 900  # seconds one test may run before it counts as hung
@@ -76,11 +75,11 @@ class Project:
 
     def install_digest(self) -> dict:
         """Install lines plus a hash of every file they name, so editing requirements.txt rebuilds envs."""
-        files = {}
+        digests = {}
         for path in self.install_files():
             data = path.read_bytes() if path.is_file() else b""
-            files[os.path.relpath(path, self.root.resolve())] = hashlib.sha256(data).hexdigest()[:16]
-        return {"install": self.install, "install_files": files}
+            digests[os.path.relpath(path, self.root.resolve())] = hashlib.sha256(data).hexdigest()[:16]
+        return {"install": self.install, "install_files": digests}
 
 
 def find_config(start: Path) -> Path | None:
@@ -195,7 +194,7 @@ def load_file(path: Path) -> Project:
             if where is None:
                 raise bad("sources", "names %r, which is not a path under the project root %s (relative, no '..' "
                                      "out of it, no control characters)" % (entry, root))
-            if not any(c in entry for c in "*?[") and not _exists(where):
+            if not any(c in entry for c in "*?[") and not files.exists(where):
                 raise bad("sources", "names %s, which does not exist under %s" % (entry, root))
     bench = data.get("bench")
     if bench is not None and not _arguments(bench):
@@ -227,8 +226,8 @@ def _pass_env(path: Path, data: dict) -> list[str]:
 
 
 def _arguments(value) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(a, str) and a and not CONTROL_RE.search(a)
-                                                           for a in value)
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(a, str) and a and not files.CONTROL_RE.search(a) for a in value)
 
 
 def _check_arguments(path: Path, root: Path, key: str, args: list) -> None:
@@ -236,7 +235,7 @@ def _check_arguments(path: Path, root: Path, key: str, args: list) -> None:
     argument after an option given without `=`) is pytest's to judge, not a path."""
     after_option = False
     for arg in args:
-        if CONTROL_RE.search(arg):
+        if files.CONTROL_RE.search(arg):
             raise ProjectError("%s: key %r argument %r holds a control character (newline, tab, NUL)"
                                % (path, key, arg))
         if arg.startswith("-"):
@@ -247,7 +246,7 @@ def _check_arguments(path: Path, root: Path, key: str, args: list) -> None:
             continue
         target = arg.split("::")[0]
         where = _under(root, target, inside=False)
-        if where is None or not _exists(where):
+        if where is None or not files.exists(where):
             raise ProjectError("%s: key %r = %r names %s, which does not exist under %s (a test path relative to the "
                                "project root, or an option's value right after the option)"
                                % (path, key, args, target, root))
@@ -256,7 +255,7 @@ def _check_arguments(path: Path, root: Path, key: str, args: list) -> None:
 def _under(root: Path, entry: str, inside: bool = True) -> Path | None:
     """The path `entry` names relative to the root; None when it is absolute, holds a control character, or (inside)
     leaves the root."""
-    if not entry or CONTROL_RE.search(entry) or os.path.isabs(entry):
+    if not entry or files.CONTROL_RE.search(entry) or os.path.isabs(entry):
         return None
     joined = Path(os.path.normpath(root / entry))
     if inside and not (joined == root or root in joined.parents):
@@ -264,18 +263,11 @@ def _under(root: Path, entry: str, inside: bool = True) -> Path | None:
     return joined
 
 
-def _exists(path: Path) -> bool:
-    try:
-        return path.exists()
-    except (OSError, ValueError):  # a name too long for the file system
-        return False
-
-
 def _check_install_line(path: Path, root: Path, line: str) -> None:
     stripped = line.strip()
     if stripped in (".", "-e .", "-e."):
         return
-    if CONTROL_RE.search(line):
+    if files.CONTROL_RE.search(line):
         raise ProjectError("%s: key 'install' line %r holds a control character (newline, tab, NUL)" % (path, line))
     parts = stripped.split()
     if parts and parts[0] in REQUIREMENT_FILE_FLAGS:
