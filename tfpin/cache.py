@@ -32,6 +32,7 @@ from pathlib import Path
 from . import __version__, files
 from .environ import RUN_PATHS, cpus
 from .envs import PLUGIN_DIR, STAMP, CellEnv
+from .files import short_digest
 from .result import CellResult, ResultFormatError
 from .status import FAILED, PASSED, UNAVAILABLE
 
@@ -40,11 +41,6 @@ COMPONENTS = ("env", "installed", "sources", "loaded", "selection", "environ", "
 # pytest reads its configuration from these at the root: part of what the suite does.
 PYTEST_CONFIG = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg", "conftest.py")
 UNAVAILABLE_RECHECK = datetime.timedelta(days=1)
-
-
-def _digest(data) -> str:
-    text = data if isinstance(data, str) else json.dumps(data, sort_keys=True)
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def source_files(project, outputs=()) -> list[Path]:
@@ -100,16 +96,16 @@ class Inputs:
             "installed": None,
             "local": ctx.local,  # folded into "installed": the project's own code inside the env
             "sources": sources,
-            "selection": _digest({"test": ctx.project.test, "after --": ctx.selection,
+            "selection": short_digest({"test": ctx.project.test, "after --": ctx.selection,
                                   "timeout": ctx.project.timeout, "extra": ctx.pytest_extra}),
-            "environ": _digest(behaviour_environ(environ)),
+            "environ": short_digest(behaviour_environ(environ)),
             "harness": self.harness_digest(),
         }
 
     @staticmethod
     def harness_digest() -> str:
         """tfpin's version and the plugins it loads into cells: another harness is another measurement."""
-        return _digest({"tfpin": __version__, "plugin": {p.name: _digest(p.read_text())
+        return short_digest({"tfpin": __version__, "plugin": {p.name: short_digest(p.read_text())
                                                          for p in sorted(PLUGIN_DIR.glob("*.py"))}})
 
     def with_env(self, installed_text: str | None, loaded: str) -> dict | None:
@@ -120,13 +116,13 @@ class Inputs:
         except LookupError:
             return None
         parts = {k: v for k, v in self.parts.items() if k != "local"}
-        installed = _digest([installed_text, self.parts["local"]]) if installed_text else None
-        return dict(parts, env=_digest(stamp), installed=installed, loaded=loaded)
+        installed = short_digest([installed_text, self.parts["local"]]) if installed_text else None
+        return dict(parts, env=short_digest(stamp), installed=installed, loaded=loaded)
 
 
 def loaded_digest(files: dict) -> str:
     """The `loaded` component: {path relative to the root: sha256 of its content, None when it is gone}."""
-    return _digest(sorted(files.items()))
+    return short_digest(sorted(files.items()))
 
 
 def loaded_now(root: Path, loaded: dict | None) -> tuple[dict, list[str]]:
@@ -142,7 +138,7 @@ def loaded_now(root: Path, loaded: dict | None) -> tuple[dict, list[str]]:
 
 
 def key_of(parts: dict) -> str:
-    return _digest([parts[name] for name in COMPONENTS])
+    return short_digest([parts[name] for name in COMPONENTS])
 
 
 def seal(result: CellResult, inputs: Inputs, ctx, sources_after: str) -> None:

@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 
 from . import procs
-from .runner import PYTEST_PLUGINS, PYTEST_USAGE_LINE
+from .cellplugin import tfpin_vars as var
+from .incell import PYTEST_PLUGINS, PYTEST_USAGE_LINE
 
 COLLECT_TIMEOUT = 900  # seconds: collection imports every test module (TensorFlow included)
 
@@ -43,7 +44,8 @@ def collect(python, args, root: Path, environ: dict) -> Collected:
     fd, out_path = tempfile.mkstemp(prefix="tfpin-collect-", suffix=".json")
     os.close(fd)
     os.unlink(out_path)
-    env = dict(environ, TFPIN_COLLECT=out_path)
+    env = dict(environ)
+    env[var.COLLECT] = out_path
     cmd = [str(python), "-m", "pytest", *args, "--collect-only", "-q", *PYTEST_PLUGINS, "-p", "tfpin_collect"]
     try:
         code, out = procs.run(cmd, cwd=root, env=env, timeout=COLLECT_TIMEOUT, stop_codes=(2,))

@@ -12,9 +12,10 @@ from . import matrix as matrices
 from . import pipeline, report, toxini
 from . import project as projects
 from .console import progress
+from .context import rel
 from .files import write_atomic
 from .inputs import CATALOGUE, UsageError, load, load_one
-from .runner import rel, run_bench
+from .runner import run_bench
 from .status import UNAVAILABLE
 
 

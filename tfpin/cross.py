@@ -13,7 +13,6 @@ about the versions; a reader run that crashes, or collects nothing it was asked 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import math
@@ -22,9 +21,11 @@ import shutil
 from pathlib import Path
 
 from . import __version__, environ, load, mdtext, procs, schedule
+from .cellplugin import tfpin_vars as var
+from .context import now
 from .envs import PLUGIN_DIR, CellEnv, EnvLock
-from .files import write_atomic
-from .runner import cell_environ, now, pytest_command
+from .files import read_json, short_digest, write_atomic
+from .incell import cell_environ, pytest_command
 
 DRIFT_AT = 1e-3  # a series "diverges" at the first step whose difference exceeds this
 META = "tfpin-meta.json"  # written by tfpin_artifact beside each artifact (cellplugin/tfpin_cross.py)
@@ -46,16 +47,8 @@ def written_by(cells_passed, ctx) -> dict:
         base = ctx.layout.artifacts / cell.id
         names = sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
         if names:
-            out[cell.id] = {name: _meta(base / name) for name in names}
+            out[cell.id] = {name: read_json(base / name / META) or {} for name in names}
     return out
-
-
-def _meta(path: Path) -> dict:
-    try:
-        data = json.loads((path / META).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def cache_key(passed_results) -> str | None:
@@ -65,8 +58,7 @@ def cache_key(passed_results) -> str | None:
     if not keys or not all(k for _, k in keys):
         return None
     code = [Path(__file__).read_text(), (PLUGIN_DIR / "tfpin_cross.py").read_text()]
-    data = json.dumps({"cells": keys, "code": code, "tfpin": __version__})
-    return hashlib.sha256(data.encode()).hexdigest()[:16]
+    return short_digest({"cells": keys, "code": code, "tfpin": __version__})
 
 
 def cached(root: Path, key: str | None) -> dict | None:
@@ -272,7 +264,7 @@ def _run_readers(cell, ctx, root: Path, sources: list):
     python = CellEnv(cell, ctx.envs, ctx.project.root).python  # the env the cell's tests just ran in
     env = {k: v for k, v in cell_environ(cell, ctx).items()  # readers write no evidence of the cell's own run
            if k not in environ.RUN_PATHS}
-    env["TFPIN_CROSS"] = str(plan)
+    env[var.CROSS] = str(plan)
     cmd = pytest_command(python, ctx.project.test, junit, "-o", "junit_suite_name=cross-" + cell.id,
                          "--timeout", str(ctx.project.timeout))
     code, out = procs.run(cmd, cwd=ctx.project.root, env=env, timeout=ctx.deadline)

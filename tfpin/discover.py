@@ -8,8 +8,8 @@ from pathlib import Path
 
 from . import schedule
 from .console import progress
+from .context import rel
 from .files import write_atomic
-from .runner import rel
 
 
 def discover_cells(cells, ctx, project, packages, jobs, out_dir: Path, shared=None):

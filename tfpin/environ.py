@@ -21,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+from .cellplugin import tfpin_vars
+
 # What every program expects (tox passes the same by default), by exact name or glob.
 PASSED = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR",
           "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
@@ -39,10 +41,10 @@ SCRUBBED_PREFIXES = ("PYTHON", "PYTEST_", "TF_", "KERAS_")
 SCRUBBED = ("VIRTUAL_ENV", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_BUILD_CONSTRAINT", "PIP_CONSTRAINT",
             "PIP_BUILD_CONSTRAINT", "UV_SYSTEM_PYTHON", "UV_PYTHON", "PIP_REQUIRE_VIRTUALENV", "UV_CONFIG_FILE",
             "PIP_CONFIG_FILE")
-# Where a cell run's plugins put their records (set by runner.cell_environ): paths, which cannot change what a suite
+# Where a cell run's plugins put their records (set by incell.cell_environ): paths, which cannot change what a suite
 # computes (not in the verdict's key), and which only the cell's own suite may write to (not the readers between cells).
-RUN_PATHS = ("TFPIN_PROGRESS", "TFPIN_OUTCOME", "TFPIN_ARTIFACTS", "TFPIN_NOTICES", "TFPIN_LOADED")
-# Set by tfpin in every cell (tfpin/runner.py): no host value, and no `pass_env` pattern, reaches a cell for these.
+RUN_PATHS = tfpin_vars.RUN_PATHS
+# Set by tfpin in every cell (tfpin/incell.py): no host value, and no `pass_env` pattern, reaches a cell for these.
 OWN = ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE", "PATH")
 OWN_PREFIXES = ("TFPIN_",)
 # No installer config file applies to a child: uv reads none with UV_NO_CONFIG, pip none with os.devnull.

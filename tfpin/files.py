@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -34,6 +35,27 @@ def exists(path: Path, is_file: bool = False) -> bool:
         return path.is_file() if is_file else path.exists()
     except (OSError, ValueError):
         return False
+
+
+def short_digest(data, length: int = 16) -> str:
+    """The first `length` hex digits of the sha256 of bytes, text, or a JSON value (keys sorted): the one way
+    tfpin fingerprints things, so that no two of its keys differ in how they spell the same content."""
+    if isinstance(data, bytes):
+        raw = data
+    else:
+        text = data if isinstance(data, str) else json.dumps(data, sort_keys=True)
+        raw = text.encode("utf-8", "surrogateescape")
+    return hashlib.sha256(raw).hexdigest()[:length]
+
+
+def read_json(path: Path, kind=dict):
+    """A JSON file tfpin wrote earlier, or None when it is missing, unreadable or not of `kind`: a damaged record
+    is a record to make again, never a crash."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, kind) else None
 
 
 def write_atomic(path: Path, text: str) -> None:

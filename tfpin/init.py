@@ -15,10 +15,11 @@ import tomli_w
 
 from . import collection, guess, index, live, local, needs
 from . import matrix as matrices
+from .context import Context, rel
 from .envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
+from .incell import cell_environ
 from .layout import Layout
 from .project import CONFIG_FILE, Project
-from .runner import Context, cell_environ, rel
 
 IGNORED = (".tfpin/", "reports/")
 LOG = Path(".tfpin") / "init.log"  # the installer's and pytest's own words while init built its cell

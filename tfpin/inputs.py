@@ -11,8 +11,8 @@ from pathlib import Path
 from . import environ
 from . import matrix as matrices
 from . import project as projects
+from .context import Context
 from .layout import Layout
-from .runner import Context
 
 CATALOGUE = "full"  # the superset a single cell is looked up in
 

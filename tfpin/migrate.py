@@ -19,9 +19,9 @@ from pathlib import Path
 from . import files, junit, mdtext, pipeline, procs
 from . import matrix as matrices
 from . import project as projects
+from .context import Context, rel
 from .envs import CellEnv, InstallError, MissingInterpreter, Unavailable
 from .layout import Layout
-from .runner import Context, rel
 
 CONVERTER = "tf_upgrade_v2"
 DEFAULT_MATRIX = "migration"

@@ -31,11 +31,13 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from . import index, installer, load, mdtext, procs
+from .cellplugin import tfpin_vars as var
+from .context import now
 from .envs import EnvLock, bytecode_on_import
 from .files import write_atomic
+from .incell import cell_environ, pytest_command, read_junit
 from .installer import parse_freeze, uv_no_build
 from .interpreters import find
-from .runner import cell_environ, now, pytest_command, read_junit
 from .status import PASSED, classify
 
 ROUNDS = 2
@@ -196,7 +198,8 @@ class Discovery:
         cmd = pytest_command(self.python, args, xml, "-x", "-p", "tfpin_order")
         if any(self.env.glob("lib/python*/site-packages/pytest_timeout.py")):  # a hung test ends the trial
             cmd += ["--timeout", str(self.ctx.project.timeout)]
-        env = dict(cell_environ(self.cell, self.ctx), TFPIN_FIRST=str(first))
+        env = dict(cell_environ(self.cell, self.ctx))
+        env[var.FIRST] = str(first)
         with open(log_path, "w") as out:
             code, _ = procs.run(cmd, cwd=self.ctx.project.root, env=env, stdout=out, timeout=self.ctx.deadline)
         tests, _ = read_junit(xml, code)

@@ -21,9 +21,11 @@ import time
 
 from . import __version__, cache, cross, environ, inputs, installer, live, load, procs, report, schedule
 from .console import closing_line, progress, result_line
+from .context import now, rel
 from .files import write_atomic
+from .incell import cell_environ
 from .result import CellResult
-from .runner import cell_environ, now, rel, run_cell, stamp
+from .runner import run_cell, stamp
 from .status import exit_code, exit_reason
 
 

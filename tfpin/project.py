@@ -7,7 +7,6 @@ the key and what is allowed.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -78,7 +77,7 @@ class Project:
         digests = {}
         for path in self.install_files():
             data = path.read_bytes() if path.is_file() else b""
-            digests[os.path.relpath(path, self.root.resolve())] = hashlib.sha256(data).hexdigest()[:16]
+            digests[os.path.relpath(path, self.root.resolve())] = files.short_digest(data)
         return {"install": self.install, "install_files": digests}
 
 

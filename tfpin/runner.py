@@ -7,68 +7,25 @@ exception is an interrupt (Ctrl-C, SIGTERM): the running cell is recorded as
 """
 from __future__ import annotations
 
-import datetime
-import hashlib
-import json
 import os
-import re
 import signal
 import time
 from pathlib import Path
 
-from . import __version__, environ, junit, load, procs
+from . import __version__, environ, load, procs
+from .cellplugin import tfpin_vars as var
 from .cells import Cell
-from .envs import PLUGIN_DIR, CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
-from .files import move_aside, remove, write_atomic
+from .context import Context, now, rel
+from .envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
+from .files import move_aside, read_json, remove, short_digest, write_atomic
+from .incell import cell_environ, host_environ, import_check, loaded_of, pytest_command, read_junit, usage_error
 from .installer import parse_freeze
-from .layout import EVIDENCE, TRANSIENT, Layout
+from .layout import EVIDENCE, TRANSIENT
 from .result import CellResult, Counts
 from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
 KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
                 "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "pytest")
-# The in-cell plugins of every pytest tfpin starts in a cell (a collection for `tfpin init` included), and no cache.
-PYTEST_PLUGINS = ("-p", "no:cacheprovider", "-p", "tfpin_progress", "-p", "tfpin_cross", "-p", "tfpin_census",
-                  "-p", "tfpin_loaded")
-PYTEST_USAGE_LINE = re.compile(r"^(ERROR: |pytest: error: |[\w.]+: error: )")
-
-
-class Context:
-    """What every cell of one run shares: the project, where things go, how the suite is run."""
-
-    def __init__(self, project, reports: Path, envs: Path, log_level: int | None = None, selection=None):
-        self.project = project
-        self.layout = Layout(reports, envs)
-        self.log_level = log_level
-        self.selection = list(selection) if selection else None  # pytest args after --: a debugging subset
-        self.pytest_extra: list[str] = []  # how a command runs the whole suite (migrate: past collection errors)
-        self.install_digest = project.install_digest()  # read once: the named files do not change mid-run
-        self._local = None
-        self.config_files: list[Path] = []  # tfpin.toml and the matrix files: configuration, not code under test
-
-    @property
-    def local(self) -> dict:
-        """Digests of the project trees the install lines install (tfpin/local.py), read once per run."""
-        if self._local is None:
-            from . import local
-
-            # tfpin.toml is configuration, not the code under test: `tfpin init` writes it after it built the env
-            config = self.project.root / "tfpin.toml"
-            self._local = local.digests(self.project.install, self.project.root, (self.reports, self.envs, config))
-        return self._local
-
-    @property
-    def reports(self) -> Path:
-        return self.layout.reports
-
-    @property
-    def envs(self) -> Path:
-        return self.layout.envs
-
-    @property
-    def deadline(self) -> int:
-        """The whole suite's bound; pytest-timeout catches single hung tests long before."""
-        return self.project.timeout * 4
 
 
 class CellInterrupted(procs.Interrupted):
@@ -80,12 +37,7 @@ class CellInterrupted(procs.Interrupted):
 
 def stamp(cell: Cell, install_digest: dict) -> str:
     """Fingerprint of what the cell installs; a stored result counts only while it matches."""
-    data = json.dumps({**cell.definition(), **install_digest}, sort_keys=True)
-    return hashlib.sha256(data.encode()).hexdigest()[:16]
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    return short_digest({**cell.definition(), **install_digest})
 
 
 def base_result(cell: Cell, ctx: Context) -> CellResult:
@@ -142,30 +94,6 @@ class PreviousEvidence:
         remove(self.ctx.layout.interrupted_log(self.cell.id))
 
 
-def host_environ(cell: Cell, ctx: Context) -> dict:
-    """What of the host reaches the cell (tfpin/environ.py: the allowlist and the project's `pass_env`)."""
-    return environ.suite(Path(ctx.layout.env(cell.id)).resolve() / "bin", ctx.project.pass_env)
-
-
-def cell_environ(cell: Cell, ctx: Context) -> dict:
-    env = host_environ(cell, ctx)
-    env["PYTHONPATH"] = os.pathsep.join([str(ctx.project.root), str(PLUGIN_DIR)])
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["TFPIN_CELL"] = cell.env_token()
-    env["TFPIN_PROGRESS"] = str(transient_path(ctx, "progress", cell))
-    env["TFPIN_OUTCOME"] = str(transient_path(ctx, "outcome", cell))
-    env["TFPIN_ARTIFACTS"] = str(evidence_path(ctx, "artifacts", cell))  # tfpin_artifact writes here
-    env["TFPIN_NOTICES"] = str(transient_path(ctx, "notices", cell))  # the census of deprecation notices
-    env["TFPIN_LOADED"] = str(transient_path(ctx, "loaded", cell))  # what pytest read: the verdict cache's key
-    if ctx.log_level is not None:
-        env["TF_CPP_MIN_LOG_LEVEL"] = str(ctx.log_level)
-    env.update({k: v for k, v in ctx.project.env.items() if k != "PYTHONPATH"})
-    if ctx.project.env.get("PYTHONPATH"):  # in front of the root and tfpin's plugins, relative to the root
-        own = [str(ctx.project.root / p) for p in ctx.project.env["PYTHONPATH"].split(os.pathsep) if p]
-        env["PYTHONPATH"] = os.pathsep.join(own + [env["PYTHONPATH"]])
-    return env
-
-
 def prepare(cell: Cell, ctx: Context, result: CellResult, log) -> CellEnv | None:
     """Build or reuse the env; fill setup time, lock file and resolved versions. None if unusable."""
     env = CellEnv(cell, ctx.envs, ctx.project.root, ctx.install_digest, ctx.local)
@@ -196,19 +124,6 @@ def prepare(cell: Cell, ctx: Context, result: CellResult, log) -> CellEnv | None
     env.resolved = parse_freeze(freeze)
     result.resolved = {k: env.resolved[k] for k in KEY_PACKAGES if k in env.resolved}
     return env
-
-
-def import_check(cell: Cell, ctx: Context, env: CellEnv) -> dict:
-    """The pinned packages' import check as a process of its own (cellplugin/tfpin_imports.py as a script): only
-    for a suite whose pytest ended before its collection was done, where the in-suite check never ran."""
-    names = [name for name, _ in cell.requirements]
-    code, out = procs.run([env.python, PLUGIN_DIR / "tfpin_imports.py", *names], cwd=ctx.project.root,
-                          env=cell_environ(cell, ctx), timeout=600)
-    data = procs.last_json(out)
-    if data is None or "failures" not in data:
-        data = {"modules": {}, "failures": [{"dist": ", ".join(names), "module": "?", "error": "the import check "
-                                             "exited %s: %s" % (code, procs.tail(out) or "no output")}]}
-    return data
 
 
 def pinned_modules(cell: Cell, ctx: Context, data: dict, result: CellResult, log) -> list[str] | None:
@@ -302,21 +217,21 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     log_start = log_file.tell()
     start = time.monotonic()
     imports_path = transient_path(ctx, "imports", cell)
-    suite_env = dict(cell_environ(cell, ctx), TFPIN_IMPORTS=str(imports_path),
-                     TFPIN_PINNED=" ".join(name for name, _ in cell.requirements))
+    suite_env = dict(cell_environ(cell, ctx))
+    suite_env[var.IMPORTS], suite_env[var.PINNED] = str(imports_path), " ".join(n for n, _ in cell.requirements)
     exit_code, _ = procs.run(cmd, cwd=ctx.project.root, env=suite_env, stdout=log_file,
                              timeout=ctx.deadline, stop_codes=(2,))
     result.durations.tests_s = round(time.monotonic() - start, 2)
-    imports = _read_json(imports_path)
+    imports = read_json(imports_path)
     if imports is None or not isinstance(imports.get("failures"), list) or not isinstance(imports.get("modules"),
                                                                                          dict):
-        imports = import_check(cell, ctx, env)  # pytest ended before its collection was done
+        imports = import_check(cell, ctx, env.python)  # pytest ended before its collection was done
     modules = pinned_modules(cell, ctx, imports, result, log)
     if modules is None:
         for kind in TRANSIENT:
             remove(transient_path(ctx, kind, cell))
         return
-    running = (_read_json(progress) or {}).get("test", "")
+    running = (read_json(progress) or {}).get("test", "")
     crash = ""
     if exit_code is None:
         crash = "pytest was still running after the %d s deadline and was killed%s" % (
@@ -336,15 +251,15 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     artifacts = evidence_path(ctx, "artifacts", cell)
     if artifacts.is_dir():
         result.artifacts = sorted(p.name for p in artifacts.iterdir() if p.is_dir())
-    notices = _read_json(transient_path(ctx, "notices", cell), list)
+    notices = read_json(transient_path(ctx, "notices", cell), list)
     if notices is not None:
         result.deprecations = notices
     result.passed_env = environ.passed(host_environ(cell, ctx))
-    result.loaded = loaded_of(_read_json(transient_path(ctx, "loaded", cell)), ctx.project.root)
-    outcome = _read_json(outcome_path)
+    result.loaded = loaded_of(read_json(transient_path(ctx, "loaded", cell)), ctx.project.root)
+    outcome = read_json(outcome_path)
     if outcome is not None:
         result.completeness = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
-    usage = _usage_error(log_file.name, log_start) if exit_code == 4 else ""
+    usage = usage_error(log_file.name, log_start) if exit_code == 4 else ""
     status, reason = classify(tests, exit_code, crash, outcome, usage, modules,
                               expect_outcome=exit_code is not None and exit_code >= 0)
     result.status = status
@@ -352,61 +267,6 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
         if reason else ""
     for kind in TRANSIENT:
         remove(transient_path(ctx, kind, cell))
-
-
-def loaded_of(data, root: Path) -> dict | None:
-    """What the run read (cellplugin/tfpin_loaded.py), its paths relative to the project root (`..` above it)."""
-    if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
-        return None
-    root = os.path.realpath(root)
-
-    def relative(path):
-        return os.path.relpath(path, root) if isinstance(path, str) else None
-
-    return {"rootdir": relative(data.get("rootdir")), "inifile": relative(data.get("inifile")),
-            "files": {relative(k): v for k, v in sorted(data["files"].items()) if isinstance(v, str)}}
-
-
-def _read_json(path: Path, kind=dict):
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, kind) else None
-
-
-def _usage_error(log_name: str, offset: int) -> str:
-    """pytest's own words when it refused its arguments (the lines it printed after the command)."""
-    try:
-        with open(log_name, encoding="utf-8", errors="replace") as f:
-            f.seek(offset)
-            lines = [ln.strip() for ln in f.read().splitlines()]
-    except OSError:
-        return ""
-    said = [ln for ln in lines if PYTEST_USAGE_LINE.match(ln)]
-    return " | ".join(said[-3:])[:400]
-
-
-def pytest_command(python, args, junit_path: Path, *extra) -> list[str]:
-    """pytest as tfpin runs it in a cell env: no cache, the progress plugin, JUnit (xunit1) to `junit_path`."""
-    return [str(python), "-m", "pytest", *args, *PYTEST_PLUGINS, "-q", "--junitxml", str(junit_path),
-            "-o", "junit_family=xunit1", *extra]
-
-
-def read_junit(junit_path: Path, exit_code) -> tuple[dict | None, str]:
-    """(counts, '') from a finished pytest's JUnit; (None, why) when it is unreadable, and then it is deleted.
-
-    A killed or crashed pytest (exit None or negative) leaves nothing that counts: any file there is removed.
-    """
-    tests, unreadable = None, ""
-    if junit_path.exists() and exit_code is not None and exit_code >= 0:
-        try:
-            tests = junit.read(junit_path)
-        except junit.CorruptReport as exc:
-            unreadable = str(exc)
-    if tests is None and junit_path.exists():
-        junit_path.unlink()  # half-written, or left by a killed run: not evidence of anything
-    return tests, unreadable
 
 
 def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
@@ -437,10 +297,3 @@ def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
     data["status"] = "measured"
     return data
 
-
-def rel(path: Path, ctx: Context | None = None) -> str:
-    base = ctx.project.root if ctx is not None else Path.cwd()
-    try:
-        return str(Path(path).resolve().relative_to(Path(base).resolve()))
-    except ValueError:
-        return str(path)

@@ -12,14 +12,13 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from pathlib import Path
 
 from . import cache, environ, load, schedule
-from .files import write_atomic
-from .runner import _read_json, cell_environ
+from .files import read_json, short_digest, write_atomic
+from .incell import cell_environ
 
 VERDICTS = ("pass", "fail")  # facts about the key; "uninstallable" may be the index's mood of the day
 
@@ -45,7 +44,7 @@ class Shared:
         self.failing: list[str] = []
         self.sources = cache.sources_digest(ctx)
         self.harness = cache.Inputs.harness_digest()  # read once: the plugins do not change mid-run
-        self.known = trusted(_read_json(store))
+        self.known = trusted(read_json(store))
         self.reused = 0
 
     def describe(self) -> str:
@@ -66,7 +65,7 @@ class Shared:
                 "timeout": self.ctx.project.timeout,
                 "environ": cache.behaviour_environ(cell_environ(cell, self.ctx)),
                 "harness": self.harness}
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
+        return short_digest(data, 20)
 
     def lookup(self, key: str) -> dict | None:
         with self.lock:

@@ -190,8 +190,9 @@ def test_tool_tfpin_is_found_in_any_spelling_toml_allows(tmp_path, spelling):
 
 
 def test_env_pythonpath_goes_in_front_of_tfpins_own(tmp_path):
+    from tfpin.context import Context
+    from tfpin.incell import cell_environ
     from tfpin.layout import Layout
-    from tfpin.runner import Context, cell_environ
 
     (tmp_path / "src").mkdir()
     make(tmp_path, 'test = ["tests"]\n[env]\nPYTHONPATH = "src"\nAPP = "1"\n')

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 
+import tfpin_vars  # beside this file
 from tfpin_records import own_path, worker_parts, write_json  # beside this file
 
 TF_NOTICE = re.compile(r"^From (?P<file>.+?):(?P<line>\d+): (?P<api>.+?) is deprecated(?P<rest>.*)$", re.S)
@@ -100,7 +101,7 @@ def pytest_warning_recorded(warning_message, when, nodeid, location):
 def pytest_sessionfinish(session, exitstatus):
     """Under pytest-xdist each worker keeps the notices of its own tests in a part of its own, and the controller
     merges them into $TFPIN_NOTICES (tfpin_records)."""
-    path = os.environ.get("TFPIN_NOTICES")
+    path = os.environ.get(tfpin_vars.NOTICES)
     if not path:
         return
 

@@ -9,6 +9,8 @@ import json
 import os
 import re
 
+import tfpin_vars  # beside this file
+
 _errors = []
 _items = []
 # The exception line of a failed import: "E   ModuleNotFoundError: No module named 'theano'".
@@ -46,7 +48,7 @@ def pytest_sessionfinish(session, exitstatus):
     data = {"ids": _items, "errors": _errors, "exitstatus": int(exitstatus),
             "rootdir": str(getattr(config, "rootpath", None) or config.rootdir),
             "inifile": str(inifile) if inifile else None}
-    path = os.environ.get("TFPIN_COLLECT")
+    path = os.environ.get(tfpin_vars.COLLECT)
     if not path:
         return
     tmp = path + ".tmp"

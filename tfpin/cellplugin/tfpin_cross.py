@@ -26,6 +26,7 @@ import json
 import os
 
 import pytest
+import tfpin_vars  # beside this file
 
 META = "tfpin-meta.json"  # the values a writer kept beside its artifact (readers get them as .meta)
 _records = {}  # nodeid -> values a reader recorded
@@ -34,7 +35,7 @@ _outcomes = {}
 
 def _cross():
     """The cross phase's plan ({"sources": [{"cell", "path"}], "records": path}), or None in a cell's own run."""
-    path = os.environ.get("TFPIN_CROSS")
+    path = os.environ.get(tfpin_vars.CROSS)
     if not path:
         return None
     with open(path) as f:
@@ -178,7 +179,7 @@ def tfpin_artifact(tmp_path_factory):
 
     def root():
         if not where:
-            where.append(os.environ.get("TFPIN_ARTIFACTS") or str(tmp_path_factory.mktemp("tfpin-artifacts")))
+            where.append(os.environ.get(tfpin_vars.ARTIFACTS) or str(tmp_path_factory.mktemp("tfpin-artifacts")))
         return where[0]
 
     return Artifacts(root)

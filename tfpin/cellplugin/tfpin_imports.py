@@ -22,6 +22,7 @@ import sys
 import sysconfig
 
 import pytest
+import tfpin_vars  # beside this file
 from tfpin_probe import canonical, distributions, listed_modules, record, tops  # beside this file
 from tfpin_records import WORKER, write_json  # beside this file
 
@@ -77,7 +78,7 @@ _checked = []
 
 
 def _check_once(stop):
-    path, dists = os.environ.get("TFPIN_IMPORTS"), os.environ.get("TFPIN_PINNED")
+    path, dists = os.environ.get(tfpin_vars.IMPORTS), os.environ.get(tfpin_vars.PINNED)
     if _checked or WORKER or not path or dists is None:
         return
     _checked.append(True)

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 
+import tfpin_vars  # beside this file
 from tfpin_records import own_path, worker_parts, write_json  # beside this file
 
 HERE = os.path.dirname(os.path.realpath(__file__))  # tfpin's own in-cell plugins: part of the harness's key
@@ -81,7 +82,7 @@ def pytest_collection_finish(session):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    path = os.environ.get("TFPIN_LOADED")
+    path = os.environ.get(tfpin_vars.LOADED)
     if not path:
         return
     _sweep()

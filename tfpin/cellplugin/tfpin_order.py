@@ -8,10 +8,11 @@ the order changes: the same tests run, and a passing trial still runs them all.
 import os
 
 import pytest
+import tfpin_vars  # beside this file
 
 
 def _first():
-    path = os.environ.get("TFPIN_FIRST")
+    path = os.environ.get(tfpin_vars.FIRST)
     if not path:
         return []
     try:

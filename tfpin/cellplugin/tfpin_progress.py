@@ -15,6 +15,7 @@ import json
 import os
 
 import pytest
+import tfpin_vars  # beside this file
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # set by pytest-xdist in its worker processes
 
@@ -55,7 +56,7 @@ def pytest_collectreport(report):
 
 
 def pytest_runtest_logstart(nodeid, location):
-    _write("TFPIN_PROGRESS", json.dumps({"test": nodeid, "done": len(_outcomes), "collected": len(_collected)}))
+    _write(tfpin_vars.PROGRESS, json.dumps({"test": nodeid, "done": len(_outcomes), "collected": len(_collected)}))
 
 
 def pytest_runtest_logreport(report):
@@ -67,7 +68,7 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session, exitstatus):
     ran = set(_outcomes)
     missing = [nodeid for nodeid in _collected if nodeid not in ran]
-    _write("TFPIN_OUTCOME", json.dumps({
+    _write(tfpin_vars.OUTCOME, json.dumps({
         "collected": len(_collected), "with_outcome": len([n for n in _collected if n in ran]),
         "exitstatus": int(exitstatus), "not_run": missing[:20], "not_run_count": len(missing),
         "collection_skips": len(_collection_skips),
