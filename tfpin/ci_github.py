@@ -24,7 +24,6 @@ from pathlib import Path
 from . import files
 from . import matrix as matrices
 from .layout import EVIDENCE
-from .report import report_name
 from .yamltext import emit
 
 RUNNER = "ubuntu-24.04"
@@ -167,7 +166,7 @@ def cross_invocation(matrix, cells, m_arg: str, cell) -> list[str]:
 def report_invocation(matrix, cells, m_arg: str) -> tuple[str, list[str]]:
     """(the report's file stem, the `tfpin report` arguments) for the cells the pipeline runs."""
     partial = {c.id for c in cells} != {c.id for c in matrix.cells}
-    name = report_name(matrix, partial)
+    name = matrix.report_name(partial)
     return name, ["report", "--matrix", m_arg] + (["--cells", ",".join(c.id for c in cells)] if partial else [])
 
 

@@ -53,7 +53,7 @@ def cmd_bench(args) -> int:
         progress(i, len(cells), cell, text)
     # The matrix's report, rebuilt from every cell's stored result with the figures now on disk (--cells only
     # chose which cells to bench): written only when each cell has a result that may join it.
-    name = report.report_name(m, False)
+    name = m.report_name(False)
     stored = results, refused = pipeline.stored_results(m.cells, ctx)
     if results and not refused:
         pipeline.report_from_stored(m, m.cells, ctx, name, False, stored)
@@ -74,7 +74,7 @@ def cmd_migrate(args) -> int:
 def cmd_report(args) -> int:
     """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
     project, m, cells, ctx = load(args)
-    rep, results, refused = pipeline.report_from_stored(m, cells, ctx, report.report_name(m, bool(args.cells)),
+    rep, results, refused = pipeline.report_from_stored(m, cells, ctx, m.report_name(bool(args.cells)),
                                                         bool(args.cells))
     print(report.markdown(rep), end="")
     for line in refused:
@@ -148,15 +148,15 @@ def cmd_ci(args) -> int:
 
 
 def cmd_pins(args) -> int:
-    from . import pins
+    from . import pinproposal, pinstore
     from .discover import discover_cells, pins_target
 
     project, m, cells, ctx = load(args)
     out_dir = ctx.layout.pins
     if args.action == "apply":
         try:
-            results = pins.load_results(out_dir, cells, ctx, project.smoke)
-        except pins.StoredResultError as exc:
+            results = pinstore.load_results(out_dir, cells, ctx, project.smoke)
+        except pinstore.StoredResultError as exc:
             raise UsageError(str(exc)) from None
     else:
         if args.jobs is not None and args.jobs < 1:
@@ -175,8 +175,8 @@ def cmd_pins(args) -> int:
         results = discover_cells(cells, ctx, project, packages, args.jobs, out_dir, shared)
         if isinstance(results, int):
             return results
-    entries = pins.constraint_blocks(results, cells)
-    summary = pins.summary_markdown(results, entries)
+    entries = pinproposal.constraint_blocks(results, cells)
+    summary = pinproposal.summary_markdown(results, entries)
     write_atomic(out_dir / "summary.md", summary)
     print(summary)
     print("wrote %s/<cell>.toml, <cell>.json (every trial: versions, verdict, seconds) and summary.md"
@@ -184,7 +184,7 @@ def cmd_pins(args) -> int:
     problems = [r for r in results if r["problem"]]
     if (args.apply or args.action == "apply") and entries:
         target, header = pins_target(project, m)
-        replaced = pins.apply(target, entries, header)
+        replaced = pinproposal.apply(target, entries, header)
         print("applied %d pins to %s (replacing %s)" % (len(entries), target, ", ".join(replaced) or "nothing"))
         if problems:
             print("tfpin: note: these pins were measured without %s (discovery did not finish there)"

@@ -13,21 +13,19 @@ about the versions; a reader run that crashes, or collects nothing it was asked 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
-import math
-import numbers
 import shutil
+import sys
 from pathlib import Path
 
-from . import __version__, environ, load, mdtext, procs, schedule
+from . import __version__, crossverdicts, environ, load, procs, schedule
 from .cellplugin import tfpin_vars as var
 from .context import now
+from .crossverdicts import summarize
 from .envs import PLUGIN_DIR, CellEnv, EnvLock
 from .files import read_json, short_digest, write_atomic
 from .incell import cell_environ, pytest_command
 
-DRIFT_AT = 1e-3  # a series "diverges" at the first step whose difference exceeds this
 META = "tfpin-meta.json"  # written by tfpin_artifact beside each artifact (cellplugin/tfpin_cross.py)
 VERDICTS = "verdicts.json"  # the last verdicts and the key they were made under
 NO_TESTS = 5  # pytest: nothing collected (the project has no readers)
@@ -57,7 +55,8 @@ def cache_key(passed_results) -> str | None:
     keys = [(r.id, (r.cache or {}).get("key")) for r in passed_results]
     if not keys or not all(k for _, k in keys):
         return None
-    code = [Path(__file__).read_text(), (PLUGIN_DIR / "tfpin_cross.py").read_text()]
+    code = [Path(module.__file__).read_text() for module in (sys.modules[__name__], crossverdicts)]
+    code.append((PLUGIN_DIR / "tfpin_cross.py").read_text())
     return short_digest({"cells": keys, "code": code, "tfpin": __version__})
 
 
@@ -277,218 +276,3 @@ def _run_readers(cell, ctx, root: Path, sources: list):
     if code not in (0, 1) or data is None:
         return None, "%s: the readers' pytest exited %s: %s" % (cell.id, code, procs.tail(out) or "no output")
     return data, ""
-
-
-def summarize(written: dict, reads: dict) -> dict:
-    """The report's `cross`: per reader test, every (writer, reading cell) pair; drift of what the pairs recorded;
-    the writers' series (e.g. loss curves) side by side."""
-    ids = list(reads)
-    errors = [why for data, why in reads.values() if data is None]
-    pairs = []
-    for target, (data, _) in reads.items():
-        for row in (data or {}).get("rows", []):
-            if row["outcome"] == "not run":
-                errors.append("%s: reader %s did not run" % (target, row["test"]))
-            pairs.append({"reader": row["reader"], "reads": row["reads"], "from": row["from"], "to": target,
-                          "outcome": row["outcome"], "error": row["error"], "values": row["values"]})
-    readers = []
-    for reader in sorted({p["reader"] for p in pairs}):
-        mine = [p for p in pairs if p["reader"] == reader]
-        readers.append({"reader": reader, "reads": mine[0]["reads"], "pairs": len(mine),
-                        "passed": sum(p["outcome"] == "passed" for p in mine),
-                        "not_written": sum(p["outcome"] == "skipped" for p in mine)})
-    all_curves = curves(written)
-    return {"cells": ids, "writers": {cid: sorted(arts) for cid, arts in written.items()}, "errors": errors,
-            "readers": readers, "drift": drift(pairs), "pairs": json_safe(pairs), "drift_threshold": DRIFT_AT,
-            "series_drift": series_drift(all_curves), "diverged": diverged(all_curves), "curves": json_safe(all_curves)}
-
-
-def json_safe(value):
-    """The value with every NaN and infinity as null: matrix.json is strict JSON, and `diverged` and each drift's
-    `non_finite` already say where they were."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, list):
-        return [json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    return value
-
-
-def _first_non_finite(values: list) -> int | None:
-    """The 1-based step of the first NaN or infinity, or None."""
-    return next((i for i, v in enumerate(values, 1) if not math.isfinite(v)), None)
-
-
-def diverged(all_curves: dict) -> list[dict]:
-    """Each writer's series that turned NaN or infinite, and at which step: a finding, never a drift of 0."""
-    out = []
-    for series, per_cell in sorted(all_curves.items()):
-        for cid, values in per_cell.items():
-            step = _first_non_finite(values)
-            if step is not None:
-                out.append({"series": series, "cell": cid, "step": step, "value": repr(values[step - 1])})
-    return out
-
-
-def _numbers(value) -> list | None:
-    """The value flattened to floats when it is a number or a (nested) list of them, else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, numbers.Real):
-        return [float(value)]
-    if isinstance(value, list):
-        out = []
-        for v in value:
-            flat = _numbers(v)
-            if flat is None:
-                return None
-            out += flat
-        return out
-    return None
-
-
-def drift(pairs) -> list[dict]:
-    """For each reader and each list it recorded: the same writer's artifact read in two cells, compared (the
-    largest absolute difference over the writers both read)."""
-    out = []
-    for reader in sorted({p["reader"] for p in pairs}):
-        mine = [p for p in pairs if p["reader"] == reader and p["outcome"] == "passed"]
-        keys = sorted({k for p in mine for k, v in p["values"].items() if isinstance(v, list) and _numbers(v)})
-        for key in keys:
-            got = {(p["from"], p["to"]): _numbers(p["values"].get(key)) for p in mine}
-            targets = sorted({to for _, to in got})
-            for a, b in itertools.combinations(targets, 2):
-                compared = [w for w in sorted({w for w, _ in got})
-                            if got.get((w, a)) and got.get((w, b)) and len(got[w, a]) == len(got[w, b])]
-                non_finite = sorted({"%s read in %s" % (w, to) for w in compared for to in (a, b)
-                                     if _first_non_finite(got[w, to]) is not None})
-                diffs = [max(abs(x - y) for x, y in zip(got[w, a], got[w, b])) for w in compared
-                         if _first_non_finite(got[w, a]) is None and _first_non_finite(got[w, b]) is None]
-                entry = {"reader": reader, "key": key, "a": a, "b": b, "max_abs_diff": max(diffs) if diffs else None,
-                         "writers_compared": len(diffs)}
-                if non_finite:  # NaN or infinity recorded: a finding, not a difference of any size
-                    entry["non_finite"] = non_finite
-                out.append(entry)
-    return out
-
-
-def curves(written: dict) -> dict:
-    """{"artifact/series": {cell: values}} from the writers' `series` (e.g. the loss of the run that wrote it)."""
-    out: dict = {}
-    for cid, arts in written.items():
-        for name, meta in arts.items():
-            series_of = meta.get("series")
-            for series, values in (series_of.items() if isinstance(series_of, dict) else ()):
-                flat = _numbers(values)
-                if flat:
-                    out.setdefault("%s/%s" % (name, series), {})[cid] = flat
-    return out
-
-
-def series_drift(all_curves: dict) -> list[dict]:
-    """Per pair of writers: the largest difference over the steps where both are finite, and the first step where
-    they differ by more than DRIFT_AT or either is NaN or infinite (then `diverged` names which, from which step)."""
-    out = []
-    for series, per_cell in sorted(all_curves.items()):
-        for a, b in itertools.combinations(list(per_cell), 2):  # in the report's cell order
-            pairs = list(zip(per_cell[a], per_cell[b]))
-            gaps = [abs(x - y) for x, y in pairs if math.isfinite(x) and math.isfinite(y)]
-            over = [i for i, (x, y) in enumerate(pairs, 1)
-                    if not (math.isfinite(x) and math.isfinite(y)) or abs(x - y) > DRIFT_AT]
-            entry = {"series": series, "a": a, "b": b, "max_abs_diff": max(gaps) if gaps else None,
-                     "first_step_over": over[0] if over else None}
-            gone = {cid: _first_non_finite(per_cell[cid]) for cid in (a, b)}
-            if any(step is not None for step in gone.values()):
-                entry["diverged"] = {cid: step for cid, step in gone.items() if step is not None}
-            out.append(entry)
-    return out
-
-
-# -- the view in matrix.md ------------------------------------------------------------------------------------
-
-def _diff(value) -> str:
-    return "-" if value is None else "%.1e" % value
-
-
-def shown_value(pair: dict) -> str:
-    """A passed pair's grid entry: the first number it recorded (a difference), else ✓."""
-    for value in pair["values"].values():
-        if isinstance(value, numbers.Real) and not isinstance(value, bool):
-            return _diff(value)
-    return "✓"
-
-
-def grid_entry(pair: dict | None) -> str:
-    if pair is None:
-        return " "
-    if pair["outcome"] == "passed":
-        return shown_value(pair)
-    return "–" if pair["outcome"] == "skipped" else "✗"
-
-
-def first_step_text(row: dict, short: dict) -> str:
-    """'never', a step, or the step where a writer's series turned NaN or infinite, naming it."""
-    if row["first_step_over"] is None:
-        return "never"
-    gone = row.get("diverged") or {}
-    if gone:
-        return "%d (%s)" % (row["first_step_over"], ", ".join("%s diverged at step %d" % (short.get(c, c), step)
-                                                              for c, step in gone.items()))
-    return str(row["first_step_over"])
-
-
-def markdown(cross: dict) -> list[str]:
-    """matrix.md's "Between cells" section (compact tables; every value is in matrix.json's `cross`)."""
-    rows = ["", "## Between cells", ""]
-    if "skipped" in cross:
-        return rows + ["Not checked: %s." % mdtext.text(cross["skipped"])]
-    ids = cross["cells"]
-    short = {cid: "c%d" % i for i, cid in enumerate(ids, 1)}
-    rows += ["Cells: " + ", ".join("%s %s" % (short[c], mdtext.code(c, in_table=False)) for c in ids) + ".", ""]
-    for line in cross["errors"]:
-        rows.append("- error: %s" % mdtext.text(line))
-    rows += ["Every reader test, run in every passed cell on what every cell wrote (row: written in, column: read "
-             "in; the number is the first value the pair recorded, ✗ = fails, – = not written there):", ""]
-    for reader in cross["readers"]:
-        mine = {(p["from"], p["to"]): p for p in cross["pairs"] if p["reader"] == reader["reader"]}
-        writers = [c for c in ids if any(w == c for w, _ in mine)]
-        rows += ["**%s** (reads %s): %d of %d pairs pass" % (
-            mdtext.code(reader["reader"], in_table=False), ", ".join(mdtext.code(n, in_table=False)
-                                                                     for n in reader["reads"]) or "-",
-            reader["passed"], reader["pairs"] - reader["not_written"]), "",
-            "| from \\ to | %s |" % " | ".join(short[c] for c in ids), "|---|%s|" % "|".join("--:" for _ in ids)]
-        for a in writers:
-            rows.append("| %s | %s |" % (short[a], " | ".join(grid_entry(mine.get((a, b))) for b in ids)))
-        failed = sorted({(p["from"], p["to"], p["error"]) for p in mine.values() if p["outcome"] not in
-                         ("passed", "skipped")})
-        for a, b, error in failed[:6]:
-            rows.append("- %s → %s: %s" % (mdtext.text(a), mdtext.text(b), mdtext.text(error)))
-        if len(failed) > 6:
-            rows.append("- (+%d more in matrix.json)" % (len(failed) - 6))
-        rows.append("")
-    if cross["drift"]:
-        rows += ["**Numeric drift** (what a reader recorded for the same writer's artifact in two cells; worst pair "
-                 "per reader and value):", "", "| reader | value | worst | cells |", "|---|---|--:|---|"]
-        for (reader, key), members in itertools.groupby(cross["drift"], key=lambda d: (d["reader"], d["key"])):
-            members = list(members)
-            non_finite = sorted({x for m in members for x in m.get("non_finite", ())})
-            worst = max((m for m in members if m["max_abs_diff"] is not None), key=lambda m: m["max_abs_diff"],
-                        default=None)
-            shown = _diff(worst and worst["max_abs_diff"])
-            if non_finite:
-                shown = "NaN/inf: %s" % mdtext.text(", ".join(non_finite))
-            rows.append("| %s | %s | %s | %s |" % (mdtext.code(reader), mdtext.text(key), shown,
-                                                   "%s, %s" % (short[worst["a"]], short[worst["b"]]) if worst else ""))
-        rows.append("")
-    for series in sorted({d["series"] for d in cross["series_drift"]}):
-        rows += ["**%s across writers** (first step with |Δ| > %g):" % (mdtext.text(series), cross["drift_threshold"]),
-                 "", "| cells | max abs difference | first step over |", "|---|--:|--:|"]
-        for r in [d for d in cross["series_drift"] if d["series"] == series]:
-            rows.append("| %s, %s | %s | %s |" % (short.get(r["a"], r["a"]), short.get(r["b"], r["b"]),
-                                                  _diff(r["max_abs_diff"]), first_step_text(r, short)))
-        for d in [d for d in cross.get("diverged", []) if d["series"] == series]:
-            rows.append("- %s diverged at step %d (%s)" % (short.get(d["cell"], d["cell"]), d["step"],
-                                                           mdtext.text(d["value"])))
-        rows.append("")
-    return rows

@@ -20,7 +20,7 @@ def discover_cells(cells, ctx, project, packages, jobs, out_dir: Path, shared=No
     of an interrupt."""
     import threading
 
-    from . import environ, pins
+    from . import environ, pins, pinstore
     from .trials import Shared
 
     shared = shared or Shared(ctx, jobs, out_dir / "trials.json")
@@ -38,11 +38,11 @@ def discover_cells(cells, ctx, project, packages, jobs, out_dir: Path, shared=No
         try:
             res = pins.Discovery(cell, ctx, project.smoke, log, packages, hints, shared, i).run()
         except pins.DiscoveryError as exc:
-            res = pins.failed(cell, ctx, project.smoke, exc)
+            res = pinstore.failed(cell, ctx, project.smoke, exc)
         with printing:
             learned.extend(p["pin"] for p in res["pins"])
         write_atomic(out_dir / (cell.id + ".json"), json.dumps(res, indent=2) + "\n")
-        write_atomic(out_dir / (cell.id + ".toml"), pins.cell_toml(res, cell))
+        write_atomic(out_dir / (cell.id + ".toml"), pinstore.cell_toml(res, cell))
         with printing:
             progress(i + 1, len(cells), cell, "%d pins, %d env builds, %d trials re-used, %.0f s%s" % (
                 len(res["pins"]), res["env_builds"], res.get("trials_reused", 0), res["seconds"],

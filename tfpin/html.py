@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .cross import first_step_text, grid_entry
+from .crossview import first_step_text, grid_entry
 from .markdown import PASSED_ENV_INTRO, SETUP_INTRO, passed_env, setup_rows
 
 STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#bc4c00", "unavailable": "#6e7781",
@@ -187,7 +187,7 @@ def _heatmaps(cross):
 
 
 def _curves(series, curves, drift, threshold, width=640, height=260, pad=36):
-    values = [v for losses in curves.values() for v in losses if v is not None]  # None: NaN/inf (cross.json_safe)
+    values = [v for losses in curves.values() for v in losses if v is not None]  # None: NaN/inf (json_safe)
     if not values:
         return []
     top, bottom = max(values), min(values)

@@ -108,3 +108,10 @@ def loaded_of(data, root: Path) -> dict | None:
 
     return {"rootdir": relative(data.get("rootdir")), "inifile": relative(data.get("inifile")),
             "files": {relative(k): v for k, v in sorted(data["files"].items()) if isinstance(v, str)}}
+
+
+def last_error(log_path: Path) -> str:
+    """pytest died before any test (a plugin or conftest import): the exception line of its traceback."""
+    lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    errors = [ln.lstrip("E ").strip() for ln in lines if re.match(r"^(E\s+)?[\w.]*(Error|Exception)\b[:(]", ln)]
+    return errors[-1][:300] if errors else ""

@@ -171,7 +171,7 @@ def between_cells(report: dict) -> list[str]:
     """The cross-cell verdicts and the deprecation census."""
     rows = []
     if report.get("cross"):
-        from .cross import markdown as cross_markdown
+        from .crossview import markdown as cross_markdown
 
         rows += cross_markdown(report["cross"])
     if report.get("census"):

@@ -59,6 +59,11 @@ class Matrix:
         # The file whose [[constraints]] this matrix uses: itself, or the base it `extends`.
         self.constraints_path = constraints_path or path
 
+    def report_name(self, partial: bool) -> str:
+        """File stem of a run's report: matrix.*, matrix-<name>.*, and -partial for a subset or filtered run."""
+        base = "matrix" if self.name == DEFAULT_MATRIX else "matrix-" + self.name
+        return base + "-partial" if partial else base
+
     def select(self, ids: list[str]) -> list[Cell]:
         known = {c.id: c for c in self.cells}
         unknown = [i for i in ids if i not in known]

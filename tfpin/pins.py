@@ -21,8 +21,6 @@ so uv's cache makes each a second or two.
 from __future__ import annotations
 
 import datetime
-import json
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -30,12 +28,11 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from . import index, installer, load, mdtext, procs
+from . import index, installer, load, procs
 from .cellplugin import tfpin_vars as var
-from .context import now
 from .envs import EnvLock, bytecode_on_import
 from .files import write_atomic
-from .incell import cell_environ, pytest_command, read_junit
+from .incell import cell_environ, last_error, pytest_command, read_junit
 from .installer import parse_freeze, uv_no_build
 from .interpreters import find
 from .status import PASSED, classify
@@ -123,7 +120,7 @@ class Discovery:
             if said:
                 raise CellUnavailable("installer: " + said)
         if tools is None or stack is None:
-            raise DiscoveryError("cannot resolve the cell as it is today: %s" % _gist(err or err2))
+            raise DiscoveryError("cannot resolve the cell as it is today: %s" % procs.head(err or err2))
         # Not of the era: the test tools and what the project's own install lines add beside the stack (the
         # project chose those releases), and any release an install line names exactly.
         exempt = sorted((set(tools) - set(stack)) | self._exact_in_install_lines())
@@ -133,7 +130,7 @@ class Discovery:
             extra += ["--exclude-newer-package", "%s=%s" % (name, now)]
         found, err = self.compile(self._requirements(), extra=extra)
         if found is None:
-            raise DiscoveryError("cannot resolve the cell as of %s: %s" % (era.date(), _gist(err)))
+            raise DiscoveryError("cannot resolve the cell as of %s: %s" % (era.date(), procs.head(err)))
         self.era_date, self.exempt = era.date().isoformat(), exempt
         return found
 
@@ -206,7 +203,7 @@ class Discovery:
         status, reason = classify(tests, code, "pytest exited %s (log %s)" % (code, log_path))
         if status == PASSED:
             return {"verdict": "pass"}
-        first_error = (tests or {}).get("first_error") or _last_error(log_path) or reason
+        first_error = (tests or {}).get("first_error") or last_error(log_path) or reason
         return {"verdict": "fail", "error": first_error, "failing": (tests or {}).get("failing", [])[:1]}
 
     # -- the search ------------------------------------------------------------------------------------------
@@ -382,136 +379,10 @@ class Discovery:
         }
 
 
-def _gist(output: str) -> str:
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    return " | ".join(lines[:3])[:400]
-
-
-def _last_error(log_path: Path) -> str:
-    """pytest died before any test (a plugin or conftest import): the exception line of its traceback."""
-    lines = [ln.strip() for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
-    errors = [ln.lstrip("E ").strip() for ln in lines if re.match(r"^(E\s+)?[\w.]*(Error|Exception)\b[:(]", ln)]
-    return errors[-1][:300] if errors else ""
-
-
 def _replace(current: dict, resolved: dict) -> None:
     """The accepted set becomes exactly what the installer resolved (new dependencies in, dropped ones out)."""
     current.clear()
     current.update(resolved)
-
-
-def constraint_blocks(results: list[dict], all_cells) -> list[dict]:
-    """Discovered pins as [[constraints]] entries; `when` names the cells each applies to.
-
-    A pin every searched cell needs gets no `when`; one that exactly the cells sharing a Python, or a
-    contiguous run of one package's releases, need gets that one condition (`python = "==3.7"`,
-    `tensorflow = "<1.15.5"`); otherwise one entry per group of cells differing only in Python, or per cell.
-    """
-    by_pin: dict[str, list[dict]] = {}
-    for res in results:
-        for pin in res["pins"]:
-            by_pin.setdefault(pin["pin"], []).append({**pin, "cell": res["cell"], "python": res["python"],
-                                                     "requirements": res["requirements"]})
-    discovered = [r for r in results if not r["problem"] and not r.get("unavailable")]
-    entries = []
-    for pin, hits in sorted(by_pin.items()):
-        cells = {h["cell"] for h in hits}
-        reason = hits[0]["reason"]
-        if cells >= {r["cell"] for r in discovered}:
-            entries.append({"pin": pin, "reason": reason, "origin": "discovered", "cells": sorted(cells)})
-            continue
-        when = _one_condition(cells, discovered)
-        if when:
-            entries.append({"pin": pin, "reason": reason, "origin": "discovered", "when": when,
-                            "cells": sorted(cells)})
-            continue
-        # Cells differing only in Python share their requirements: one entry when every such cell needs it.
-        groups: dict[tuple, list[dict]] = {}
-        for h in hits:
-            groups.setdefault(tuple(sorted(h["requirements"].items())), []).append(h)
-        for reqs, members in groups.items():
-            siblings = [r for r in discovered if tuple(sorted(r["requirements"].items())) == reqs]
-            when = {k: "==" + v for k, v in reqs}
-            if len(members) < len(siblings):
-                for h in members:
-                    entries.append({"pin": pin, "reason": h["reason"], "origin": "discovered",
-                                    "when": {"python": "==" + h["python"], **when}, "cells": [h["cell"]]})
-            else:
-                entries.append({"pin": pin, "reason": members[0]["reason"], "origin": "discovered", "when": when,
-                                "cells": sorted(h["cell"] for h in members)})
-    return entries
-
-
-def _one_condition(cells: set, discovered: list[dict]) -> dict | None:
-    """One `when` key whose condition selects exactly `cells` among the searched ones, or None.
-
-    Values are the releases the searched cells have (python, or a pinned package); the condition is
-    `==v` for one value, `<first value not needing it` for the oldest run, `>=first value needing it`
-    for the newest run: never wider than what was measured.
-    """
-    facts = [(r["cell"], dict(r["requirements"], python=r["python"])) for r in discovered]
-    keys = sorted({k for _, f in facts for k in f})
-    for key in ["python"] + [k for k in keys if k != "python"]:
-        if not all(key in f for _, f in facts):
-            continue
-        needing = {f[key] for c, f in facts if c in cells}
-        if any(f[key] in needing for c, f in facts if c not in cells):
-            continue  # some cell with one of these values does not need it: this key cannot tell them apart
-        values = sorted({f[key] for _, f in facts}, key=Version)
-        picked = [v for v in values if v in needing]
-        if len(picked) == 1:
-            return {key: "==" + picked[0]}
-        if values[:len(picked)] == picked:
-            return {key: "<" + values[len(picked)]}
-        if values[-len(picked):] == picked:
-            return {key: ">=" + picked[0]}
-    return None
-
-
-def toml_blocks(entries: list[dict]) -> str:
-    out = []
-    for e in entries:
-        out.append("[[constraints]]")
-        out.append("pin = %s" % json.dumps(e["pin"]))
-        out.append("reason = %s" % json.dumps(e["reason"]))
-        if e.get("when"):
-            out.append("when = { %s }" % ", ".join("%s = %s" % (k, json.dumps(v)) for k, v in e["when"].items()))
-        out.append('origin = "discovered"  # cells: %s' % ", ".join(e["cells"]))
-        out.append("")
-    return "\n".join(out)
-
-
-def apply(path: Path, entries: list[dict], header: str = "[[constraints]]") -> list[str]:
-    """Merge discovered entries into a matrix or project file: a package's earlier pins are replaced.
-
-    Returns the replaced pins. Text-level, so every other line and comment of the file stays as written.
-    """
-    from packaging.requirements import Requirement
-
-    packages = {canonicalize_name(Requirement(e["pin"]).name) for e in entries}
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    kept, replaced, i = [], [], 0
-    while i < len(lines):
-        if lines[i].strip() == header:
-            j = i + 1
-            while j < len(lines) and not lines[j].lstrip().startswith("["):
-                j += 1
-            block = lines[i:j]
-            pin = next((ln.split("=", 1)[1].strip().strip('"') for ln in block if ln.strip().startswith("pin")), "")
-            if pin and canonicalize_name(Requirement(pin).name) in packages:
-                replaced.append(pin)
-                while kept and kept[-1].startswith("#"):  # its comment goes with it
-                    kept.pop()
-                i = j
-                continue
-        kept.append(lines[i])
-        i += 1
-    text = "\n".join(kept).rstrip("\n") + "\n\n"
-    blocks = toml_blocks(entries)
-    if header != "[[constraints]]":
-        blocks = blocks.replace("[[constraints]]", header)
-    write_atomic(Path(path), text + blocks)
-    return replaced
 
 
 def record(cell, ctx, oracle) -> dict:
@@ -525,66 +396,3 @@ def record(cell, ctx, oracle) -> dict:
              "oracle": list(oracle), "test": list(ctx.project.test)}
     return {"cell": cell.id, "python": cell.python, "requirements": dict(cell.requirements), "oracle": list(oracle),
             "basis": basis, "unavailable": ""}
-
-
-def failed(cell, ctx, oracle, exc: DiscoveryError) -> dict:
-    """The record of a cell whose discovery could not run (the same keys as Discovery.run's)."""
-    res = {**record(cell, ctx, oracle), "era": None, "problem": "", "pins": [], "final_set": {}, "env_builds": 0,
-           "seconds": 0.0, "trials": []}
-    res["unavailable" if isinstance(exc, CellUnavailable) else "problem"] = str(exc)
-    return res
-
-
-def cell_toml(res: dict, cell) -> str:
-    """reports/pins/<cell>.toml: the proposal for one cell, for review."""
-    problem = "\n# PROBLEM: " + res["problem"] if res["problem"] else ""
-    if res.get("unavailable"):
-        problem = "\n# UNAVAILABLE (nothing to discover): " + res["unavailable"]
-    return "# tfpin pins discover, %s, %s: %d env builds, %.0f s%s\n\n%s" % (
-        res["cell"], now(), res["env_builds"], res["seconds"], problem, toml_blocks(constraint_blocks([res], [cell])))
-
-
-def summary_markdown(results: list[dict], entries: list[dict]) -> str:
-    """summary.md of a discovery. Problems quote installers and tests, so they and the ids go through mdtext;
-    the TOML block holds one JSON-quoted string per line (no line of it can close the fence)."""
-    rows = ["# Discovered pins", "", "| cell | era | pins | env builds | seconds | problem |",
-            "|---|---|---|--:|--:|---|"]
-    for r in results:
-        pins = ", ".join(mdtext.code(p["pin"]) for p in r["pins"]) or ("-" if r.get("unavailable") else "none")
-        problem = r["problem"] or ("unavailable: " + r["unavailable"] if r.get("unavailable") else "")
-        rows.append("| %s | %s | %s | %d | %.0f | %s |" % (mdtext.code(r["cell"]), mdtext.text(r.get("era") or ""),
-                                                           pins, r["env_builds"], r["seconds"], mdtext.text(problem)))
-    rows += ["", "Proposed `[[constraints]]`:", "", "```toml", toml_blocks(entries).rstrip(), "```", ""]
-    return "\n".join(rows)
-
-
-class StoredResultError(Exception):
-    """A stored result cannot be applied: missing, unreadable, or made for another basis."""
-
-
-def load_results(out_dir: Path, cells, ctx, oracle) -> list[dict]:
-    """The stored per-cell results of `cells`, each checked against what the cell is now (CI fan-out: one
-    job per cell discovers, one job applies). A stale or missing result is refused, never merged."""
-    results, problems = [], []
-    for cell in cells:
-        path = out_dir / (cell.id + ".json")
-        rerun = "run `tfpin pins discover --cells %s`" % cell.id
-        try:
-            res = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            problems.append("%s: no result at %s; %s" % (cell.id, path, rerun))
-            continue
-        except (OSError, ValueError) as exc:
-            problems.append("%s: %s is unreadable (%s); %s" % (cell.id, path, exc, rerun))
-            continue
-        want = record(cell, ctx, oracle)["basis"]
-        have = res.get("basis") if isinstance(res, dict) else None
-        if not isinstance(have, dict) or have != want:
-            differ = sorted(k for k in want if not isinstance(have, dict) or have.get(k) != want[k])
-            problems.append("%s: %s was made for another cell definition (differs in: %s); %s"
-                            % (cell.id, path, ", ".join(differ), rerun))
-            continue
-        results.append(res)
-    if problems:
-        raise StoredResultError("cannot apply stored pin discoveries:\n  " + "\n  ".join(problems))
-    return results

@@ -113,7 +113,7 @@ def run_cells(m, cells, ctx, write_report: bool, partial: bool = False, jobs: in
     (`<name>-incomplete.*`) and replaces it only once this run finished.
     """
     started, done = now(), {}
-    report_as = report.report_name(m, partial) if write_report else None
+    report_as = m.report_name(partial) if write_report else None
     writing_to = report.in_progress_name(ctx.reports, report_as) if report_as else None
     printing = threading.Lock()
     sources = cache.sources_digest(ctx)
@@ -221,7 +221,7 @@ def final_report(m, cells, results, started, ctx, report_as, writing_to, partial
               "untouched" % (name, report_as))
     if partial:
         print("tfpin: a subset run (--cells or pytest args after --) wrote %s.*; the full matrix's %s.* "
-              "is untouched" % (report_as, report.report_name(m, False)))
+              "is untouched" % (report_as, m.report_name(False)))
     return final
 
 

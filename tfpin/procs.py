@@ -233,6 +233,13 @@ def last_json(out) -> dict | None:
     return None
 
 
+def head(out, lines: int = 3, width: int = 400) -> str:
+    """The first non-blank lines a child printed, on one line and at most `width` long (what an installer says
+    first is its error; the rest is context)."""
+    said = [ln.strip() for ln in (out or "").splitlines() if ln.strip()]
+    return " | ".join(said[:lines])[:width]
+
+
 def tail(out, lines: int = 3) -> str:
     """The last lines a child printed, on one line (for a reason that quotes it)."""
     return " | ".join(ln.strip() for ln in (out or "").strip().splitlines()[-lines:])

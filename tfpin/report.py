@@ -21,14 +21,6 @@ SCHEMA = 3  # 2: results carry stamp, definition, selection; reports partial/int
 MD_VERSIONS = ("numpy", "protobuf", "h5py")
 
 
-def report_name(matrix, partial: bool) -> str:
-    """File stem of a run's report: matrix.*, matrix-<name>.*, and -partial for a subset or filtered run."""
-    from . import matrix as matrices
-
-    base = "matrix" if matrix.name == matrices.DEFAULT_MATRIX else "matrix-" + matrix.name
-    return base + "-partial" if partial else base
-
-
 def in_progress_name(reports_dir: Path, name: str) -> str:
     """Where a run writes its report until it finishes: over `name` when there is no complete report there
     to lose, else beside it (`name-incomplete`), so an interrupted re-run never replaces a whole report."""

@@ -7,7 +7,7 @@ The real runs are tests/harness/test_cross_api.py (a user's TF-free project) and
 """
 import json
 
-from tfpin import cross, html
+from tfpin import cross, crossverdicts, crossview, html
 
 A, B = "py3.6-tf1.12-keras2.2.4", "py3.7-tf1.15-keras2.2.5"
 CKPT = "tests/test_x.py::test_restores"
@@ -31,7 +31,7 @@ def inputs():
 
 
 def test_every_ordered_pair_is_listed_with_what_it_recorded_or_its_error():
-    out = cross.summarize(*inputs())
+    out = crossverdicts.summarize(*inputs())
     pairs = {(p["from"], p["to"]): p for p in out["pairs"]}
     assert sorted(pairs) == [(A, A), (A, B), (B, A), (B, B)]
     assert pairs[A, B]["outcome"] == "passed" and pairs[A, B]["values"]["max_abs_diff"] == 0.5
@@ -41,7 +41,7 @@ def test_every_ordered_pair_is_listed_with_what_it_recorded_or_its_error():
 
 
 def test_drift_compares_the_same_writer_read_in_two_cells_and_the_writers_series():
-    out = cross.summarize(*inputs())
+    out = crossverdicts.summarize(*inputs())
     # A's checkpoint gave [[1, 2], [3, 4]] read in A and [[1, 2.5], [3, 4]] in B: 0.5 apart; B's was read only in A.
     assert out["drift"] == [{"reader": CKPT, "key": "logits", "a": A, "b": B, "max_abs_diff": 0.5,
                              "writers_compared": 1}]
@@ -53,14 +53,14 @@ def test_drift_compares_the_same_writer_read_in_two_cells_and_the_writers_series
 def test_a_reading_cell_whose_pytest_crashed_is_an_error_naming_it():
     written, reads = inputs()
     reads[B] = (None, B + ": the readers' pytest exited 3: Fatal Python error")
-    out = cross.summarize(written, reads)
+    out = crossverdicts.summarize(written, reads)
     assert out["errors"] == [reads[B][1]] and {p["to"] for p in out["pairs"]} == {A}
-    text = "\n".join(cross.markdown(out))
+    text = "\n".join(crossview.markdown(out))
     assert "- error: %s" % reads[B][1].replace("_", "\\_") in text
 
 
 def test_markdown_shows_one_grid_per_reader_and_the_failures():
-    text = "\n".join(cross.markdown(cross.summarize(*inputs())))
+    text = "\n".join(crossview.markdown(crossverdicts.summarize(*inputs())))
     assert "| c1 | 0.0e+00 | 5.0e-01 |" in text and "| c2 | 0.0e+00 | ✗ |" in text
     assert "%s → %s: NotFoundError: Key resnet/x not found" % (B, B) in text
     assert "| `%s` | logits | 5.0e-01 | c1, c2 |" % CKPT in text
@@ -75,7 +75,7 @@ def test_a_series_or_a_value_that_turns_nan_is_a_finding_never_a_drift_of_zero()
     written, reads = inputs()
     written[B]["checkpoint"]["series"]["loss"] = [2.0, float("nan"), float("inf")]
     reads[A][0]["rows"][0]["values"]["logits"] = [[float("nan"), 2.0], [3.0, 4.0]]  # A's logits read in A
-    out = cross.summarize(written, reads)
+    out = crossverdicts.summarize(written, reads)
     (losses,) = out["series_drift"]
     assert losses["first_step_over"] == 2 and losses["diverged"] == {B: 2} and losses["max_abs_diff"] == 0.0
     assert out["diverged"] == [{"series": "checkpoint/loss", "cell": B, "step": 2, "value": "nan"}]
@@ -83,7 +83,7 @@ def test_a_series_or_a_value_that_turns_nan_is_a_finding_never_a_drift_of_zero()
     assert logits["non_finite"] == ["%s read in %s" % (A, A)] and logits["max_abs_diff"] is None
     text = json.dumps(out, allow_nan=False)  # strict JSON: NaN and infinity are null, said in `diverged`
     assert json.loads(text)["curves"]["checkpoint/loss"][B] == [2.0, None, None]
-    md = "\n".join(cross.markdown(out))
+    md = "\n".join(crossview.markdown(out))
     assert "| c1, c2 | 0.0e+00 | 2 (c2 diverged at step 2) |" in md and "- c2 diverged at step 2 (nan)" in md
     assert "NaN/inf: %s read in %s" % (A, A) in md.replace("\\", "")
     page = "\n".join(html._heatmaps(out))

@@ -11,7 +11,7 @@ import pytest
 from test_cross import inputs
 from test_report import TABLE, result, table_results
 
-from tfpin import cross, report
+from tfpin import crossverdicts, report
 from tfpin import matrix as matrices
 from tfpin.result import Durations
 
@@ -54,7 +54,7 @@ def page(tmp_path_factory):
     results[0].durations = Durations(setup_s=9.3, tests_s=2.0, setup_cpu_s=7.5, tests_cpu_s=1.7, setup_demand=0.95,
                                      tests_demand=1.25, steps={"create": 0.5, "install": 3.5, "imports": 4.7})
     rep = report.build(TABLE, TABLE.cells, results, "t0", "t1", {})
-    rep["cross"] = cross.summarize(*inputs())
+    rep["cross"] = crossverdicts.summarize(*inputs())
     report.write(rep, out, "matrix")
     return out / "matrix.html", rep
 

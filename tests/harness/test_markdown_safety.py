@@ -19,7 +19,7 @@ from test_ci_github import parse, subdir_project
 from test_cross import B, inputs
 from test_report import result
 
-from tfpin import ci_github, cross, pins, report
+from tfpin import ci_github, crossverdicts, pinproposal, report
 from tfpin import matrix as matrices
 from tfpin.cells import Constraint
 
@@ -126,7 +126,7 @@ def injected_report():
     written, reads = inputs()
     reads[B][0]["rows"][1]["error"] = PAYLOAD
     reads["py3.6-tf1.13-keras2.2.4"] = (None, PAYLOAD)  # a reading cell whose pytest crashed
-    rep["cross"] = cross.summarize(written, reads)
+    rep["cross"] = crossverdicts.summarize(written, reads)
     return rep
 
 
@@ -187,7 +187,7 @@ def test_migration_report_with_injected_skips_notes_and_ids():
 
 
 def test_discovered_pins_summary_keeps_its_table():
-    md = pins.summary_markdown([{"cell": FAILED, "era": "2019 <b>", "pins": [{"pin": "numpy<1.19"}],
+    md = pinproposal.summary_markdown([{"cell": FAILED, "era": "2019 <b>", "pins": [{"pin": "numpy<1.19"}],
                                  "env_builds": 2, "seconds": 3.0, "problem": PAYLOAD}], [])
     tokens = parser().parse(md)
     everything = list(tokens) + [c for tok in tokens for c in tok.children or []]

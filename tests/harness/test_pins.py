@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from faultkit import PYTHONS, harness_env, tfpin
 
-from tfpin import pins
+from tfpin import pinproposal
 
 MATRIX = """
 description = "one cell whose dependency broke later"
@@ -189,7 +189,7 @@ def test_proposals_use_the_one_condition_that_selects_exactly_the_cells_that_nee
                _result("b7", "3.7", "1.15.5", ["yaml<6", "protobuf<4", "odd<1"]),
                _result("m6", "3.6", "1.13.2", ["h5py<3", "yaml<6"]),
                {**_result("c7", "3.7", "1.11.0", []), "unavailable": "no wheel"}]
-    entries = {e["pin"]: e for e in pins.constraint_blocks(results, None)}
+    entries = {e["pin"]: e for e in pinproposal.constraint_blocks(results, None)}
     assert "when" not in entries["yaml<6"]  # every searched cell (the unavailable one was not searched)
     assert entries["protobuf<4"]["when"] == {"python": "==3.7"} and entries["protobuf<4"]["cells"] == ["a7", "b7"]
     assert entries["h5py<3"]["when"] == {"tensorflow": "<1.15.5"}  # below the first release measured without it

@@ -1,0 +1,59 @@
+"""Pin discovery's stored results: one record per cell (reports/pins/<cell>.json and .toml), made so that a
+later `tfpin pins apply` (a CI job after one discovery job per cell) refuses a record made for another cell."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .context import now
+from .pinproposal import constraint_blocks, toml_blocks
+from .pins import CellUnavailable, DiscoveryError, record
+
+
+def failed(cell, ctx, oracle, exc: DiscoveryError) -> dict:
+    """The record of a cell whose discovery could not run (the same keys as Discovery.run's)."""
+    res = {**record(cell, ctx, oracle), "era": None, "problem": "", "pins": [], "final_set": {}, "env_builds": 0,
+           "seconds": 0.0, "trials": []}
+    res["unavailable" if isinstance(exc, CellUnavailable) else "problem"] = str(exc)
+    return res
+
+
+def cell_toml(res: dict, cell) -> str:
+    """reports/pins/<cell>.toml: the proposal for one cell, for review."""
+    problem = "\n# PROBLEM: " + res["problem"] if res["problem"] else ""
+    if res.get("unavailable"):
+        problem = "\n# UNAVAILABLE (nothing to discover): " + res["unavailable"]
+    return "# tfpin pins discover, %s, %s: %d env builds, %.0f s%s\n\n%s" % (
+        res["cell"], now(), res["env_builds"], res["seconds"], problem, toml_blocks(constraint_blocks([res], [cell])))
+
+
+class StoredResultError(Exception):
+    """A stored result cannot be applied: missing, unreadable, or made for another basis."""
+
+
+def load_results(out_dir: Path, cells, ctx, oracle) -> list[dict]:
+    """The stored per-cell results of `cells`, each checked against what the cell is now (CI fan-out: one
+    job per cell discovers, one job applies). A stale or missing result is refused, never merged."""
+    results, problems = [], []
+    for cell in cells:
+        path = out_dir / (cell.id + ".json")
+        rerun = "run `tfpin pins discover --cells %s`" % cell.id
+        try:
+            res = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            problems.append("%s: no result at %s; %s" % (cell.id, path, rerun))
+            continue
+        except (OSError, ValueError) as exc:
+            problems.append("%s: %s is unreadable (%s); %s" % (cell.id, path, exc, rerun))
+            continue
+        want = record(cell, ctx, oracle)["basis"]
+        have = res.get("basis") if isinstance(res, dict) else None
+        if not isinstance(have, dict) or have != want:
+            differ = sorted(k for k in want if not isinstance(have, dict) or have.get(k) != want[k])
+            problems.append("%s: %s was made for another cell definition (differs in: %s); %s"
+                            % (cell.id, path, ", ".join(differ), rerun))
+            continue
+        results.append(res)
+    if problems:
+        raise StoredResultError("cannot apply stored pin discoveries:\n  " + "\n  ".join(problems))
+    return results
