@@ -1,4 +1,5 @@
-"""`python -m tfpin` / `tfpin`: parse the command line (tfpin/cli.py) and dispatch to its handler
+"""`python -m tfpin` / `tfpin`: parse the command line (tfpin/cli.py), make the console the run speaks through
+(tfpin/console.py: the CLI owns it, the library never prints), and dispatch to the command's handler
 (tfpin/commands.py); bad input exits 2, a signal 130/143, from whichever step it reached."""
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from . import matrix as matrices
 from . import procs
 from . import project as projects
 from .cli import parser
+from .console import Console
+from .events import Problem
 from .files import Unwritable
 from .inputs import UsageError
 from .status import EXIT_USAGE
@@ -21,19 +24,20 @@ def main(argv=None) -> int:
         argv, passthrough = argv[:cut], argv[cut + 1:]
     args = parser().parse_args(argv)
     args.passthrough = passthrough
+    console = Console(getattr(args, "view", "normal"))
     procs.install_signal_handlers()
     try:
-        return args.func(args)
+        return args.func(args, console)
     except (matrices.MatrixError, projects.ProjectError, UsageError) as exc:
-        print("tfpin: error: %s" % exc, file=sys.stderr)
+        console.emit(Problem("error: %s" % exc))
         return EXIT_USAGE
     except procs.Interrupted as exc:  # any command, any step: 130 for SIGINT, 143 for SIGTERM
         procs.stop_all(exc.code, exc.name)
-        print("tfpin: interrupted by %s during `tfpin %s`" % (exc.name, args.command), file=sys.stderr)
+        console.emit(Problem("interrupted by %s during `tfpin %s`" % (exc.name, args.command)))
         return exc.code
     except Unwritable as exc:  # a full or read-only reports directory, from any step: said, never a traceback
         procs.stop_all(1, "an output could not be written")
-        print("tfpin: error: %s" % exc, file=sys.stderr)
+        console.emit(Problem("error: %s" % exc))
         return 1
     except BrokenPipeError:  # `tfpin list | head`: the reader has what it wanted
         sys.stderr.close()

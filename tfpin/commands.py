@@ -1,46 +1,62 @@
-"""The thin handler of each command: read the inputs, call the module that does the work, say the outcome.
+"""The thin handler of each command: turn the parsed arguments into the command's typed options
+(tfpin/options.py), call the module that does the work, say the outcome through the console the CLI owns.
 
-`matrix` is tfpin/pipeline.py; the others are short enough to read here.
+`matrix` is tfpin/pipeline.py; the others are short enough to read here. Nothing below this module sees argparse.
 """
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from . import matrix as matrices
-from . import pipeline, report, toxini
+from . import pipeline, toxini
 from . import project as projects
-from .console import progress
 from .context import rel
+from .events import CellFinished, CellStarted, Info, Output, Problem, Reporter
 from .files import write_atomic
 from .inputs import CATALOGUE, UsageError, load, load_one
+from .options import (
+    BenchOptions,
+    CellOptions,
+    CiOptions,
+    CrossOptions,
+    InitOptions,
+    ListOptions,
+    MatrixOptions,
+    PinsOptions,
+    ReportOptions,
+    Running,
+    Selection,
+    ToxIniOptions,
+)
 from .runner import run_bench
-from .status import UNAVAILABLE
+from .status import PASSED, UNAVAILABLE
 
 
-def cmd_matrix(args) -> int:
-    return pipeline.matrix(args)
+def cmd_matrix(ns, console: Reporter) -> int:
+    return pipeline.matrix(MatrixOptions(Selection.from_args(ns), Running.from_args(ns)), console)
 
 
-def cmd_cell(args) -> int:
-    project, m, (cell,), ctx = load_one(args)
-    results, interrupted, _ = pipeline.run_cells(m, [cell], ctx, False, use_cache=not args.no_cache, view=args.view)
+def cmd_cell(ns, console: Reporter) -> int:
+    opts = CellOptions(Selection.from_args(ns), Running.from_args(ns), ns.cell_id)
+    project, m, (cell,), ctx = load_one(opts.selection, opts.cell_id)
+    results, interrupted, _ = pipeline.run_cells(m, [cell], ctx, console, running=opts.running, write_report=False)
     r = results[0]
-    print("junit: %s  log: %s  lock: %s" % (r.junit or "-", r.log or "-", r.lock or "-"))
+    console.emit(Output("junit: %s  log: %s  lock: %s" % (r.junit or "-", r.log or "-", r.lock or "-")))
     # Same rule as the matrix, so a CI job per cell agrees with the whole-matrix run.
-    return pipeline.finish(results, interrupted, args)
+    return pipeline.finish(results, interrupted, console, skip_missing=opts.selection.skip_missing_interpreters)
 
 
-def cmd_bench(args) -> int:
-    project, m, cells, ctx = load(args)
+def cmd_bench(ns, console: Reporter) -> int:
+    opts = BenchOptions(Selection.from_args(ns))
+    project, m, cells, ctx = load(opts.selection)
     if not project.bench:
         raise UsageError("project %s declares no bench command: add `bench` to %s, the arguments to the cell's Python "
                          "of a command that prints one JSON object of figures (e.g. [\"-m\", \"mypkg.bench\", "
                          "\"--json\"]); pytest-style args after -- are appended" % (project.root, project.source))
     failed = False
     for i, cell in enumerate(cells, 1):
-        progress(i, len(cells), cell, "bench started")
+        console.emit(CellStarted(i, len(cells), cell.id, "bench started"))
         data = run_bench(cell, ctx, ctx.selection or ())
         write_atomic(ctx.layout.bench(cell.id), json.dumps(data, indent=2) + "\n")
         if data["status"] == "measured":
@@ -50,47 +66,52 @@ def cmd_bench(args) -> int:
         else:
             text = "%s: %s" % (data["status"], data["reason"])
             failed = failed or data["status"] != UNAVAILABLE
-        progress(i, len(cells), cell, text)
+        console.emit(CellFinished(i, len(cells), cell.id, text))
     # The matrix's report, rebuilt from every cell's stored result with the figures now on disk (--cells only
     # chose which cells to bench): written only when each cell has a result that may join it.
     name = m.report_name(False)
     stored = results, refused = pipeline.stored_results(m.cells, ctx)
     if results and not refused:
         pipeline.report_from_stored(m, m.cells, ctx, name, False, stored)
-        print("throughput joined to %s.json/.md/.html, rebuilt from the cells' stored results"
-              % rel(ctx.layout.report(name).with_suffix(""), ctx))
+        console.emit(Output("throughput joined to %s.json/.md/.html, rebuilt from the cells' stored results"
+                            % rel(ctx.layout.report(name).with_suffix(""), ctx)))
     else:
-        print("tfpin: figures kept in %s/; they join the report of the next full `tfpin matrix` (%d of %d cells "
-              "have no valid stored result)" % (rel(ctx.layout.bench_dir, ctx), len(refused), len(m.cells)))
+        console.emit(Info("figures kept in %s/; they join the report of the next full `tfpin matrix` (%d of %d "
+                          "cells have no valid stored result)" % (rel(ctx.layout.bench_dir, ctx), len(refused),
+                                                                  len(m.cells))))
     return 1 if failed else 0
 
 
-def cmd_migrate(args) -> int:
+def cmd_migrate(ns, console: Reporter) -> int:
     from . import migrate
+    from .options import MigrateOptions
 
-    return migrate.run(args)
+    opts = MigrateOptions(Selection.from_args(ns), Running.from_args(ns), from_cell=ns.from_cell, keep=ns.keep)
+    return migrate.run(opts, console)
 
 
-def cmd_report(args) -> int:
+def cmd_report(ns, console: Reporter) -> int:
     """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
-    project, m, cells, ctx = load(args)
-    rep, results, refused = pipeline.report_from_stored(m, cells, ctx, m.report_name(bool(args.cells)),
-                                                        bool(args.cells))
-    print(report.markdown(rep), end="")
+    opts = ReportOptions(Selection.from_args(ns))
+    project, m, cells, ctx = load(opts.selection)
+    subset = bool(opts.selection.cells)
+    name = m.report_name(subset)
+    rep, results, refused = pipeline.report_from_stored(m, cells, ctx, name, subset)
+    console.emit(pipeline.summary_of(rep, ctx, name))
     for line in refused:
-        print("tfpin: refused %s" % line, file=sys.stderr)
+        console.emit(Problem("refused %s" % line))
     if refused:
-        print("tfpin: %d of %d cells have no valid result; re-run them with `tfpin cell ID` (full suite, no -k)"
-              % (len(refused), len(cells)), file=sys.stderr)
+        console.emit(Problem("%d of %d cells have no valid result; re-run them with `tfpin cell ID` (full suite, "
+                             "no -k)" % (len(refused), len(cells))))
         return 1
-    code = pipeline.finish(results, None, args)
+    code = pipeline.finish(results, None, console, skip_missing=opts.selection.skip_missing_interpreters)
     errors = (rep.get("cross") or {}).get("errors", [])
     for error in errors:  # the same rule as `tfpin matrix`: a reader that crashed fails the run
-        print("tfpin: cross-cell step failed: %s" % error, file=sys.stderr)
+        console.emit(Problem("cross-cell step failed: %s" % error))
     return code or (1 if errors else 0)
 
 
-def cmd_cross(args) -> int:
+def cmd_cross(ns, console: Reporter) -> int:
     """The readers between cells in one cell, as a CI job after every cell job: over the cell results the pipeline
     downloaded (reports/cells, reports/artifacts), in this cell's env (built here if it is not); `tfpin report`
     joins every reading cell's record into the verdicts, as `tfpin matrix` makes them in one run."""
@@ -98,137 +119,134 @@ def cmd_cross(args) -> int:
     from .envs import EnvLock
     from .runner import base_result, prepare
 
-    project, m, cells, ctx = load(args)
-    cell = next((c for c in cells if c.id == args.cell_id), None)
+    opts = CrossOptions(Selection.from_args(ns), ns.cell_id)
+    project, m, cells, ctx = load(opts.selection)
+    cell = next((c for c in cells if c.id == opts.cell_id), None)
     if cell is None:
         raise UsageError("cell %s is not among the cells of this run (%s)"
-                         % (args.cell_id, ", ".join(c.id for c in cells)))
+                         % (opts.cell_id, ", ".join(c.id for c in cells)))
     results, refused = pipeline.stored_results(cells, ctx)
     for line in refused:
-        print("tfpin: not read: %s" % line, file=sys.stderr)
-    if cell.id in {r.id for r in results if r.status == "passed"}:
+        console.emit(Problem("not read: %s" % line))
+    if cell.id in {r.id for r in results if r.status == PASSED}:
         result = base_result(cell, ctx)
-        with EnvLock(ctx.layout.env(cell.id), print):
+        with EnvLock(ctx.layout.env(cell.id), lambda text: console.emit(Info(text))):
             env = prepare(cell, ctx, result, lambda text: None)
         if env is None:
-            print("tfpin: cross: %s" % result.reason, file=sys.stderr)
+            console.emit(Problem("cross: %s" % result.reason))
             return 1
-    error = cross.read_one(cell, cells, results, ctx, log=lambda line: print("tfpin: " + line, flush=True))
+    error = cross.read_one(cell, cells, results, ctx, log=lambda line: console.emit(Info(line)))
     if error:
-        print("tfpin: cross-cell step failed: %s" % error, file=sys.stderr)
+        console.emit(Problem("cross-cell step failed: %s" % error))
     return 1 if error else 0
 
 
-def cmd_list(args) -> int:
-    project, m, cells, ctx = load(args)
-    if args.json:
-        print(json.dumps([{**c.describe(), "tox_env": c.tox_env(), "constraints": c.constraint_lines(),
-                           "install": list(c.install)} for c in cells], indent=2))
+def cmd_list(ns, console: Reporter) -> int:
+    opts = ListOptions(Selection.from_args(ns), as_json=ns.json)
+    project, m, cells, ctx = load(opts.selection)
+    if opts.as_json:
+        console.emit(Output(json.dumps([{**c.describe(), "tox_env": c.tox_env(), "constraints": c.constraint_lines(),
+                                         "install": list(c.install)} for c in cells], indent=2)))
     else:
         for c in cells:
-            print("%-30s %s" % (c.id, " ".join(c.requirement_lines()[: len(c.requirements)] + c.constraint_lines())))
+            console.emit(Output("%-30s %s" % (c.id, " ".join(c.requirement_lines()[: len(c.requirements)]
+                                                             + c.constraint_lines()))))
     return 0
 
 
-def cmd_ci(args) -> int:
+def cmd_ci(ns, console: Reporter) -> int:
     from . import ci_github, ci_gitlab, source
 
-    generator = {"github": ci_github, "gitlab": ci_gitlab}[args.system]
-    project, m, cells, ctx = load(args)
+    opts = CiOptions(Selection.from_args(ns), ns.system, output=ns.output, tfpin=ns.tfpin)
+    generator = {"github": ci_github, "gitlab": ci_gitlab}[opts.system]
+    project, m, cells, ctx = load(opts.selection)
     try:
-        requirement = args.tfpin or source.requirement(project.root)
+        requirement = opts.tfpin or source.requirement(project.root)
         text = generator.render(project, m, cells, requirement)
     except (source.NoSource, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    output = (args.output or generator.default_output(project)).resolve()
+    output = (opts.output or generator.default_output(project)).resolve()
     write_atomic(output, text)
-    print("wrote %s: %d cell jobs and a report job (tfpin installed from %r)" % (output, len(cells), requirement))
-    print("each job runs `tfpin cell <id>` in a python:X.Y image; `tfpin report` joins them into the report")
+    console.emit(Output("wrote %s: %d cell jobs and a report job (tfpin installed from %r)"
+                        % (output, len(cells), requirement)))
+    console.emit(Output("each job runs `tfpin cell <id>` in a python:X.Y image; `tfpin report` joins them into the "
+                        "report"))
     return 0
 
 
-def cmd_pins(args) -> int:
+def cmd_pins(ns, console: Reporter) -> int:
     from . import pinproposal, pinstore
     from .discover import discover_cells, pins_target
 
-    project, m, cells, ctx = load(args)
+    packages = tuple(p.strip() for p in ns.packages.split(",") if p.strip()) or None
+    opts = PinsOptions(Selection.from_args(ns), ns.action, packages=packages, jobs=ns.jobs, apply=ns.apply)
+    project, m, cells, ctx = load(opts.selection)
     out_dir = ctx.layout.pins
-    if args.action == "apply":
+    if opts.action == "apply":
         try:
             results = pinstore.load_results(out_dir, cells, ctx, project.smoke)
         except pinstore.StoredResultError as exc:
             raise UsageError(str(exc)) from None
     else:
-        if args.jobs is not None and args.jobs < 1:
-            raise UsageError("--jobs must be 1 or more (got %d)" % args.jobs)
-        from .installer import find_uv
-        from .trials import Shared
-
-        if find_uv() is None:
-            raise UsageError("pins discover resolves each cell as of its release date with uv (`uv pip compile "
-                             "--exclude-newer`), and no uv is installed: `pip install uv` next to tfpin")
-        packages = [p.strip() for p in args.packages.split(",") if p.strip()] or None
-        shared = Shared(ctx, args.jobs, out_dir / "trials.json")
-        print("tfpin: pin discovery for %d cells of matrix %r (%s); cheap oracle: pytest %s; "
-              "confirmation: pytest %s" % (len(cells), m.name, shared.describe(), " ".join(project.smoke),
-                                          " ".join(project.test)), flush=True)
-        results = discover_cells(cells, ctx, project, packages, args.jobs, out_dir, shared)
+        results = discover_cells(cells, ctx, project, m, opts, console)
         if isinstance(results, int):
             return results
     entries = pinproposal.constraint_blocks(results, cells)
     summary = pinproposal.summary_markdown(results, entries)
     write_atomic(out_dir / "summary.md", summary)
-    print(summary)
-    print("wrote %s/<cell>.toml, <cell>.json (every trial: versions, verdict, seconds) and summary.md"
-          % rel(out_dir, ctx))
+    console.emit(Output(summary))
+    console.emit(Output("wrote %s/<cell>.toml, <cell>.json (every trial: versions, verdict, seconds) and summary.md"
+                        % rel(out_dir, ctx)))
     problems = [r for r in results if r["problem"]]
-    if (args.apply or args.action == "apply") and entries:
+    if (opts.apply or opts.action == "apply") and entries:
         target, header = pins_target(project, m)
         replaced = pinproposal.apply(target, entries, header)
-        print("applied %d pins to %s (replacing %s)" % (len(entries), target, ", ".join(replaced) or "nothing"))
+        console.emit(Output("applied %d pins to %s (replacing %s)" % (len(entries), target,
+                                                                     ", ".join(replaced) or "nothing")))
         if problems:
-            print("tfpin: note: these pins were measured without %s (discovery did not finish there)"
-                  % ", ".join(r["cell"] for r in problems))
+            console.emit(Info("note: these pins were measured without %s (discovery did not finish there)"
+                              % ", ".join(r["cell"] for r in problems)))
     searched = [r for r in results if not r["problem"] and not r["unavailable"]]
     return 0 if searched and not problems else 1
 
 
-def cmd_init(args) -> int:
+def cmd_init(ns, console: Reporter) -> int:
     from . import init
     from .layout import Layout
 
+    opts = InitOptions(ns.matrix, reports=ns.reports, envs=ns.envs, view=ns.view)
     root = Path.cwd()
     existing = projects.find_config(root)
     if existing is not None and existing.parent == root:
         raise UsageError("%s already configures tfpin for %s; edit it, or delete it to start over" % (existing, root))
-    matrices.load(args.matrix)  # a bad --matrix is refused before anything is built
-    say = (lambda text: None) if args.view == "quiet" else (lambda text: print(text, flush=True))
-    starter = init.plan(root, args.matrix, Layout.of(root, args.reports, args.envs), args.view, say)
+    matrices.load(opts.matrix)  # a bad --matrix is refused before anything is built
+    starter = init.plan(root, opts.matrix, Layout.of(root, opts.reports, opts.envs), console)
     write_atomic(root / projects.CONFIG_FILE, starter.text())
-    print("wrote %s" % (root / projects.CONFIG_FILE))
+    console.emit(Output("wrote %s" % (root / projects.CONFIG_FILE)))
     for note in starter.notes + init.ignore_outputs(root):
-        print("  " + note)
-    cell = starter.asked.id if starter.asked is not None else matrices.load(args.matrix).cells[-1].id
-    print("next: tfpin matrix    (or one cell first: tfpin cell %s)" % cell)
+        console.emit(Output("  " + note))
+    cell = starter.asked.id if starter.asked is not None else matrices.load(opts.matrix).cells[-1].id
+    console.emit(Output("next: tfpin matrix    (or one cell first: tfpin cell %s)" % cell))
     return 0
 
 
-def cmd_tox(args) -> int:
+def cmd_tox(ns, console: Reporter) -> int:
+    opts = ToxIniOptions(check=ns.check, force=ns.force)
     project = projects.load()
     text = toxini.render(matrices.load(CATALOGUE), matrices.load(matrices.DEFAULT_MATRIX), project.test,
                          project.install)
     path = project.root / "tox.ini"
     existing = path.read_bytes().decode("utf-8", "surrogateescape") if path.is_file() else None
-    if existing is not None and not toxini.generated_by_tfpin(existing) and not args.check and not args.force:
+    if existing is not None and not toxini.generated_by_tfpin(existing) and not opts.check and not opts.force:
         raise UsageError("%s exists and was not written by tfpin: pass --force to replace its [tox] and [testenv] "
                          "sections (its other sections, such as [pytest], are kept)" % path)
     text = toxini.merged(existing, text)
-    if args.check:
+    if opts.check:
         if existing != text:
-            print("tox.ini is out of date with the built-in matrices; run `tfpin tox-ini`", file=sys.stderr)
+            console.emit(Problem("tox.ini is out of date with the built-in matrices; run `tfpin tox-ini`"))
             return 1
-        print("tox.ini matches the built-in matrices")
+        console.emit(Output("tox.ini matches the built-in matrices"))
         return 0
     write_atomic(path, text)
-    print("wrote %s" % path)
+    console.emit(Output("wrote %s" % path))
     return 0

@@ -23,6 +23,7 @@ from .cellplugin import tfpin_vars as var
 from .context import now
 from .crossverdicts import summarize
 from .envs import PLUGIN_DIR, CellEnv, EnvLock
+from .events import Say
 from .files import read_json, short_digest, write_atomic
 from .incell import cell_environ, pytest_command
 
@@ -106,7 +107,7 @@ def not_run(cells, results, ctx) -> dict | None:
                        "in a pipeline from `tfpin ci`); `tfpin matrix` runs them after the cells"}
 
 
-def run(cells, results, ctx, log=print, use_cache: bool = True, jobs: int = 1) -> dict:
+def run(cells, results, ctx, log: Say = lambda line: None, *, use_cache: bool = True, jobs: int = 1) -> dict:
     """Run the readers in every passed cell against every passed cell's artifacts, `jobs` cells at a time; the
     report's `cross`."""
     reason = skip_reason(ctx.selection)
@@ -164,7 +165,7 @@ def _verdicts(written: dict, metered: dict, key: str | None, root: Path, log) ->
 READ = ".read.json"  # one reading cell's answer: what _read returned and its CPU seconds
 
 
-def read_one(cell, cells, results, ctx, log=print) -> str:
+def read_one(cell, cells, results, ctx, log: Say = lambda line: None) -> str:
     """The readers of `cell` over the stored results of `cells` (those of the pipeline), as one CI job does after
     every cell job finished: its record goes to the step directory for `tfpin report` to join. '' or the error."""
     passed_results, by_id = _passed(cells, results)
@@ -228,11 +229,7 @@ def _metered(cell, ctx, root: Path, writers: list):
     """(_read's answer, the CPU seconds of the reading pytest): the readers' part of what a run costs, which
     the benchmark's physical floor counts beside each cell's suite."""
     with load.Meter() as meter:
-        procs.metering(meter)
-        try:
-            read = _read(cell, ctx, root, writers)
-        finally:
-            procs.metering(None)
+        read = _read(cell, ctx, root, writers)
     return read, round(meter.cpu_now(), 2)
 
 

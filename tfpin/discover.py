@@ -3,57 +3,64 @@ soon as they exist, and where the pins found are written."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
+import threading
 
-from . import schedule
-from .console import progress
+from . import environ, pins, pinstore, schedule
 from .context import rel
+from .events import CellFinished, CellNote, CellStarted, Info, Problem, Reporter
 from .files import write_atomic
+from .inputs import UsageError
+from .installer import find_uv
+from .options import PinsOptions
+from .trials import Shared
 
 
-def discover_cells(cells, ctx, project, packages, jobs, out_dir: Path, shared=None):
+def discover_cells(cells, ctx, project, m, opts: PinsOptions, reporter: Reporter):
     """Each cell's search (threads; the work is in child processes); their trials share the cores, the tests
     that failed and identical trials (tfpin/trials.py: `jobs` trials at a time, None for as many as the cores
     feed). Each result is written as soon as it exists. A cell's hints are its constraints in force plus
     the pins found for the cells finished before it. Returns the results in matrix order, or the exit code
     of an interrupt."""
-    import threading
-
-    from . import environ, pins, pinstore
-    from .trials import Shared
-
-    shared = shared or Shared(ctx, jobs, out_dir / "trials.json")
-    searches = jobs or 2 * environ.cpus()  # searches under way at once; between trials they only resolve
-    printing = threading.Lock()
+    if opts.jobs is not None and opts.jobs < 1:
+        raise UsageError("--jobs must be 1 or more (got %d)" % opts.jobs)
+    if find_uv() is None:
+        raise UsageError("pins discover resolves each cell as of its release date with uv (`uv pip compile "
+                         "--exclude-newer`), and no uv is installed: `pip install uv` next to tfpin")
+    out_dir = ctx.layout.pins
+    shared = Shared(ctx, opts.jobs, out_dir / "trials.json")
+    reporter.emit(Info("pin discovery for %d cells of matrix %r (%s); cheap oracle: pytest %s; confirmation: "
+                       "pytest %s" % (len(cells), m.name, shared.describe(), " ".join(project.smoke),
+                                      " ".join(project.test))))
+    searches = opts.jobs or 2 * environ.cpus()  # searches under way at once; between trials they only resolve
+    hinting = threading.Lock()
     learned: list[str] = []  # pins found so far in this run: hints for the cells searched after them
+    packages = list(opts.packages) if opts.packages else None
 
     def one(i, cell):
         def log(text):
-            with printing:
-                print(("%s| " % cell.id if searches > 1 else "") + text, flush=True)
-        with printing:
-            progress(i + 1, len(cells), cell, "discovery started")
+            reporter.emit(CellNote(i + 1, len(cells), cell.id, text, detail=True))
+
+        reporter.emit(CellStarted(i + 1, len(cells), cell.id, "discovery started"))
+        with hinting:
             hints = list(dict.fromkeys(cell.constraint_lines() + learned))
         try:
             res = pins.Discovery(cell, ctx, project.smoke, log, packages, hints, shared, i).run()
         except pins.DiscoveryError as exc:
             res = pinstore.failed(cell, ctx, project.smoke, exc)
-        with printing:
+        with hinting:
             learned.extend(p["pin"] for p in res["pins"])
         write_atomic(out_dir / (cell.id + ".json"), json.dumps(res, indent=2) + "\n")
         write_atomic(out_dir / (cell.id + ".toml"), pinstore.cell_toml(res, cell))
-        with printing:
-            progress(i + 1, len(cells), cell, "%d pins, %d env builds, %d trials re-used, %.0f s%s" % (
-                len(res["pins"]), res["env_builds"], res.get("trials_reused", 0), res["seconds"],
-                " -- " + (res["problem"] or "unavailable: " + res["unavailable"])
-                if res["problem"] or res["unavailable"] else ""))
+        reporter.emit(CellFinished(i + 1, len(cells), cell.id, "%d pins, %d env builds, %d trials re-used, %.0f s%s" % (
+            len(res["pins"]), res["env_builds"], res.get("trials_reused", 0), res["seconds"],
+            " -- " + (res["problem"] or "unavailable: " + res["unavailable"])
+            if res["problem"] or res["unavailable"] else "")))
         return res
 
     done, stop = schedule.run(one, cells, searches)
     if stop is not None:
-        print("tfpin: pin discovery interrupted by %s; finished cells' results are in %s"
-              % (stop.name, rel(out_dir, ctx)), file=sys.stderr)
+        reporter.emit(Problem("pin discovery interrupted by %s; finished cells' results are in %s"
+                              % (stop.name, rel(out_dir, ctx))))
         return stop.code
     return [done[i] for i in range(len(cells))]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import tomli_w
 
-from . import collection, guess, index, live, local, needs
+from . import collection, events, guess, index, live, local, needs
 from . import matrix as matrices
 from .context import Context, rel
 from .envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
@@ -83,9 +83,11 @@ class _Built:
 class _Tools:
     """The installer and pytest, for one project root and matrix: what init asks, and where their words go."""
 
-    def __init__(self, root: Path, matrix_name: str, layout: Layout, view: str, log, say):
-        self.root, self.matrix_name, self.layout, self.view, self.log, self.say = root, matrix_name, layout, view, \
-            log, say
+    def __init__(self, root: Path, matrix_name: str, layout: Layout, log, reporter: events.Reporter):
+        self.root, self.matrix_name, self.layout, self.log, self.reporter = root, matrix_name, layout, log, reporter
+
+    def say(self, text: str) -> None:
+        self.reporter.emit(events.Info(text))
 
     def build(self, install) -> tuple[_Built | None, list[str]]:
         """The newest cell of the matrix that can be built with these install lines, and why newer ones could not
@@ -95,19 +97,23 @@ class _Tools:
         reasons = []
         for cell in reversed(matrices.load(self.matrix_name, project).cells):
             env = CellEnv(cell, ctx.envs, self.root, ctx.install_digest, ctx.local)
-            self.say("building %s with install = %s to ask pytest what it collects (tfpin matrix re-uses it)"
-                     % (cell.id, install))
+            progress = self.layout.transient("progress", cell.id)
+            self.reporter.emit(events.CellsStarting(1))
+            self.reporter.emit(events.CellStarted(1, 1, cell.id, "building it with install = %s to ask pytest what "
+                                                  "it collects (tfpin matrix re-uses it)" % (install,),
+                                                  progress=progress))
             try:
-                with live.Monitor(self.layout, 1, self.view) as monitor, EnvLock(ctx.layout.env(cell.id), self.say):
-                    monitor.started(0, cell)
+                with live.Watcher(self.reporter) as watcher, EnvLock(ctx.layout.env(cell.id), self.say):
+                    watcher.watch(cell.id, progress, None)
                     env.ensure(self.log)
-                    monitor.finished(0, cell)
             except (MissingInterpreter, Unavailable) as exc:
                 reasons.append("%s: %s" % (cell.id, exc))
                 continue
             except InstallError as exc:
                 reasons.append("%s: environment: %s" % (cell.id, exc))
                 return None, reasons
+            finally:
+                self.reporter.emit(events.CellsDone())
             return _Built(cell, env, ctx), reasons
         return None, reasons
 
@@ -119,7 +125,7 @@ class _Tools:
         return found
 
 
-def plan(root: Path, matrix_name: str, layout: Layout, view: str = "normal", say=print) -> Starter:
+def plan(root: Path, matrix_name: str, layout: Layout, reporter: events.Reporter) -> Starter:
     """Everything init decides, asked of the installer, the project's metadata and pytest (in that order)."""
     starter = Starter(matrix_name)
     packaged = needs.packaged_by(root)
@@ -135,7 +141,7 @@ def plan(root: Path, matrix_name: str, layout: Layout, view: str = "normal", say
             log_file.write(text.rstrip("\n") + "\n")
             log_file.flush()
 
-        tools = _Tools(root, matrix_name, layout, view, log, say)
+        tools = _Tools(root, matrix_name, layout, log, reporter)
         built, why = tools.build(starter.install)
         if built is not None and packaged:
             built = _with_test_extra(tools, starter, built)

@@ -5,6 +5,7 @@ allowed, never the first hour of a matrix. The Context it returns is what every 
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from . import matrix as matrices
 from . import project as projects
 from .context import Context
 from .layout import Layout
+from .options import Selection
 
 CATALOGUE = "full"  # the superset a single cell is looked up in
 
@@ -21,20 +23,18 @@ class UsageError(Exception):
     """Refused before anything ran (exit 2)."""
 
 
-def load(args):
+def load(selection: Selection):
     """(project, matrix, selected cells, context) with every input validated; nothing has run yet."""
     try:
         environ.check_knobs()
     except environ.BadVariable as exc:
         raise UsageError(str(exc)) from None
     project = projects.load()
-    name = args.matrix or project.matrix
-    m = matrices.load(name, project)
-    ids = [i.strip() for i in args.cells.split(",") if i.strip()]
-    cells = m.select(ids) if ids else m.cells
-    layout = Layout.of(project.root, args.reports, args.envs)
+    m = matrices.load(selection.matrix or project.matrix, project)
+    cells = m.select(list(selection.cells)) if selection.cells else m.cells
+    layout = Layout.of(project.root, selection.reports, selection.envs)
     check_writable(layout.reports)
-    ctx = Context(project, layout.reports, layout.envs, args.log_level, args.passthrough)
+    ctx = Context(project, layout.reports, layout.envs, selection.log_level, selection.pytest_args)
     ctx.config_files = [m.path, m.constraints_path] + ([project.source] if project.source.name == projects.CONFIG_FILE
                                                       else [])
     return project, m, cells, ctx
@@ -52,20 +52,19 @@ def check_writable(reports: Path) -> None:
                          "directory" % (reports, exc.strerror or exc)) from None
 
 
-def load_one(args):
+def load_one(selection: Selection, cell_id: str):
     """A cell id the project's matrix lacks is looked up in the built-in matrices: the cross product
     (off-table pairs) first, then the others (intel, GPU, TF 2.x cells)."""
-    args.cells = args.cell_id
+    selection = dataclasses.replace(selection, cells=(cell_id,))
     try:
-        return load(args)
+        return load(selection)
     except matrices.UnknownCell as exc:
-        if args.matrix:
+        if selection.matrix:
             raise
         first = exc
     for name in [CATALOGUE] + [n for n in matrices.available_matrices() if n != CATALOGUE]:
-        args.matrix = name
         try:
-            return load(args)
+            return load(dataclasses.replace(selection, matrix=name))
         except matrices.UnknownCell:
             continue
     raise matrices.UnknownCell("%s; no built-in matrix (%s) has it either: `tfpin list --matrix NAME` shows their cells"

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 
-from . import environ
+from . import environ, procs
 
 MIN_SAMPLES = 3  # fewer ticks than this (a phase of a second or two): use stands in for demand
 
@@ -53,7 +53,8 @@ class Phase:
 
 
 class Meter:
-    """The CPU seconds and runnable-thread samples of the children one thread (one cell) starts."""
+    """The CPU seconds and runnable-thread samples of the children one thread (one cell) starts: inside
+    `with Meter()`, every child this thread starts through procs.run reports to it."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -85,9 +86,11 @@ class Meter:
                 thread = threading.Thread(target=_sample_forever, name="tfpin-load", daemon=True)
                 _sampler.append(thread)
                 thread.start()
+        procs.metering(self)
         return self
 
     def __exit__(self, *exc):
+        procs.metering(None)
         with _meters_lock:
             _meters.discard(self)
 

@@ -16,12 +16,13 @@ import re
 import shutil
 from pathlib import Path
 
-from . import files, junit, mdtext, pipeline, procs
+from . import events, files, junit, mdtext, pipeline, procs
 from . import matrix as matrices
 from . import project as projects
 from .context import Context, rel
 from .envs import CellEnv, InstallError, MissingInterpreter, Unavailable
 from .layout import Layout
+from .options import MigrateOptions
 
 CONVERTER = "tf_upgrade_v2"
 DEFAULT_MATRIX = "migration"
@@ -166,16 +167,16 @@ def markdown(summary: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-def run(args) -> int:
+def run(opts: MigrateOptions, reporter: events.Reporter) -> int:
     """The command: convert, run, report; the exit code of the TF 2.x cells (0 only when all passed)."""
     project = projects.load()
-    layout = Layout.of(project.root, args.reports, args.envs)
+    layout = Layout.of(project.root, opts.selection.reports, opts.selection.envs)
     source_matrix = matrices.load(project.matrix, project)
     try:
-        cell = source_cell(source_matrix, args.from_cell)
+        cell = source_cell(source_matrix, opts.from_cell)
     except matrices.UnknownCell:
         source_matrix = matrices.load("full", project)
-        cell = source_cell(source_matrix, args.from_cell)
+        cell = source_cell(source_matrix, opts.from_cell)
     out = layout.reports / "migrate"
     work = project.root / ".tfpin" / "migrate"  # beside the default envs, never in the copy
     original, converted = work / "original", work / "converted"
@@ -183,46 +184,49 @@ def run(args) -> int:
         files.remove(path)
     out.mkdir(parents=True, exist_ok=True)
     count = copy_project(project, [layout.reports, layout.envs, work], original)
-    ctx = Context(project, layout.reports, layout.envs, args.log_level)
+    ctx = Context(project, layout.reports, layout.envs, opts.selection.log_level)
     log_path = out / "convert.log"
     report_file = out / "tf_upgrade_v2.txt"
-    print("tfpin: converting %d files of %s with %s from %s" % (count, project.root, CONVERTER, cell.id), flush=True)
+    reporter.emit(events.Info("converting %d files of %s with %s from %s" % (count, project.root, CONVERTER, cell.id)))
     with open(log_path, "w", encoding="utf-8") as log_file:
         try:
             said = convert(cell, ctx, original, converted, report_file, lambda text: log_file.write(text + "\n"))
         except MigrateError as exc:
-            print("tfpin: %s (log: %s)" % (exc, rel(log_path, ctx)), flush=True)
+            reporter.emit(events.Problem("%s (log: %s)" % (exc, rel(log_path, ctx))))
             return 1
     notes = read_report(report_file.read_text(errors="replace"), original)
-    print("tfpin: %s; report %s" % (said, rel(report_file, ctx)), flush=True)
+    reporter.emit(events.Info("%s; report %s" % (said, rel(report_file, ctx))))
     try:
-        return _run_converted(args, project, layout, converted, cell, said, notes, out)
+        return _run_converted(opts, reporter, project, layout, converted, cell, said, notes, out)
     finally:
         files.remove(original)
-        if not args.keep:
+        if not opts.keep:
             files.remove(converted)
         else:
-            print("tfpin: the converted tree is kept in %s (diff it against %s)" % (converted, project.root))
+            reporter.emit(events.Output("tfpin: the converted tree is kept in %s (diff it against %s)"
+                                        % (converted, project.root)))
 
 
-def _run_converted(args, project, layout, converted, cell, said, notes, out) -> int:
+def _run_converted(opts: MigrateOptions, reporter: events.Reporter, project, layout, converted, cell, said, notes,
+                   out) -> int:
     tree = projects.load_file(converted / project.source.relative_to(project.root))
-    m = matrices.load(args.matrix or DEFAULT_MATRIX, tree)
-    ids = [i.strip() for i in args.cells.split(",") if i.strip()]
+    m = matrices.load(opts.selection.matrix or DEFAULT_MATRIX, tree)
+    ids = list(opts.selection.cells)
     cells = m.select(ids) if ids else m.cells
-    ctx = Context(tree, out, layout.envs, args.log_level)
+    ctx = Context(tree, out, layout.envs, opts.selection.log_level)
     ctx.config_files = [m.path, m.constraints_path, tree.source]
     # On TF 2.x a module that cannot import (standalone Keras, tf.contrib) must not hide every other test.
     ctx.pytest_extra = ["--continue-on-collection-errors"]
-    results, interrupted, _ = pipeline.run_cells(m, cells, ctx, True, bool(ids), use_cache=not args.no_cache,
-                                                 view=args.view)
+    results, interrupted, _ = pipeline.run_cells(m, cells, ctx, reporter, running=opts.running, write_report=True,
+                                                 partial=bool(ids))
+    skip_missing = opts.selection.skip_missing_interpreters
     if interrupted is not None:
-        return pipeline.finish(results, interrupted, args)
+        return pipeline.finish(results, interrupted, reporter, skip_missing=skip_missing)
     summary = {"from": cell.id, "converter": said, "report": str(Path("reports") / "migrate" / "tf_upgrade_v2.txt"),
                "converter_notes": notes, "matrix": m.name, "cells": cell_verdicts(results, ctx, notes)}
     files.write_atomic(out / "migrate.json", json.dumps(summary, indent=2) + "\n")
     text = markdown(summary)
     files.write_atomic(out / "migrate.md", text)
-    print(text, end="")
-    print("reports: %s, %s" % (out / "migrate.md", out / "migrate.json"))
-    return pipeline.finish(results, None, args)
+    reporter.emit(events.Output(text.rstrip("\n")))
+    reporter.emit(events.Output("reports: %s, %s" % (out / "migrate.md", out / "migrate.json")))
+    return pipeline.finish(results, None, reporter, skip_missing=skip_missing)

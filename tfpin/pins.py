@@ -176,13 +176,9 @@ class Discovery:
         if code != 0:
             return {"verdict": "uninstallable", "error": (out or "").strip()[-300:]}
         with load.Meter() as meter:
-            procs.metering(meter)
-            try:
-                phase = meter.phase()
-                record = self._oracle(args)
-                self.shared.learned(kind, phase.end().figures()["demand"])
-            finally:
-                procs.metering(None)
+            phase = meter.phase()
+            record = self._oracle(args)
+            self.shared.learned(kind, phase.end().figures()["demand"])
         return record
 
     def _oracle(self, args) -> dict:

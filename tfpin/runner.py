@@ -17,6 +17,7 @@ from .cellplugin import tfpin_vars as var
 from .cells import Cell
 from .context import Context, now, rel
 from .envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
+from .events import Say
 from .files import move_aside, read_json, remove, short_digest, write_atomic
 from .incell import cell_environ, host_environ, import_check, loaded_of, pytest_command, read_junit, usage_error
 from .installer import parse_freeze
@@ -144,62 +145,70 @@ def pinned_modules(cell: Cell, ctx: Context, data: dict, result: CellResult, log
     return None
 
 
-def run_cell(cell: Cell, ctx: Context, announce=lambda text: None, on_tests=lambda: None) -> CellResult:
-    """`on_tests()` is called when the set-up is done and the suite is about to start (the scheduler gives the
-    cell the cores its tests need then)."""
-    result = base_result(cell, ctx)
-    phase = ["waiting for its environment"]
-    try:
-        with EnvLock(ctx.layout.env(cell.id), announce), load.Meter() as meter:
-            previous = PreviousEvidence(cell, ctx)
-            previous.set_aside()
-            procs.metering(meter)
-            try:
-                _run_locked(cell, ctx, result, phase, meter, on_tests)
-            except BaseException:  # an interrupt (or a harness bug): the earlier verdict stands
-                previous.restore()
-                raise
-            finally:
-                procs.metering(None)
-            previous.discard()
-    except (KeyboardInterrupt, procs.Interrupted) as exc:
-        code, name = (exc.code, exc.name) if isinstance(exc, procs.Interrupted) else (130, "SIGINT")
-        result.fail(INTERRUPTED, "%s: interrupted by %s while %s" % (cell.id, name, phase[0]))
-        result.finished = now()
-        raise CellInterrupted(result, code, name) from None
-    return result
+def run_cell(cell: Cell, ctx: Context, say: Say = lambda text: None, on_tests=lambda: None) -> CellResult:
+    """`say` gets what is worth a line while the cell waits (another run holds its env); `on_tests()` is called when
+    the set-up is done and the suite is about to start (the scheduler gives the cell the cores its tests need then)."""
+    return _CellRun(cell, ctx, say, on_tests).run()
 
 
-def _run_locked(cell: Cell, ctx: Context, result: CellResult, phase: list, meter, on_tests) -> None:
-    log_path = evidence_path(ctx, "logs", cell)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "w", encoding="utf-8") as log_file:
-        def log(text):
-            log_file.write(text.rstrip("\n") + "\n")
-            log_file.flush()
+class _CellRun:
+    """One cell's run, and the phase it is in (what an interrupt says it stopped)."""
 
-        d = result.durations
+    def __init__(self, cell: Cell, ctx: Context, say: Say, on_tests):
+        self.cell, self.ctx, self.say, self.on_tests = cell, ctx, say, on_tests
+        self.result = base_result(cell, ctx)
+        self.phase = "waiting for its environment"
+
+    def run(self) -> CellResult:
+        cell, result = self.cell, self.result
         try:
-            phase[0] = "building its environment"
-            setup = meter.phase()
-            env = prepare(cell, ctx, result, log)
-            figures = setup.end().figures()
-            d.setup_cpu_s, d.setup_demand = figures["cpu_s"], figures["demand"]
-            if env is not None:
-                phase[0] = "running its tests"
-                on_tests()
-                d.tests_started_at = round(time.time(), 2)
-                tests = meter.phase()
-                run_suite(cell, ctx, env, result, log_file, log)
-                figures = tests.end().figures()
-                d.tests_cpu_s, d.tests_demand = figures["cpu_s"], figures["demand"]
+            with EnvLock(self.ctx.layout.env(cell.id), self.say), load.Meter() as meter:
+                previous = PreviousEvidence(cell, self.ctx)
+                previous.set_aside()
+                try:
+                    self._locked(meter)
+                except BaseException:  # an interrupt (or a harness bug): the earlier verdict stands
+                    previous.restore()
+                    raise
+                previous.discard()
         except (KeyboardInterrupt, procs.Interrupted) as exc:
-            log("== %s: interrupted by %s while %s" % (cell.id, getattr(exc, "name", "SIGINT"), phase[0]))
-            raise
-        if result.status in (MISSING, UNAVAILABLE, ERROR, FAILED) and not result.durations.tests_s:
-            log("== %s: %s" % (result.status, result.reason))
-    result.log = rel(log_path, ctx)
-    result.finished = now()
+            code, name = (exc.code, exc.name) if isinstance(exc, procs.Interrupted) else (130, "SIGINT")
+            result.fail(INTERRUPTED, "%s: interrupted by %s while %s" % (cell.id, name, self.phase))
+            result.finished = now()
+            raise CellInterrupted(result, code, name) from None
+        return result
+
+    def _locked(self, meter) -> None:
+        cell, ctx, result = self.cell, self.ctx, self.result
+        log_path = evidence_path(ctx, "logs", cell)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "w", encoding="utf-8") as log_file:
+            def log(text):
+                log_file.write(text.rstrip("\n") + "\n")
+                log_file.flush()
+
+            d = result.durations
+            try:
+                self.phase = "building its environment"
+                setup = meter.phase()
+                env = prepare(cell, ctx, result, log)
+                figures = setup.end().figures()
+                d.setup_cpu_s, d.setup_demand = figures["cpu_s"], figures["demand"]
+                if env is not None:
+                    self.phase = "running its tests"
+                    self.on_tests()
+                    d.tests_started_at = round(time.time(), 2)
+                    tests = meter.phase()
+                    run_suite(cell, ctx, env, result, log_file, log)
+                    figures = tests.end().figures()
+                    d.tests_cpu_s, d.tests_demand = figures["cpu_s"], figures["demand"]
+            except (KeyboardInterrupt, procs.Interrupted) as exc:
+                log("== %s: interrupted by %s while %s" % (cell.id, getattr(exc, "name", "SIGINT"), self.phase))
+                raise
+            if result.status in (MISSING, UNAVAILABLE, ERROR, FAILED) and not result.durations.tests_s:
+                log("== %s: %s" % (result.status, result.reason))
+        result.log = rel(log_path, ctx)
+        result.finished = now()
 
 
 def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_file, log) -> None:

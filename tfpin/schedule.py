@@ -149,3 +149,28 @@ class Held:
     def __exit__(self, *exc):
         self.cores._give(self.weight)
         self.weight = 0.0
+
+
+class Budget:
+    """What the units of one run share, for cells and pin discovery's trials alike: `-j N` is N slots of one core
+    each; by default the machine's cores, each unit holding what its phase kept busy when last measured
+    (load.Demands: `key` is a cell id or a kind of trial, `phase` "setup" or "tests")."""
+
+    def __init__(self, jobs: int | None, demands, cpus: int):
+        self.jobs, self.demands = jobs, demands
+        self.cores = Cores(jobs if jobs else cpus)
+
+    def hold(self, order, key: str, phase: str) -> Held:
+        return self.cores.hold(order, 1 if self.jobs else self.demands.weight(key, phase))
+
+    def resize(self, held: Held, key: str, phase: str) -> None:
+        """A unit going on to its next phase holds what that phase needs (nothing changes under -j)."""
+        if not self.jobs:
+            held.resize(self.demands.weight(key, phase))
+
+    def describe(self, units: str, basis: str) -> str:
+        if self.jobs:
+            return "%d %sat a time (-j)" % (self.jobs, units + " " if units else "")
+        if units:
+            return "%s as many at once as %d cores feed (%s)" % (units, self.cores.capacity, basis)
+        return "as many as %d cores feed (%s)" % (self.cores.capacity, basis)

@@ -38,8 +38,8 @@ def trusted(stored) -> dict:
 class Shared:
     def __init__(self, ctx, jobs: int | None, store: Path):
         self.ctx, self.jobs, self.store = ctx, jobs, store
-        self.cores = schedule.Cores(jobs if jobs else environ.cpus())
-        self.demands = load.Demands({"confirm": {"tests": ctx.project.cores}}, environ.cpus())
+        self.budget = schedule.Budget(jobs, load.Demands({"confirm": {"tests": ctx.project.cores}}, environ.cpus()),
+                                      environ.cpus())
         self.lock = threading.Lock()
         self.failing: list[str] = []
         self.sources = cache.sources_digest(ctx)
@@ -48,16 +48,16 @@ class Shared:
         self.reused = 0
 
     def describe(self) -> str:
-        return ("%d trials at a time (-j)" % self.jobs if self.jobs else
-                "trials as many at once as %d cores feed (one per core until measured)" % self.cores.capacity)
+        return self.budget.describe("trials", "one per core until measured")
 
     def hold(self, order, kind: str) -> schedule.Held:
-        return self.cores.hold(order, 1 if self.jobs else self.demands.weight(kind, "tests"))
+        return self.budget.hold(order, kind, "tests")
 
     def learned(self, kind: str, demand) -> None:
+        """A kind of trial (oracle, confirmation) holds what its last trial kept busy."""
         if demand:
             with self.lock:
-                self.demands.previous.setdefault(kind, {})["tests"] = demand
+                self.budget.demands.previous.setdefault(kind, {})["tests"] = demand
 
     def key(self, cell, interpreter_version: str, versions: dict, project_lines: list, args: list) -> str:
         data = {"python": interpreter_version, "set": sorted(versions.items()), "project": project_lines,

@@ -1,0 +1,128 @@
+"""What each command was asked, as typed records: the command line's only interface to the steps below it.
+
+`tfpin/cli.py` parses; `tfpin/commands.py` turns the parsed namespace into one of these records (`from_args`)
+and nothing below the commands sees argparse. Frozen: a step that needs another selection makes a new record
+(dataclasses.replace), so no step changes what a later one was asked.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+VIEWS = ("quiet", "normal", "verbose")
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    return tuple(i.strip() for i in (text or "").split(",") if i.strip())
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What every command that reads a matrix takes: which matrix and cells, where outputs go, and the pytest
+    arguments after `--` (None: the whole suite)."""
+    matrix: str | None = None
+    cells: tuple[str, ...] = ()
+    reports: Path | None = None
+    envs: Path | None = None
+    log_level: int | None = None
+    skip_missing_interpreters: bool = False
+    pytest_args: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_args(cls, ns: argparse.Namespace) -> "Selection":
+        return cls(matrix=ns.matrix, cells=_ids(ns.cells), reports=ns.reports, envs=ns.envs,
+                   log_level=ns.log_level, skip_missing_interpreters=ns.skip_missing_interpreters,
+                   pytest_args=tuple(ns.passthrough) if ns.passthrough is not None else None)
+
+    @property
+    def partial(self) -> bool:
+        """A subset run (--cells, or pytest arguments): it never writes the full matrix's report."""
+        return bool(self.cells) or self.pytest_args is not None
+
+
+@dataclass(frozen=True)
+class Running:
+    """How cells run: the verdict cache, how much the console shows, how many at once (None: by demand)."""
+    use_cache: bool = True
+    view: str = "normal"
+    jobs: int | None = None
+
+    @classmethod
+    def from_args(cls, ns: argparse.Namespace) -> "Running":
+        return cls(use_cache=not getattr(ns, "no_cache", False), view=getattr(ns, "view", "normal"),
+                   jobs=getattr(ns, "jobs", None))
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    selection: Selection
+    running: Running
+
+
+@dataclass(frozen=True)
+class CellOptions:
+    selection: Selection
+    running: Running
+    cell_id: str
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    selection: Selection
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    selection: Selection
+    running: Running
+    from_cell: str | None = None
+    keep: bool = False
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    selection: Selection
+
+
+@dataclass(frozen=True)
+class CrossOptions:
+    selection: Selection
+    cell_id: str
+
+
+@dataclass(frozen=True)
+class ListOptions:
+    selection: Selection
+    as_json: bool = False
+
+
+@dataclass(frozen=True)
+class CiOptions:
+    selection: Selection
+    system: str
+    output: Path | None = None
+    tfpin: str | None = None
+
+
+@dataclass(frozen=True)
+class PinsOptions:
+    selection: Selection
+    action: str
+    packages: tuple[str, ...] | None = None  # None: every package of the resolved set but the cell's exact pins
+    jobs: int | None = None
+    apply: bool = False
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    matrix: str
+    reports: Path | None = None
+    envs: Path | None = None
+    view: str = "normal"
+
+
+@dataclass(frozen=True)
+class ToxIniOptions:
+    check: bool = False
+    force: bool = False
