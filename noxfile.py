@@ -9,7 +9,7 @@ Sessions:
   tests      the project's own tests: harness self-tests + cell suite in the newest cell
   corpus     real TF1-era projects from the index: tfpin init && tfpin matrix with zero edits against the
              truth measured by hand (tests/corpus/run.py; --projects a,b); too slow for `tests`
-  lint       ruff over the repository
+  lint       ruff over the repository, mypy over tfpin/
   tox_ini    regenerate tox.ini from matrices/
 """
 import sys
@@ -80,8 +80,9 @@ def corpus(session):
 
 @nox.session(python=False, default=False)
 def lint(session):
-    """ruff over the whole repository."""
+    """ruff over the whole repository; mypy over the harness (its strictness: pyproject.toml [tool.mypy])."""
     session.run(sys.executable, "-m", "ruff", "check", ".", **WAIT)
+    session.run(sys.executable, "-m", "mypy", **WAIT)
 
 
 @nox.session(python=False, default=False)

@@ -50,9 +50,9 @@ def source_files(project, outputs=()) -> list[Path]:
     if project.sources is not None:
         found = [p for entry in project.sources for p in _expand(root, entry)]
     else:
-        found = files.git_files(root)
-        if found is None:  # no git here, or a tree git ignores: every file, never none
-            found = list(files.walk(root))
+        tracked = files.git_files(root)
+        # no git here, or a tree git ignores: every file, never none
+        found = tracked if tracked is not None else list(files.walk(root))
     extra = [root / name for name in PYTEST_CONFIG] + [root / a.split("::")[0] for a in project.test
                                                       if not a.startswith("-")]
     for path in extra:
@@ -128,7 +128,7 @@ def loaded_digest(files: dict) -> str:
 def loaded_now(root: Path, loaded: dict | None) -> tuple[dict, list[str]]:
     """The files a run read ({path: sha256 now}) and those whose content is no longer what that run read."""
     recorded = (loaded or {}).get("files", {})
-    now = {}
+    now: dict[str, str | None] = {}
     for name in recorded:
         try:
             now[name] = hashlib.sha256((Path(root) / name).read_bytes()).hexdigest()

@@ -28,7 +28,7 @@ def build(results) -> dict | None:
     counted = [r for r in results if r.deprecations is not None]
     if not counted:
         return None
-    releases = {}
+    releases: dict = {}
     for r in sorted(counted, key=lambda r: _order(r.requirements)):
         releases.setdefault(_release(r.requirements), r.requirements)
     order = list(releases)

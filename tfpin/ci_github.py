@@ -307,23 +307,3 @@ def render(project, matrix, cells, tfpin_requirement: str) -> str:
     blocks.append("jobs:\n" + "\n".join("\n".join(_with_release(emit({jid: job}, 1))) + "\n"
                                           for jid, job in jobs.items()))
     return "\n".join(blocks)
-
-
-def annotations(result, root) -> list[str]:
-    """GitHub workflow commands for a cell's result: an `::error` on the file and line of each failing test
-    (from its JUnit), else one for the cell itself; shown on the pull request's diff and the run's summary."""
-    from . import junit
-
-    def escape(text, in_property=False):
-        text = str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return text.replace(":", "%3A").replace(",", "%2C") if in_property else text
-
-    if result.status in ("passed", "unavailable"):
-        return []
-    path = Path(root) / result.junit if result.junit else None
-    found = junit.failures(path) if path is not None and path.is_file() else []
-    if not found:
-        return ["::error title=%s::%s" % (escape(result.id, True), escape(result.reason or result.status))]
-    return ["::error file=%s,line=%d,title=%s::%s" % (escape(f["file"], True), f["line"],
-                                                     escape("%s: %s" % (result.id, f["test"]), True),
-                                                     escape(f["message"])) for f in found]

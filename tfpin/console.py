@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from typing import Any
 
 from . import environ, events, junit
 from .result import CellResult
@@ -70,7 +71,7 @@ class Console:
         self._heartbeat: float | None = None
         self.running: dict[str, _Running] = {}
         self.lock = threading.RLock()
-        self.live = None
+        self.live: Any = None  # rich's Live region, while cells run on a terminal in the normal view
 
     @property
     def heartbeat(self) -> float:
@@ -157,7 +158,7 @@ class Console:
             self._group(e.cell_id, e.log)
         self._cell_line(e.index, e.total, e.cell_id, e.text or result_line(e.result))
         if self.github and e.result is not None:
-            for line in annotations(e.result, e.root):
+            for line in github_annotations(e.result, e.root):
                 self._line(line)
 
     def _Totals(self, e: events.Totals) -> None:
@@ -194,7 +195,7 @@ class Console:
         self._line("::group::%s log\n%s\n::endgroup::" % (cell_id, text.rstrip("\n")))
 
 
-def annotations(result: CellResult, root) -> list[str]:
+def github_annotations(result: CellResult, root) -> list[str]:
     """GitHub workflow commands for a cell's result: an `::error` on the file and line of each failing test
     (from its JUnit), else one for the cell itself; shown on the pull request's diff and the run's summary."""
     def escape(text, in_property=False):
@@ -254,9 +255,10 @@ def summary_table(report: dict):
     from rich.table import Table
 
     table = Table(title="tfpin matrix %s" % report["matrix"], box=box.SIMPLE_HEAD, title_justify="left")
-    for name, justify in (("cell", "left"), ("status", "left"), ("passed", "right"), ("failed", "right"),
-                          ("skipped", "right"), ("tests s", "right")):
-        table.add_column(name, justify=justify)
+    for name in ("cell", "status"):
+        table.add_column(name, justify="left")
+    for name in ("passed", "failed", "skipped", "tests s"):
+        table.add_column(name, justify="right")
     for r in report["cells"]:
         t = r["tests"]
         status = r["status"] + (" (cached)" if r.get("cached_from") else "")

@@ -56,7 +56,7 @@ def cache_key(passed_results) -> str | None:
     keys = [(r.id, (r.cache or {}).get("key")) for r in passed_results]
     if not keys or not all(k for _, k in keys):
         return None
-    code = [Path(module.__file__).read_text() for module in (sys.modules[__name__], crossverdicts)]
+    code = [Path(str(module.__file__)).read_text() for module in (sys.modules[__name__], crossverdicts)]
     code.append((PLUGIN_DIR / "tfpin_cross.py").read_text())
     return short_digest({"cells": keys, "code": code, "tfpin": __version__})
 
@@ -68,12 +68,13 @@ def cached(root: Path, key: str | None) -> dict | None:
     except (OSError, ValueError):
         return None
     verdicts = stored.get("verdicts") if isinstance(stored, dict) and stored.get("key") == key and key else None
-    if not _well_formed(verdicts):
+    if not isinstance(verdicts, dict) or not _well_formed(verdicts):
         return None
     return dict(verdicts, cached_from={"finished": stored.get("finished"), "key": key})
 
 
-SHAPE = {"cells": list, "writers": dict, "errors": list, "readers": list, "pairs": list, "drift": list,
+SHAPE: dict[str, type | tuple[type, ...]] = {
+    "cells": list, "writers": dict, "errors": list, "readers": list, "pairs": list, "drift": list,
          "drift_threshold": (int, float), "curves": dict, "series_drift": list}
 
 
@@ -196,7 +197,7 @@ def from_reads(cells, results, ctx) -> dict | None:
     root = step_dir(ctx, key)
     if not written or not any((root / (c.id + READ)).is_file() for c in passed):
         return None
-    metered = {}
+    metered: dict = {}
     for cell in passed:
         try:
             record = json.loads((root / (cell.id + READ)).read_text())

@@ -89,7 +89,7 @@ def drift(pairs) -> list[dict]:
         mine = [p for p in pairs if p["reader"] == reader and p["outcome"] == "passed"]
         keys = sorted({k for p in mine for k, v in p["values"].items() if isinstance(v, list) and _numbers(v)})
         for key in keys:
-            got = {(p["from"], p["to"]): _numbers(p["values"].get(key)) for p in mine}
+            got = {(p["from"], p["to"]): _numbers(p["values"].get(key)) or [] for p in mine}
             targets = sorted({to for _, to in got})
             for a, b in itertools.combinations(targets, 2):
                 compared = [w for w in sorted({w for w, _ in got})

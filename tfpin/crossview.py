@@ -70,8 +70,8 @@ def markdown(cross: dict) -> list[str]:
     if cross["drift"]:
         rows += ["**Numeric drift** (what a reader recorded for the same writer's artifact in two cells; worst pair "
                  "per reader and value):", "", "| reader | value | worst | cells |", "|---|---|--:|---|"]
-        for (reader, key), members in itertools.groupby(cross["drift"], key=lambda d: (d["reader"], d["key"])):
-            members = list(members)
+        for (reader, key), grouped in itertools.groupby(cross["drift"], key=lambda d: (d["reader"], d["key"])):
+            members = list(grouped)
             non_finite = sorted({x for m in members for x in m.get("non_finite", ())})
             worst = max((m for m in members if m["max_abs_diff"] is not None), key=lambda m: m["max_abs_diff"],
                         default=None)

@@ -279,6 +279,7 @@ def absolute_install_line(line: str, root: Path) -> str:
     parts = line.strip().split()
     if parts and parts[0] in ("-r", "-c", "--requirement", "--constraint", "-e") and len(parts) == 2:
         return "%s %s" % (parts[0], (root / parts[1]).resolve())
-    if len(parts) == 1 and local.directory(parts[0], root) is not None:
-        return str(local.directory(parts[0], root).resolve()) + local.split_extras(parts[0])[1]
+    directory = local.directory(parts[0], root) if len(parts) == 1 else None
+    if directory is not None:
+        return str(directory.resolve()) + local.split_extras(parts[0])[1]
     return line.strip()

@@ -22,7 +22,8 @@ class Unwritable(OSError):
         self.path = path
 
     def __str__(self) -> str:
-        return self.strerror
+        return self.strerror or ""
+
 
 
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # no newline, tab or NUL in a path, an argument or a value

@@ -89,7 +89,8 @@ def guess_tests(root: Path) -> tuple[list[str], list[str]]:
     norecurse = tuple(options.get("norecursedirs") or NORECURSE) + (".tfpin", "site-packages")
     functions = tuple(options.get("python_functions") or ("test",))
     classes = tuple(options.get("python_classes") or ("Test",))
-    found, helpers = [], []
+    found: list[Path] = []
+    helpers: list[Path] = []
     for path in _walk(root, norecurse):
         if any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns):
             (found if defines_tests(path, functions, classes) else helpers).append(path.relative_to(root))

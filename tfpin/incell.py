@@ -101,10 +101,10 @@ def loaded_of(data, root: Path) -> dict | None:
     """What the run read (cellplugin/tfpin_loaded.py), its paths relative to the project root (`..` above it)."""
     if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
         return None
-    root = os.path.realpath(root)
+    real_root = os.path.realpath(root)
 
     def relative(path):
-        return os.path.relpath(path, root) if isinstance(path, str) else None
+        return os.path.relpath(path, real_root) if isinstance(path, str) else None
 
     return {"rootdir": relative(data.get("rootdir")), "inifile": relative(data.get("inifile")),
             "files": {relative(k): v for k, v in sorted(data["files"].items()) if isinstance(v, str)}}

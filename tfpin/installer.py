@@ -120,7 +120,7 @@ def short(line: str) -> str:
 def parse_freeze(text: str) -> dict[str, str]:
     """{canonical name: version} of a `pip freeze` / `uv pip compile` text (comments, extras, markers and
     non-`==` lines such as `-e` or `name @ url` left aside)."""
-    out = {}
+    out: dict[str, str] = {}
     for line in text.splitlines():
         line = line.split("#")[0].strip()
         if "==" in line and not line.startswith("-"):

@@ -55,9 +55,10 @@ def read(path: Path) -> dict:
             elif "skipped" in kinds:
                 counts["skipped"] += 1
                 skipped = case.find("skipped")
+                assert skipped is not None  # the case was counted as skipped for having this element
                 reason = skipped.get("message", "")
                 if reason == "collection skipped" and (skipped.text or "").strip():  # a module-level skip
-                    reason = skipped.text.strip()
+                    reason = (skipped.text or "").strip()
                 skip_reasons[tid] = reason
             else:
                 counts["passed"] += 1

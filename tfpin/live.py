@@ -37,11 +37,10 @@ class Watcher:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc) -> None:
         self.stop.set()
         if self.thread is not None:
             self.thread.join(5)
-        return False
 
     def watch(self, cell_id: str, progress: Path, log: Path | None) -> None:
         with self.lock:

@@ -131,13 +131,13 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> M
         install = tuple(project.install)
     if not isinstance(cells_raw, list) or not (cells_raw or inherited):
         raise MatrixError("%s: key 'cells' must be a non-empty array of tables ([[cells]])" % path)
-    for index, entry in enumerate(cells_raw):
+    for position, entry in enumerate(cells_raw, 1):
         if not isinstance(entry, dict):
             raise MatrixError("%s: [[cells]] #%d must be a table (python = \"3.7\", tensorflow = \"1.15.5\", ...), "
-                              "got %r" % (path, index + 1, entry))
+                              "got %r" % (path, position, entry))
     cells: list[Cell] = []
     seen: dict[str, str] = {}
-    entries = [(None, _entry_of(c)) for c in inherited] + list(enumerate(cells_raw))
+    entries: list[tuple[int | None, dict]] = [(None, _entry_of(c)) for c in inherited] + list(enumerate(cells_raw))
     for index, entry in entries:  # inherited cells are re-expanded so this file's project applies to them too
         for cell in _expand(path, index, entry, packages, pythons, constraints, install):
             if cell.id in seen:

@@ -104,7 +104,7 @@ def read_report(text: str, original: Path) -> list[dict]:
         match = LINE.match(line) or (BARE.match(line) if current else None)
         if not match:
             continue
-        path = match.groupdict().get("file") or current
+        path = str(match.groupdict().get("file") or current)
         path = path[len(prefix):] if path.startswith(prefix) else path
         entry = (path, int(match.group("line")), int(match.group("col")), match.group("level"), match.group("text"))
         if entry not in seen:
@@ -146,7 +146,7 @@ def markdown(summary: dict) -> str:
         rows.append("| %s | %s | %d | %d | %d | %d | %s |" % (
             mdtext.code(c["cell"]), c["status"], t["passed"], t["failed"], t["errors"], t["skipped"],
             mdtext.text(first)))
-    levels = {}
+    levels: dict = {}
     for n in summary["converter_notes"]:
         levels[n["level"]] = levels.get(n["level"], 0) + 1
     rows += ["", "Converter notes: %s." % (", ".join("%d %s" % (v, k) for k, v in sorted(levels.items())) or "none")]

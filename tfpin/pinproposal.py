@@ -102,7 +102,9 @@ def apply(path: Path, entries: list[dict], header: str = "[[constraints]]") -> l
 
     packages = {canonicalize_name(Requirement(e["pin"]).name) for e in entries}
     lines = Path(path).read_text(encoding="utf-8").splitlines()
-    kept, replaced, i = [], [], 0
+    kept: list[str] = []
+    replaced: list[str] = []
+    i = 0
     while i < len(lines):
         if lines[i].strip() == header:
             j = i + 1

@@ -216,7 +216,7 @@ class Discovery:
                 return self._result(current, [], started, "baseline fails: %s" % base.get("error", ""))
             fixed = {canonicalize_name(n) for n, _ in self.cell.requirements} | self._exact_in_install_lines()
             fixed |= {canonicalize_name(t.split("==")[0]) for t in self.cell.tools if "==" in t}
-            pins = {}
+            pins: dict = {}
             self._start_from_hints(current, pins, fixed)
             for _ in range(ROUNDS):
                 movable = [n for n in sorted(current) if n not in fixed and n not in pins
@@ -256,7 +256,7 @@ class Discovery:
         """Jump to the newest set under the hinted bounds, then check each bound one release above it."""
         from packaging.requirements import Requirement
 
-        hinted = {}
+        hinted: dict = {}
         for line in self.hints:
             name = canonicalize_name(Requirement(line).name)
             if name in current and name not in fixed and (self.only is None or name in self.only):

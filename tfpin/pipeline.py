@@ -264,7 +264,7 @@ def report_from_stored(m, cells, ctx, name: str, partial: bool,
     (report, results, refused)."""
     results, refused = stored or stored_results(cells, ctx)
     started = min((r.started for r in results), default=now())
-    finished = max((r.finished for r in results), default=started) if not refused else None
+    finished = max((r.finished or started for r in results), default=started) if not refused else None
     verdicts = None
     if not refused and not partial:  # made by `tfpin matrix`, else joined from CI's reader jobs, else not made
         verdicts = (cross.stored(cells, results, ctx) or cross.from_reads(cells, results, ctx)

@@ -193,6 +193,7 @@ def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None, s
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending signal raises here, inside the try
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        assert proc is not None  # only communicate() times out, after the start
         kill_group(proc)
         out, _ = proc.communicate()
         return None, out

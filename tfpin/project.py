@@ -189,11 +189,11 @@ def load_file(path: Path) -> Project:
                                  "suite imports and runs, e.g. [\"src\", \"tests\"]); leave it out to use every "
                                  "git-tracked file")
         for entry in sources:
-            where = _under(root, entry)
-            if where is None:
+            named = _under(root, entry)
+            if named is None:
                 raise bad("sources", "names %r, which is not a path under the project root %s (relative, no '..' "
                                      "out of it, no control characters)" % (entry, root))
-            if not any(c in entry for c in "*?[") and not files.exists(where):
+            if not any(c in entry for c in "*?[") and not files.exists(named):
                 raise bad("sources", "names %s, which does not exist under %s" % (entry, root))
     bench = data.get("bench")
     if bench is not None and not _arguments(bench):

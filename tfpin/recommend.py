@@ -117,7 +117,8 @@ def recommend(cells, results: list[CellResult]) -> dict:
 def pin_lines(members) -> list[str]:
     """requirements.txt lines; a pin needed on only some Pythons gets an environment marker."""
     lines = ["%s==%s" % kv for kv in members[0].group]
-    order, where = [], {}
+    order: list = []
+    where: dict = {}
     for cell in members:
         for c in cell.constraints:
             if c.pin not in where:

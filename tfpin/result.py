@@ -140,10 +140,10 @@ def _typed(cls, values, where: str, prefix: str) -> dict:
         if name not in hints:
             continue  # an unknown key: the constructor names it
         allowed = tuple(t for part in str(hints[name]).split("|") for t in _TYPES[part.strip()])
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
         if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed) or (
-                number and float in allowed and not math.isfinite(value)) or (
-                number and cls in (Counts, Durations) and value < 0):
+                number is not None and float in allowed and not math.isfinite(number)) or (
+                number is not None and cls in (Counts, Durations) and number < 0):
             raise ResultFormatError("%s: field %s%s = %r; expected %s" % (
                 where, prefix, name, value, str(hints[name]).replace("|", "or")))
     return values

@@ -64,7 +64,7 @@ class PreviousEvidence:
 
     def __init__(self, cell: Cell, ctx: Context):
         self.cell, self.ctx = cell, ctx
-        self.moved = []
+        self.moved: list[str] = []
 
     def _aside(self, kind: str) -> Path:
         return self.ctx.layout.previous(kind, self.cell.id)

@@ -43,15 +43,15 @@ def run(fn, items, jobs: int) -> tuple[dict, procs.Interrupted | None]:
         while pending:  # short waits: the main thread stays responsive to signals
             finished, pending = wait(pending, timeout=0.5)
             for future in finished:
-                exc = future.exception()
-                if exc is None:
+                error = future.exception()
+                if error is None:
                     done[futures[future]] = future.result()
-                elif isinstance(exc, procs.Interrupted):
-                    raise exc
+                elif isinstance(error, procs.Interrupted):
+                    raise error
                 else:
                     procs.stop_all(1, "an error in tfpin")
                     pool.shutdown(wait=True, cancel_futures=True)
-                    raise exc
+                    raise error
     except (procs.Interrupted, KeyboardInterrupt) as exc:
         stop = _as_stop(exc)
         procs.stop_all(stop.code, stop.name)
@@ -59,11 +59,11 @@ def run(fn, items, jobs: int) -> tuple[dict, procs.Interrupted | None]:
         for future, i in futures.items():
             if future.cancelled() or i in done:
                 continue
-            exc = future.exception()
-            if exc is None:
+            error = future.exception()
+            if error is None:
                 done[i] = future.result()
-            elif isinstance(exc, procs.Interrupted) and exc.result is not None:
-                done[i] = exc.result
+            elif isinstance(error, procs.Interrupted) and error.result is not None:
+                done[i] = error.result
         return done, stop
     pool.shutdown()
     return done, None

@@ -87,7 +87,7 @@ def classify(tests: dict | None, pytest_exit, crash: str = "", outcome: dict | N
     if outcome is not None and counted != seen:
         return ERROR, ("the JUnit report counts %d tests but %d of the %d collected got an outcome (and %d modules "
                        "were skipped while collecting): the report is not of this run" % (
-                           counted, outcome.get("with_outcome"), outcome.get("collected"),
+                           counted, outcome.get("with_outcome", 0), outcome.get("collected", 0),
                            outcome.get("collection_skips", 0)))
     return PASSED, ""
 

@@ -46,7 +46,8 @@ def render(full, table, test, install=()) -> str:
 
 def _conditional(cells, lines_of) -> list[str]:
     """One line per distinct dep; conditioned on the factor that explains it, else on env names."""
-    order, owners = [], {}
+    order: list = []
+    owners: dict = {}
     for c in cells:
         for dep in lines_of(c):
             if dep not in owners:
@@ -89,7 +90,8 @@ def merged(existing: str | None, generated: str) -> str:
     so regenerating never loses a user's other configuration."""
     if not existing:
         return generated
-    kept, block = [], None
+    kept: list[list[str]] = []
+    block: list[str] | None = None
     for line in existing.splitlines(keepends=True):
         stripped = line.strip()
         if line.startswith("[") and stripped.endswith("]"):

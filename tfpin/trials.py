@@ -26,7 +26,8 @@ VERDICTS = ("pass", "fail")  # facts about the key; "uninstallable" may be the i
 def trusted(stored) -> dict:
     """The stored trials whose every field has its type; an edited or damaged entry is dropped (its trial runs
     again), never believed."""
-    fields = {"verdict": str, "error": str, "seconds": (int, float), "label": str, "cell": str}
+    fields: dict[str, type | tuple[type, ...]] = {"verdict": str, "error": str, "seconds": (int, float), "label": str,
+                                                  "cell": str}
     if not isinstance(stored, dict):
         return {}
     return {key: entry for key, entry in stored.items()
