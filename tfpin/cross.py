@@ -26,6 +26,7 @@ from .envs import PLUGIN_DIR, CellEnv, EnvLock
 from .events import Say
 from .files import read_json, short_digest, write_atomic
 from .incell import cell_environ, pytest_command
+from .status import PASSED
 
 META = "tfpin-meta.json"  # written by tfpin_artifact beside each artifact (cellplugin/tfpin_cross.py)
 VERDICTS = "verdicts.json"  # the last verdicts and the key they were made under
@@ -86,7 +87,7 @@ def _well_formed(verdicts) -> bool:
 
 def _passed(cells, results):
     by_id = {c.id: c for c in cells}
-    return [r for r in results if r.status == "passed" and r.id in by_id], by_id
+    return [r for r in results if r.status == PASSED and r.id in by_id], by_id
 
 
 def stored(cells, results, ctx) -> dict | None:

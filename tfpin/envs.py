@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from . import environ, installer, local, procs
 from .cells import Cell
@@ -30,6 +31,15 @@ PLUGIN_DIR = Path(__file__).resolve().parent / "cellplugin"
 BYTECODE_HOOK = PLUGIN_DIR / "tfpin_bytecode.py"
 INSTALL_TIMEOUT = 1800
 
+
+
+class EnvInfo(TypedDict):
+    """How `ensure` made a cell's environment current: re-used (and which local trees it re-installed), or built,
+    and why it was rebuilt."""
+    reused: bool
+    installer: str
+    rebuilt_because: str
+    reinstalled: list[str]
 
 
 class MissingInterpreter(Exception):
@@ -102,8 +112,8 @@ class CellEnv:
         interpreter, version = find(self.cell.python)
         return self.stamp(interpreter, version, installer.backend())
 
-    def ensure(self, log) -> dict:
-        """Make the environment current. Returns {'reused', 'installer', 'rebuilt_because', 'reinstalled'}."""
+    def ensure(self, log) -> EnvInfo:
+        """Make the environment current, and say how."""
         try:
             interpreter, version = find(self.cell.python)
         except LookupError as exc:
@@ -121,8 +131,8 @@ class CellEnv:
                 with self.timed("probe"):
                     problems = self.probe(log)
                 if not problems:
-                    return {"reused": True, "installer": backend, "rebuilt_because": "",
-                            "reinstalled": self.refresh_local(backend, log)}
+                    return EnvInfo(reused=True, installer=backend, rebuilt_because="",
+                                   reinstalled=self.refresh_local(backend, log))
                 why = "damaged: " + "; ".join(problems[:3])
             else:
                 why = "stamp changed (requirements, pins, install lines or interpreter)"
@@ -143,8 +153,8 @@ class CellEnv:
             raise
         stamp_file.write_text(json.dumps(stamp, indent=2))
         (self.path / LOCAL).write_text(json.dumps(self.local, indent=2))
-        return {"reused": False, "installer": backend, "rebuilt_because": why if why != "new environment" else "",
-                "reinstalled": []}
+        return EnvInfo(reused=False, installer=backend, rebuilt_because=why if why != "new environment" else "",
+                       reinstalled=[])
 
     def refresh_local(self, backend, log) -> list[str]:
         """Re-install the project trees whose files changed since this env got them; their lines, or []."""

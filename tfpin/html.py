@@ -11,9 +11,10 @@ from html import escape
 
 from .crossview import first_step_text, grid_entry
 from .markdown import PASSED_ENV_INTRO, SETUP_INTRO, passed_env, setup_rows
+from .status import ERROR, FAILED, INTERRUPTED, MISSING, PASSED, UNAVAILABLE
 
-STATUS_COLOURS = {"passed": "#1a7f37", "failed": "#cf222e", "error": "#bc4c00", "unavailable": "#6e7781",
-                  "missing-interpreter": "#8250df", "interrupted": "#9a6700"}
+STATUS_COLOURS = {PASSED: "#1a7f37", FAILED: "#cf222e", ERROR: "#bc4c00", UNAVAILABLE: "#6e7781",
+                  MISSING: "#8250df", INTERRUPTED: "#9a6700"}
 CURVE_COLOURS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#0598bc", "#bf3989", "#6e7781")
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;padding:12px;color:#1f2328;

@@ -56,7 +56,7 @@ def pytest_command(python, args, junit_path: Path, *extra) -> list[str]:
             "-o", "junit_family=xunit1", *extra]
 
 
-def read_junit(junit_path: Path, exit_code) -> tuple[dict | None, str]:
+def read_junit(junit_path: Path, exit_code) -> tuple[junit.Counts | None, str]:
     """(counts, '') from a finished pytest's JUnit; (None, why) when it is unreadable, and then it is deleted.
 
     A killed or crashed pytest (exit None or negative) leaves nothing that counts: any file there is removed.

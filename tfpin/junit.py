@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import TypedDict
 
 # pytest-timeout's failure message for a hung test, as the whole message from its start: "Failed: Timeout >3.0s"
 # (2.1), "Failed: Timeout (>3.0s) from pytest-timeout." (2.4). Anchored: an assertion whose text merely
@@ -14,14 +15,27 @@ TIMEOUT_RE = re.compile(r"^Failed: Timeout \(?>[\d.]+s")
 NOTE = "tfpin_note"
 
 
+class Counts(TypedDict):
+    """What one JUnit report says: the counts, and the ids and lines behind them."""
+    passed: int
+    failed: int
+    skipped: int
+    errors: int
+    failing: list[str]
+    skip_reasons: dict[str, str]
+    timed_out: list[str]
+    first_error: str
+    errors_by_test: dict[str, str]
+    notes: list[str]
+
+
 class CorruptReport(ValueError):
     """The file is not a complete JUnit report (truncated, not XML, not pytest's shape)."""
 
 
-def read(path: Path) -> dict:
-    """{'passed', 'failed', 'skipped', 'errors', 'failing': [ids], 'skip_reasons': {id: reason},
-    'timed_out': [ids], 'first_error': the first failure's error line, 'errors_by_test': {id: its error line},
-    'notes': tfpin_note properties}."""
+def read(path: Path) -> Counts:
+    """The counts, the failing and timed-out ids, each skip's reason, the first failure's error line, each failing
+    test's error line, and the tfpin_note properties."""
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
@@ -66,8 +80,9 @@ def read(path: Path) -> dict:
         declared_errors = int(suite.get("errors", 0))
         counted = sum(1 for c in suite.iter("testcase") if c.find("error") is not None and not _nameless(c))
         counts["errors"] += max(0, declared_errors - counted)
-    return {**counts, "failing": failing, "skip_reasons": skip_reasons, "timed_out": timed_out,
-            "first_error": first_error, "errors_by_test": errors_by_test, "notes": notes}
+    return Counts(passed=counts["passed"], failed=counts["failed"], skipped=counts["skipped"], errors=counts["errors"],
+                  failing=failing, skip_reasons=skip_reasons, timed_out=timed_out, first_error=first_error,
+                  errors_by_test=errors_by_test, notes=notes)
 
 
 CRASH_AT = re.compile(r"^(?P<file>[^\s:]+\.py):(?P<line>\d+): ")

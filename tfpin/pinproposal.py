@@ -12,7 +12,7 @@ from . import mdtext
 from .files import write_atomic
 
 
-def constraint_blocks(results: list[dict], all_cells) -> list[dict]:
+def constraint_blocks(results: list, all_cells) -> list[dict]:
     """Discovered pins as [[constraints]] entries; `when` names the cells each applies to.
 
     A pin every searched cell needs gets no `when`; one that exactly the cells sharing a Python, or a

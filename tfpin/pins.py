@@ -24,6 +24,7 @@ import datetime
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, TypedDict
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -38,6 +39,26 @@ from .interpreters import find
 from .status import PASSED, classify
 
 ROUNDS = 2
+
+
+class Search(TypedDict, total=False):
+    """One cell's discovery as stored in reports/pins/<cell>.json: the cell and the basis it must still match to be
+    applied (record()), then what the search found (Discovery.run) or why it could not run (pinstore.failed)."""
+    cell: str
+    python: str
+    requirements: dict[str, str]
+    oracle: list[str]
+    basis: dict[str, Any]
+    unavailable: str
+    era: str | None
+    problem: str
+    hints: list[str]
+    pins: list[dict[str, str]]
+    final_set: dict[str, str]
+    env_builds: int
+    trials_reused: int
+    seconds: float
+    trials: list[dict[str, Any]]
 
 
 class DiscoveryError(Exception):
@@ -199,11 +220,11 @@ class Discovery:
         status, reason = classify(tests, code, "pytest exited %s (log %s)" % (code, log_path))
         if status == PASSED:
             return {"verdict": "pass"}
-        first_error = (tests or {}).get("first_error") or last_error(log_path) or reason
-        return {"verdict": "fail", "error": first_error, "failing": (tests or {}).get("failing", [])[:1]}
+        first_error = (tests["first_error"] if tests else "") or last_error(log_path) or reason
+        return {"verdict": "fail", "error": first_error, "failing": tests["failing"][:1] if tests else []}
 
     # -- the search ------------------------------------------------------------------------------------------
-    def run(self) -> dict:
+    def run(self) -> Search:
         self.interpreter, self.interpreter_version = find(self.cell.python)
         started = time.monotonic()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -365,14 +386,13 @@ class Discovery:
         pins[name] = self._pin(name, good, bad, bad_error)
         return moved
 
-    def _result(self, current, pins, started, problem) -> dict:
-        return {
-            **record(self.cell, self.ctx, self.oracle), "era": getattr(self, "era_date", None), "problem": problem,
-            "hints": self.hints,
-            "pins": pins, "final_set": current, "env_builds": self.builds,
-            "trials_reused": sum(1 for t in self.trials if "reused_from" in t),
-            "seconds": round(time.monotonic() - started, 1), "trials": self.trials,
-        }
+    def _result(self, current, pins, started, problem) -> Search:
+        res = record(self.cell, self.ctx, self.oracle)
+        res["era"], res["problem"], res["hints"] = getattr(self, "era_date", None), problem, self.hints
+        res["pins"], res["final_set"], res["env_builds"] = pins, current, self.builds
+        res["trials_reused"] = sum(1 for t in self.trials if "reused_from" in t)
+        res["seconds"], res["trials"] = round(time.monotonic() - started, 1), self.trials
+        return res
 
 
 def _replace(current: dict, resolved: dict) -> None:
@@ -381,7 +401,7 @@ def _replace(current: dict, resolved: dict) -> None:
     current.update(resolved)
 
 
-def record(cell, ctx, oracle) -> dict:
+def record(cell, ctx, oracle) -> Search:
     """What every result starts with: the cell and the `basis` that decided the search.
 
     `basis` is what a stored result must still match to be applied later (`tfpin pins apply`): the cell's

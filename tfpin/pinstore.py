@@ -7,18 +7,19 @@ from pathlib import Path
 
 from .context import now
 from .pinproposal import constraint_blocks, toml_blocks
-from .pins import CellUnavailable, DiscoveryError, record
+from .pins import CellUnavailable, DiscoveryError, Search, record
 
 
-def failed(cell, ctx, oracle, exc: DiscoveryError) -> dict:
+def failed(cell, ctx, oracle, exc: DiscoveryError) -> Search:
     """The record of a cell whose discovery could not run (the same keys as Discovery.run's)."""
-    res = {**record(cell, ctx, oracle), "era": None, "problem": "", "pins": [], "final_set": {}, "env_builds": 0,
-           "seconds": 0.0, "trials": []}
+    res = record(cell, ctx, oracle)
+    res["era"], res["problem"], res["pins"], res["final_set"] = None, "", [], {}
+    res["env_builds"], res["seconds"], res["trials"] = 0, 0.0, []
     res["unavailable" if isinstance(exc, CellUnavailable) else "problem"] = str(exc)
     return res
 
 
-def cell_toml(res: dict, cell) -> str:
+def cell_toml(res: Search, cell) -> str:
     """reports/pins/<cell>.toml: the proposal for one cell, for review."""
     problem = "\n# PROBLEM: " + res["problem"] if res["problem"] else ""
     if res.get("unavailable"):

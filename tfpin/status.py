@@ -23,6 +23,10 @@ Exit code of a run (`matrix`, `cell`, `report`):
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the record classify reads; status.py itself imports nothing of tfpin
+    from . import junit
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 UNAVAILABLE, MISSING, INTERRUPTED = "unavailable", "missing-interpreter", "interrupted"
@@ -35,7 +39,7 @@ EXIT_PYTEST_USAGE = 4  # pytest's "usage error": a bad -k expression, a test pat
 SKIPPED_IMPORT = re.compile(r"could not import '([\w.]+)'")
 
 
-def classify(tests: dict | None, pytest_exit, crash: str = "", outcome: dict | None = None, usage: str = "",
+def classify(tests: junit.Counts | None, pytest_exit, crash: str = "", outcome: dict | None = None, usage: str = "",
              pinned_modules=(), expect_outcome: bool = False) -> tuple[str, str]:
     """Status and reason for a cell whose environment was built and whose suite was started.
 
