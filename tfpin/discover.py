@@ -45,7 +45,7 @@ def discover_cells(cells, ctx, project, m, opts: PinsOptions, reporter: Reporter
             hints = list(dict.fromkeys(cell.constraint_lines() + learned))
         try:
             res = pins.Discovery(cell, ctx, project.smoke, log, packages, hints, shared, i).run()
-        except pins.DiscoveryError as exc:
+        except pinstore.DiscoveryError as exc:
             res = pinstore.failed(cell, ctx, project.smoke, exc)
         with hinting:
             learned.extend(p["pin"] for p in res["pins"])

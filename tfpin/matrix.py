@@ -105,19 +105,8 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> M
         raise MatrixError("%s: key 'description' = %r must be a string: one line on what the matrix is for"
                           % (path, description))
     if "extends" in data:
-        chain = _extended_by + (path.resolve(),)
-        base_path = _base_name(path, data["extends"])
-        if Path(base_path).resolve() in chain:
-            raise MatrixError("%s: key 'extends' makes a cycle: %s" % (
-                path, " -> ".join(str(p) for p in chain + (Path(base_path).resolve(),))))
-        base = load(base_path, _extended_by=chain)
+        base = _base(path, data, _extended_by)
         constraints_path = base.constraints_path
-        for key in ("packages", "pythons", "constraints"):
-            if key in data:
-                raise MatrixError(
-                    "%s: key %r is inherited from %s via 'extends'; define it there only"
-                    % (path, key, base.path.name)
-                )
         data.update(base.shared)
         inherited = _without(path, base, data.get("remove", []))
     elif "remove" in data:
@@ -141,10 +130,8 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> M
     for index, entry in entries:  # inherited cells are re-expanded so this file's project applies to them too
         for cell in _expand(path, index, entry, packages, pythons, constraints, install):
             if cell.id in seen:
-                raise MatrixError(
-                    "%s: duplicate cell %s (declared by %s and again by %s)"
-                    % (path, cell.id, seen[cell.id], cell.source)
-                )
+                raise MatrixError("%s: duplicate cell %s (declared by %s and again by %s)"
+                                  % (path, cell.id, seen[cell.id], cell.source))
             seen[cell.id] = cell.source
             cells.append(cell)
     shared = {key: data.get(key, {} if key != "constraints" else []) for key in ("packages", "pythons", "constraints")}
@@ -153,6 +140,21 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> M
         raise MatrixError("%s: key 'purpose' = %r; allowed: %s (migration: the report leads with what failed, what "
                           "skipped and why, per cell)" % (path, purpose, ", ".join(PURPOSES)))
     return Matrix(path.stem, path, description, cells, shared, constraints_path, purpose)
+
+
+def _base(path: Path, data: dict, extended_by: tuple) -> Matrix:
+    """The matrix this one `extends` (no cycle), which alone defines the packages, pythons and constraints."""
+    chain = extended_by + (path.resolve(),)
+    base_path = _base_name(path, data["extends"])
+    if Path(base_path).resolve() in chain:
+        raise MatrixError("%s: key 'extends' makes a cycle: %s" % (
+            path, " -> ".join(str(p) for p in chain + (Path(base_path).resolve(),))))
+    base = load(base_path, _extended_by=chain)
+    for key in ("packages", "pythons", "constraints"):
+        if key in data:
+            raise MatrixError("%s: key %r is inherited from %s via 'extends'; define it there only"
+                              % (path, key, base.path.name))
+    return base
 
 
 def _base_name(path: Path, extends) -> str:

@@ -24,7 +24,6 @@ import datetime
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, TypedDict
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -36,37 +35,10 @@ from .files import write_atomic
 from .incell import cell_environ, last_error, pytest_command, read_junit
 from .installer import parse_freeze, uv_no_build
 from .interpreters import find
+from .pinstore import CellUnavailable, DiscoveryError, Search, record
 from .status import PASSED, classify
 
 ROUNDS = 2
-
-
-class Search(TypedDict, total=False):
-    """One cell's discovery as stored in reports/pins/<cell>.json: the cell and the basis it must still match to be
-    applied (record()), then what the search found (Discovery.run) or why it could not run (pinstore.failed)."""
-    cell: str
-    python: str
-    requirements: dict[str, str]
-    oracle: list[str]
-    basis: dict[str, Any]
-    unavailable: str
-    era: str | None
-    problem: str
-    hints: list[str]
-    pins: list[dict[str, str]]
-    final_set: dict[str, str]
-    env_builds: int
-    trials_reused: int
-    seconds: float
-    trials: list[dict[str, Any]]
-
-
-class DiscoveryError(Exception):
-    """Discovery cannot proceed for this cell; the message says why."""
-
-
-class CellUnavailable(DiscoveryError):
-    """The installer says a pinned release has no build for this Python: nothing to discover, nothing wrong."""
 
 
 class Discovery:
@@ -399,16 +371,3 @@ def _replace(current: dict, resolved: dict) -> None:
     """The accepted set becomes exactly what the installer resolved (new dependencies in, dropped ones out)."""
     current.clear()
     current.update(resolved)
-
-
-def record(cell, ctx, oracle) -> Search:
-    """What every result starts with: the cell and the `basis` that decided the search.
-
-    `basis` is what a stored result must still match to be applied later (`tfpin pins apply`): the cell's
-    Python, exact pins, tools and install lines, the oracle and the confirming suite. The matrix's own
-    constraints are not in it: discovery starts from none of them.
-    """
-    basis = {"python": cell.python, "requirements": cell.requirement_lines(), "install": list(cell.install),
-             "oracle": list(oracle), "test": list(ctx.project.test)}
-    return {"cell": cell.id, "python": cell.python, "requirements": dict(cell.requirements), "oracle": list(oracle),
-            "basis": basis, "unavailable": ""}

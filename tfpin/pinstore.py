@@ -4,10 +4,51 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, TypedDict
 
 from .context import now
 from .pinproposal import constraint_blocks, toml_blocks
-from .pins import CellUnavailable, DiscoveryError, Search, record
+
+
+class Search(TypedDict, total=False):
+    """One cell's discovery as stored in reports/pins/<cell>.json: the cell and the basis it must still match to be
+    applied (record()), then what the search found (Discovery.run) or why it could not run (pinstore.failed)."""
+    cell: str
+    python: str
+    requirements: dict[str, str]
+    oracle: list[str]
+    basis: dict[str, Any]
+    unavailable: str
+    era: str | None
+    problem: str
+    hints: list[str]
+    pins: list[dict[str, str]]
+    final_set: dict[str, str]
+    env_builds: int
+    trials_reused: int
+    seconds: float
+    trials: list[dict[str, Any]]
+
+
+class DiscoveryError(Exception):
+    """Discovery cannot proceed for this cell; the message says why."""
+
+
+class CellUnavailable(DiscoveryError):
+    """The installer says a pinned release has no build for this Python: nothing to discover, nothing wrong."""
+
+
+def record(cell, ctx, oracle) -> Search:
+    """What every result starts with: the cell and the `basis` that decided the search.
+
+    `basis` is what a stored result must still match to be applied later (`tfpin pins apply`): the cell's
+    Python, exact pins, tools and install lines, the oracle and the confirming suite. The matrix's own
+    constraints are not in it: discovery starts from none of them.
+    """
+    basis = {"python": cell.python, "requirements": cell.requirement_lines(), "install": list(cell.install),
+             "oracle": list(oracle), "test": list(ctx.project.test)}
+    return {"cell": cell.id, "python": cell.python, "requirements": dict(cell.requirements), "oracle": list(oracle),
+            "basis": basis, "unavailable": ""}
 
 
 def failed(cell, ctx, oracle, exc: DiscoveryError) -> Search:

@@ -118,6 +118,47 @@ def load(start: Path | None = None) -> Project:
 
 def load_file(path: Path) -> Project:
     path = Path(path).resolve()
+    data = _table(path)
+    root = path.parent
+
+    def bad(key, what):
+        return ProjectError("%s: key %r = %r %s" % (path, key, data[key], what))
+
+    matrix = data.get("matrix", "table")
+    if not isinstance(matrix, str) or not matrix.strip():
+        raise bad("matrix", "must be a built-in matrix name (e.g. \"table\") or a path to a matrix .toml file")
+    if matrix.endswith(".toml") or "/" in matrix:
+        matrix = str((root / matrix).resolve())
+    test, smoke = _test_args(path, root, data, bad)
+    install = data.get("install", [])
+    if not isinstance(install, list) or not all(isinstance(x, str) for x in install):
+        raise bad("install", "must be a list of requirement lines, e.g. [\".\"] or [\"-r requirements.txt\"]")
+    for line in install:
+        _check_install_line(path, root, line)
+    constraints = data.get("constraints", [])
+    if not isinstance(constraints, list):
+        raise bad("constraints", "must be an array of tables ([[constraints]] with pin, reason, optional when)")
+    env = _env_table(path, data, bad)
+    timeout = data.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        raise ProjectError("%s: key 'timeout' = %r must be a positive whole number of seconds per test"
+                           % (path, timeout))
+    sources = _sources(root, data, bad)
+    bench = data.get("bench")
+    if bench is not None and not _arguments(bench):
+        raise bad("bench", "must be a non-empty list of arguments to the cell's Python that print one JSON object of "
+                           "figures, e.g. [\"-m\", \"mypkg.bench\", \"--json\"]")
+    cores = data.get("cores", 1)
+    if isinstance(cores, bool) or not isinstance(cores, (int, float)) or not 0.25 <= cores <= 64:  # NaN fails too
+        raise ProjectError("%s: key 'cores' = %r must be a number from 0.25 to 64: how many cores one cell's suite "
+                           "needs at least (tfpin schedules each cell's tests by it or by what it measured, the larger)"
+                           % (path, cores))
+    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench, cores,
+                   _pass_env(path, data))
+
+
+def _table(path: Path) -> dict:
+    """tfpin's table of the file (pyproject.toml's [tool.tfpin]), with no retired and no unknown key."""
     try:
         data = tomlfile.read(path)
     except tomlfile.Unreadable as exc:
@@ -135,17 +176,12 @@ def load_file(path: Path) -> Project:
     if unknown:
         raise ProjectError("%s: unknown key %s in %s; allowed keys: %s"
                            % (path, ", ".join(repr(k) for k in unknown), where, ", ".join(sorted(KEYS))))
-    root = path.parent
+    return data
 
-    def bad(key, what):
-        return ProjectError("%s: key %r = %r %s" % (path, key, data[key], what))
 
-    matrix = data.get("matrix", "table")
-    if not isinstance(matrix, str) or not matrix.strip():
-        raise bad("matrix", "must be a built-in matrix name (e.g. \"table\") or a path to a matrix .toml file")
-    if matrix.endswith(".toml") or "/" in matrix:
-        matrix = str((root / matrix).resolve())
-    # No `test`: pytest's own discovery from the root (its testpaths, else the root), as `pytest` typed there.
+def _test_args(path: Path, root: Path, data: dict, bad) -> tuple[list[str], list[str] | None]:
+    """`test` and `smoke`: pytest arguments whose paths exist. No `test`: pytest's own discovery from the root (its
+    testpaths, else the root), as `pytest` typed there."""
     test = data.get("test", [])
     if isinstance(test, str):
         test = [test]
@@ -159,14 +195,11 @@ def load_file(path: Path) -> Project:
         raise bad("smoke", "must be a non-empty list of pytest arguments: a cheap subset of `test` for pin discovery")
     for key, args in (("test", test), ("smoke", smoke or [])):
         _check_arguments(path, root, key, args)
-    install = data.get("install", [])
-    if not isinstance(install, list) or not all(isinstance(x, str) for x in install):
-        raise bad("install", "must be a list of requirement lines, e.g. [\".\"] or [\"-r requirements.txt\"]")
-    for line in install:
-        _check_install_line(path, root, line)
-    constraints = data.get("constraints", [])
-    if not isinstance(constraints, list):
-        raise bad("constraints", "must be an array of tables ([[constraints]] with pin, reason, optional when)")
+    return test, smoke
+
+
+def _env_table(path: Path, data: dict, bad) -> dict:
+    """`[env]`: NAME = "value" strings, none of the variables tfpin sets itself (PYTHONPATH goes in front)."""
     env = data.get("env", {})
     if not isinstance(env, dict):
         raise bad("env", "must be a table of NAME = \"value\" strings")
@@ -177,35 +210,26 @@ def load_file(path: Path) -> Project:
             raise ProjectError("%s: key 'env.%s': tfpin sets %s itself in every cell (its plugins and the cell's env "
                                "depend on it); PYTHONPATH is the one such variable [env] may give, and it goes in "
                                "front of tfpin's" % (path, name, name))
-    pass_env = _pass_env(path, data)
-    timeout = data.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
-        raise ProjectError("%s: key 'timeout' = %r must be a positive whole number of seconds per test"
-                           % (path, timeout))
+    return env
+
+
+def _sources(root: Path, data: dict, bad) -> list[str] | None:
+    """`sources`: paths or globs under the root, each path existing; None: every git-tracked file."""
     sources = data.get("sources")
-    if sources is not None:
-        if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s for s in sources):
-            raise bad("sources", "must be a non-empty list of paths or globs under the project root (what the "
-                                 "suite imports and runs, e.g. [\"src\", \"tests\"]); leave it out to use every "
-                                 "git-tracked file")
-        for entry in sources:
-            named = _under(root, entry)
-            if named is None:
-                raise bad("sources", "names %r, which is not a path under the project root %s (relative, no '..' "
-                                     "out of it, no control characters)" % (entry, root))
-            if not any(c in entry for c in "*?[") and not files.exists(named):
-                raise bad("sources", "names %s, which does not exist under %s" % (entry, root))
-    bench = data.get("bench")
-    if bench is not None and not _arguments(bench):
-        raise bad("bench", "must be a non-empty list of arguments to the cell's Python that print one JSON object of "
-                           "figures, e.g. [\"-m\", \"mypkg.bench\", \"--json\"]")
-    cores = data.get("cores", 1)
-    if isinstance(cores, bool) or not isinstance(cores, (int, float)) or not 0.25 <= cores <= 64:  # NaN fails too
-        raise ProjectError("%s: key 'cores' = %r must be a number from 0.25 to 64: how many cores one cell's suite "
-                           "needs at least (tfpin schedules each cell's tests by it or by what it measured, the larger)"
-                           % (path, cores))
-    return Project(root, path, matrix, test, install, constraints, env, timeout, smoke, sources, bench, cores,
-                   pass_env)
+    if sources is None:
+        return None
+    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and s for s in sources):
+        raise bad("sources", "must be a non-empty list of paths or globs under the project root (what the "
+                             "suite imports and runs, e.g. [\"src\", \"tests\"]); leave it out to use every "
+                             "git-tracked file")
+    for entry in sources:
+        named = _under(root, entry)
+        if named is None:
+            raise bad("sources", "names %r, which is not a path under the project root %s (relative, no '..' "
+                                 "out of it, no control characters)" % (entry, root))
+        if not any(c in entry for c in "*?[") and not files.exists(named):
+            raise bad("sources", "names %s, which does not exist under %s" % (entry, root))
+    return sources
 
 
 def _pass_env(path: Path, data: dict) -> list[str]:

@@ -214,7 +214,7 @@ class _CellRun:
 def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_file, log) -> None:
     """pytest over the project's tests, with the pinned packages' import check inside it (tfpin_imports)."""
     junit_path = evidence_path(ctx, "junit", cell)
-    progress, outcome_path = transient_path(ctx, "progress", cell), transient_path(ctx, "outcome", cell)
+    progress = transient_path(ctx, "progress", cell)
     junit_path.parent.mkdir(parents=True, exist_ok=True)
     progress.parent.mkdir(parents=True, exist_ok=True)
     cmd = pytest_command(env.python, ctx.project.test, junit_path, "-p", "tfpin_imports", "-rs",
@@ -257,17 +257,7 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
         result.skips = tests["skip_reasons"]
         result.notes = tests["notes"]
         result.junit = rel(junit_path, ctx)
-    artifacts = evidence_path(ctx, "artifacts", cell)
-    if artifacts.is_dir():
-        result.artifacts = sorted(p.name for p in artifacts.iterdir() if p.is_dir())
-    notices = read_json(transient_path(ctx, "notices", cell), list)
-    if notices is not None:
-        result.deprecations = notices
-    result.passed_env = environ.passed(host_environ(cell, ctx))
-    result.loaded = loaded_of(read_json(transient_path(ctx, "loaded", cell)), ctx.project.root)
-    outcome = read_json(outcome_path)
-    if outcome is not None:
-        result.completeness = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
+    outcome = _plugin_records(cell, ctx, result)
     usage = usage_error(log_file.name, log_start) if exit_code == 4 else ""
     status, reason = classify(tests, exit_code, crash, outcome, usage, modules,
                               expect_outcome=exit_code is not None and exit_code >= 0)
@@ -276,6 +266,23 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
         if reason else ""
     for kind in TRANSIENT:
         remove(transient_path(ctx, kind, cell))
+
+
+def _plugin_records(cell: Cell, ctx: Context, result: CellResult) -> dict | None:
+    """What the in-cell plugins recorded of the suite, into the result: the artifacts it wrote, its deprecation
+    notices, what it read (the verdict cache's key), what of the host reached it; returns the session's outcome."""
+    artifacts = evidence_path(ctx, "artifacts", cell)
+    if artifacts.is_dir():
+        result.artifacts = sorted(p.name for p in artifacts.iterdir() if p.is_dir())
+    notices = read_json(transient_path(ctx, "notices", cell), list)
+    if notices is not None:
+        result.deprecations = notices
+    result.passed_env = environ.passed(host_environ(cell, ctx))
+    result.loaded = loaded_of(read_json(transient_path(ctx, "loaded", cell)), ctx.project.root)
+    outcome = read_json(transient_path(ctx, "outcome", cell))
+    if outcome is not None:
+        result.completeness = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
+    return outcome
 
 
 def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
