@@ -25,8 +25,6 @@ from .layout import EVIDENCE, TRANSIENT, Layout
 from .result import CellResult, Counts
 from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
-KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
-                "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "pytest")
 # The in-cell plugins of every pytest tfpin starts in a cell (a collection for `tfpin init` included), and no cache.
 PYTEST_PLUGINS = ("-p", "no:cacheprovider", "-p", "tfpin_progress", "-p", "tfpin_cross", "-p", "tfpin_census",
                   "-p", "tfpin_loaded")
@@ -194,7 +192,7 @@ def prepare(cell: Cell, ctx: Context, result: CellResult, log) -> CellEnv | None
     write_atomic(lock, freeze)
     result.lock = rel(lock, ctx)
     env.resolved = parse_freeze(freeze)
-    result.resolved = {k: env.resolved[k] for k in KEY_PACKAGES if k in env.resolved}
+    result.resolved = {k: env.resolved[k] for k in cell.recorded if k in env.resolved}
     return env
 
 
