@@ -407,35 +407,6 @@ def read_junit(junit_path: Path, exit_code) -> tuple[dict | None, str]:
     return tests, unreadable
 
 
-def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
-    """The project's figures in this cell (its `bench` command prints one JSON object), tied to the cell's stamp."""
-    result = base_result(cell, ctx)
-    with EnvLock(ctx.layout.env(cell.id), lambda text: None):
-        env = prepare(cell, ctx, result, lambda _text: None)
-        if env is None:
-            return {"status": result.status, "reason": result.reason, "stamp": result.stamp}
-        cmd = [str(env.python), *ctx.project.bench, *args]
-        code, out = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), timeout=ctx.deadline)
-    out = out or ""
-    data = procs.last_json(out)
-    if data is not None and data.get("loss_finite") is False:
-        data.update(status=ERROR, stamp=result.stamp, reason="%s: the training loss was not finite during the "
-                    "timed steps: a throughput of a diverged run is not reported" % cell.id)
-        data.pop("images_per_sec", None)
-        data.pop("keras_images_per_sec", None)
-        return data
-    if code is None:
-        return {"status": ERROR, "reason": "%s: bench was still running after the %d s deadline and was killed"
-                % (cell.id, ctx.deadline), "stamp": result.stamp}
-    if code != 0 or data is None:
-        tail = " | ".join(out.strip().splitlines()[-5:])
-        return {"status": ERROR, "reason": "%s: bench exited %s: %s" % (cell.id, code, tail or "no JSON printed"),
-                "stamp": result.stamp}
-    data["stamp"] = result.stamp
-    data["status"] = "measured"
-    return data
-
-
 def rel(path: Path, ctx: Context | None = None) -> str:
     base = ctx.project.root if ctx is not None else Path.cwd()
     try:
