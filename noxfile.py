@@ -53,7 +53,7 @@ def cell(session, cell_id):
 
 @nox.session(python=False, default=False)
 def bench(session):
-    """Training throughput (images/sec) in every cell; fills the `throughput` column of the report."""
+    """Training throughput (images/sec) in every cell; its figures join the report's bench column (tfpin/bench.py)."""
     session.run(*TFPIN, "bench", *session.posargs, **WAIT)
 
 

@@ -39,6 +39,9 @@ class Cell:
     pip: str = ""  # pip release the stdlib-venv fallback upgrades to
     source: str = ""  # which matrix file and entry declared it, for error messages
     install: tuple[str, ...] = ()  # the project's own install lines (tfpin.toml `install`)
+    # The packages whose installed versions its result records: its matrix's (matrix.recorded_packages), the
+    # same for every cell of it, so the report's version columns line up. Not part of what it installs.
+    recorded: tuple[str, ...] = ()
 
     @property
     def pins(self) -> dict[str, str]:

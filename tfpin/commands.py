@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import bench as benches
 from . import matrix as matrices
 from . import pipeline, toxini
 from . import project as projects
@@ -29,7 +30,6 @@ from .options import (
     Selection,
     ToxIniOptions,
 )
-from .runner import run_bench
 from .status import PASSED, UNAVAILABLE
 
 
@@ -48,32 +48,29 @@ def cmd_cell(ns, console: Reporter) -> int:
 
 
 def cmd_bench(ns, console: Reporter) -> int:
+    """The project's bench in each cell (tfpin/bench.py: what tfpin reads of its JSON), each record stored, then
+    the report rebuilt with the figures."""
     opts = BenchOptions(Selection.from_args(ns))
     project, m, cells, ctx = load(opts.selection)
     if not project.bench:
         raise UsageError("project %s declares no bench command: add `bench` to %s, the arguments to the cell's Python "
-                         "of a command that prints one JSON object of figures (e.g. [\"-m\", \"mypkg.bench\", "
-                         "\"--json\"]); pytest-style args after -- are appended" % (project.root, project.source))
+                         "of a command that prints one JSON object with its `figures`, name -> number (e.g. "
+                         "[\"-m\", \"mypkg.bench\", \"--json\"] printing {\"figures\": {\"requests/s\": 218.3}}); "
+                         "pytest-style args after -- are appended" % (project.root, project.source))
     failed = False
     for i, cell in enumerate(cells, 1):
         console.emit(CellStarted(i, len(cells), cell.id, "bench started"))
-        data = run_bench(cell, ctx, ctx.selection or ())
+        data = benches.run(cell, ctx, ctx.selection or ())
         write_atomic(ctx.layout.bench(cell.id), json.dumps(data, indent=2) + "\n")
-        if data["status"] == "measured":
-            text = "%.1f img/s graph" % data["images_per_sec"]
-            if data.get("keras_images_per_sec"):
-                text += ", %.1f img/s keras fit" % data["keras_images_per_sec"]
-        else:
-            text = "%s: %s" % (data["status"], data["reason"])
-            failed = failed or data["status"] != UNAVAILABLE
-        console.emit(CellFinished(i, len(cells), cell.id, text))
+        failed = failed or data["status"] not in (benches.MEASURED, UNAVAILABLE)
+        console.emit(CellFinished(i, len(cells), cell.id, benches.describe(data)))
     # The matrix's report, rebuilt from every cell's stored result with the figures now on disk (--cells only
     # chose which cells to bench): written only when each cell has a result that may join it.
     name = m.report_name(False)
     stored = results, refused = pipeline.stored_results(m.cells, ctx)
     if results and not refused:
         pipeline.report_from_stored(m, m.cells, ctx, name, False, stored)
-        console.emit(Output("throughput joined to %s.json/.md/.html, rebuilt from the cells' stored results"
+        console.emit(Output("bench figures joined to %s.json/.md/.html, rebuilt from the cells' stored results"
                             % rel(ctx.layout.report(name).with_suffix(""), ctx)))
     else:
         console.emit(Info("figures kept in %s/; they join the report of the next full `tfpin matrix` (%d of %d "

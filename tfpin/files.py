@@ -29,11 +29,11 @@ class Unwritable(OSError):
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # no newline, tab or NUL in a path, an argument or a value
 
 
-def exists(path: Path, is_file: bool = False) -> bool:
-    """Whether a path a person named exists (is a file): False, not an OSError, for a name too long for the file
-    system or with NUL in it."""
+def exists(path: Path, is_file: bool = False, is_dir: bool = False) -> bool:
+    """Whether a path a person named exists (is a file, a directory): False, not an OSError, for a name too long
+    for the file system or with NUL in it."""
     try:
-        return path.is_file() if is_file else path.exists()
+        return path.is_file() if is_file else path.is_dir() if is_dir else path.exists()
     except (OSError, ValueError):
         return False
 

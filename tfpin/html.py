@@ -7,10 +7,12 @@ artifact viewer that shows a single file.
 """
 from __future__ import annotations
 
+import re
 from html import escape
 
+from . import bench
 from .crossview import first_step_text, grid_entry
-from .markdown import PASSED_ENV_INTRO, SETUP_INTRO, passed_env, setup_rows
+from .markdown import BESIDE_STOCK_INTRO, PASSED_ENV_INTRO, SETUP_INTRO, passed_env, setup_rows, version_text
 from .status import ERROR, FAILED, INTERRUPTED, MISSING, PASSED, UNAVAILABLE
 
 STATUS_COLOURS = {PASSED: "#1a7f37", FAILED: "#cf222e", ERROR: "#bc4c00", UNAVAILABLE: "#6e7781",
@@ -81,6 +83,8 @@ def _recommendation(rec, partial):
 
 
 def _cells(report):
+    """A card per cell: its status, counts and times, the versions of the report's own columns, its bench figures
+    (each with its name), and why it did not pass."""
     out = ["<h2>Cells</h2><div class=grid>"]
     for r in report["cells"]:
         t, d = r["tests"], r["durations"]
@@ -95,9 +99,12 @@ def _cells(report):
                         "</span>" % (escape(r["cached_from"]["finished"]), r["cached_from"]["tests_s"]))
         for note in r.get("notes") or []:
             body.append("<br><span class=small>%s</span>" % escape(note))
-        tp = r.get("throughput") or {}
-        if tp.get("status") == "measured":
-            body.append("<br><span class=small>%.0f img/s</span>" % tp["images_per_sec"])
+        versions = [(c["name"], version_text(r, c)) for c in report["version_columns"]]
+        if any(version for _, version in versions):
+            body.append("<br><span class=small>%s</span>" % escape(", ".join(
+                "%s %s" % (name, version) for name, version in versions if version)))
+        if bench.measured(r.get("bench")):
+            body.append("<br><span class=small>%s</span>" % escape(bench.describe(r["bench"])))
         if r.get("reason"):
             body.append("<details open><summary>why</summary><pre>%s</pre></details>" % escape(r["reason"]))
         if r.get("failing"):
@@ -127,16 +134,21 @@ def _setup_time(report):
 def _beside_stock(rows):
     if not rows:
         return []
-    out = ["<h2>Throughput beside stock TensorFlow</h2><p class=small>Training img/s (<code>tfpin bench</code>) of "
-           "each other build next to the stock build of the same release.</p><div class=scroll><table>"
-           "<tr><th>cell</th><th>img/s</th><th>stock cell</th><th>img/s</th><th>ratio</th></tr>"]
+    out = ["<h2>Beside the stock build</h2><p class=small>%s.</p><div class=scroll><table><tr><th>cell</th>"
+           "<th>figure</th><th>value</th><th>stock cell</th><th>value</th><th>ratio</th></tr>"
+           % _with_code(BESIDE_STOCK_INTRO)]
     for b in rows:
         ratio = "%.2f&times;" % b["ratio"] if b.get("ratio") is not None else \
             "<span class=small>not compared: %s</span>" % escape(b.get("not_comparable", ""))
-        out.append("<tr><td><code>%s</code></td><td>%.0f</td><td><code>%s</code></td><td>%.0f</td><td>%s</td>"
-                   "</tr>" % (escape(b["cell"]), b["images_per_sec"], escape(b["stock_cell"]),
-                              b["stock_images_per_sec"], ratio))
+        out.append("<tr><td><code>%s</code></td><td>%s</td><td>%s</td><td><code>%s</code></td><td>%s</td><td>%s</td>"
+                   "</tr>" % (escape(b["cell"]), escape(b["figure"]), bench.number(b["value"]),
+                              escape(b["stock_cell"]), bench.number(b["stock_value"]), ratio))
     return out + ["</table></div>"]
+
+
+def _with_code(text):
+    """A sentence matrix.md also shows, its `code` spans as <code>: one wording for both views."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
 
 
 def _heatmaps(cross):

@@ -47,7 +47,7 @@ def directory(token: str, root: Path) -> Path | None:
     if any(c in token for c in "<>=!~;[@"):
         return None
     candidate = Path(token) if os.path.isabs(token) else root / token
-    return candidate if candidate.is_dir() else None
+    return candidate if files.exists(candidate, is_dir=True) else None
 
 
 def local_lines(install, root: Path, _seen=None) -> list[LocalLine]:

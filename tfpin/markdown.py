@@ -5,10 +5,12 @@ failure message can never add a heading, a link, HTML or a table row.
 """
 from __future__ import annotations
 
+from . import bench
 from .mdtext import code, text
 from .status import PASSED
 
-MD_VERSIONS = ("numpy", "protobuf", "h5py")
+# The cell table's own columns; the version and bench columns after them are the report's (report.build).
+CELL_COLUMNS = ("cell", "status", "passed", "failed", "errors", "skipped", "setup s", "tests s")
 
 
 def render(report: dict) -> str:
@@ -21,7 +23,10 @@ def render(report: dict) -> str:
 
 
 def cells_table(report: dict) -> list[str]:
-    """The title, the run's times and one row per cell (and per planned cell that did not run)."""
+    """The title, the run's times and one row per cell (and per planned cell that did not run): its counts and
+    times, the versions of the report's own columns and, where any cell has bench figures, its figures."""
+    versions, header = report["version_columns"], report["bench_column"]
+    names = [*CELL_COLUMNS, *(c["name"] for c in versions), *([header] if header else [])]
     rows = [
         "# tfpin matrix %s" % code(report["matrix"], in_table=False),
         "",
@@ -30,21 +35,26 @@ def cells_table(report: dict) -> list[str]:
             "finished " + report["finished"] if report["finished"] else
             "**interrupted**" if report.get("interrupted") else "**still running or interrupted**"),
         "",
-        "| cell | status | passed | failed | errors | skipped | setup s | tests s | tensorflow | keras | %s | img/s |"
-        % " | ".join(MD_VERSIONS),
-        "|---|---|--:|--:|--:|--:|--:|--:|---|---|%s|--:|" % "|".join("---" for _ in MD_VERSIONS),
+        _row(text(name) for name in names),
+        _row(["---", "---", *("--:" for _ in CELL_COLUMNS[2:]), *("---" for _ in versions),
+              *(["--:"] if header else [])]),
     ]
     for r in report["cells"]:
-        t, d, res = r["tests"], r["durations"], r.get("resolved", {})
+        t, d = r["tests"], r["durations"]
         shown = r["status"] + (" (cached)" if r.get("cached_from") else "")
-        rows.append("| %s | %s | %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s |" % (
-            code(r["id"]), shown, t["passed"], t["failed"], t["errors"], t["skipped"], d["setup_s"], d["tests_s"],
-            text(tensorflow_build(r)), text(res.get("keras", r["requirements"].get("keras", ""))),
-            " | ".join(text(res.get(k, "")) for k in MD_VERSIONS), throughput_cell(r.get("throughput"))))
+        rows.append(_row([code(r["id"]), shown, t["passed"], t["failed"], t["errors"], t["skipped"],
+                          "%.1f" % d["setup_s"], "%.1f" % d["tests_s"],
+                          *(text(version_text(r, c)) for c in versions),
+                          *([text(bench.cell_text(r.get("bench"), header))] if header else [])]))
     missing = [c for c in report["cells_planned"] if c not in {r["id"] for r in report["cells"]}]
     for cid in missing:
-        rows.append("| %s | not run | | | | | | | | | %s | |" % (code(cid), " | ".join("" for _ in MD_VERSIONS)))
+        rows.append(_row([code(cid), "not run", *("" for _ in names[2:])]))
     return rows
+
+
+def _row(cells) -> str:
+    """One table row; empty cells stay empty, so a row has as many cells as the header."""
+    return "|%s|" % "|".join(" %s " % c if c != "" else " " for c in cells)
 
 
 STEPS = ("create", "install", "reinstall", "probe", "freeze", "imports")
@@ -134,17 +144,21 @@ def off_table(report: dict) -> list[str]:
     return rows
 
 
+BESIDE_STOCK_INTRO = ("The headline bench figure (`tfpin bench`) of each other build (a package that `pins_as` "
+                      "another) next to the stock build of the same release")
+
+
 def beside_stock(report: dict) -> list[str]:
-    """Throughput of other builds next to stock TensorFlow (tfpin bench)."""
+    """The headline figure of other builds next to the stock build's (tfpin bench)."""
     rows = []
     if report.get("beside_stock"):
-        rows += ["", "## Throughput beside stock TensorFlow", "",
-                 "Training img/s (`tfpin bench`) of each other build next to the stock build of the same release:",
-                 "", "| cell | img/s | stock cell | img/s | ratio |", "|---|--:|---|--:|--:|"]
+        rows += ["", "## Beside the stock build", "", BESIDE_STOCK_INTRO + ":", "",
+                 "| cell | figure | value | stock cell | value | ratio |", "|---|---|--:|---|--:|--:|"]
         for b in report["beside_stock"]:
             ratio = "%.2fx" % b["ratio"] if b["ratio"] is not None else "not compared: " + text(b["not_comparable"])
-            rows.append("| %s | %.0f | %s | %.0f | %s |" % (code(b["cell"]), b["images_per_sec"],
-                                                        code(b["stock_cell"]), b["stock_images_per_sec"], ratio))
+            rows.append("| %s | %s | %s | %s | %s | %s |" % (
+                code(b["cell"]), text(b["figure"]), bench.number(b["value"]), code(b["stock_cell"]),
+                bench.number(b["stock_value"]), ratio))
     return rows
 
 
@@ -237,19 +251,12 @@ def migration_markdown(cost: list[dict]) -> list[str]:
     return rows
 
 
-def tensorflow_build(r: dict) -> str:
-    """The TensorFlow the cell imported, naming a build other than stock (intel, gpu)."""
-    res = r.get("resolved", {})
-    for name, label in (("intel-tensorflow", "intel"), ("tensorflow-gpu", "gpu")):
-        if name in res:
-            return "%s (%s)" % (res[name], label)
-    return res.get("tensorflow", r["requirements"].get("tensorflow", ""))
-
-
-def throughput_cell(tp) -> str:
-    if not tp or tp.get("status") != "measured":
-        return ""
-    value = "%.0f" % tp["images_per_sec"]
-    if tp.get("keras_images_per_sec"):
-        value += " (fit %.0f)" % tp["keras_images_per_sec"]
-    return value
+def version_text(r: dict, column: dict) -> str:
+    """The version a cell's env had of a column's package, naming the build when it is another (`pins_as`, e.g.
+    "1.15.2 (intel-tensorflow)"); the cell's pin when nothing was recorded (no env was built)."""
+    res, pins = r.get("resolved", {}), r["requirements"]
+    for build in column["builds"]:
+        version = res.get(build) or pins.get(build)
+        if version:
+            return "%s (%s)" % (version, build)
+    return res.get(column["name"]) or pins.get(column["name"], "")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from . import files, tomlfile
@@ -40,6 +41,8 @@ PYTHON_RE = re.compile(r"^3\.\d+\Z")
 LABEL_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*\Z")  # "tf", "intel-tf": words joined by hyphens
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?\Z")  # a PEP 508 project name
 BUILT_IN_RE = re.compile(r"^[a-z0-9_-]+\Z")
+# What ran every cell's suite: its version is recorded beside the matrix's own packages.
+TEST_RUNNER = "pytest"
 
 
 class MatrixError(ValueError):
@@ -52,12 +55,26 @@ class UnknownCell(MatrixError):
 
 class Matrix:
     def __init__(self, name: str, path: Path, description: str, cells: list[Cell], shared=None,
-                 constraints_path: Path | None = None, purpose: str = "compatibility"):
+                 constraints_path: Path | None = None, purpose: str = "compatibility", recorded=()):
         self.name, self.path, self.description, self.cells = name, path, description, cells
         self.purpose = purpose
         self.shared = shared or {}  # packages, pythons, constraints as written: what a child inherits
         # The file whose [[constraints]] this matrix uses: itself, or the base it `extends`.
         self.constraints_path = constraints_path or path
+        self.recorded = tuple(recorded)  # the packages whose versions every result records (recorded_packages)
+
+    def version_columns(self) -> list[dict]:
+        """The report's version columns, one per recorded package in recorded order, except that a build which
+        `pins_as` another package (intel-tensorflow) is shown in that package's column, where its cells name it:
+        [{"name": "tensorflow", "builds": ["intel-tensorflow"]}, {"name": "keras", "builds": []}, ...]."""
+        stock = {canonicalize_name(name): canonicalize_name(spec["pins_as"])
+                 for name, spec in self.shared.get("packages", {}).items() if "pins_as" in spec}
+        columns: dict[str, dict] = {}
+        for name in self.recorded:
+            column = columns.setdefault(stock.get(name, name), {"name": stock.get(name, name), "builds": []})
+            if name in stock:
+                column["builds"].append(name)
+        return list(columns.values())
 
     def report_name(self, partial: bool) -> str:
         """File stem of a run's report: matrix.*, matrix-<name>.*, and -partial for a subset or filtered run."""
@@ -127,8 +144,9 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> M
     cells: list[Cell] = []
     seen: dict[str, str] = {}
     entries: list[tuple[int | None, dict]] = [(None, _entry_of(c)) for c in inherited] + list(enumerate(cells_raw))
+    recorded = recorded_packages(packages, [entry for _, entry in entries], constraints)
     for index, entry in entries:  # inherited cells are re-expanded so this file's project applies to them too
-        for cell in _expand(path, index, entry, packages, pythons, constraints, install):
+        for cell in _expand(path, index, entry, packages, pythons, constraints, install, recorded):
             if cell.id in seen:
                 raise MatrixError("%s: duplicate cell %s (declared by %s and again by %s)"
                                   % (path, cell.id, seen[cell.id], cell.source))
@@ -139,7 +157,22 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> M
     if purpose not in PURPOSES:
         raise MatrixError("%s: key 'purpose' = %r; allowed: %s (migration: the report leads with what failed, what "
                           "skipped and why, per cell)" % (path, purpose, ", ".join(PURPOSES)))
-    return Matrix(path.stem, path, description, cells, shared, constraints_path, purpose)
+    return Matrix(path.stem, path, description, cells, shared, constraints_path, purpose, recorded)
+
+
+def recorded_packages(packages: dict, entries: list[dict], constraints) -> tuple[str, ...]:
+    """The packages whose installed versions each cell's result records (runner.prepare, from the env's freeze)
+    and the report shows as its version columns: what this matrix is about, never a fixed list. Every catalogue
+    package a cell pins, in the catalogue's order (a build that `pins_as` another package brings that package
+    too, whose column it is shown in), then every package a constraint pins, then the test runner. Canonical
+    names, as the freeze spells them."""
+    names = []
+    for name, spec in packages.items():
+        if any(name in entry for entry in entries):
+            names += [spec.get("pins_as", name), name]
+    names += [Requirement(constraint.pin).name for constraint, _ in constraints]
+    names.append(TEST_RUNNER)
+    return tuple(dict.fromkeys(canonicalize_name(name) for name in names))
 
 
 def _base(path: Path, data: dict, extended_by: tuple) -> Matrix:
@@ -344,7 +377,7 @@ def _for_cell(constraint: Constraint, facts) -> Constraint:
     return dataclasses.replace(constraint, leaves=kept)
 
 
-def _expand(path, index, entry, packages, pythons, constraints, install=()):
+def _expand(path, index, entry, packages, pythons, constraints, install=(), recorded=()):
     entry = dict(entry)
     inherited_from = entry.pop("_source", None)
     where = inherited_from or "[[cells]] #%d" % (index + 1)
@@ -382,4 +415,5 @@ def _expand(path, index, entry, packages, pythons, constraints, install=()):
             pip=pythons[python].get("pip", ""),
             install=install,
             source=inherited_from or "%s %s" % (path.name, where),
+            recorded=recorded,
         )

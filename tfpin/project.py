@@ -45,7 +45,7 @@ class Project:
         # the root; None = every git-tracked (and untracked, not ignored) file.
         self.sources = list(sources) if sources is not None else None
         # What the project runs in each cell beyond its tests, as arguments to the cell's Python: `bench`
-        # prints one JSON object of figures (tfpin bench).
+        # prints one JSON object of figures (tfpin bench; what tfpin reads of it: tfpin/bench.py).
         self.bench = list(bench) if bench else None
         # The cores one cell's suite needs at least (tfpin/load.py): a suite that runs processes of its own beside
         # pytest says so, and no run of it is over-subscribed, the first (nothing measured yet) included.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import bench as benches
 from . import census, junit
 from .files import write_atomic
 from .markdown import render as markdown
@@ -16,9 +17,9 @@ from .recommend import no_recommendation, pins_in_force, recommend, verdicts
 from .result import CellResult
 from .status import STATUSES
 
-SCHEMA = 3  # 2: results carry stamp, definition, selection; reports partial/interrupted. 3: each cell is a
-#            CellResult record (tfpin/result.py, its own schema), pins only under `requirements`
-MD_VERSIONS = ("numpy", "protobuf", "h5py")
+SCHEMA = 4  # 2: results carry stamp, definition, selection; reports partial/interrupted. 3: each cell is a
+#            CellResult record (tfpin/result.py, its own schema), pins only under `requirements`. 4: the columns
+#            (version_columns, bench_column) are the report's own; a cell's bench figures are under `bench`
 
 
 def in_progress_name(reports_dir: Path, name: str) -> str:
@@ -80,6 +81,9 @@ def build(matrix, cells, results: list[CellResult], started: str, finished: str 
         "migration": migration_cost(results) if getattr(matrix, "purpose", "") == "migration" else None,
         "census": census.build(results),
         "recommendation": rec,
+        # The matrix's own packages (Matrix.version_columns), kept here so every view, and a later rendering of
+        # this very report, shows the same columns.
+        "version_columns": matrix.version_columns(),
     }
     merge_bench(rep, matrix, bench)
     return rep
@@ -112,47 +116,59 @@ def stock_peer(matrix, result: dict) -> str | None:
 
 
 def beside_stock(matrix, results: list[dict]) -> list[dict]:
-    """Throughput of each non-stock build next to the stock build of the same release, both measured, compared
-    like with like: a bench may say how it computed its step (`computed_as`, e.g. which gradient formulations);
-    two figures computed differently get no ratio, and the row says what differs."""
+    """The headline bench figure of each non-stock build next to the stock build's of the same release, where both
+    were measured; a ratio only for like with like (beside())."""
     by_id = {r["id"]: r for r in results}
     out = []
     for r in results:
         peer = by_id.get(stock_peer(matrix, r) or "")
-        ours, theirs = r.get("throughput") or {}, (peer or {}).get("throughput") or {}
-        if ours.get("status") == "measured" and theirs.get("status") == "measured":
-            row = {"cell": r["id"], "images_per_sec": ours["images_per_sec"], "stock_cell": peer["id"],
-                   "stock_images_per_sec": theirs["images_per_sec"],
-                   "ratio": round(ours["images_per_sec"] / theirs["images_per_sec"], 2)}
-            if ours.get("computed_as") is not None:
-                row["computed_as"] = ours["computed_as"]
-            if ours.get("computed_as") != theirs.get("computed_as"):
-                row.update(ratio=None, not_comparable="computed differently: %s as %s, %s as %s" % (
-                    r["id"], _how(ours), peer["id"], _how(theirs)))
-            out.append(row)
+        if peer is not None and benches.measured(r.get("bench")) and benches.measured(peer.get("bench")):
+            out.append(beside(r["id"], r["bench"], peer["id"], peer["bench"]))
     return out
 
 
-def _how(figures: dict) -> str:
-    how = figures.get("computed_as")
+def beside(cell: str, ours: dict, stock_cell: str, theirs: dict) -> dict:
+    """One row of beside_stock. Two headlines compare only when they are the same figure, computed the same way
+    (a bench may say how, `computed_as`: e.g. which gradient formulations), over a stock figure that is not 0;
+    otherwise the row has no ratio and says why."""
+    (name, value), (stock_name, stock_value) = benches.headline(ours), benches.headline(theirs)
+    row = {"cell": cell, "figure": name, "value": value, "stock_cell": stock_cell, "stock_value": stock_value,
+           "ratio": None}
+    if ours.get("computed_as") is not None:
+        row["computed_as"] = ours["computed_as"]
+    if name != stock_name:
+        row["not_comparable"] = "different headline figures: %s measured %s, %s measured %s" % (
+            cell, name, stock_cell, stock_name)
+    elif ours.get("computed_as") != theirs.get("computed_as"):
+        row["not_comparable"] = "computed differently: %s as %s, %s as %s" % (cell, _how(ours), stock_cell,
+                                                                            _how(theirs))
+    elif stock_value == 0:
+        row["not_comparable"] = "%s measured %s 0" % (stock_cell, stock_name)
+    else:
+        row["ratio"] = round(value / stock_value, 2)
+    return row
+
+
+def _how(record: dict) -> str:
+    how = record.get("computed_as")
     return ", ".join("%s %s" % (k, v) for k, v in sorted(how.items())) if isinstance(how, dict) else "(not said)"
 
 
 def attach_bench(results: list[dict], bench: dict) -> None:
-    """Figures only where they were measured for this very cell definition (and, where the bench says so, on a
-    finite loss)."""
+    """Each cell's stored bench record, only where it was measured for this very cell definition and keeps the
+    bench contract (bench.for_report); figures from before are dropped first."""
     for r in results:
-        r.pop("throughput", None)
-        b = bench.get(r["id"])
-        finite = b and (b.get("status") != "measured" or b.get("loss_finite") is not False)
-        if b and b.get("stamp") == r.get("stamp") and finite:
-            r["throughput"] = b
+        r.pop("bench", None)
+        record = benches.for_report(bench.get(r["id"]), r.get("stamp"))
+        if record is not None:
+            r["bench"] = record
 
 
 def merge_bench(rep: dict, matrix, bench: dict) -> None:
-    """Attach bench figures to a report and redo what is derived from them (throughput beside stock): at build time,
-    and again when `tfpin bench`, run after `tfpin matrix`, updates the written report."""
+    """Attach bench figures to a report and redo what is derived from them (the bench column, the figures beside
+    stock): at build time, and again when `tfpin bench`, run after `tfpin matrix`, updates the written report."""
     attach_bench(rep["cells"], bench)
+    rep["bench_column"] = benches.column([r.get("bench") for r in rep["cells"]])
     rep["beside_stock"] = beside_stock(matrix, rep["cells"])
 
 

@@ -25,9 +25,6 @@ from .layout import EVIDENCE, TRANSIENT
 from .result import CellResult, Counts
 from .status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 
-KEY_PACKAGES = ("tensorflow", "intel-tensorflow", "tensorflow-gpu", "keras", "tf-keras", "numpy", "protobuf", "h5py",
-                "gast", "keras-applications", "keras-preprocessing", "tensorflow-estimator", "pytest")
-
 
 class CellInterrupted(procs.Interrupted):
     """An interrupt that carries the interrupted cell's result (status `interrupted`)."""
@@ -123,7 +120,7 @@ def prepare(cell: Cell, ctx: Context, result: CellResult, log) -> CellEnv | None
     write_atomic(lock, freeze)
     result.lock = rel(lock, ctx)
     env.resolved = parse_freeze(freeze)
-    result.resolved = {k: env.resolved[k] for k in KEY_PACKAGES if k in env.resolved}
+    result.resolved = {k: env.resolved[k] for k in cell.recorded if k in env.resolved}
     return env
 
 
@@ -284,32 +281,4 @@ def _plugin_records(cell: Cell, ctx: Context, result: CellResult) -> dict | None
         result.completeness = {k: outcome.get(k) for k in ("collected", "with_outcome", "exitstatus")}
     return outcome
 
-
-def run_bench(cell: Cell, ctx: Context, args=()) -> dict:
-    """The project's figures in this cell (its `bench` command prints one JSON object), tied to the cell's stamp."""
-    result = base_result(cell, ctx)
-    with EnvLock(ctx.layout.env(cell.id), lambda text: None):
-        env = prepare(cell, ctx, result, lambda _text: None)
-        if env is None:
-            return {"status": result.status, "reason": result.reason, "stamp": result.stamp}
-        cmd = [str(env.python), *ctx.project.bench, *args]
-        code, out = procs.run(cmd, cwd=ctx.project.root, env=cell_environ(cell, ctx), timeout=ctx.deadline)
-    out = out or ""
-    data = procs.last_json(out)
-    if data is not None and data.get("loss_finite") is False:
-        data.update(status=ERROR, stamp=result.stamp, reason="%s: the training loss was not finite during the "
-                    "timed steps: a throughput of a diverged run is not reported" % cell.id)
-        data.pop("images_per_sec", None)
-        data.pop("keras_images_per_sec", None)
-        return data
-    if code is None:
-        return {"status": ERROR, "reason": "%s: bench was still running after the %d s deadline and was killed"
-                % (cell.id, ctx.deadline), "stamp": result.stamp}
-    if code != 0 or data is None:
-        tail = " | ".join(out.strip().splitlines()[-5:])
-        return {"status": ERROR, "reason": "%s: bench exited %s: %s" % (cell.id, code, tail or "no JSON printed"),
-                "stamp": result.stamp}
-    data["stamp"] = result.stamp
-    data["status"] = "measured"
-    return data
 

@@ -116,6 +116,18 @@ def test_bench_json_with_few_steps():
     medians = result["conv_backprop_medians"]
     assert sorted(list(medians) + list(result["conv_backprop_unavailable"])) == ["default", "eigen"]
     assert result["images_per_sec"] == max(medians.values()) and result["conv_backprop"] in medians
+    # what tfpin bench reads (tfpin/bench.py): the graph step's img/s as the headline figure, a finite run
+    assert result["figures"] == {"graph img/s": result["images_per_sec"]} and result["finite"] is True
+
+
+def test_bench_figures_put_the_graph_step_first_and_keras_fit_after_it():
+    from resnet_core.bench import tfpin_figures
+
+    timed = tfpin_figures({"loss_finite": True, "images_per_sec": 250.0, "keras_fit_flavour": "keras",
+                           "keras_images_per_sec": 180.0})
+    assert list(timed["figures"].items()) == [("graph img/s", 250.0), ("keras fit img/s", 180.0)]
+    assert list(json.loads(json.dumps(timed))["figures"]) == ["graph img/s", "keras fit img/s"]  # as printed
+    assert timed["finite"] is True
 
 
 def test_bench_reports_no_throughput_for_a_diverged_run():
@@ -123,4 +135,5 @@ def test_bench_reports_no_throughput_for_a_diverged_run():
     assert code == 1, err
     result = single_json(out)
     assert result["loss_finite"] is False and result["images_per_sec"] is None
+    assert result["finite"] is False and "figures" not in result  # tfpin records the cell's bench as an error
     assert "loss was not finite" in err

@@ -31,6 +31,8 @@ from faultkit import (
     tfpin,
 )
 
+from tfpin.mdtext import text as md_text
+
 
 @pytest.fixture(scope="module")
 def envs(tmp_path_factory):
@@ -464,27 +466,62 @@ def test_report_refuses_results_of_other_sources_or_another_tfpin(tmp_path, envs
 
 # -- what a project runs beyond its tests ----------------------------------------------------------------------
 
+def bench_line(printed: str) -> str:
+    """The config line of a bench that prints `printed` (a Python expression, with json and six imported) as
+    its JSON, after a line of chatter."""
+    code = "import json, math, six; print('warming up'); print(json.dumps(%s))" % printed
+    return "bench = [\"-c\", %s]" % json.dumps(code)
+
+
 def test_a_projects_own_bench_command_runs_in_each_cell_and_joins_the_report(tmp_path, envs):
-    """`bench` in the project's config: tfpin bench runs it in the cell's env, keeps its JSON, merges the figures."""
+    """`bench` in the project's config: tfpin bench runs it in the cell's env, keeps its JSON, merges the figures
+    under the names the project gave them; the report's version columns are its matrix's packages (six, no
+    tensorflow)."""
     project = make_project(tmp_path / "p")
     out = tfpin(project, "bench", "--cells", FAULT_CELL, envs=envs)
     assert out.returncode == 2 and "declares no bench command: add `bench` to" in out.stderr
-    figures = ("import json, six; print('warming up'); "
-               "print(json.dumps({'images_per_sec': 12.5, 'six': six.__version__}))")
-    config = project / "tfpin.toml"
-    config.write_text(config.read_text().replace("timeout = 60\n", "timeout = 60\nbench = [\"-c\", %s]\n"
-                                                 % json.dumps(figures)))
+    make_project(project, config_extra=bench_line(
+        "{'figures': {'six calls/s': 12.5, 'import ms': 3.25}, 'six': six.__version__}"))
     assert tfpin(project, "matrix", envs=envs).returncode == 0
     (project / "reports" / "matrix-faults.json").unlink()  # the report is rebuilt from the results, not edited
     out = tfpin(project, "bench", "--cells", FAULT_CELL, envs=envs)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "rebuilt from the cells' stored results" in out.stdout
+    assert "rebuilt from the cells' stored results" in out.stdout and "12.5 six calls/s, 3.25 import ms" in out.stdout
     data = json.loads((project / "reports" / "bench" / (FAULT_CELL + ".json")).read_text())
     assert data["status"] == "measured" and data["six"] == "1.16.0"  # ran with the cell's own six
     merged = {c["id"]: c for c in report(project)["cells"]}
-    assert merged[FAULT_CELL]["throughput"]["images_per_sec"] == 12.5 and "throughput" not in merged[GOOD_CELL]
-    assert "| 12 |" in (project / "reports" / "matrix-faults.md").read_text() or \
-        "| 13 |" in (project / "reports" / "matrix-faults.md").read_text()
+    assert merged[FAULT_CELL]["bench"]["figures"] == {"six calls/s": 12.5, "import ms": 3.25}
+    assert "bench" not in merged[GOOD_CELL] and "six" not in merged[FAULT_CELL]["bench"]
+    table = (project / "reports" / "matrix-faults.md").read_text().split("\n\n")[2].splitlines()
+    assert table[0] == "| cell | status | passed | failed | errors | skipped | setup s | tests s | six | pytest | " \
+                       "six calls/s |"
+    assert all(row.count(" | ") == table[0].count(" | ") for row in table[2:])  # one row per cell, aligned
+    assert [row for row in table if FAULT_CELL in row][0].endswith("| %s |" % md_text("12.5 (3.25 import ms)"))
+    cards = (project / "reports" / "matrix-faults.html").read_text().split("<h2>Cells</h2>")[1].split("<h2>")[0]
+    assert "six 1.16.0, pytest " in cards and "12.5 six calls/s, 3.25 import ms" in cards
+    assert "tensorflow" not in cards.lower()
+
+
+@pytest.mark.parametrize("printed,said", [
+    ("{'figures': {'six calls/s': 'fast'}}", "key 'figures.six calls/s' = \"fast\" is not a finite number: "
+                                            "'figures' must be an object of name -> finite number"),
+    ("{'figures': {'six calls/s': math.nan}}", "key 'figures.six calls/s' = NaN is not a finite number"),
+    ("{'figures': [12.5]}", "key 'figures' = [12.5] must be an object of name -> finite number"),
+    ("{'six calls/s': 12.5}", "has no key 'figures'"),
+    ("{'figures': {'six calls/s': 12.5}, 'finite': False}", "the bench says its run diverged (`finite`: false)"),
+], ids=["string", "nan", "list", "no-figures", "diverged"])
+def test_a_bench_that_breaks_the_contract_is_an_error_naming_the_cell(tmp_path, envs, printed, said):
+    """What a bench prints is checked against the contract (tfpin/bench.py): a bad `figures` or a diverged run
+    gives an error record naming the cell and what is allowed, no figures, and exit 1; never a traceback."""
+    project = make_project(tmp_path / "p", config_extra=bench_line(printed))
+    out = tfpin(project, "bench", "--cells", FAULT_CELL, envs=envs)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
+    data = json.loads((project / "reports" / "bench" / (FAULT_CELL + ".json")).read_text())
+    assert data["status"] == "error" and data["reason"].startswith(FAULT_CELL + ": ") and said in data["reason"]
+    assert said in out.stdout
+    if "diverged" in said:
+        assert "figures" not in data
 
 
 def test_a_built_in_table_cell_installs_tfpin_and_the_project_nothing_of_this_repository(tmp_path):

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 from test_cross import inputs
-from test_report import TABLE, result, table_results
+from test_report import TABLE, measured, result, table_results
 
 from tfpin import crossverdicts, report
 from tfpin import matrix as matrices
@@ -91,15 +91,16 @@ def test_a_phone_sized_screenshot(page, tmp_path):
     assert len(data) > 20000  # a rendered page, not a blank one (a blank 390x844 PNG is ~3 kB)
 
 
-def test_the_browser_shows_throughput_beside_stock(tmp_path):
+def test_the_browser_shows_figures_beside_stock(tmp_path):
     dist = matrices.load("distributions")
     rep = report.build(dist, dist.cells, [result(c, "passed") for c in dist.cells], "t0", "t1", {})
     rates = {"py3.7-tf1.15-keras2.2.5": 262.3, "py3.7-intel-tf1.15-keras2.2.5": 629.5}
-    report.merge_bench(rep, dist, {cell: {"status": "measured", "images_per_sec": rate, "loss_finite": True,
-                                          "stamp": "stamp-" + cell} for cell, rate in rates.items()})
+    report.merge_bench(rep, dist, {cell: measured(cell, {"img/s": rate}, finite=True) for cell, rate in rates.items()})
     report.write(rep, tmp_path, "matrix-distributions")
     run = chromium(tmp_path, "--dump-dom", (tmp_path / "matrix-distributions.html").as_uri())
     assert run.returncode == 0, run.stderr[-2000:]
     text = visible_text(run.stdout)
-    assert "Throughput beside stock TensorFlow" in text
-    assert "py3.7-intel-tf1.15-keras2.2.5 630 py3.7-tf1.15-keras2.2.5 262 2.40×" in text
+    assert "Beside the stock build" in text
+    assert "py3.7-intel-tf1.15-keras2.2.5 img/s 630 py3.7-tf1.15-keras2.2.5 262 2.40×" in text
+    # each cell's card: the matrix's own versions (the intel build in its stock package's place) and its figures
+    assert "tensorflow 1.15.2 (intel-tensorflow), keras 2.2.5" in text and "630 img/s" in text

@@ -17,7 +17,7 @@ import pytest
 from faultkit import FAULT_CELL, MATRIX, make_project, tfpin
 from test_ci_github import parse, subdir_project
 from test_cross import B, inputs
-from test_report import result
+from test_report import measured, result
 
 from tfpin import ci_github, crossverdicts, pinproposal, report
 from tfpin import matrix as matrices
@@ -168,6 +168,22 @@ def test_report_with_injected_text_keeps_its_structure():
     fences = [tok.content for tok in tokens if tok.type == "fence"]
     assert fences == ["tensorflow==1.15.5\nkeras==2.2.5\nnumpy<1.19\npyyaml<6.0\n"
                       'protobuf<4.21.0; python_version == "3.7"\n']
+
+
+def test_bench_figure_names_are_text():
+    """A bench's figure names are the project's free text: the headline's heads the bench column and the
+    beside-stock rows, the others sit in a cell; each is shown as written and every table keeps its shape."""
+    dist = matrices.load("distributions")
+    bench = {c.id: measured(c.id, {PAYLOAD: 600.0, "other " + PAYLOAD: 1.5}) for c in dist.cells}
+    rep = report.build(dist, dist.cells, [result(c, "passed") for c in dist.cells], "t0", "t1", bench)
+    tokens, _ = assert_inert(report.markdown(rep))
+    header = [shown(tokens[i + 1]) for i, tok in enumerate(tokens) if tok.type == "th_open"]
+    assert SHOWN in header  # the headline's name is the bench column's
+    cells = where_shown(tokens, "600 (1.5 other %s)" % SHOWN)
+    assert len(cells) == len(dist.cells) and all("td_open" in s for s in cells)
+    places = where_shown(tokens, SHOWN)  # the header, each cell, each row beside stock: table cells only
+    assert len(places) == 1 + len(dist.cells) + len(rep["beside_stock"]) and rep["beside_stock"]
+    assert all("th_open" in s or "td_open" in s for s in places)
 
 
 def test_migration_report_with_injected_skips_notes_and_ids():

@@ -5,6 +5,7 @@ import pytest
 
 from tfpin import matrix as matrices
 from tfpin.matrix import MatrixError
+from tfpin.project import Project
 
 TABLE_IDS = [
     "py3.6-tf1.12-keras2.2.4", "py3.7-tf1.12-keras2.2.4",
@@ -261,3 +262,19 @@ def test_distributions_and_migration_matrices():
     releases = {tuple(int(p) for p in c.pins["tensorflow"].split(".")[:2]) for c in migration.cells}
     assert len(releases) >= 3 and min(releases) >= (2, 0), releases
     assert not any("keras" in c.pins for c in migration.cells)
+
+
+def test_the_versions_recorded_are_the_matrix_own_packages(tmp_path):
+    """What each result records of its env (and the report shows as version columns) comes from the matrix: the
+    packages its cells pin, in catalogue order (a `pins_as` build in its stock package's column), the packages its
+    constraints and the project's pin, then pytest; a catalogue package no cell pins is not among them."""
+    table = matrices.load("table")
+    assert table.recorded == ("tensorflow", "keras", "numpy", "gast", "h5py", "protobuf", "pyyaml", "pytest")
+    assert all(c.recorded == table.recorded for c in table.cells)  # tensorflow-gpu: in the catalogue, pinned by none
+    columns = matrices.load("distributions").version_columns()
+    assert columns[:2] == [{"name": "tensorflow", "builds": ["intel-tensorflow"]}, {"name": "keras", "builds": []}]
+    text = GOOD.replace("[packages.tensorflow]", "[packages.six]\nlabel = \"six\"\nid_parts = 3\n[packages.tensorflow]")
+    text = text.replace('tensorflow = "1.15.5"', 'six = "1.16.0"') + '[[constraints]]\npin = "Toml<0.11"\nreason = "r"'
+    project = Project(tmp_path, tmp_path / "tfpin.toml", constraints=[{"pin": "attrs<22", "reason": "r"}])
+    m = matrices.load(str(write(tmp_path, text)), project)
+    assert m.recorded == ("six", "toml", "attrs", "pytest")  # canonical names, as the env's freeze spells them

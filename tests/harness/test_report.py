@@ -3,6 +3,7 @@ import json
 
 from tfpin import __version__, recommend, report
 from tfpin import matrix as matrices
+from tfpin.mdtext import text
 from tfpin.result import SCHEMA, CellResult, Counts, Durations
 
 TABLE = matrices.load("table")
@@ -10,13 +11,17 @@ TABLE = matrices.load("table")
 
 def result(cell, status, passed=10, reason=""):
     """A finished cell's record as the runner completes it (fixture values for what a run would measure)."""
-    tensorflow = next(v for k, v in cell.pins.items() if k.endswith("tensorflow"))  # any build: intel-tensorflow too
     r = CellResult.for_cell(cell, "stamp-" + cell.id, None, "t0", __version__)
     r.status, r.reason, r.finished = status, reason, "t1"
     r.tests = Counts(passed=passed if status == "passed" else 0, failed=1 if status == "failed" else 0)
     r.durations = Durations(setup_s=1.0, tests_s=2.0)
-    r.resolved = {"tensorflow": tensorflow, "numpy": "1.16.6", "protobuf": "3.19.6", "h5py": "2.10.0"}
+    r.resolved = {**cell.pins, "numpy": "1.16.6", "protobuf": "3.19.6", "h5py": "2.10.0"}
     return r
+
+
+def measured(cell_id, figures, **extra):
+    """A stored bench record as `tfpin bench` leaves it for a cell measured on its fixture stamp."""
+    return {"status": "measured", "figures": figures, "stamp": "stamp-" + cell_id, **extra}
 
 
 def table_results(overrides=None):
@@ -65,20 +70,23 @@ def test_pin_needed_on_some_pythons_gets_a_marker():
 
 def test_json_and_markdown(tmp_path):
     results = table_results()
-    bench = {"py3.6-tf1.12-keras2.2.4": {"status": "measured", "images_per_sec": 151.2, "loss_finite": True,
-                                         "stamp": "stamp-py3.6-tf1.12-keras2.2.4"}}
+    bench = {"py3.6-tf1.12-keras2.2.4": measured("py3.6-tf1.12-keras2.2.4", {"img/s": 151.2}, finite=True)}
     rep = report.build(TABLE, TABLE.cells, results, "2026-01-01T00:00:00+00:00", None, bench)
     report.write(rep, tmp_path)
     data = json.loads((tmp_path / "matrix.json").read_text())
-    assert data["schema"] == 3 and data["matrix"] == "table" and data["finished"] is None
+    assert data["schema"] == 4 and data["matrix"] == "table" and data["finished"] is None
     assert data["cells"][0]["schema"] == SCHEMA and "tensorflow" not in data["cells"][0]  # pins: under requirements
     assert data["summary"] == {"planned": 8, "finished": 8, "passed": 7, "unavailable": 1}
-    assert data["cells"][0]["throughput"]["images_per_sec"] == 151.2
+    assert data["cells"][0]["bench"]["figures"] == {"img/s": 151.2}
     md = (tmp_path / "matrix.md").read_text()
     assert "still running or interrupted" in md
     assert "| `py3.7-tf1.12-keras2.2.4` | unavailable |" in md
     assert "py3.7-tf1.12-keras2.2.4: no wheel" in md
     assert "| 151 |" in md
+    # the version columns are the table's own packages: its cells' pins, its constraints' packages, pytest
+    assert "| tests s | tensorflow | keras | numpy | gast | h5py | protobuf | pyyaml | pytest | img/s |" in md
+    # a stored report rendered again later shows the same columns (they are the report's, not recomputed)
+    assert report.markdown(data) == md
     assert "```\ntensorflow==1.15.5\nkeras==2.2.5\n" in md
     assert "## Set-up time" not in md  # no cell measured its steps
 
@@ -151,10 +159,20 @@ def test_pins_say_what_they_leave_open(tmp_path):
     assert recommend.no_recommendation("why")["known_residual"] == []
 
 
+def table_rows(md: str) -> list[list[str]]:
+    """The cells of each row of matrix.md's cell table (header and alignment rows first), as written (through
+    mdtext.text: "1\\.16.0" is shown 1.16.0)."""
+    table = md.split("\n\n")[2].splitlines()
+    return [row.strip("|").split("|") for row in table]
+
+
 def test_partial_run_lists_cells_not_run(tmp_path):
     rep = report.build(TABLE, TABLE.cells, table_results()[:3], "t0", None, {})
     md = report.markdown(rep)
     assert "| `py3.7-tf1.15-keras2.2.5` | not run |" in md
+    rows = table_rows(md)
+    assert len(rows) == 2 + len(TABLE.cells) and {len(row) for row in rows} == {len(rows[0])}  # not run: aligned
+    assert rep["bench_column"] is None and rows[0][-1].strip() == "pytest"  # no figures: no bench column
     # 1.13.2 ran only on 3.6 in this partial run, so nothing qualifies yet
     assert rep["recommendation"]["requirements"] is None
 
@@ -196,34 +214,39 @@ def test_closing_line_counts_tests_over_cells():
 
 
 def test_bench_figures_attach_only_to_the_same_definition_and_a_finite_loss():
-    results = [r.to_json() for r in table_results()[:3]]  # the report's cells: where the figures are attached
+    results = [r.to_json() for r in table_results()[:4]]  # the report's cells: where the figures are attached
     ids = [r["id"] for r in results]
-    bench = {ids[0]: {"status": "measured", "images_per_sec": 100.0, "loss_finite": True, "stamp": "stamp-" + ids[0]},
-             ids[1]: {"status": "measured", "images_per_sec": 100.0, "loss_finite": True, "stamp": "an-older-env"},
-             ids[2]: {"status": "measured", "images_per_sec": 100.0, "loss_finite": False, "stamp": "stamp-" + ids[2]}}
-    results[0]["throughput"] = results[1]["throughput"] = {"images_per_sec": 1.0}  # stale figures from before
+    bench = {ids[0]: measured(ids[0], {"img/s": 100.0}, finite=True, model="resnet20"),
+             ids[1]: {**measured(ids[1], {"img/s": 100.0}), "stamp": "an-older-env"},
+             ids[2]: measured(ids[2], {"img/s": 100.0}, finite=False),
+             ids[3]: {"status": "measured", "images_per_sec": 100.0, "stamp": "stamp-" + ids[3]}}  # no `figures`
+    results[0]["bench"] = results[1]["bench"] = {"figures": {"img/s": 1.0}}  # stale figures from before
     report.attach_bench(results, bench)
-    assert results[0]["throughput"]["images_per_sec"] == 100.0
-    assert "throughput" not in results[1] and "throughput" not in results[2]
+    assert results[0]["bench"]["figures"] == {"img/s": 100.0}
+    assert "model" not in results[0]["bench"]  # what the contract does not name stays in the stored bench file
+    assert all("bench" not in r for r in results[1:])
 
 
 def test_bench_after_the_matrix_fills_throughput_beside_stock():
-    """`tfpin bench` runs after `tfpin matrix` and merges into the written report: the intel cells' img/s must
-    then stand beside their stock cells' (the report was built without any figures)."""
+    """`tfpin bench` runs after `tfpin matrix` and merges into the written report: the intel cells' headline
+    figure must then stand beside their stock cells' (the report was built without any figures)."""
     dist = matrices.load("distributions")
     rep = report.build(dist, dist.cells, [result(c, "passed") for c in dist.cells], "t0", "t1", {})
     assert rep["beside_stock"] == []
     rates = {"py3.7-tf1.15-keras2.2.5": 218.0, "py3.7-intel-tf1.15-keras2.2.5": 605.0,
              "py3.6-intel-tf1.15-keras2.2.5": 601.0}  # py3.6 stock not benched: no row for its intel cell
-    bench = {cell: {"status": "measured", "images_per_sec": rate, "loss_finite": True, "stamp": "stamp-" + cell}
-             for cell, rate in rates.items()}
+    bench = {cell: measured(cell, {"img/s": rate, "fit img/s": rate / 2}) for cell, rate in rates.items()}
     report.merge_bench(rep, dist, bench)
-    assert rep["beside_stock"] == [{"cell": "py3.7-intel-tf1.15-keras2.2.5", "images_per_sec": 605.0,
-                                    "stock_cell": "py3.7-tf1.15-keras2.2.5", "stock_images_per_sec": 218.0,
-                                    "ratio": 2.78}]
+    assert rep["beside_stock"] == [{"cell": "py3.7-intel-tf1.15-keras2.2.5", "figure": "img/s", "value": 605.0,
+                                    "stock_cell": "py3.7-tf1.15-keras2.2.5", "stock_value": 218.0, "ratio": 2.78}]
     md = report.markdown(rep)
-    assert "## Throughput beside stock TensorFlow" in md
-    assert "| `py3.7-intel-tf1.15-keras2.2.5` | 605 | `py3.7-tf1.15-keras2.2.5` | 218 | 2.78x |" in md
+    assert "## Beside the stock build" in md
+    assert "| `py3.7-intel-tf1.15-keras2.2.5` | img/s | 605 | `py3.7-tf1.15-keras2.2.5` | 218 | 2.78x |" in md
+    # the intel build shows in the tensorflow column, named; the cell table shows the headline, then the others
+    intel_row = next(line for line in md.splitlines() if line.startswith("| `py3.7-intel-tf1.15-keras2.2.5` |"))
+    assert "| %s |" % text("1.15.2 (intel-tensorflow)") in intel_row and intel_row.endswith("| 605 (302 fit img/s) |")
+    assert [c["name"] for c in rep["version_columns"]].count("tensorflow") == 1 and "intel-tensorflow" not in \
+        [c["name"] for c in rep["version_columns"]]
 
 
 def test_filtered_or_interrupted_runs_recommend_nothing():
@@ -297,15 +320,64 @@ def test_beside_stock_compares_like_with_like():
     intel, stock = "py3.7-intel-tf1.15-keras2.2.5", "py3.7-tf1.15-keras2.2.5"
     rep = report.build(dist, dist.cells, [result(c, "passed") for c in dist.cells], "t0", "t1", {})
 
-    def bench(intel_how, stock_how):
-        return {cell: {"status": "measured", "images_per_sec": rate, "stamp": "stamp-" + cell,
-                       "computed_as": {"gradients": how}}
-                for cell, rate, how in ((intel, 600.0, intel_how), (stock, 300.0, stock_how))}
+    def bench(intel_how, stock_how, stock_figures=None):
+        return {cell: measured(cell, figures, computed_as={"gradients": how})
+                for cell, figures, how in ((intel, {"img/s": 600.0}, intel_how),
+                                           (stock, stock_figures or {"img/s": 300.0}, stock_how))}
+
+    def row():
+        return [b for b in rep["beside_stock"] if b["cell"] == intel][0]
 
     report.merge_bench(rep, dist, bench("tf", "bn_basic_ops"))
-    row = [b for b in rep["beside_stock"] if b["cell"] == intel][0]
-    assert row["ratio"] is None and "computed differently" in row["not_comparable"]
-    assert "gradients bn_basic_ops" in row["not_comparable"] and "not compared" in report.markdown(rep)
+    assert row()["ratio"] is None and "computed differently" in row()["not_comparable"]
+    assert "gradients bn_basic_ops" in row()["not_comparable"] and "not compared" in report.markdown(rep)
     report.merge_bench(rep, dist, bench("tf", "tf"))
-    row = [b for b in rep["beside_stock"] if b["cell"] == intel][0]
-    assert row["ratio"] == 2.0 and "| 2.00x |" in report.markdown(rep)
+    assert row()["ratio"] == 2.0 and "| 2.00x |" in report.markdown(rep)
+    # two different headline figures are not compared either, nor a figure over a stock 0
+    report.merge_bench(rep, dist, bench("tf", "tf", {"fit img/s": 300.0}))
+    assert row()["ratio"] is None and "different headline figures" in row()["not_comparable"]
+    report.merge_bench(rep, dist, bench("tf", "tf", {"img/s": 0}))
+    assert row()["ratio"] is None and "measured img/s 0" in row()["not_comparable"]
+
+
+def test_a_projects_own_figures_are_shown_by_their_names(tmp_path):
+    """A bench is the project's, not this repository's: its figures are named by it, and matrix.md and
+    matrix.html say those names (the headline's as the column, the others beside the value)."""
+    first, second = TABLE.cells[0].id, TABLE.cells[1].id
+    bench = {first: measured(first, {"requests/s": 1234.5, "p50 ms": 4.25}),
+             second: measured(second, {"requests/s": 987.0})}
+    rep = report.build(TABLE, TABLE.cells, table_results(), "t0", "t1", bench)
+    report.write(rep, tmp_path)
+    md = (tmp_path / "matrix.md").read_text()
+    rows = table_rows(md)
+    assert rows[0][-1].strip() == "requests/s" and {len(row) for row in rows} == {len(rows[0])}
+    assert rows[2][-1].strip() == "1234 (4.25 p50 ms)" and rows[3][-1].strip() == "987"
+    page = (tmp_path / "matrix.html").read_text()
+    assert "1234 requests/s, 4.25 p50 ms" in page and "987 requests/s" in page
+    # headlines of different names: the column is "bench", each value says its name
+    bench[second] = measured(second, {"queries/s": 50.5})
+    report.merge_bench(rep, TABLE, bench)
+    rows = table_rows(report.markdown(rep))
+    assert rows[0][-1].strip() == "bench" and rows[3][-1].strip() == text("50.5 queries/s")
+    assert rows[2][-1].strip() == "1234 requests/s (4.25 p50 ms)"
+
+
+def test_a_matrix_without_tensorflow_gets_no_tensorflow_column(tmp_path):
+    """The fault suite's matrix (faultkit) pins six and declares tensorflow without pinning it: its report's
+    version columns are six and pytest, in matrix.md and matrix.html alike."""
+    from faultkit import make_project
+
+    m = matrices.load(str(make_project(tmp_path / "p") / "faults.toml"))
+    results = []
+    for cell in m.cells:
+        r = result(cell, "passed")
+        r.resolved = {"six": "1.16.0", "pytest": "7.4.4"}
+        results.append(r)
+    rep = report.build(m, m.cells, results, "t0", "t1", {})
+    assert rep["version_columns"] == [{"name": "six", "builds": []}, {"name": "pytest", "builds": []}]
+    report.write(rep, tmp_path, "matrix-faults")
+    rows = table_rows((tmp_path / "matrix-faults.md").read_text())
+    assert [c.strip() for c in rows[0][8:]] == ["six", "pytest"]
+    assert [c.strip() for c in rows[2][8:]] == [text("1.16.0"), text("7.4.4")]
+    page = (tmp_path / "matrix-faults.html").read_text()
+    assert "six 1.16.0, pytest 7.4.4" in page and "tensorflow" not in page.lower()
