@@ -156,12 +156,64 @@ def seal(result: CellResult, inputs: Inputs, ctx, sources_after: str) -> None:
         result.cache = {"key": key_of(parts), "parts": parts}
 
 
-def lookup(inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
+class Verdicts:
+    """The verdict cache as one run of cells sees it: the sources as the run began, each cell's stored result read
+    once (what re-use, the scheduler's demands and the live ETA all ask of it), and the key each new result is
+    sealed under."""
+
+    def __init__(self, ctx, cells, use: bool = True):
+        self.ctx, self.use = ctx, use
+        self.sources = sources_digest(ctx)
+        self._stored = {cell.id: _stored_data(ctx, cell.id) for cell in cells}
+
+    def previous(self, cell_id: str) -> CellResult | None:
+        """The cell's last run that went to the end over the whole suite (its figures predict this run), or None."""
+        return _whole_run(_parsed(self._stored.get(cell_id, NOTHING_STORED)))
+
+    def demands(self) -> dict:
+        """{cell id: {"setup": cores, "tests": cores}} each cell kept busy in its last run (tfpin/load.py)."""
+        out = {}
+        for cell_id in self._stored:
+            stored = self.previous(cell_id)
+            if stored is not None:
+                d = stored.durations
+                out[cell_id] = {k: v for k, v in (("setup", d.setup_demand), ("tests", d.tests_demand)) if v}
+        return out
+
+    def expected_tests_s(self, cell_id: str) -> float | None:
+        """How long the cell's suite took when it last ran to the end (an ETA for this run), or None."""
+        stored = self.previous(cell_id)
+        return stored.durations.tests_s or None if stored is not None else None
+
+    def lookup(self, cell, environ: dict) -> tuple[Inputs, CellResult | None, str]:
+        """The cell's key inputs, and (its stored result to re-use, '') or (None, why it must run)."""
+        inputs = Inputs(cell, self.ctx, environ, self.sources)
+        if not self.use:
+            return inputs, None, ""
+        hit, why = _reusable(self._stored.get(cell.id, NOTHING_STORED), inputs, self.ctx)
+        return inputs, hit, why
+
+    def seal(self, result: CellResult, inputs: Inputs) -> None:
+        """Record the key a finished result can be re-used under (nothing, if it must not be): the sources are read
+        again, and a suite whose sources were edited while it ran is of neither."""
+        seal(result, inputs, self.ctx, sources_digest(self.ctx))
+
+
+NOTHING_STORED = object()  # no stored result, or one that is not JSON at all
+
+
+def _stored_data(ctx, cell_id: str):
+    """The cell's stored result as JSON data, or NOTHING_STORED."""
+    try:
+        return json.loads(ctx.layout.result(cell_id).read_text())
+    except (OSError, ValueError):
+        return NOTHING_STORED
+
+
+def _reusable(data, inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
     """(the stored result to re-use, '') or (None, why it must run)."""
     path = ctx.layout.result(inputs.cell.id)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+    if data is NOTHING_STORED:
         return None, "no stored result"
     try:
         stored = CellResult.from_json(data, str(path))
@@ -202,28 +254,19 @@ def lookup(inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
 
 def previous_run(ctx, cell_id: str) -> CellResult | None:
     """The cell's last run that went to the end over the whole suite (its figures predict this run), or None."""
+    return _whole_run(_parsed(_stored_data(ctx, cell_id)))
+
+
+def _parsed(data) -> CellResult | None:
     try:
-        stored = CellResult.from_json(json.loads(ctx.layout.result(cell_id).read_text()))
-    except (OSError, ValueError):
+        return CellResult.from_json(data) if isinstance(data, dict) else None
+    except ResultFormatError:
         return None
-    return stored if stored.finished and not stored.selection and not stored.cached_from else None
 
 
-def previous_tests_s(ctx, cell_id: str) -> float | None:
-    """How long the cell's suite took when it last ran to the end (an ETA for this run), or None."""
-    stored = previous_run(ctx, cell_id)
-    return stored.durations.tests_s or None if stored is not None else None
-
-
-def previous_demands(ctx, cells) -> dict:
-    """{cell id: {"setup": cores, "tests": cores}} each cell kept busy in its last run (tfpin/load.py), where known."""
-    out = {}
-    for cell in cells:
-        stored = previous_run(ctx, cell.id)
-        if stored is not None:
-            d = stored.durations
-            out[cell.id] = {k: v for k, v in (("setup", d.setup_demand), ("tests", d.tests_demand)) if v}
-    return out
+def _whole_run(stored: CellResult | None) -> CellResult | None:
+    return stored if stored is not None and stored.finished and not stored.selection and not stored.cached_from \
+        else None
 
 
 def _age(finished) -> datetime.timedelta:

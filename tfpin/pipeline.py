@@ -3,9 +3,9 @@
     1. load      inputs.load            project, matrix, selected cells, Context; bad input exits 2 here
     2. schedule  schedule.run           the cells, as many at once as the cores feed (schedule.Budget), with the
                                         interrupt rules
-    3. per cell  cache.lookup           re-use the stored verdict when its key is unchanged ...
+    3. per cell  cache.Verdicts.lookup  re-use the stored verdict when its key is unchanged ...
                  runner.run_cell        ... else run it: env (envs), imports, suite (pytest), classify (status)
-                 cache.seal             the key the new result can be re-used under; results/cells/<id>.json
+                 Verdicts.seal          the key the new result can be re-used under; results/cells/<id>.json
                  report.write           the report, rewritten after every cell (beside a complete one until done)
     4. cross     cross.run              verdicts between the passed cells
     5. report    report.write           matrix.json, .md, .html with the cross verdicts
@@ -76,13 +76,12 @@ def cross_step(cells, results, ctx, reporter: events.Reporter, *, use_cache: boo
     return verdicts
 
 
-def cell_budget(cells, ctx, jobs: int | None) -> schedule.Budget:
+def cell_budget(jobs: int | None, previous: dict, project_cores: float) -> schedule.Budget:
     """How many cells run at once. `-j N`: N cells, each holding one of N slots from start to end. By default:
-    the cores are a budget and each phase of a cell holds the cores it kept busy in its last run (set-up, then
-    tests: load.Demands), so a one-process suite runs a cell per core, a suite that feeds two cores runs alone,
-    and cell N+1's env is built during cell N's tests when both fit."""
-    demands = load.Demands(cache.previous_demands(ctx, cells) if jobs is None else {}, environ.cpus(),
-                           ctx.project.cores)
+    the cores are a budget and each phase of a cell holds the cores it kept busy in its last run (`previous`:
+    set-up, then tests: load.Demands), so a one-process suite runs a cell per core, a suite that feeds two cores
+    runs alone, and cell N+1's env is built during cell N's tests when both fit."""
+    demands = load.Demands(previous if jobs is None else {}, environ.cpus(), project_cores)
     return schedule.Budget(jobs, demands, environ.cpus())
 
 
@@ -104,23 +103,23 @@ def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, wri
     report_as = m.report_name(partial) if write_report else None
     writing_to = report.in_progress_name(ctx.reports, report_as) if report_as else None
     writing = threading.Lock()
-    sources = cache.sources_digest(ctx)
+    verdicts = cache.Verdicts(ctx, cells, use=running.use_cache)
     for name in environ.ignored(installer.backend(), ctx.project.root):
         reporter.emit(events.Problem("ignoring host %s: a cell installs exactly its definition (put pins into the "
                                      "matrix or the project's constraints)" % name))
-    budget = cell_budget(cells, ctx, running.jobs)
+    budget = cell_budget(running.jobs, verdicts.demands(), ctx.project.cores)
     if len(cells) > 1:
         reporter.emit(events.Info("cells run %s" % budget.describe("", "each cell's last run; one per core where "
                                                                        "unknown")))
 
     def one(i, cell):
         with budget.hold(i, cell.id, "setup") as held:
-            inputs = cache.Inputs(cell, ctx, cell_environ(cell, ctx), sources)
-            hit, why = cache.lookup(inputs, ctx) if running.use_cache else (None, "")
+            inputs, hit, why = verdicts.lookup(cell, cell_environ(cell, ctx))
             log = None
             if hit is None:
                 unit = _CellUnit(i, len(cells), cell, ctx, reporter, watcher)
-                result = unit.run_and_seal(inputs, sources, why, on_tests=lambda: budget.resize(held, cell.id, "tests"))
+                result = unit.run_and_seal(inputs, verdicts, why,
+                                           on_tests=lambda: budget.resize(held, cell.id, "tests"))
                 budget.demands.learned("setup", result.durations.setup_demand)
                 budget.demands.learned("tests", result.durations.tests_demand)
                 log = ctx.layout.evidence("logs", cell.id)
@@ -163,12 +162,13 @@ class _CellUnit:
     def say(self, text: str) -> None:
         self.reporter.emit(events.CellNote(self.i + 1, self.total, self.cell.id, text))
 
-    def run_and_seal(self, inputs, sources: str, why: str, on_tests) -> CellResult:
+    def run_and_seal(self, inputs, verdicts: cache.Verdicts, why: str, on_tests) -> CellResult:
         cell, ctx, layout = self.cell, self.ctx, self.ctx.layout
         progress, log = layout.transient("progress", cell.id), layout.evidence("logs", cell.id)
+        sources = verdicts.sources
         self.reporter.emit(events.CellStarted(self.i + 1, self.total, cell.id, "started" + (
             " (%s)" % why if why and why != "no stored result" else ""), progress=progress, log=log,
-            expected_s=cache.previous_tests_s(ctx, cell.id)))
+            expected_s=verdicts.expected_tests_s(cell.id)))
         self.watcher.watch(cell.id, progress, log)
         try:
             result = run_cell(cell, ctx, self.say, on_tests)
@@ -181,7 +181,7 @@ class _CellUnit:
         finally:
             self.watcher.unwatch(cell.id)
         result.harness["sources"] = sources
-        cache.seal(result, inputs, ctx, cache.sources_digest(ctx))
+        verdicts.seal(result, inputs)
         write_atomic(layout.result(cell.id), json.dumps(result.to_json(), indent=2) + "\n")
         return result
 

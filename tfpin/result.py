@@ -6,7 +6,7 @@ each field, so no module invents a key another one has to guess at.
     verdict      status, reason, tests, failing, skips, notes, completeness, junit,
                  artifacts, deprecations, durations.tests_*, passed_env, loaded         (runner.run_suite, status)
     run          started, finished, log, harness                                        (runner.run_cell, pipeline)
-    re-use       cache (cache.seal), cached_from (cache.lookup)
+    re-use       cache (cache.Verdicts.seal), cached_from (cache.Verdicts.lookup)
 
 `reports/cells/<id>.json` is `to_json()`; it carries SCHEMA, and `from_json` refuses a record of another
 schema or with keys it does not know, so a stored result is either read whole or not re-used at all.
