@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__, files
@@ -91,14 +92,15 @@ class Inputs:
     def __init__(self, cell, ctx, environ: dict, sources: str):
         self.cell = cell
         self.env = CellEnv(cell, ctx.envs, ctx.project.root, ctx.install_digest)
+        behaviour = behaviour_environ(environ)
         self.parts = {
             "env": None,  # filled by wanted_stamp(): needs the interpreter
             "installed": None,
             "local": ctx.local,  # folded into "installed": the project's own code inside the env
             "sources": sources,
             "selection": short_digest({"test": ctx.project.test, "after --": ctx.selection,
-                                  "timeout": ctx.project.timeout, "extra": ctx.pytest_extra}),
-            "environ": short_digest(behaviour_environ(environ)),
+                                       "timeout": ctx.project.timeout, "extra": ctx.pytest_extra}),
+            "environ": short_digest(behaviour),
             "harness": self.harness_digest(),
         }
 
@@ -108,21 +110,16 @@ class Inputs:
         return short_digest({"tfpin": __version__, "plugin": {p.name: short_digest(p.read_text())
                                                          for p in sorted(PLUGIN_DIR.glob("*.py"))}})
 
-    def with_env(self, installed_text: str | None, loaded: str) -> dict | None:
-        """All components, with the env's wanted stamp, the given installed set and the digest of what the run
-        read (loaded_digest); None without an interpreter."""
+    def with_env(self, installed_text: str | None, loaded: dict) -> dict | None:
+        """All components, with the env's wanted stamp, the given installed set and what the run read ({path
+        relative to the root: sha256 of its content, None when it is gone}); None without an interpreter."""
         try:
             stamp = self.env.wanted_stamp()
         except LookupError:
             return None
         parts = {k: v for k, v in self.parts.items() if k != "local"}
         installed = short_digest([installed_text, self.parts["local"]]) if installed_text else None
-        return dict(parts, env=short_digest(stamp), installed=installed, loaded=loaded)
-
-
-def loaded_digest(files: dict) -> str:
-    """The `loaded` component: {path relative to the root: sha256 of its content, None when it is gone}."""
-    return short_digest(sorted(files.items()))
+        return dict(parts, env=short_digest(stamp), installed=installed, loaded=short_digest(sorted(loaded.items())))
 
 
 def loaded_now(root: Path, loaded: dict | None) -> tuple[dict, list[str]]:
@@ -151,9 +148,18 @@ def seal(result: CellResult, inputs: Inputs, ctx, sources_after: str) -> None:
     installed = lock.read_text() if lock is not None and lock.is_file() else None
     if result.status != UNAVAILABLE and installed is None:
         return
-    parts = inputs.with_env(installed, loaded_digest((result.loaded or {}).get("files", {})))
+    parts = inputs.with_env(installed, (result.loaded or {}).get("files", {}))
     if parts is not None:
         result.cache = {"key": key_of(parts), "parts": parts}
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the cache says of one cell before it runs."""
+    inputs: Inputs
+    hit: CellResult | None
+    why: str
+    expected_s: float | None
 
 
 class Verdicts:
@@ -185,13 +191,15 @@ class Verdicts:
         stored = self.previous(cell_id)
         return stored.durations.tests_s or None if stored is not None else None
 
-    def lookup(self, cell, environ: dict) -> tuple[Inputs, CellResult | None, str]:
-        """The cell's key inputs, and (its stored result to re-use, '') or (None, why it must run)."""
+    def lookup(self, cell, environ: dict) -> Lookup:
+        """The cell's key inputs, its stored result to re-use or why it must run, and how long its last whole run's
+        tests took (the live ETA)."""
         inputs = Inputs(cell, self.ctx, environ, self.sources)
+        expected_s = self.expected_tests_s(cell.id)
         if not self.use:
-            return inputs, None, ""
+            return Lookup(inputs, None, "", expected_s)
         hit, why = _reusable(self._stored.get(cell.id, NOTHING_STORED), inputs, self.ctx)
-        return inputs, hit, why
+        return Lookup(inputs, hit, why, expected_s)
 
     def seal(self, result: CellResult, inputs: Inputs) -> None:
         """Record the key a finished result can be re-used under (nothing, if it must not be): the sources are read
@@ -231,7 +239,7 @@ def _reusable(data, inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
         if installed is None:
             return None, "its environment is gone, damaged or built for another definition"
     now, edited = loaded_now(ctx.project.root, stored.loaded)
-    parts = inputs.with_env(installed, loaded_digest(now))
+    parts = inputs.with_env(installed, now)
     if parts is None:
         return None, "no interpreter"
     if key_of(parts) != cache["key"]:

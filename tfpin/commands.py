@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 from . import bench as benches
+from . import journal, pipeline, toxini
 from . import matrix as matrices
-from . import pipeline, toxini
 from . import project as projects
 from .context import rel
 from .events import CellFinished, CellStarted, Info, Output, Problem, Reporter
@@ -67,9 +67,9 @@ def cmd_bench(ns, console: Reporter) -> int:
     # The matrix's report, rebuilt from every cell's stored result with the figures now on disk (--cells only
     # chose which cells to bench): written only when each cell has a result that may join it.
     name = m.report_name(False)
-    stored = results, refused = pipeline.stored_results(m.cells, ctx)
+    stored = results, refused = journal.stored_results(m.cells, ctx)
     if results and not refused:
-        pipeline.report_from_stored(m, m.cells, ctx, name, False, stored)
+        journal.from_stored(m, m.cells, ctx, name, False, stored)
         console.emit(Output("bench figures joined to %s.json/.md/.html, rebuilt from the cells' stored results"
                             % rel(ctx.layout.report(name).with_suffix(""), ctx)))
     else:
@@ -93,8 +93,8 @@ def cmd_report(ns, console: Reporter) -> int:
     project, m, cells, ctx = load(opts.selection)
     subset = bool(opts.selection.cells)
     name = m.report_name(subset)
-    rep, results, refused = pipeline.report_from_stored(m, cells, ctx, name, subset)
-    console.emit(pipeline.summary_of(rep, ctx, name))
+    rep, results, refused = journal.from_stored(m, cells, ctx, name, subset)
+    console.emit(journal.summary_of(rep, ctx, name))
     for line in refused:
         console.emit(Problem("refused %s" % line))
     if refused:
@@ -122,7 +122,7 @@ def cmd_cross(ns, console: Reporter) -> int:
     if cell is None:
         raise UsageError("cell %s is not among the cells of this run (%s)"
                          % (opts.cell_id, ", ".join(c.id for c in cells)))
-    results, refused = pipeline.stored_results(cells, ctx)
+    results, refused = journal.stored_results(cells, ctx)
     for line in refused:
         console.emit(Problem("not read: %s" % line))
     if cell.id in {r.id for r in results if r.status == PASSED}:

@@ -125,6 +125,17 @@ class Reporter(Protocol):
     def emit(self, event: Event) -> None: ...
 
 
+class Fanout:
+    """Every event to each of several reporters (the console, and the journal that writes the report)."""
+
+    def __init__(self, *reporters: Reporter):
+        self.reporters = reporters
+
+    def emit(self, event: Event) -> None:
+        for reporter in self.reporters:
+            reporter.emit(event)
+
+
 class Silent:
     """A reporter that shows nothing (a library caller that wants only the return values)."""
 

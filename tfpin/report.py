@@ -22,17 +22,6 @@ SCHEMA = 4  # 2: results carry stamp, definition, selection; reports partial/int
 #            (version_columns, bench_column) are the report's own; a cell's bench figures are under `bench`
 
 
-def in_progress_name(reports_dir: Path, name: str) -> str:
-    """Where a run writes its report until it finishes: over `name` when there is no complete report there
-    to lose, else beside it (`name-incomplete`), so an interrupted re-run never replaces a whole report."""
-    try:
-        earlier = json.loads((Path(reports_dir) / (name + ".json")).read_text())
-    except (OSError, ValueError):
-        return name
-    complete = isinstance(earlier, dict) and earlier.get("finished") and not earlier.get("interrupted")
-    return name + "-incomplete" if complete else name
-
-
 def remove(reports_dir: Path, name: str) -> None:
     for suffix in (".json", ".md", ".html"):
         path = Path(reports_dir) / (name + suffix)
