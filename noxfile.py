@@ -17,7 +17,7 @@ import sys
 import nox
 
 sys.path.insert(0, ".")
-from tfpin import matrix as matrices  # noqa: E402
+from tfpin.config import matrix as matrices  # noqa: E402
 
 nox.options.sessions = ["matrix"]
 nox.options.default_venv_backend = "none"  # tfpin builds the cell envs itself (uv, else venv)
@@ -53,7 +53,7 @@ def cell(session, cell_id):
 
 @nox.session(python=False, default=False)
 def bench(session):
-    """Training throughput (images/sec) in every cell; its figures join the report's bench column (tfpin/bench.py)."""
+    """Training throughput (images/sec) in every cell; its figures join the report's bench column (tfpin/cell/bench.py)."""
     session.run(*TFPIN, "bench", *session.posargs, **WAIT)
 
 

@@ -143,8 +143,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     project = Path(args.project).resolve()
     sys.path.insert(0, str(ROOT))
-    from tfpin import installer, interpreters
-    from tfpin import project as projects
+    from tfpin.cell import installer, interpreters
+    from tfpin.config import project as projects
 
     uv = installer.find_uv()
     test = projects.load(project).test

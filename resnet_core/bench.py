@@ -300,7 +300,7 @@ def compat_describe():
 
 
 def tfpin_figures(result):
-    """The keys tfpin reads (its bench contract, tfpin/bench.py): `figures`, name -> img/s with the graph step's
+    """The keys tfpin reads (its bench contract, tfpin/cell/bench.py): `figures`, name -> img/s with the graph step's
     first (the headline tfpin bench puts in the report and beside stock), then Keras fit's when timed; `finite`,
     false when the loss diverged (then no figures). The other keys stay as they were, for
     benchmarks/vs_tf_cnn_benchmarks.py and the cell tests."""

@@ -1,19 +1,19 @@
 """`python -m tfpin` / `tfpin`: parse the command line (tfpin/cli.py), make the console the run speaks through
-(tfpin/console.py: the CLI owns it, the library never prints), and dispatch to the command's handler
+(tfpin/report/console.py: the CLI owns it, the library never prints), and dispatch to the command's handler
 (tfpin/commands.py); bad input exits 2, a signal 130/143, from whichever step it reached."""
 from __future__ import annotations
 
 import sys
 
-from . import matrix as matrices
-from . import procs
-from . import project as projects
-from .cli import parser
-from .console import Console
-from .events import Problem
-from .files import Unwritable
-from .inputs import UsageError
-from .status import EXIT_USAGE
+from tfpin import procs
+from tfpin.cell.status import EXIT_USAGE
+from tfpin.cli import parser
+from tfpin.config import matrix as matrices
+from tfpin.config import project as projects
+from tfpin.config.inputs import UsageError
+from tfpin.files import Unwritable
+from tfpin.report.console import Console
+from tfpin.report.events import Problem
 
 
 def main(argv=None) -> int:

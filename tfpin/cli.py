@@ -4,9 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import __version__, commands
-from . import matrix as matrices
-from .pipeline import default_jobs_text
+from tfpin import __version__, commands
+from tfpin.config import matrix as matrices
+from tfpin.pipeline import default_jobs_text
 
 DESCRIPTION = """Command line: `tfpin matrix|cell|cross|bench|report|list|ci|pins|init|tox-ini` (nox sessions call
 these too).

@@ -8,15 +8,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import bench as benches
-from . import journal, pipeline, toxini
-from . import matrix as matrices
-from . import project as projects
-from .context import rel
-from .events import CellFinished, CellStarted, Info, Output, Problem, Reporter
-from .files import write_atomic
-from .inputs import CATALOGUE, UsageError, load, load_one
-from .options import (
+from tfpin import pipeline
+from tfpin.cell import bench as benches
+from tfpin.cell.status import PASSED, UNAVAILABLE
+from tfpin.config import matrix as matrices
+from tfpin.config import project as projects
+from tfpin.config.context import rel
+from tfpin.config.inputs import CATALOGUE, UsageError, load, load_one
+from tfpin.files import write_atomic
+from tfpin.generate import toxini
+from tfpin.options import (
     BenchOptions,
     CellOptions,
     CiOptions,
@@ -30,7 +31,8 @@ from .options import (
     Selection,
     ToxIniOptions,
 )
-from .status import PASSED, UNAVAILABLE
+from tfpin.report import journal
+from tfpin.report.events import CellFinished, CellStarted, Info, Output, Problem, Reporter
 
 
 def cmd_matrix(ns, console: Reporter) -> int:
@@ -48,7 +50,7 @@ def cmd_cell(ns, console: Reporter) -> int:
 
 
 def cmd_bench(ns, console: Reporter) -> int:
-    """The project's bench in each cell (tfpin/bench.py: what tfpin reads of its JSON), each record stored, then
+    """The project's bench in each cell (tfpin/cell/bench.py: what tfpin reads of its JSON), each record stored, then
     the report rebuilt with the figures."""
     opts = BenchOptions(Selection.from_args(ns))
     project, m, cells, ctx = load(opts.selection)
@@ -80,8 +82,8 @@ def cmd_bench(ns, console: Reporter) -> int:
 
 
 def cmd_migrate(ns, console: Reporter) -> int:
-    from . import migrate
-    from .options import MigrateOptions
+    from tfpin import migrate
+    from tfpin.options import MigrateOptions
 
     opts = MigrateOptions(Selection.from_args(ns), Running.from_args(ns), from_cell=ns.from_cell, keep=ns.keep)
     return migrate.run(opts, console)
@@ -112,9 +114,9 @@ def cmd_cross(ns, console: Reporter) -> int:
     """The readers between cells in one cell, as a CI job after every cell job: over the cell results the pipeline
     downloaded (reports/cells, reports/artifacts), in this cell's env (built here if it is not); `tfpin report`
     joins every reading cell's record into the verdicts, as `tfpin matrix` makes them in one run."""
-    from . import cross
-    from .envs import EnvLock
-    from .runner import base_result, prepare
+    from tfpin.cell.envs import EnvLock
+    from tfpin.cell.runner import base_result, prepare
+    from tfpin.cross import run as cross
 
     opts = CrossOptions(Selection.from_args(ns), ns.cell_id)
     project, m, cells, ctx = load(opts.selection)
@@ -152,7 +154,7 @@ def cmd_list(ns, console: Reporter) -> int:
 
 
 def cmd_ci(ns, console: Reporter) -> int:
-    from . import ci_github, ci_gitlab, source
+    from tfpin.generate import ci_github, ci_gitlab, source
 
     opts = CiOptions(Selection.from_args(ns), ns.system, output=ns.output, tfpin=ns.tfpin)
     generator = {"github": ci_github, "gitlab": ci_gitlab}[opts.system]
@@ -172,8 +174,9 @@ def cmd_ci(ns, console: Reporter) -> int:
 
 
 def cmd_pins(ns, console: Reporter) -> int:
-    from . import pinproposal, pinstore
-    from .discover import discover_cells, pins_target
+    from tfpin.pins import proposal as pinproposal
+    from tfpin.pins import store as pinstore
+    from tfpin.pins.discover import discover_cells, pins_target
 
     packages = tuple(p.strip() for p in ns.packages.split(",") if p.strip()) or None
     opts = PinsOptions(Selection.from_args(ns), ns.action, packages=packages, jobs=ns.jobs, apply=ns.apply)
@@ -208,8 +211,8 @@ def cmd_pins(ns, console: Reporter) -> int:
 
 
 def cmd_init(ns, console: Reporter) -> int:
-    from . import init
-    from .layout import Layout
+    from tfpin.config.layout import Layout
+    from tfpin.generate import init
 
     opts = InitOptions(ns.matrix, reports=ns.reports, envs=ns.envs, view=ns.view)
     root = Path.cwd()

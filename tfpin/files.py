@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import procs
+from tfpin import procs
 
 
 class Unwritable(OSError):

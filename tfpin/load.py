@@ -16,7 +16,8 @@ import os
 import threading
 import time
 
-from . import environ, procs
+from tfpin import procs
+from tfpin.config import environ
 
 MIN_SAMPLES = 3  # fewer ticks than this (a phase of a second or two): use stands in for demand
 

@@ -16,13 +16,15 @@ import re
 import shutil
 from pathlib import Path
 
-from . import events, files, junit, mdtext, pipeline, procs
-from . import matrix as matrices
-from . import project as projects
-from .context import Context, rel
-from .envs import CellEnv, InstallError, MissingInterpreter, Unavailable
-from .layout import Layout
-from .options import MigrateOptions
+from tfpin import files, pipeline, procs
+from tfpin.cell import junit
+from tfpin.cell.envs import CellEnv, InstallError, MissingInterpreter, Unavailable
+from tfpin.config import matrix as matrices
+from tfpin.config import project as projects
+from tfpin.config.context import Context, rel
+from tfpin.config.layout import Layout
+from tfpin.options import MigrateOptions
+from tfpin.report import events, mdtext
 
 CONVERTER = "tf_upgrade_v2"
 DEFAULT_MATRIX = "migration"

@@ -11,21 +11,25 @@
     5. report    journal.final          matrix.json, .md, .html with the cross verdicts; the console's summary
     6. exit      status.exit_code       0 / 1 / 3, or 130 / 143 for a signal
 
-Every step says what it does as typed events (tfpin/events.py) to the reporter the command line gave it.
+Every step says what it does as typed events (tfpin/report/events.py) to the reporter the command line gave it.
 """
 from __future__ import annotations
 
 import json
 import time
 
-from . import cache, cross, environ, events, inputs, installer, live, load, procs, schedule
-from .files import write_atomic
-from .incell import cell_environ
-from .journal import Journal
-from .options import MatrixOptions, Running
-from .result import CellResult
-from .runner import run_cell
-from .status import exit_code, exit_reason
+from tfpin import load, procs, schedule
+from tfpin.cell import cache, installer
+from tfpin.cell.incell import cell_environ
+from tfpin.cell.result import CellResult
+from tfpin.cell.runner import run_cell
+from tfpin.cell.status import exit_code, exit_reason
+from tfpin.config import environ, inputs
+from tfpin.cross import run as cross
+from tfpin.files import write_atomic
+from tfpin.options import MatrixOptions, Running
+from tfpin.report import events, live
+from tfpin.report.journal import Journal
 
 
 def matrix(opts: MatrixOptions, reporter: events.Reporter) -> int:
@@ -84,8 +88,8 @@ def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, wri
     """Run cells under one budget (running.jobs: -j, None for by demand); (results in matrix order, interrupt exit
     code or None, the final report written or None; with `then_cross`, the Journal the cross step completes).
 
-    A cell whose verdict cache key (tfpin/cache.py) is unchanged re-uses its stored result, marked as
-    such. The journal (tfpin/journal.py) rewrites the report after each cell, beside a complete one of an
+    A cell whose verdict cache key (tfpin/cell/cache.py) is unchanged re-uses its stored result, marked as
+    such. The journal (tfpin/report/journal.py) rewrites the report after each cell, beside a complete one of an
     earlier run until this run finished.
     """
     journal = Journal(m, cells, ctx, partial, reporter) if write_report else None

@@ -12,7 +12,7 @@ import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from . import procs
+from tfpin import procs
 
 
 def _as_stop(exc) -> procs.Interrupted:

@@ -116,7 +116,7 @@ def test_bench_json_with_few_steps():
     medians = result["conv_backprop_medians"]
     assert sorted(list(medians) + list(result["conv_backprop_unavailable"])) == ["default", "eigen"]
     assert result["images_per_sec"] == max(medians.values()) and result["conv_backprop"] in medians
-    # what tfpin bench reads (tfpin/bench.py): the graph step's img/s as the headline figure, a finite run
+    # what tfpin bench reads (tfpin/cell/bench.py): the graph step's img/s as the headline figure, a finite run
     assert result["figures"] == {"graph img/s": result["images_per_sec"]} and result["finite"] is True
 
 

@@ -1,4 +1,4 @@
-"""The verdict cache (tfpin/cache.py), through real harness runs of a TF-free project.
+"""The verdict cache (tfpin/cell/cache.py), through real harness runs of a TF-free project.
 
 The first run of each test runs the suite; the second run changes one component of the key (or
 nothing) and must re-run the cells exactly when something changed. A re-run is seen from the stored
@@ -85,7 +85,7 @@ def test_env_component_a_new_pin_reruns(tmp_path, envs):
 def test_installed_component_a_package_added_by_hand_reruns(tmp_path, envs):
     project = make_project(tmp_path / "p")
     before = first_run(project, envs)
-    from tfpin.installer import uv_binary
+    from tfpin.cell.installer import uv_binary
 
     python = envs / GOOD_CELL / "bin" / "python"
     subprocess.run([uv_binary(), "pip", "install", "-q", "--python", str(python), "toml==0.10.2"], check=True)

@@ -1,7 +1,7 @@
 """One spelling of a cell everywhere: ids, tox env names and the token the cell suite reads."""
 import pytest
 
-from tfpin import matrix as matrices
+from tfpin.config import matrix as matrices
 
 CELLS = {c.id: c for c in matrices.load("full").cells}
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from tfpin import ci_github, yamltext
-from tfpin import matrix as matrices
-from tfpin import project as projects
-from tfpin.tomlfile import tomllib
+from tfpin.config import matrix as matrices
+from tfpin.config import project as projects
+from tfpin.config.tomlfile import tomllib
+from tfpin.generate import ci_github, yamltext
 
 REQUIREMENT = "tfpin==0.2.0"
 EVIDENCE = ("cells/%s.json", "junit/%s.xml", "locks/%s.txt", "logs/%s.log", "artifacts/%s")  # artifacts: a directory

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tfpin import __main__ as cli  # noqa: E402
-from tfpin import matrix as matrices  # noqa: E402
-from tfpin import project as projects  # noqa: E402
+from tfpin.config import matrix as matrices  # noqa: E402
+from tfpin.config import project as projects  # noqa: E402
 
 EXAMPLES = int(os.environ.get("TFPIN_FUZZ_EXAMPLES", "2000"))
 NASTY = ["tests", "tests/test_a.py", "-m", "not slow", "-k", "a or b", "/etc", "../outside", "tests\n", "a\x00b",

@@ -7,7 +7,10 @@ The real runs are tests/harness/test_cross_api.py (a user's TF-free project) and
 """
 import json
 
-from tfpin import cross, crossverdicts, crossview, html
+from tfpin.cross import run as cross
+from tfpin.cross import verdicts as crossverdicts
+from tfpin.cross import view as crossview
+from tfpin.report import html
 
 A, B = "py3.6-tf1.12-keras2.2.4", "py3.7-tf1.15-keras2.2.5"
 CKPT = "tests/test_x.py::test_restores"

@@ -4,9 +4,9 @@ pip's answers need a second, verbose pip query and are covered by real runs in t
 """
 import pytest
 
-from tfpin import matrix as matrices
-from tfpin.envs import CellEnv
-from tfpin.installer import parse_freeze
+from tfpin.cell.envs import CellEnv
+from tfpin.cell.installer import parse_freeze
+from tfpin.config import matrix as matrices
 
 CELL = {c.id: c for c in matrices.load("full").cells}["py3.7-tf1.12-keras2.2.4"]
 
@@ -38,7 +38,7 @@ def test_parse_freeze_normalises_names():
 
 
 def test_pip_version_lists_are_shortened():
-    from tfpin.installer import short as _short
+    from tfpin.cell.installer import short as _short
 
     line = "ERROR: Could not find a version that satisfies the requirement x (from versions: %s)" % ", ".join(
         "1.%d" % i for i in range(30))

@@ -143,7 +143,7 @@ def no_python_env(tmp_path, keep=()):
     pyenv = tmp_path / "pyenv"
     (pyenv / "versions").mkdir(parents=True)
     for python in keep:  # link the real installation found on this machine, wherever it lives
-        from tfpin.interpreters import find
+        from tfpin.cell.interpreters import find
 
         prefix = subprocess.run([find(python)[0], "-c", "import sys; print(sys.base_prefix)"], capture_output=True,
                                 text=True, check=True).stdout.strip()

@@ -31,7 +31,7 @@ from faultkit import (
     tfpin,
 )
 
-from tfpin.mdtext import text as md_text
+from tfpin.report.mdtext import text as md_text
 
 
 @pytest.fixture(scope="module")
@@ -511,7 +511,7 @@ def test_a_projects_own_bench_command_runs_in_each_cell_and_joins_the_report(tmp
     ("{'figures': {'six calls/s': 12.5}, 'finite': False}", "the bench says its run diverged (`finite`: false)"),
 ], ids=["string", "nan", "list", "no-figures", "diverged"])
 def test_a_bench_that_breaks_the_contract_is_an_error_naming_the_cell(tmp_path, envs, printed, said):
-    """What a bench prints is checked against the contract (tfpin/bench.py): a bad `figures` or a diverged run
+    """What a bench prints is checked against the contract (tfpin/cell/bench.py): a bad `figures` or a diverged run
     gives an error record naming the cell and what is allowed, no figures, and exit 1; never a traceback."""
     project = make_project(tmp_path / "p", config_extra=bench_line(printed))
     out = tfpin(project, "bench", "--cells", FAULT_CELL, envs=envs)

@@ -11,9 +11,10 @@ import pytest
 from test_cross import inputs
 from test_report import TABLE, measured, result, table_results
 
-from tfpin import crossverdicts, report
-from tfpin import matrix as matrices
-from tfpin.result import Durations
+from tfpin.cell.result import Durations
+from tfpin.config import matrix as matrices
+from tfpin.cross import verdicts as crossverdicts
+from tfpin.report import build as report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package "

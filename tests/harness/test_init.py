@@ -13,8 +13,8 @@ import pytest
 from faultkit import MATRIX, harness_env, tfpin
 from test_faults_projects import write
 
-from tfpin import junit
-from tfpin import project as projects
+from tfpin.cell import junit
+from tfpin.config import project as projects
 
 NEWEST = "py3.7-six1.16.0"  # the newest cell of faultkit's matrix: the one init asks
 TEST = "def test_it():\n    assert True\n"

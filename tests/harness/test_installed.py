@@ -92,7 +92,7 @@ def test_installed_tfpin_runs_another_projects_tests_in_real_tf_cells(installed,
     rec = report["recommendation"]
     assert rec["requirements"] == {"tensorflow": "1.15.5", "keras": "2.2.5"} and rec["python"] == ["3.7"]
     assert rec["partial"] is True
-    from tfpin import matrix  # the installed tfpin's built-in table: its pins for this cell are recommended
+    from tfpin.config import matrix  # the installed tfpin's built-in table: its pins for this cell are recommended
     (cell,) = matrix.load("table").select(["py3.7-tf1.15-keras2.2.5"])
     assert set(cell.constraint_lines()) <= set(rec["constraints"]), rec["constraints"]
     assert "tensorflow 1.12.3 + keras 2.2.4" not in rec["summary"]

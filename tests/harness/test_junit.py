@@ -1,5 +1,5 @@
 """JUnit parsing against the XML pytest writes (xunit1 family)."""
-from tfpin import junit
+from tfpin.cell import junit
 
 XML = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="py3.7-tf1.15-keras2.2.5" errors="3" failures="1" skipped="1" tests="7">

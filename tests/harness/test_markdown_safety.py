@@ -19,9 +19,12 @@ from test_ci_github import parse, subdir_project
 from test_cross import B, inputs
 from test_report import measured, result
 
-from tfpin import ci_github, crossverdicts, pinproposal, report
-from tfpin import matrix as matrices
-from tfpin.cells import Constraint
+from tfpin.config import matrix as matrices
+from tfpin.config.cells import Constraint
+from tfpin.cross import verdicts as crossverdicts
+from tfpin.generate import ci_github
+from tfpin.pins import proposal as pinproposal
+from tfpin.report import build as report
 
 markdown_it = pytest.importorskip("markdown_it", reason="markdown-it-py (requirements/host.txt) parses the reports")
 from markdown_it.rules_block.table import escapedSplit  # noqa: E402  (the parser's own cell splitting)
@@ -225,7 +228,7 @@ TRICKY = ["a|b`c", "``x``", "`", "x`", "\\|", "a\\", "&lt;", "&amp;", "1. x", "2
 def test_text_and_code_show_exactly_what_they_were_given(s):
     """Through the parser, in a list item and in a table cell: the same characters come out, as plain text
     (text) or as one code span (code), and nothing else."""
-    from tfpin.mdtext import code, text
+    from tfpin.report.mdtext import code, text
 
     for md in ("- %s\n" % text(s), "| h |\n|---|\n| %s |\n" % text(s)):
         inline, _ = list(inlines(parser().parse(md)))[-1]  # the list item's, or the body cell's
@@ -236,7 +239,7 @@ def test_text_and_code_show_exactly_what_they_were_given(s):
 
 
 def test_line_breaks_of_every_kind_become_one_space():
-    from tfpin.mdtext import code, text
+    from tfpin.report.mdtext import code, text
 
     s = " a\r\nb\rc\n\n  d\u2028e\u2029f\x85g\x0bh\x0ci \n"
     ((inline, _),) = list(inlines(parser().parse("- %s\n" % text(s))))

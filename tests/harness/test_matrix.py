@@ -3,9 +3,9 @@ import textwrap
 
 import pytest
 
-from tfpin import matrix as matrices
-from tfpin.matrix import MatrixError
-from tfpin.project import Project
+from tfpin.config import matrix as matrices
+from tfpin.config.matrix import MatrixError
+from tfpin.config.project import Project
 
 TABLE_IDS = [
     "py3.6-tf1.12-keras2.2.4", "py3.7-tf1.12-keras2.2.4",
@@ -140,7 +140,7 @@ LEAVES = GOOD.replace('[packages.tensorflow]',
 def test_leaves_document_a_pin_per_cell_without_changing_what_it_installs(tmp_path):
     """`leaves` (failure, opt_in, why_not, when): each cell's constraint carries the ones that concern it; the
     cell's definition (its stamp: what it installs) is the same as without them."""
-    from tfpin.cells import Leave
+    from tfpin.config.cells import Leave
 
     cells = {c.id: c for c in matrices.load(str(write(tmp_path, LEAVES))).cells}
     plain = {c.id: c for c in matrices.load(str(write(tmp_path, LEAVES.split("leaves = [")[0], "plain.toml"))).cells}
@@ -248,7 +248,7 @@ def test_pins_as_does_not_override_a_real_requirement(tmp_path):
 def test_distributions_and_migration_matrices():
     """distributions: intel-tensorflow beside stock 1.15, answering the pins of its own release (1.15.2 gets
     the `<1.15.5` ones); migration: at least three TF 2.x releases, tf.keras only (no standalone Keras)."""
-    from tfpin import report
+    from tfpin.report import build as report
 
     dist = matrices.load("distributions")
     intel = [c for c in dist.cells if "intel-tensorflow" in c.pins]

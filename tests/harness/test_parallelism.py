@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from faultkit import FAULT_CELL, GOOD_CELL, make_project, tfpin
 
-from tfpin import envs, load, procs, schedule
-from tfpin.interpreters import find
+from tfpin import load, procs, schedule
+from tfpin.cell import envs
+from tfpin.cell.interpreters import find
 
 PLUGINS = Path(__file__).resolve().parents[2] / "tfpin" / "cellplugin"
 # Burns argv[1] seconds of its own CPU: the same work whatever else the machine is doing.

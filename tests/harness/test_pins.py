@@ -13,7 +13,7 @@ import textwrap
 import pytest
 from faultkit import PYTHONS, harness_env, tfpin
 
-from tfpin import pinproposal
+from tfpin.pins import proposal as pinproposal
 
 MATRIX = """
 description = "one cell whose dependency broke later"

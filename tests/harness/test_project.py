@@ -4,9 +4,9 @@ import textwrap
 
 import pytest
 
-from tfpin import matrix as matrices
-from tfpin import project as projects
-from tfpin.project import ProjectError
+from tfpin.config import matrix as matrices
+from tfpin.config import project as projects
+from tfpin.config.project import ProjectError
 
 MINIMAL = 'matrix = "table"                         # a built-in name or a path\ntest = ["tests/test_model.py"]\n'
 
@@ -57,7 +57,7 @@ def test_this_repository_is_a_project():
 
 
 def test_project_constraints_and_install_reach_every_cell_and_the_stamp(tmp_path):
-    from tfpin.runner import stamp
+    from tfpin.cell.runner import stamp
 
     path = make(tmp_path, MINIMAL + 'install = ["-r requirements-test.txt"]\n[[constraints]]\npin = "pillow<9"\n'
                 'reason = "our image code uses Image.ANTIALIAS"\nwhen = { tensorflow = "<1.14" }\n')
@@ -190,9 +190,9 @@ def test_tool_tfpin_is_found_in_any_spelling_toml_allows(tmp_path, spelling):
 
 
 def test_env_pythonpath_goes_in_front_of_tfpins_own(tmp_path):
-    from tfpin.context import Context
-    from tfpin.incell import cell_environ
-    from tfpin.layout import Layout
+    from tfpin.cell.incell import cell_environ
+    from tfpin.config.context import Context
+    from tfpin.config.layout import Layout
 
     (tmp_path / "src").mkdir()
     make(tmp_path, 'test = ["tests"]\n[env]\nPYTHONPATH = "src"\nAPP = "1"\n')

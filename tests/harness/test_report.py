@@ -1,10 +1,12 @@
 """Report rendering and the recommendation, from fixture results (no environments built)."""
 import json
 
-from tfpin import __version__, recommend, report
-from tfpin import matrix as matrices
-from tfpin.mdtext import text
-from tfpin.result import SCHEMA, CellResult, Counts, Durations
+from tfpin import __version__
+from tfpin.cell.result import SCHEMA, CellResult, Counts, Durations
+from tfpin.config import matrix as matrices
+from tfpin.report import build as report
+from tfpin.report import recommend
+from tfpin.report.mdtext import text
 
 TABLE = matrices.load("table")
 
@@ -63,7 +65,7 @@ def test_pin_needed_on_some_pythons_gets_a_marker():
     cells = [c for c in TABLE.cells if c.pins["tensorflow"] == "1.15.5"]
     from dataclasses import replace
 
-    from tfpin.cells import Constraint
+    from tfpin.config.cells import Constraint
     cells[1] = replace(cells[1], constraints=cells[1].constraints + (Constraint("wrapt<1.13", "r"),))
     assert recommend.pin_lines(cells)[-1] == 'wrapt<1.13; python_version == "3.7"'
 
@@ -110,7 +112,7 @@ def test_pins_say_what_they_leave_open(tmp_path):
     """A pin's `leaves` reach every view: JSON (pins[].leaves, recommendation.known_residual), Markdown (a "known
     residual" row under its pin; under the recommended pin, a list with the opt-in pin and why tfpin does not add it)
     and HTML, each naming only the leaves that concern the cells."""
-    from tfpin import html
+    from tfpin.report import html
 
     rep = report.build(TABLE, TABLE.cells, table_results(), "t0", "t1", {})
     (yaml_pin,) = [p for p in rep["pins"] if p["pin"] == "pyyaml<6.0"]
@@ -207,7 +209,7 @@ def test_off_table_pairs_get_a_verdict_with_failing_tests():
 
 
 def test_closing_line_counts_tests_over_cells():
-    from tfpin.console import closing_line
+    from tfpin.report.console import closing_line
 
     line = closing_line(table_results())
     assert line == "tests: 70 passed, 0 failed, 0 errors, 0 skipped"

@@ -1,7 +1,7 @@
 """Status rules: nothing that did not run can be reported as passed."""
 import pytest
 
-from tfpin.status import classify
+from tfpin.cell.status import classify
 
 
 def counts(passed=0, failed=0, skipped=0, errors=0, failing=()):
@@ -31,7 +31,7 @@ def test_failing_list_is_capped_but_counted():
 
 
 def cell(status, passed=0):
-    from tfpin.result import CellResult, Counts
+    from tfpin.cell.result import CellResult, Counts
 
     return CellResult(id="c-" + status, python="3.6", requirements={}, constraints=[], definition={}, stamp="s",
                       selection=None, started="t0", harness={}, status=status, tests=Counts(passed=passed))
@@ -49,7 +49,7 @@ def cell(status, passed=0):
     ([cell("passed", 5), cell("error")], True, 1),
 ])
 def test_exit_code(results, skip_missing, code):
-    from tfpin.status import exit_code, exit_reason
+    from tfpin.cell.status import exit_code, exit_reason
 
     assert exit_code(results, skip_missing) == code
     assert bool(exit_reason(results, skip_missing)) == bool(code)

@@ -5,9 +5,9 @@ import sys
 
 from conftest import ROOT
 
-from tfpin import matrix as matrices
-from tfpin import project as projects
-from tfpin import toxini
+from tfpin.config import matrix as matrices
+from tfpin.config import project as projects
+from tfpin.generate import toxini
 
 
 def test_tox_ini_is_generated_from_matrices():
