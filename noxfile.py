@@ -53,7 +53,7 @@ def cell(session, cell_id):
 
 @nox.session(python=False, default=False)
 def bench(session):
-    """Training throughput (images/sec) in every cell; its figures join the report's bench column (tfpin/cell/bench.py)."""
+    """Training throughput (images/sec) in every cell; figures join the bench column (tfpin/cell/bench.py)."""
     session.run(*TFPIN, "bench", *session.posargs, **WAIT)
 
 

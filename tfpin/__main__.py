@@ -11,9 +11,9 @@ from tfpin.cli import parser
 from tfpin.config import matrix as matrices
 from tfpin.config import project as projects
 from tfpin.config.inputs import UsageError
+from tfpin.events import Problem
 from tfpin.files import Unwritable
 from tfpin.report.console import Console
-from tfpin.report.events import Problem
 
 
 def main(argv=None) -> int:

@@ -15,6 +15,7 @@ from tfpin.config import matrix as matrices
 from tfpin.config import project as projects
 from tfpin.config.context import rel
 from tfpin.config.inputs import CATALOGUE, UsageError, load, load_one
+from tfpin.events import CellFinished, CellStarted, Info, Output, Problem, Reporter
 from tfpin.files import write_atomic
 from tfpin.generate import toxini
 from tfpin.options import (
@@ -32,7 +33,6 @@ from tfpin.options import (
     ToxIniOptions,
 )
 from tfpin.report import journal
-from tfpin.report.events import CellFinished, CellStarted, Info, Output, Problem, Reporter
 
 
 def cmd_matrix(ns, console: Reporter) -> int:

@@ -16,8 +16,7 @@ import os
 import threading
 import time
 
-from tfpin import procs
-from tfpin.config import environ
+from tfpin import environ, procs
 
 MIN_SAMPLES = 3  # fewer ticks than this (a phase of a second or two): use stands in for demand
 

@@ -16,7 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
-from tfpin import files, pipeline, procs
+from tfpin import events, files, mdtext, pipeline, procs
 from tfpin.cell import junit
 from tfpin.cell.envs import CellEnv, InstallError, MissingInterpreter, Unavailable
 from tfpin.config import matrix as matrices
@@ -24,7 +24,6 @@ from tfpin.config import project as projects
 from tfpin.config.context import Context, rel
 from tfpin.config.layout import Layout
 from tfpin.options import MigrateOptions
-from tfpin.report import events, mdtext
 
 CONVERTER = "tf_upgrade_v2"
 DEFAULT_MATRIX = "migration"

@@ -11,24 +11,24 @@
     5. report    journal.final          matrix.json, .md, .html with the cross verdicts; the console's summary
     6. exit      status.exit_code       0 / 1 / 3, or 130 / 143 for a signal
 
-Every step says what it does as typed events (tfpin/report/events.py) to the reporter the command line gave it.
+Every step says what it does as typed events (tfpin/events.py) to the reporter the command line gave it.
 """
 from __future__ import annotations
 
 import json
 import time
 
-from tfpin import load, procs, schedule
+from tfpin import environ, events, load, procs, schedule
 from tfpin.cell import cache, installer
 from tfpin.cell.incell import cell_environ
 from tfpin.cell.result import CellResult
 from tfpin.cell.runner import run_cell
 from tfpin.cell.status import exit_code, exit_reason
-from tfpin.config import environ, inputs
+from tfpin.config import inputs
 from tfpin.cross import run as cross
 from tfpin.files import write_atomic
 from tfpin.options import MatrixOptions, Running
-from tfpin.report import events, live
+from tfpin.report import live
 from tfpin.report.journal import Journal
 
 

@@ -174,7 +174,7 @@ def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None, s
     hit by the same signal as tfpin is `interrupted`, not an error of its own.
     """
     if env is None:
-        from tfpin.config.environ import child
+        from tfpin.environ import child
 
         env = child()
     capture = stdout is None

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests" / "harness"))
 import byhand  # noqa: E402 (pytest's answers by hand, shared with tests/harness/test_init.py)
 
 sys.path.insert(0, str(ROOT))
-from tfpin.pins import index  # noqa: E402 (the index tfpin's installers use: the same registry for the downloads)
+from tfpin.cell import index  # noqa: E402 (the index tfpin's installers use: the same registry for the downloads)
 
 PROJECTS = Path(__file__).with_name("projects.toml")
 # outside this repository: a pytest or tfpin run there must not find this repository's configuration above it

@@ -9,7 +9,7 @@ import json
 
 from tfpin.cross import run as cross
 from tfpin.cross import verdicts as crossverdicts
-from tfpin.cross import view as crossview
+from tfpin.report import crossview as crossview
 from tfpin.report import html
 
 A, B = "py3.6-tf1.12-keras2.2.4", "py3.7-tf1.15-keras2.2.5"

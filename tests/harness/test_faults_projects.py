@@ -31,7 +31,7 @@ from faultkit import (
     tfpin,
 )
 
-from tfpin.report.mdtext import text as md_text
+from tfpin.mdtext import text as md_text
 
 
 @pytest.fixture(scope="module")

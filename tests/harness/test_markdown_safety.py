@@ -228,7 +228,7 @@ TRICKY = ["a|b`c", "``x``", "`", "x`", "\\|", "a\\", "&lt;", "&amp;", "1. x", "2
 def test_text_and_code_show_exactly_what_they_were_given(s):
     """Through the parser, in a list item and in a table cell: the same characters come out, as plain text
     (text) or as one code span (code), and nothing else."""
-    from tfpin.report.mdtext import code, text
+    from tfpin.mdtext import code, text
 
     for md in ("- %s\n" % text(s), "| h |\n|---|\n| %s |\n" % text(s)):
         inline, _ = list(inlines(parser().parse(md)))[-1]  # the list item's, or the body cell's
@@ -239,7 +239,7 @@ def test_text_and_code_show_exactly_what_they_were_given(s):
 
 
 def test_line_breaks_of_every_kind_become_one_space():
-    from tfpin.report.mdtext import code, text
+    from tfpin.mdtext import code, text
 
     s = " a\r\nb\rc\n\n  d\u2028e\u2029f\x85g\x0bh\x0ci \n"
     ((inline, _),) = list(inlines(parser().parse("- %s\n" % text(s))))

@@ -4,9 +4,9 @@ import json
 from tfpin import __version__
 from tfpin.cell.result import SCHEMA, CellResult, Counts, Durations
 from tfpin.config import matrix as matrices
+from tfpin.mdtext import text
 from tfpin.report import build as report
 from tfpin.report import recommend
-from tfpin.report.mdtext import text
 
 TABLE = matrices.load("table")
 

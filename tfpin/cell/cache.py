@@ -4,7 +4,7 @@ A verdict is evidence about one exact thing, so its key hashes every input that 
   env        the environment's stamp (interpreter, installer, requirements, pins, install lines)
   installed  the installed set read back from that environment now (`pip freeze`, after the probe that
              finds it whole), not remembered, plus the digest of each project tree an install line puts
-             there (`install = ["."]`: the code under test is the code on disk, tfpin/cell/local.py)
+             there (`install = ["."]`: the code under test is the code on disk, tfpin/config/local.py)
   sources    the files the suite can import, run or open (the project's `sources`, else its git-tracked
              files, else, outside git or in a tree git ignores, every file), the pytest configuration at the
              root, and the test paths themselves
@@ -13,7 +13,7 @@ A verdict is evidence about one exact thing, so its key hashes every input that 
              wherever they are (above the root, gitignored, a src layout), each by content; re-read from
              disk to decide re-use, and a changed one is named
   selection  the pytest arguments (the project's `test` plus any after `--`) and the per-test timeout
-  environ    every variable of the cell's environment (the host's allowlist and `pass_env`: tfpin/config/environ.py;
+  environ    every variable of the cell's environment (the host's allowlist and `pass_env`: tfpin/environ.py;
              the project's `[env]`; what tfpin sets), values included, plus the CPUs this process may use
   harness    tfpin's version and the pytest plugin it loads into every cell
 A stored result is re-used only under the same key, when its run finished with a verdict that is a
@@ -34,7 +34,7 @@ from tfpin import __version__, files
 from tfpin.cell.envs import PLUGIN_DIR, STAMP, CellEnv
 from tfpin.cell.result import CellResult, ResultFormatError
 from tfpin.cell.status import FAILED, PASSED, UNAVAILABLE
-from tfpin.config.environ import RUN_PATHS, cpus
+from tfpin.environ import RUN_PATHS, cpus
 from tfpin.files import short_digest
 
 REUSABLE = (PASSED, FAILED, UNAVAILABLE)
@@ -82,7 +82,7 @@ def sources_digest(ctx) -> str:
 
 def behaviour_environ(environ: dict) -> dict:
     """A cell's environment as far as it can change what the suite computes: all of it but the paths of this
-    run's progress files (a cell sees no host variable that is not in it: tfpin/config/environ.py)."""
+    run's progress files (a cell sees no host variable that is not in it: tfpin/environ.py)."""
     return {"variables": {k: v for k, v in environ.items() if k not in RUN_PATHS}, "cpus": cpus()}
 
 

@@ -21,14 +21,14 @@ import time
 from pathlib import Path
 from typing import TypedDict
 
-from tfpin import procs
-from tfpin.cell import installer, local
+from tfpin import environ, procs
+from tfpin.cell import installer
 from tfpin.cell.interpreters import find
-from tfpin.config import environ
+from tfpin.config import local
 from tfpin.config.cells import Cell
 
 STAMP = "tfpin-stamp.json"
-LOCAL = "tfpin-local.json"  # digests of the project trees the install lines put here (tfpin/cell/local.py)
+LOCAL = "tfpin-local.json"  # digests of the project trees the install lines put here (tfpin/config/local.py)
 PLUGIN_DIR = Path(__file__).resolve().parent.parent / "cellplugin"  # tfpin/cellplugin/
 BYTECODE_HOOK = PLUGIN_DIR / "tfpin_bytecode.py"
 INSTALL_TIMEOUT = 1800

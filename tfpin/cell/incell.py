@@ -11,11 +11,10 @@ import os
 import re
 from pathlib import Path
 
-from tfpin import procs
+from tfpin import environ, procs
 from tfpin.cell import junit
 from tfpin.cell.envs import PLUGIN_DIR
 from tfpin.cellplugin import tfpin_vars as var
-from tfpin.config import environ
 from tfpin.config.cells import Cell
 from tfpin.config.context import Context
 
@@ -26,7 +25,7 @@ PYTEST_USAGE_LINE = re.compile(r"^(ERROR: |pytest: error: |[\w.]+: error: )")
 
 
 def host_environ(cell: Cell, ctx: Context) -> dict:
-    """What of the host reaches the cell (tfpin/config/environ.py: the allowlist and the project's `pass_env`)."""
+    """What of the host reaches the cell (tfpin/environ.py: the allowlist and the project's `pass_env`)."""
     return environ.suite(Path(ctx.layout.env(cell.id)).resolve() / "bin", ctx.project.pass_env)
 
 

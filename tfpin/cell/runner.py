@@ -12,7 +12,7 @@ import signal
 import time
 from pathlib import Path
 
-from tfpin import __version__, load, procs
+from tfpin import __version__, environ, load, procs
 from tfpin.cell.envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
 from tfpin.cell.incell import (
     cell_environ,
@@ -27,12 +27,11 @@ from tfpin.cell.installer import parse_freeze
 from tfpin.cell.result import CellResult, Counts
 from tfpin.cell.status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 from tfpin.cellplugin import tfpin_vars as var
-from tfpin.config import environ
 from tfpin.config.cells import Cell
 from tfpin.config.context import Context, now, rel
 from tfpin.config.layout import EVIDENCE, TRANSIENT
+from tfpin.events import Say
 from tfpin.files import move_aside, read_json, remove, short_digest, write_atomic
-from tfpin.report.events import Say
 
 
 class CellInterrupted(procs.Interrupted):

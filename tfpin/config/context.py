@@ -26,9 +26,9 @@ class Context:
 
     @property
     def local(self) -> dict:
-        """Digests of the project trees the install lines install (tfpin/cell/local.py), read once per run."""
+        """Digests of the project trees the install lines install (tfpin/config/local.py), read once per run."""
         if self._local is None:
-            from tfpin.cell import local
+            from tfpin.config import local
 
             # tfpin.toml is configuration, not the code under test: `tfpin init` writes it after it built the env
             config = self.project.root / "tfpin.toml"

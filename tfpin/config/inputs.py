@@ -9,7 +9,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from tfpin.config import environ
+from tfpin import environ
 from tfpin.config import matrix as matrices
 from tfpin.config import project as projects
 from tfpin.config.context import Context

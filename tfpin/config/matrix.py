@@ -6,19 +6,26 @@ allowed.
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import re
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tfpin import files
 from tfpin.config import tomlfile
-from tfpin.config.cells import Cell, Constraint, Leave, cell_id
+from tfpin.config.cells import Cell, cell_id
+from tfpin.config.constraints import (
+    MatrixError,
+    UnknownCell,
+    for_cell,
+    holds,
+    is_requirement,
+    no_unknown,
+    read_constraints,
+)
 
 # The built-in matrices are data at the repository's top level (matrices/); the wheel ships that very
 # directory inside the package (hatch force-include), so an installed tfpin finds it beside this file.
@@ -31,11 +38,8 @@ TOP_KEYS = {"description", "extends", "remove", "cells", "packages", "pythons", 
 PURPOSES = ("compatibility", "migration")
 PACKAGE_KEYS = {"label", "id_parts", "pins_as"}
 PYTHON_KEYS = {"pip", "tools"}
-CONSTRAINT_KEYS = {"pin", "reason", "when", "origin", "leaves"}
 # A failure the pin knowingly leaves open: what still fails, the pin a user could add to close it (none: no
 # pin does), why tfpin does not, and which of the pin's cells it concerns. Documentation, never installed.
-LEAVE_KEYS = {"failure", "opt_in", "why_not", "when"}
-ORIGINS = ("person", "discovered")
 # \Z, not $: "$" also matches before a final newline, and "1.15.5\n" made a cell id with a newline in it.
 VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+)?\Z")
 PYTHON_RE = re.compile(r"^3\.\d+\Z")
@@ -44,14 +48,6 @@ PACKAGE_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?\Z")  # a PEP
 BUILT_IN_RE = re.compile(r"^[a-z0-9_-]+\Z")
 # What ran every cell's suite: its version is recorded beside the matrix's own packages.
 TEST_RUNNER = "pytest"
-
-
-class MatrixError(ValueError):
-    """A matrix file is malformed; the message says where and what is allowed."""
-
-
-class UnknownCell(MatrixError):
-    """A cell id that the matrix does not define."""
 
 
 class Matrix:
@@ -131,10 +127,10 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> M
         raise MatrixError("%s: key 'remove' only makes sense with 'extends' (cells of the base matrix to drop)" % path)
     packages = _packages(path, data.get("packages", {}))
     pythons = _pythons(path, data.get("pythons", {}))
-    constraints = _constraints(path, data.get("constraints", []), packages)
+    constraints = read_constraints(path, data.get("constraints", []), packages)
     install = ()
     if project is not None:
-        constraints += _constraints(project.source, project.constraints, packages)
+        constraints += read_constraints(project.source, project.constraints, packages)
         install = tuple(project.install)
     if not isinstance(cells_raw, list) or not (cells_raw or inherited):
         raise MatrixError("%s: key 'cells' must be a non-empty array of tables ([[cells]])" % path)
@@ -226,29 +222,18 @@ def _read(path: Path) -> dict:
         data = tomlfile.read(path)
     except tomlfile.Unreadable as exc:
         raise MatrixError(str(exc)) from None
-    _no_unknown(path, "top level", data, TOP_KEYS)
+    no_unknown(path, "top level", data, TOP_KEYS)
     return data
 
 
-def _no_unknown(path, where, table, allowed):
-    if not isinstance(table, dict):
-        raise MatrixError("%s: %s must be a table, got %r" % (path, where, table))
-    unknown = sorted(set(table) - set(allowed))
-    if unknown:
-        raise MatrixError(
-            "%s: unknown key %s in %s; allowed keys: %s"
-            % (path, ", ".join(repr(k) for k in unknown), where, ", ".join(sorted(allowed)))
-        )
-
-
 def _packages(path, raw) -> dict:
-    _no_unknown(path, "key 'packages'", raw, set(raw) if isinstance(raw, dict) else ())
+    no_unknown(path, "key 'packages'", raw, set(raw) if isinstance(raw, dict) else ())
     for name, spec in raw.items():
         where = "[packages.%s]" % name
         if not PACKAGE_RE.match(name):
             raise MatrixError("%s: %r is not a package name (letters, digits, '.', '_', '-': a PEP 508 name)"
                               % (path, name))
-        _no_unknown(path, where, spec, PACKAGE_KEYS)
+        no_unknown(path, where, spec, PACKAGE_KEYS)
         if not isinstance(spec.get("label"), str) or not LABEL_RE.match(spec["label"]):
             raise MatrixError("%s: %s key 'label' must be lowercase letters/digits, words joined by hyphens, "
                               "e.g. \"tf\" or \"intel-tf\"" % (path, where))
@@ -263,126 +248,28 @@ def _packages(path, raw) -> dict:
 
 
 def _pythons(path, raw) -> dict:
-    _no_unknown(path, "key 'pythons'", raw, set(raw) if isinstance(raw, dict) else ())
+    no_unknown(path, "key 'pythons'", raw, set(raw) if isinstance(raw, dict) else ())
     for version, spec in raw.items():
         where = '[pythons."%s"]' % version
         if not PYTHON_RE.match(version):
             raise MatrixError("%s: %s is not a Python version like \"3.7\"" % (path, where))
-        _no_unknown(path, where, spec, PYTHON_KEYS)
+        no_unknown(path, where, spec, PYTHON_KEYS)
         tools = spec.get("tools", [])
-        if not isinstance(tools, list) or not all(isinstance(t, str) and _requirement(t) for t in tools):
+        if not isinstance(tools, list) or not all(isinstance(t, str) and is_requirement(t) for t in tools):
             raise MatrixError("%s: %s key 'tools' = %r must be a list of requirement strings like \"pytest==6.2.5\""
                               % (path, where, tools))
         pip = spec.get("pip", "")
-        if not (isinstance(pip, str) and (pip == "" or _requirement(pip) and Requirement(pip).name == "pip")):
+        if not (isinstance(pip, str) and (pip == "" or is_requirement(pip) and Requirement(pip).name == "pip")):
             raise MatrixError("%s: %s key 'pip' = %r must be a requirement on pip, like \"pip==21.3.1\""
                               % (path, where, pip))
     return raw
-
-
-def _requirement(line: str) -> bool:
-    try:
-        Requirement(line)
-    except InvalidRequirement:
-        return False
-    return "\n" not in line and "\x00" not in line
-
-
-def _constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
-    out = []
-    for i, entry in enumerate(raw):
-        where = "[[constraints]] #%d" % (i + 1)
-        _no_unknown(path, where, entry, CONSTRAINT_KEYS)
-        for key in ("pin", "reason"):
-            if not isinstance(entry.get(key), str) or not entry[key].strip():
-                raise MatrixError("%s: %s needs a non-empty string %r" % (path, where, key))
-        try:
-            Requirement(entry["pin"])
-        except InvalidRequirement as exc:
-            raise MatrixError(
-                "%s: %s key 'pin' = %r is not a requirement: %s" % (path, where, entry["pin"], exc)
-            ) from None
-        when = _when(path, where, entry.get("when", {}), packages, "when")
-        origin = entry.get("origin", "person")
-        if origin not in ORIGINS:
-            raise MatrixError("%s: %s key 'origin' = %r; allowed: %s" % (path, where, origin, ", ".join(ORIGINS)))
-        leaves = _leaves(path, where, entry.get("leaves", []), packages)
-        out.append((Constraint(entry["pin"], entry["reason"], origin, leaves), when))
-    return out
-
-
-def _when(path, where, raw, packages, name) -> dict:
-    """A `when` table: python or a catalogue package -> the releases it selects ("1.15.5" means ==1.15.5)."""
-    if not isinstance(raw, dict):
-        raise MatrixError("%s: %s key %r must be a table like { tensorflow = \"<1.15\" }, got %r"
-                          % (path, where, name, raw))
-    when = {}
-    for key, spec in raw.items():
-        if key != "python" and key not in packages:
-            raise MatrixError(
-                "%s: %s key '%s.%s' is unknown; allowed: python, %s" % (path, where, name, key, ", ".join(packages))
-            )
-        try:
-            if not isinstance(spec, str):
-                raise InvalidSpecifier(spec)
-            when[key] = SpecifierSet(spec) if any(c in spec for c in "<>=!~") else SpecifierSet("==" + spec)
-        except InvalidSpecifier:
-            raise MatrixError(
-                "%s: %s key '%s.%s' = %r is not a version specifier" % (path, where, name, key, spec)
-            ) from None
-    return when
-
-
-def _leaves(path, where, raw, packages) -> tuple[Leave, ...]:
-    """`leaves = [{ failure = "...", opt_in = "pyyaml<5.1", why_not = "...", when = { keras = "2.2.4" } }]`."""
-    shape = ('an array of inline tables like [{ failure = "what still fails with this pin", opt_in = "a pin a user '
-             'could add to close it (optional: none closes it)", why_not = "why tfpin does not add it", when = '
-             '{ keras = "2.2.4" } (optional) }]')
-    if not isinstance(raw, list):
-        raise MatrixError("%s: %s key 'leaves' must be %s, got %r" % (path, where, shape, raw))
-    out = []
-    for j, item in enumerate(raw):
-        key = "leaves[%d]" % (j + 1)
-        if not isinstance(item, dict):
-            raise MatrixError("%s: %s key %r must be a table: 'leaves' is %s, got %r" % (path, where, key, shape, item))
-        _no_unknown(path, "%s key %r" % (where, key), item, LEAVE_KEYS)
-        for name, what in (("failure", "the failure this pin leaves open, as measured"),
-                           ("why_not", "why tfpin does not close it"), ("opt_in", "a pin a user could add")):
-            if name == "opt_in" and name not in item:
-                continue
-            if not isinstance(item.get(name), str) or not item[name].strip():
-                raise MatrixError("%s: %s key '%s.%s' must be a non-empty string (%s), got %r"
-                                  % (path, where, key, name, what, item.get(name)))
-        opt_in = item.get("opt_in", "")
-        if opt_in:
-            try:
-                Requirement(opt_in)
-            except InvalidRequirement as exc:
-                raise MatrixError("%s: %s key '%s.opt_in' = %r is not a requirement (a PEP 508 pin such as "
-                                  "\"pyyaml<5.1\"): %s" % (path, where, key, opt_in, exc)) from None
-        when = _when(path, where, item.get("when", {}), packages, key + ".when")
-        out.append(Leave(item["failure"], item["why_not"], opt_in, tuple((k, str(v)) for k, v in when.items())))
-    return tuple(out)
-
-
-def _holds(when, facts) -> bool:
-    return all(k in facts and facts[k] in spec for k, spec in when.items())
-
-
-def _for_cell(constraint: Constraint, facts) -> Constraint:
-    """The constraint as it applies to one cell: with only the leaves that concern that cell."""
-    if not constraint.leaves:
-        return constraint
-    kept = tuple(leave for leave in constraint.leaves
-                 if _holds({k: SpecifierSet(spec) for k, spec in leave.when}, facts))
-    return dataclasses.replace(constraint, leaves=kept)
 
 
 def _expand(path, index, entry, packages, pythons, constraints, install=(), recorded=()):
     entry = dict(entry)
     inherited_from = entry.pop("_source", None)
     where = inherited_from or "[[cells]] #%d" % (index + 1)
-    _no_unknown(path, where, entry, {"python", *packages})
+    no_unknown(path, where, entry, {"python", *packages})
     if "python" not in entry:
         raise MatrixError("%s: %s has no 'python' key; allowed Pythons: %s" % (path, where, ", ".join(pythons)))
     axes = []
@@ -406,7 +293,7 @@ def _expand(path, index, entry, packages, pythons, constraints, install=(), reco
         facts = {"python": Version(python), **{k: Version(v) for k, v in reqs}}
         for k, v in reqs:  # tensorflow-gpu 1.15.5 answers `when = { tensorflow = ... }` like tensorflow 1.15.5
             facts.setdefault(packages[k].get("pins_as", k), Version(v))
-        applied = tuple(_for_cell(c, facts) for c, when in constraints if _holds(when, facts))
+        applied = tuple(for_cell(c, facts) for c, when in constraints if holds(when, facts))
         yield Cell(
             id=cell_id(python, reqs, packages),
             python=python,

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from tfpin import files
-from tfpin.cell import local
-from tfpin.config import environ, tomlfile
+from tfpin import environ, files
+from tfpin.config import local, tomlfile
 
 CONFIG_FILE = "tfpin.toml"
 KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "pass_env", "timeout", "sources", "bench",
@@ -52,7 +51,7 @@ class Project:
         # The cores one cell's suite needs at least (tfpin/load.py): a suite that runs processes of its own beside
         # pytest says so, and no run of it is over-subscribed, the first (nothing measured yet) included.
         self.cores = float(cores)
-        # Host variables (names or globs) the suite may read, beside tfpin's allowlist (tfpin/config/environ.py): their
+        # Host variables (names or globs) the suite may read, beside tfpin's allowlist (tfpin/environ.py): their
         # values are part of the verdict's key; every other host variable is unset in the cells.
         self.pass_env = list(pass_env)
 

@@ -18,17 +18,16 @@ import shutil
 import sys
 from pathlib import Path
 
-from tfpin import __version__, load, procs, schedule
+from tfpin import __version__, environ, load, procs, schedule
 from tfpin.cell.envs import PLUGIN_DIR, CellEnv, EnvLock
 from tfpin.cell.incell import cell_environ, pytest_command
 from tfpin.cell.status import PASSED
 from tfpin.cellplugin import tfpin_vars as var
-from tfpin.config import environ
 from tfpin.config.context import now
 from tfpin.cross import verdicts as crossverdicts
 from tfpin.cross.verdicts import summarize
+from tfpin.events import Say
 from tfpin.files import read_json, short_digest, write_atomic
-from tfpin.report.events import Say
 
 META = "tfpin-meta.json"  # written by tfpin_artifact beside each artifact (cellplugin/tfpin_cross.py)
 VERDICTS = "verdicts.json"  # the last verdicts and the key they were made under

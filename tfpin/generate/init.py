@@ -13,16 +13,17 @@ from pathlib import Path
 
 import tomli_w
 
-from tfpin.cell import local
+from tfpin import events
+from tfpin.cell import index
 from tfpin.cell.envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
 from tfpin.cell.incell import cell_environ
+from tfpin.config import local
 from tfpin.config import matrix as matrices
 from tfpin.config.context import Context, rel
 from tfpin.config.layout import Layout
 from tfpin.config.project import CONFIG_FILE, Project
 from tfpin.generate import collection, guess, needs
-from tfpin.pins import index
-from tfpin.report import events, live
+from tfpin.report import live
 
 IGNORED = (".tfpin/", "reports/")
 LOG = Path(".tfpin") / "init.log"  # the installer's and pytest's own words while init built its cell

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import threading
 
-from tfpin import schedule
+from tfpin import environ, schedule
 from tfpin.cell.installer import find_uv
-from tfpin.config import environ
 from tfpin.config.context import rel
 from tfpin.config.inputs import UsageError
+from tfpin.events import CellFinished, CellNote, CellStarted, Info, Problem, Reporter
 from tfpin.files import write_atomic
 from tfpin.options import PinsOptions
 from tfpin.pins import search as pins
 from tfpin.pins import store as pinstore
 from tfpin.pins.trials import Shared
-from tfpin.report.events import CellFinished, CellNote, CellStarted, Info, Problem, Reporter
 
 
 def discover_cells(cells, ctx, project, m, opts: PinsOptions, reporter: Reporter):

@@ -8,8 +8,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from tfpin import mdtext
 from tfpin.files import write_atomic
-from tfpin.report import mdtext
 
 
 def constraint_blocks(results: list, all_cells) -> list[dict]:

@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tfpin import load, procs
-from tfpin.cell import installer
+from tfpin.cell import index, installer
 from tfpin.cell.envs import EnvLock, bytecode_on_import
 from tfpin.cell.incell import cell_environ, last_error, pytest_command, read_junit
 from tfpin.cell.installer import parse_freeze, uv_no_build
@@ -37,7 +37,6 @@ from tfpin.cell.interpreters import find
 from tfpin.cell.status import PASSED, classify
 from tfpin.cellplugin import tfpin_vars as var
 from tfpin.files import write_atomic
-from tfpin.pins import index
 from tfpin.pins.store import CellUnavailable, DiscoveryError, Search, record
 
 ROUNDS = 2

@@ -16,10 +16,9 @@ import json
 import threading
 from pathlib import Path
 
-from tfpin import load, schedule
+from tfpin import environ, load, schedule
 from tfpin.cell import cache
 from tfpin.cell.incell import cell_environ
-from tfpin.config import environ
 from tfpin.files import read_json, short_digest, write_atomic
 
 VERDICTS = ("pass", "fail")  # facts about the key; "uninstallable" may be the index's mood of the day

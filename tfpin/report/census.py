@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from packaging.version import InvalidVersion, Version
 
-from tfpin.report import mdtext
+from tfpin import mdtext
 
 
 def _release(requirements: dict) -> str:

@@ -1,4 +1,4 @@
-"""The console: every view of the event stream (tfpin/report/events.py), owned by the command line.
+"""The console: every view of the event stream (tfpin/events.py), owned by the command line.
 
 - a plain log (pipes, CI): one whole line per event, and a heartbeat per running cell every TFPIN_HEARTBEAT_S
   seconds (default 30) so a long suite is never silent;
@@ -18,11 +18,10 @@ import threading
 import time
 from typing import Any
 
+from tfpin import environ, events
 from tfpin.cell import junit
 from tfpin.cell.result import CellResult
 from tfpin.cell.status import PASSED, UNAVAILABLE
-from tfpin.config import environ
-from tfpin.report import events
 
 VIEWS = ("quiet", "normal", "verbose")
 

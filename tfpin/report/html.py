@@ -12,7 +12,7 @@ from html import escape
 
 from tfpin.cell import bench
 from tfpin.cell.status import ERROR, FAILED, INTERRUPTED, MISSING, PASSED, UNAVAILABLE
-from tfpin.cross.view import first_step_text, grid_entry
+from tfpin.report.crossview import first_step_text, grid_entry
 from tfpin.report.markdown import (
     BESIDE_STOCK_INTRO,
     PASSED_ENV_INTRO,

@@ -11,14 +11,13 @@ import json
 import threading
 from pathlib import Path
 
-from tfpin import __version__
+from tfpin import __version__, events
 from tfpin.cell import cache
 from tfpin.cell.result import CellResult
 from tfpin.cell.runner import stamp
 from tfpin.config.context import now, rel
 from tfpin.cross import run as cross
 from tfpin.report import build as report
-from tfpin.report import events
 
 
 def in_progress_name(reports_dir: Path, name: str) -> str:

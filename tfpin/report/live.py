@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from tfpin import events
 from tfpin.files import read_json
-from tfpin.report import events
 
 TICK_S = 0.5
 

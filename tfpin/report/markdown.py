@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tfpin.cell import bench
 from tfpin.cell.status import PASSED
-from tfpin.report.mdtext import code, text
+from tfpin.mdtext import code, text
 
 # The cell table's own columns; the version and bench columns after them are the report's (report.build).
 CELL_COLUMNS = ("cell", "status", "passed", "failed", "errors", "skipped", "setup s", "tests s")
@@ -98,7 +98,7 @@ PASSED_ENV_INTRO = ("The host variables the cells saw, by name (their values are
 
 
 def passed_env(report: dict) -> list[str]:
-    """The names of the host variables any cell of the report saw (tfpin/config/environ.py), sorted."""
+    """The names of the host variables any cell of the report saw (tfpin/environ.py), sorted."""
     return sorted({name for r in report["cells"] for name in r.get("passed_env") or ()})
 
 
@@ -185,7 +185,7 @@ def between_cells(report: dict) -> list[str]:
     """The cross-cell verdicts and the deprecation census."""
     rows = []
     if report.get("cross"):
-        from tfpin.cross.view import markdown as cross_markdown
+        from tfpin.report.crossview import markdown as cross_markdown
 
         rows += cross_markdown(report["cross"])
     if report.get("census"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import itertools
 import numbers
 
-from tfpin.report import mdtext
+from tfpin import mdtext
 
 
 def _diff(value) -> str:
