@@ -68,6 +68,29 @@ def test_a_plain_log_gets_heartbeat_lines_and_quiet_gets_none(tmp_path, envs):
     assert quiet.returncode == 0 and NOW not in quiet.stdout and "passed" in quiet.stdout
 
 
+def test_a_matrix_ends_with_a_terminal_summary_and_quiet_keeps_only_verdicts_and_answers(tmp_path, envs):
+    """The run's last words are a table of the cells and the pin lines to paste, not matrix.md echoed; -q drops
+    every progress line of every step (the run's header, started, the scheduler's and the steps' lines) and keeps
+    each cell's verdict, the summary, the totals."""
+    project = make_project(tmp_path / "p")
+    out = tfpin(project, "matrix", "--no-cache", envs=envs)
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    assert "tfpin: project " in text and "started" in text and "tfpin: cross-cell checks in" in text
+    assert "## " not in text and "| `" not in text and "\\" not in text  # no Markdown: headings, tables, escapes
+    table = [line for line in text.splitlines() if re.match(r"^\s*py3\.[67]-six1\.16\.0\s+passed\s+\d+\s+0\s+0",
+                                                             line)]
+    assert len(table) == 2, text  # one row per cell: status, passed, failed, skipped
+    assert "Recommended pin" in text and "    six==1.16.0" in text and "reports: reports/matrix-faults.json" in text
+    quiet = tfpin(project, "matrix", "--no-cache", "-q", envs=envs)
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    said = quiet.stdout.splitlines()
+    progress = [line for line in said if line.startswith("tfpin: ") or line.endswith(" started")]
+    assert progress == [], progress
+    assert len([line for line in said if re.match(r"^\[\d/2\] py3\.[67]-six1\.16\.0 +passed", line)]) == 2
+    assert "Recommended pin" in quiet.stdout and "tests: 6 passed, 0 failed, 0 errors, 0 skipped" in quiet.stdout
+
+
 def test_verbose_streams_the_cells_pytest_output_and_github_folds_each_log(tmp_path, envs):
     project = make_project(tmp_path / "p", fault="slow", fault_cell="py3.7")
     out = tfpin(project, "cell", FAULT_CELL, "--verbose", envs=envs)
@@ -79,7 +102,6 @@ def test_verbose_streams_the_cells_pytest_output_and_github_folds_each_log(tmp_p
     text = github.stdout
     assert "::group::%s log" % FAULT_CELL in text and "::endgroup::" in text
     assert text.index("::group::") < text.index("3 passed") < text.index("::endgroup::")
-
 
 
 def test_github_annotates_each_failing_test_on_its_file_and_line(tmp_path, envs):
