@@ -35,12 +35,26 @@ from tfpin.options import (
 from tfpin.report import journal
 
 
+def _selection(ns) -> Selection:
+    """The options every command that reads a matrix shares."""
+    return Selection(matrix=ns.matrix, cells=tuple(i.strip() for i in (ns.cells or "").split(",") if i.strip()),
+                     reports=ns.reports, envs=ns.envs, log_level=ns.log_level,
+                     skip_missing_interpreters=ns.skip_missing_interpreters,
+                     pytest_args=tuple(ns.passthrough) if ns.passthrough is not None else None)
+
+
+def _running(ns) -> Running:
+    """How cells run, for the commands that run them."""
+    return Running(use_cache=not getattr(ns, "no_cache", False), view=getattr(ns, "view", "normal"),
+                   jobs=getattr(ns, "jobs", None))
+
+
 def cmd_matrix(ns, console: Reporter) -> int:
-    return pipeline.matrix(MatrixOptions(Selection.from_args(ns), Running.from_args(ns)), console)
+    return pipeline.matrix(MatrixOptions(_selection(ns), _running(ns)), console)
 
 
 def cmd_cell(ns, console: Reporter) -> int:
-    opts = CellOptions(Selection.from_args(ns), Running.from_args(ns), ns.cell_id)
+    opts = CellOptions(_selection(ns), _running(ns), ns.cell_id)
     project, m, (cell,), ctx = load_one(opts.selection, opts.cell_id)
     results, interrupted, _ = pipeline.run_cells(m, [cell], ctx, console, running=opts.running, write_report=False)
     r = results[0]
@@ -52,7 +66,7 @@ def cmd_cell(ns, console: Reporter) -> int:
 def cmd_bench(ns, console: Reporter) -> int:
     """The project's bench in each cell (tfpin/cell/bench.py: what tfpin reads of its JSON), each record stored, then
     the report rebuilt with the figures."""
-    opts = BenchOptions(Selection.from_args(ns))
+    opts = BenchOptions(_selection(ns))
     project, m, cells, ctx = load(opts.selection)
     if not project.bench:
         raise UsageError("project %s declares no bench command: add `bench` to %s, the arguments to the cell's Python "
@@ -85,13 +99,13 @@ def cmd_migrate(ns, console: Reporter) -> int:
     from tfpin import migrate
     from tfpin.options import MigrateOptions
 
-    opts = MigrateOptions(Selection.from_args(ns), Running.from_args(ns), from_cell=ns.from_cell, keep=ns.keep)
+    opts = MigrateOptions(_selection(ns), _running(ns), from_cell=ns.from_cell, keep=ns.keep)
     return migrate.run(opts, console)
 
 
 def cmd_report(ns, console: Reporter) -> int:
     """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
-    opts = ReportOptions(Selection.from_args(ns))
+    opts = ReportOptions(_selection(ns))
     project, m, cells, ctx = load(opts.selection)
     subset = bool(opts.selection.cells)
     name = m.report_name(subset)
@@ -118,7 +132,7 @@ def cmd_cross(ns, console: Reporter) -> int:
     from tfpin.cell.runner import base_result, prepare
     from tfpin.cross import run as cross
 
-    opts = CrossOptions(Selection.from_args(ns), ns.cell_id)
+    opts = CrossOptions(_selection(ns), ns.cell_id)
     project, m, cells, ctx = load(opts.selection)
     cell = next((c for c in cells if c.id == opts.cell_id), None)
     if cell is None:
@@ -141,7 +155,7 @@ def cmd_cross(ns, console: Reporter) -> int:
 
 
 def cmd_list(ns, console: Reporter) -> int:
-    opts = ListOptions(Selection.from_args(ns), as_json=ns.json)
+    opts = ListOptions(_selection(ns), as_json=ns.json)
     project, m, cells, ctx = load(opts.selection)
     if opts.as_json:
         console.emit(Output(json.dumps([{**c.describe(), "tox_env": c.tox_env(), "constraints": c.constraint_lines(),
@@ -156,7 +170,7 @@ def cmd_list(ns, console: Reporter) -> int:
 def cmd_ci(ns, console: Reporter) -> int:
     from tfpin.generate import ci_github, ci_gitlab, source
 
-    opts = CiOptions(Selection.from_args(ns), ns.system, output=ns.output, tfpin=ns.tfpin)
+    opts = CiOptions(_selection(ns), ns.system, output=ns.output, tfpin=ns.tfpin)
     generator = {"github": ci_github, "gitlab": ci_gitlab}[opts.system]
     project, m, cells, ctx = load(opts.selection)
     try:
@@ -179,7 +193,7 @@ def cmd_pins(ns, console: Reporter) -> int:
     from tfpin.pins.discover import discover_cells, pins_target
 
     packages = tuple(p.strip() for p in ns.packages.split(",") if p.strip()) or None
-    opts = PinsOptions(Selection.from_args(ns), ns.action, packages=packages, jobs=ns.jobs, apply=ns.apply)
+    opts = PinsOptions(_selection(ns), ns.action, packages=packages, jobs=ns.jobs, apply=ns.apply)
     project, m, cells, ctx = load(opts.selection)
     out_dir = ctx.layout.pins
     if opts.action == "apply":

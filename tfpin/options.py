@@ -1,20 +1,13 @@
 """What each command was asked, as typed records: the command line's only interface to the steps below it.
 
-`tfpin/cli.py` parses; `tfpin/commands.py` turns the parsed namespace into one of these records (`from_args`)
-and nothing below the commands sees argparse. Frozen: a step that needs another selection makes a new record
+`tfpin/cli.py` parses; `tfpin/commands.py` turns the parsed namespace into one of these records, and nothing
+below the commands sees argparse. Frozen: a step that needs another selection makes a new record
 (dataclasses.replace), so no step changes what a later one was asked.
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
-
-VIEWS = ("quiet", "normal", "verbose")
-
-
-def _ids(text: str) -> tuple[str, ...]:
-    return tuple(i.strip() for i in (text or "").split(",") if i.strip())
 
 
 @dataclass(frozen=True)
@@ -29,12 +22,6 @@ class Selection:
     skip_missing_interpreters: bool = False
     pytest_args: tuple[str, ...] | None = None
 
-    @classmethod
-    def from_args(cls, ns: argparse.Namespace) -> "Selection":
-        return cls(matrix=ns.matrix, cells=_ids(ns.cells), reports=ns.reports, envs=ns.envs,
-                   log_level=ns.log_level, skip_missing_interpreters=ns.skip_missing_interpreters,
-                   pytest_args=tuple(ns.passthrough) if ns.passthrough is not None else None)
-
     @property
     def partial(self) -> bool:
         """A subset run (--cells, or pytest arguments): it never writes the full matrix's report."""
@@ -47,11 +34,6 @@ class Running:
     use_cache: bool = True
     view: str = "normal"
     jobs: int | None = None
-
-    @classmethod
-    def from_args(cls, ns: argparse.Namespace) -> "Running":
-        return cls(use_cache=not getattr(ns, "no_cache", False), view=getattr(ns, "view", "normal"),
-                   jobs=getattr(ns, "jobs", None))
 
 
 @dataclass(frozen=True)
