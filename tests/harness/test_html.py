@@ -92,7 +92,7 @@ def test_a_phone_sized_screenshot(page, tmp_path):
     assert len(data) > 20000  # a rendered page, not a blank one (a blank 390x844 PNG is ~3 kB)
 
 
-def test_the_browser_shows_figures_beside_stock(tmp_path):
+def test_the_browser_shows_throughput_beside_stock(tmp_path):
     dist = matrices.load("distributions")
     rep = report.build(dist, dist.cells, [result(c, "passed") for c in dist.cells], "t0", "t1", {})
     rates = {"py3.7-tf1.15-keras2.2.5": 262.3, "py3.7-intel-tf1.15-keras2.2.5": 629.5}
