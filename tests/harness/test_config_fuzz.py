@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tfpin import __main__ as cli  # noqa: E402
+from tfpin.config import constraints  # noqa: E402
 from tfpin.config import matrix as matrices  # noqa: E402
 from tfpin.config import project as projects  # noqa: E402
 
@@ -34,7 +35,7 @@ NASTY = ["tests", "tests/test_a.py", "-m", "not slow", "-k", "a or b", "/etc", "
 MATRIX_FILES = ["m.toml", "m$(touch PWNED).toml", "${{ github.event.issue.title }}.toml", "sub;touch X.toml"]
 INJECTIONS = ("$(touch PWNED)", "${{ github.event.issue.title }}", "`id`", "sub;touch X")
 KEY_NAMES = sorted(projects.KEYS | matrices.TOP_KEYS | matrices.PACKAGE_KEYS | matrices.PYTHON_KEYS
-                   | matrices.CONSTRAINT_KEYS | {"python", "tensorflow", "keras", "pin", "reason", "when"})
+                   | constraints.CONSTRAINT_KEYS | {"python", "tensorflow", "keras", "pin", "reason", "when"})
 
 scalars = st.one_of(st.sampled_from(NASTY), st.text(max_size=12), st.integers(-3, 100),
                     st.floats(allow_nan=True, allow_infinity=True), st.booleans())
