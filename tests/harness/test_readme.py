@@ -67,6 +67,8 @@ COVERAGE = [
     (r"^nox -s bench -- --matrix distributions$", "cell",
      "tests/cell/test_cli.py runs resnet_core.bench --json in every cell, intel ones included"),
     (r"^tfpin matrix --no-cache$", "faults", "test_cache.py::test_no_cache_runs_everything"),
+    (r"^tfpin matrix --cells '[^']+'$", "faults",
+     "test_selection.py: every kind of term through `tfpin list`, and a run by condition of a TF-free project"),
     (r"^tfpin matrix -v$", "faults", "test_live.py::test_verbose_streams_the_cells_pytest_output_and_github_folds"),
     (r"^tfpin matrix -j \d+$", "faults", "test_cache.py::test_jobs_runs_cells_at_once_with_the_same_report"),
     (r"^nox -s matrix -- --cells [\w.,-]+$", "faults", "test_subset_run_recommends_only_the_pythons_that_ran"),

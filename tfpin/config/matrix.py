@@ -15,11 +15,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tfpin import files
-from tfpin.config import tomlfile
+from tfpin.config import selection, tomlfile
 from tfpin.config.cells import Cell, cell_id
+from tfpin.config.constraints import MatrixError as MatrixError  # raised by every part of a matrix file
+from tfpin.config.constraints import UnknownCell as UnknownCell
 from tfpin.config.constraints import (
-    MatrixError,
-    UnknownCell,
     for_cell,
     holds,
     is_requirement,
@@ -33,7 +33,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent  # tfpin/
 MATRICES_DIR = _PACKAGE / "matrices" if (_PACKAGE / "matrices").is_dir() else _PACKAGE.parent / "matrices"
 DEFAULT_MATRIX = "table"
 
-TOP_KEYS = {"description", "extends", "remove", "cells", "packages", "pythons", "constraints", "purpose"}
+TOP_KEYS = {"description", "extends", "remove", "exclude", "cells", "packages", "pythons", "constraints", "purpose"}
 # What a matrix is for: choosing a pin among releases, or pricing a move (the report leads with the cost).
 PURPOSES = ("compatibility", "migration")
 PACKAGE_KEYS = {"label", "id_parts", "pins_as"}
@@ -78,15 +78,11 @@ class Matrix:
         base = "matrix" if self.name == DEFAULT_MATRIX else "matrix-" + self.name
         return base + "-partial" if partial else base
 
-    def select(self, ids: list[str]) -> list[Cell]:
-        known = {c.id: c for c in self.cells}
-        unknown = [i for i in ids if i not in known]
-        if unknown:
-            raise UnknownCell(
-                "%s: unknown cell id(s) %s; cells of matrix %r: %s"
-                % (self.path, ", ".join(unknown), self.name, ", ".join(known))
-            )
-        return [known[i] for i in ids]
+    def select(self, terms, where: str = "--cells") -> list[Cell]:
+        """The cells a selection takes: its text, or its terms (ids, conditions on factors, `!` to drop:
+        config/selection.py)."""
+        text = terms if isinstance(terms, str) else ",".join(terms)
+        return selection.select(self.cells, self.shared.get("packages", {}), text, where, self.path, self.name)
 
 
 def resolve_path(name_or_path: str, relative_to: Path | None = None) -> Path:
@@ -149,12 +145,29 @@ def load(name_or_path: str = DEFAULT_MATRIX, project=None, _extended_by=()) -> M
                                   % (path, cell.id, seen[cell.id], cell.source))
             seen[cell.id] = cell.source
             cells.append(cell)
+    cells = _excluded(path, data.get("exclude", []), cells, packages)
     shared = {key: data.get(key, {} if key != "constraints" else []) for key in ("packages", "pythons", "constraints")}
     purpose = data.get("purpose", "compatibility")
     if purpose not in PURPOSES:
         raise MatrixError("%s: key 'purpose' = %r; allowed: %s (migration: the report leads with what failed, what "
                           "skipped and why, per cell)" % (path, purpose, ", ".join(PURPOSES)))
     return Matrix(path.stem, path, description, cells, shared, constraints_path, purpose, recorded)
+
+
+def _excluded(path: Path, exclude, cells: list[Cell], packages: dict) -> list[Cell]:
+    """The cells left once every `exclude` selection (`"python==3.6,tensorflow<1.13"`: what its conditions all
+    hold for, or a cell id) is taken out; one that takes out no cell is a typo, refused."""
+    if not isinstance(exclude, list) or not all(isinstance(e, str) and e.strip() for e in exclude):
+        raise MatrixError("%s: key 'exclude' = %r must be a list of selections, e.g. [\"python==3.6,tensorflow<1.13\"] "
+                          "(%s)" % (path, exclude, selection.SHAPE))
+    dropped: set[str] = set()
+    for entry in exclude:
+        where = "%s: key 'exclude' entry %r" % (path, entry)
+        dropped |= {c.id for c in selection.select(cells, packages, entry, where, path, path.stem)}
+    left = [c for c in cells if c.id not in dropped]
+    if not left:
+        raise MatrixError("%s: key 'exclude' takes out every cell" % path)
+    return left
 
 
 def recorded_packages(packages: dict, entries: list[dict], constraints) -> tuple[str, ...]:
