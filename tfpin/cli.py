@@ -50,6 +50,9 @@ def parser() -> argparse.ArgumentParser:
     running(m)
     m.add_argument("-j", "--jobs", type=int, default=None,
                    help="cells run at once (default: %s)" % default_jobs_text())
+    m.add_argument("--fail-fast", nargs="?", const="finish", choices=("finish", "now"), default=None,
+                   help="after the first cell that fails, start no other (cells running finish; --fail-fast=now "
+                        "stops them too); those cells are `not-run`, the exit code is 1, nothing is recommended")
     m.set_defaults(func=commands.cmd_matrix)
 
     c = sub.add_parser("cell", help="run one cell of the project's matrix, else of the built-in full matrix "

@@ -34,6 +34,7 @@ class Running:
     use_cache: bool = True
     view: str = "normal"
     jobs: int | None = None
+    fail_fast: str | None = None  # "finish": no new cell after the first that fails; "now": running ones stop too
 
 
 @dataclass(frozen=True)

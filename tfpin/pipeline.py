@@ -16,15 +16,17 @@ Every step says what it does as typed events (tfpin/events.py) to the reporter t
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from tfpin import environ, events, load, procs, schedule
 from tfpin.cell import cache, installer
 from tfpin.cell.incell import cell_environ
 from tfpin.cell.result import CellResult
-from tfpin.cell.runner import run_cell
-from tfpin.cell.status import exit_code, exit_reason
+from tfpin.cell.runner import base_result, run_cell
+from tfpin.cell.status import NOT_RUN, exit_code, exit_reason, fails
 from tfpin.config import inputs
+from tfpin.config.context import now
 from tfpin.cross import run as cross
 from tfpin.files import write_atomic
 from tfpin.options import MatrixOptions, Running
@@ -39,13 +41,17 @@ def matrix(opts: MatrixOptions, reporter: events.Reporter) -> int:
         project.root, m.name, m.path, len(cells), ", pytest args: " + " ".join(ctx.selection)
         if ctx.selection else "")))
     t0 = time.monotonic()
+    skip_missing = opts.selection.skip_missing_interpreters
     results, interrupted, journal = run_cells(m, cells, ctx, reporter, running=opts.running, write_report=True,
-                                              partial=opts.selection.partial, then_cross=True)
+                                              partial=opts.selection.partial, then_cross=True,
+                                              skip_missing=skip_missing)
     reporter.emit(events.StepFinished("cells", time.monotonic() - t0,
                                       "%d cells in %.1fs" % (len(results), time.monotonic() - t0)))
-    skip_missing = opts.selection.skip_missing_interpreters
     if interrupted is not None:
         return finish(results, interrupted, reporter, skip_missing=skip_missing)
+    if any(r.status == NOT_RUN for r in results):  # --fail-fast stopped the run: nothing between cells either
+        journal.final({"skipped": "the run stopped at its first failure (--fail-fast)"})
+        return finish(results, None, reporter, skip_missing=skip_missing)
     try:
         verdicts = cross_step(cells, results, ctx, reporter, use_cache=opts.running.use_cache, jobs=opts.running.jobs)
     except procs.Interrupted as exc:
@@ -84,7 +90,7 @@ def default_jobs_text() -> str:
 
 
 def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, write_report: bool,
-              partial: bool = False, then_cross: bool = False):
+              partial: bool = False, then_cross: bool = False, skip_missing: bool = False):
     """Run cells under one budget (running.jobs: -j, None for by demand); (results in matrix order, interrupt exit
     code or None, the final report written or None; with `then_cross`, the Journal the cross step completes).
 
@@ -105,18 +111,28 @@ def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, wri
         reporter.emit(events.Info("cells run %s" % budget.describe("", "each cell's last run; one per core where "
                                                                        "unknown")))
 
+    stop = _FailFast(running.fail_fast, skip_missing, reporter)
+
     def one(i, cell):
+        log = None
         with budget.hold(i, cell.id, "setup") as held:
-            found = verdicts.lookup(cell, cell_environ(cell, ctx))
-            log = None
-            if found.hit is None:
-                unit = _CellUnit(i, len(cells), cell, ctx, reporter, watcher)
-                result = unit.run_and_seal(found, verdicts, on_tests=lambda: budget.resize(held, cell.id, "tests"))
-                demands.learned("setup", result.durations.setup_demand)
-                demands.learned("tests", result.durations.tests_demand)
-                log = ctx.layout.evidence("logs", cell.id)
-            else:
-                result = found.hit
+            result = stop.before(i, cell, ctx)
+            if result is None:
+                try:
+                    found = verdicts.lookup(cell, cell_environ(cell, ctx))
+                    if found.hit is None:
+                        unit = _CellUnit(i, len(cells), cell, ctx, reporter, watcher)
+                        result = unit.run_and_seal(found, verdicts,
+                                                   on_tests=lambda: budget.resize(held, cell.id, "tests"))
+                        demands.learned("setup", result.durations.setup_demand)
+                        demands.learned("tests", result.durations.tests_demand)
+                        log = ctx.layout.evidence("logs", cell.id)
+                    else:
+                        result = found.hit
+                except procs.Cancelled:
+                    result = stop.stopped(cell, ctx)
+                finally:
+                    stop.after(i, result)
         reporter.emit(events.CellFinished(i + 1, len(cells), cell.id, result=result, log=log,
                                           root=ctx.project.root))
         return result
@@ -124,17 +140,61 @@ def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, wri
     reporter.emit(events.CellsStarting(len(cells)))
     try:
         with live.Watcher(reporter, stream_logs=running.view == "verbose") as watcher:
-            finished, stop = schedule.run(one, cells, len(cells))  # a thread per cell: the budget decides who runs
+            finished, signal = schedule.run(one, cells, len(cells))  # a thread per cell: the budget decides who runs
     finally:
+        procs.uncancel_all()
         reporter.emit(events.CellsDone())
     results = [finished[k] for k in sorted(finished)]
-    interrupted = stop.code if stop is not None else None
+    interrupted = signal.code if signal is not None else None
     if journal is None:
         return results, interrupted, None
     journal.results = results
-    if then_cross and stop is None:
+    if then_cross and signal is None:
         return results, interrupted, journal
-    return results, interrupted, journal.final(None, interrupted=stop is not None)
+    return results, interrupted, journal.final(None, interrupted=signal is not None)
+
+
+class _FailFast:
+    """--fail-fast: once a cell fails, no other starts (`finish`: those running finish; `now`: they are called off,
+    their earlier verdicts kept); the cells that did not run are `not-run`."""
+
+    def __init__(self, mode: str | None, skip_missing: bool, reporter: events.Reporter):
+        self.mode, self.skip_missing, self.reporter = mode, skip_missing, reporter
+        self.first: str | None = None  # the cell that failed first
+        self.running: dict[int, int] = {}  # unit index -> the id of the thread running it
+        self.lock = threading.Lock()
+
+    def before(self, i: int, cell, ctx) -> CellResult | None:
+        """A not-run result when the run already stopped, else None (the cell may start)."""
+        with self.lock:
+            if self.first is None:
+                self.running[i] = threading.get_ident()
+                return None
+        return _not_run(cell, ctx, "not run: --fail-fast stopped the run after %s failed" % self.first)
+
+    def stopped(self, cell, ctx) -> CellResult:
+        return _not_run(cell, ctx, "stopped by --fail-fast=now after %s failed (its earlier verdict is kept)"
+                        % self.first)
+
+    def after(self, i: int, result: CellResult | None) -> None:
+        with self.lock:
+            self.running.pop(i, None)
+            if not self.mode or result is None or self.first is not None or not fails(result.status or "",
+                                                                                        self.skip_missing):
+                return
+            self.first = result.id
+            others = list(self.running.values())
+        self.reporter.emit(events.Info("--fail-fast: %s %s; no other cell starts%s" % (
+            result.id, result.status, ", the running ones are stopped" if self.mode == "now" and others else "")))
+        if self.mode == "now" and others:
+            procs.cancel(others, "--fail-fast=now")
+
+
+def _not_run(cell, ctx, reason: str) -> CellResult:
+    result = base_result(cell, ctx)
+    result.fail(NOT_RUN, "%s: %s" % (cell.id, reason))
+    result.finished = now()
+    return result
 
 
 class _CellUnit:

@@ -70,6 +70,34 @@ class Interrupted(BaseException):
         self.code, self.name, self.result = code, name, result
 
 
+class Cancelled(Interrupted):
+    """This thread's work was called off (--fail-fast=now, another cell failed): not a stop of the run, which goes
+    on to its report; the unit's earlier evidence is kept as for an interrupt."""
+
+
+_cancelled: set = set()  # ids of the threads whose work was called off
+_owner: dict = {}  # live child -> id of the thread that started it
+
+
+def cancel(threads, name: str) -> None:
+    """Call off the work of these threads: their children are killed, and their next or current procs.run raises
+    Cancelled. `uncancel_all()` once those units ended (thread ids are reused)."""
+    with _live_lock:
+        _cancelled.update(threads)
+        _cancel_names[:] = [name]
+        victims = [proc for proc in _live if _owner.get(proc) in _cancelled]
+    for proc in victims:
+        kill_group(proc)
+
+
+def uncancel_all() -> None:
+    with _live_lock:
+        _cancelled.clear()
+
+
+_cancel_names: list = []
+
+
 def _on_signal(signum, _frame):
     name = signal.Signals(signum).name
     with _live_lock:
@@ -159,6 +187,8 @@ def stop_all(code: int, name: str) -> None:
 def _raise_if_stopped() -> None:
     if _stopped:
         raise Interrupted(*_stopped[0])
+    if threading.get_ident() in _cancelled:
+        raise Cancelled(1, (_cancel_names or ["cancelled"])[0])
 
 
 def _died_of_a_stop(code, stop_codes) -> bool:
@@ -187,6 +217,7 @@ def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None, s
                           stdout=subprocess.PIPE if capture else stdout,
                           stderr=subprocess.STDOUT, text=True if capture else None)
             _live.add(proc)
+            _owner[proc] = threading.get_ident()
         meter = _meter()
         if meter is not None:
             meter.started(proc.pid)
@@ -206,12 +237,13 @@ def run(cmd, *, cwd=None, env=None, stdout=None, timeout: float | None = None, s
         if proc is not None:
             with _live_lock:
                 _live.discard(proc)
+                _owner.pop(proc, None)
             if _meter() is not None:
                 usage = proc.rusage
                 _meter().ended(proc.pid, usage.ru_utime + usage.ru_stime if usage is not None else 0.0)
     if _died_of_a_stop(proc.returncode, stop_codes) and threading.current_thread() is not threading.main_thread():
         deadline = time.monotonic() + GRACE
-        while not _stopped and time.monotonic() < deadline:
+        while not _stopped and threading.get_ident() not in _cancelled and time.monotonic() < deadline:
             time.sleep(0.05)
     _raise_if_stopped()
     try:  # the leader exited: whatever it left running in its group goes with it

@@ -176,6 +176,8 @@ class _CellRun:
                     previous.restore()
                     raise
                 previous.discard()
+        except procs.Cancelled:  # called off (--fail-fast=now): the earlier verdict stands, the caller says why
+            raise
         except (KeyboardInterrupt, procs.Interrupted) as exc:
             code, name = (exc.code, exc.name) if isinstance(exc, procs.Interrupted) else (130, "SIGINT")
             result.fail(INTERRUPTED, "%s: interrupted by %s while %s" % (cell.id, name, self.phase))

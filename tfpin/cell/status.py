@@ -30,7 +30,8 @@ if TYPE_CHECKING:  # the record classify reads; status.py itself imports nothing
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
 UNAVAILABLE, MISSING, INTERRUPTED = "unavailable", "missing-interpreter", "interrupted"
-STATUSES = (PASSED, FAILED, ERROR, UNAVAILABLE, MISSING, INTERRUPTED)
+NOT_RUN = "not-run"  # --fail-fast: a cell that never started (or was stopped) once an earlier one failed
+STATUSES = (PASSED, FAILED, ERROR, UNAVAILABLE, MISSING, INTERRUPTED, NOT_RUN)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ONLY_UNAVAILABLE, EXIT_SIGINT = 0, 1, 2, 3, 130
 
@@ -109,6 +110,12 @@ def unimportable_skips(skip_reasons: dict, pinned_modules) -> list:
 
 def executed(results) -> int:
     return sum(r.tests.executed for r in results)
+
+
+def fails(status: str, skip_missing: bool = False) -> bool:
+    """Whether a cell's status makes the run red (what --fail-fast stops at): anything but passed, unavailable, and
+    with --skip-missing-interpreters a missing interpreter. A cell that did not run is not a failure of its own."""
+    return status not in {PASSED, UNAVAILABLE, NOT_RUN} | ({MISSING} if skip_missing else set())
 
 
 def exit_code(results, skip_missing: bool = False) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from tfpin.cell import bench as benches
 from tfpin.cell import junit
 from tfpin.cell.result import CellResult
-from tfpin.cell.status import STATUSES
+from tfpin.cell.status import NOT_RUN, STATUSES
 from tfpin.files import write_atomic
 from tfpin.report import census
 from tfpin.report.markdown import render as markdown
@@ -46,6 +46,9 @@ def build(matrix, cells, results: list[CellResult], started: str, finished: str 
     elif selection:
         rec = no_recommendation("a filtered run (pytest args %s) proves only part of the suite and never "
                                 "enters a recommendation" % " ".join(selection))
+    elif any(r.status == NOT_RUN for r in results):
+        rec = no_recommendation("the run stopped at its first failure (--fail-fast): %d cells did not run, so "
+                                "nothing is recommended" % sum(r.status == NOT_RUN for r in results))
     else:
         rec = recommend(cells, results)
         if partial:

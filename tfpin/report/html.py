@@ -11,7 +11,7 @@ import re
 from html import escape
 
 from tfpin.cell import bench
-from tfpin.cell.status import ERROR, FAILED, INTERRUPTED, MISSING, PASSED, UNAVAILABLE
+from tfpin.cell.status import ERROR, FAILED, INTERRUPTED, MISSING, NOT_RUN, PASSED, UNAVAILABLE
 from tfpin.report.crossview import first_step_text, grid_entry
 from tfpin.report.markdown import (
     BESIDE_STOCK_INTRO,
@@ -23,7 +23,7 @@ from tfpin.report.markdown import (
 )
 
 STATUS_COLOURS = {PASSED: "#1a7f37", FAILED: "#cf222e", ERROR: "#bc4c00", UNAVAILABLE: "#6e7781",
-                  MISSING: "#8250df", INTERRUPTED: "#9a6700"}
+                  MISSING: "#8250df", INTERRUPTED: "#9a6700", NOT_RUN: "#6e7781"}
 CURVE_COLOURS = ("#0969da", "#cf222e", "#1a7f37", "#8250df", "#bc4c00", "#0598bc", "#bf3989", "#6e7781")
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;padding:12px;color:#1f2328;
