@@ -39,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
     def running(sp):
         sp.add_argument("--no-cache", action="store_true",
                         help="run every cell even when nothing it depends on changed since its stored verdict")
+        sp.add_argument("--retries", type=int, default=0, metavar="N",
+                        help="run a failed test again, alone in a fresh pytest of its cell, up to N times; one that "
+                             "then passes is `flaky`: listed and counted apart, not a failure")
         shown = sp.add_mutually_exclusive_group()
         shown.add_argument("-q", "--quiet", dest="view", action="store_const", const="quiet", default="normal",
                            help="no progress while cells run: their results and the totals only")

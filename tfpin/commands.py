@@ -46,7 +46,8 @@ def _selection(ns) -> Selection:
 def _running(ns) -> Running:
     """How cells run, for the commands that run them."""
     return Running(use_cache=not getattr(ns, "no_cache", False), view=getattr(ns, "view", "normal"),
-                   jobs=getattr(ns, "jobs", None), fail_fast=getattr(ns, "fail_fast", None))
+                   jobs=getattr(ns, "jobs", None), fail_fast=getattr(ns, "fail_fast", None),
+                   retries=getattr(ns, "retries", 0))
 
 
 def cmd_matrix(ns, console: Reporter) -> int:

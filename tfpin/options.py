@@ -35,6 +35,7 @@ class Running:
     view: str = "normal"
     jobs: int | None = None
     fail_fast: str | None = None  # "finish": no new cell after the first that fails; "now": running ones stop too
+    retries: int = 0  # a failed test is run again alone up to this many times (cell/retries.py)
 
 
 @dataclass(frozen=True)

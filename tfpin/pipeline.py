@@ -98,6 +98,9 @@ def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, wri
     such. The journal (tfpin/report/journal.py) rewrites the report after each cell, beside a complete one of an
     earlier run until this run finished.
     """
+    if running.retries < 0:
+        raise inputs.UsageError("--retries must be 0 or more (got %d)" % running.retries)
+    ctx.retries = running.retries
     journal = Journal(m, cells, ctx, partial, reporter) if write_report else None
     if journal is not None:  # the report is written from the same events the console shows
         reporter = events.Fanout(reporter, journal)

@@ -99,7 +99,8 @@ class Inputs:
             "local": ctx.local,  # folded into "installed": the project's own code inside the env
             "sources": sources,
             "selection": short_digest({"test": ctx.project.test, "after --": ctx.selection,
-                                       "timeout": ctx.project.timeout, "extra": ctx.pytest_extra}),
+                                       "timeout": ctx.project.timeout, "extra": ctx.pytest_extra,
+                                       "retries": ctx.retries}),
             "environ": short_digest(behaviour),
             "harness": self.harness_digest(),
         }

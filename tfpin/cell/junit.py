@@ -27,6 +27,7 @@ class Counts(TypedDict):
     first_error: str
     errors_by_test: dict[str, str]
     notes: list[str]
+    errored: list[str]  # of the failing ids, those that errored (a fixture or setup error) rather than failed
 
 
 class CorruptReport(ValueError):
@@ -47,6 +48,7 @@ def read(path: Path) -> Counts:
         raise CorruptReport("no <testsuite> element")
     counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
     failing, skip_reasons, timed_out, first_error, notes, errors_by_test = [], {}, [], "", [], {}
+    errored: list[str] = []
     for suite in suites:
         for case in suite.iter("testcase"):
             if _nameless(case):
@@ -63,6 +65,7 @@ def read(path: Path) -> Counts:
             if "error" in kinds:
                 counts["errors"] += 1
                 failing.append(tid)
+                errored.append(tid)
             elif "failure" in kinds:
                 counts["failed"] += 1
                 failing.append(tid)
@@ -82,7 +85,7 @@ def read(path: Path) -> Counts:
         counts["errors"] += max(0, declared_errors - counted)
     return Counts(passed=counts["passed"], failed=counts["failed"], skipped=counts["skipped"], errors=counts["errors"],
                   failing=failing, skip_reasons=skip_reasons, timed_out=timed_out, first_error=first_error,
-                  errors_by_test=errors_by_test, notes=notes)
+                  errors_by_test=errors_by_test, notes=notes, errored=errored)
 
 
 CRASH_AT = re.compile(r"^(?P<file>[^\s:]+\.py):(?P<line>\d+): ")

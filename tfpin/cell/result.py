@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 SCHEMA = 2  # 2: durations carry CPU seconds, demand and set-up steps
 # Written only once they are known: absent from the JSON (not null) until their step ran.
 OPTIONAL = ("lock", "log", "junit", "skips", "notes", "completeness", "artifacts", "deprecations", "passed_env",
-            "loaded", "cache", "cached_from")
+            "loaded", "cache", "cached_from", "retries")
 
 
 class ResultFormatError(ValueError):
@@ -33,6 +33,7 @@ class Counts:
     failed: int = 0
     skipped: int = 0
     errors: int = 0
+    flaky: int = 0  # failed, then passed when run again alone (--retries): counted in `passed` too
 
     @property
     def executed(self) -> int:
@@ -86,6 +87,7 @@ class CellResult:
     loaded: dict | None = None  # what pytest read outside the env and stdlib: {rootdir, inifile, files: {path: sha}}
     cache: dict | None = None
     cached_from: dict | None = None
+    retries: list | None = None  # --retries: each retried test, flaky or not, with every attempt (cell/retries.py)
 
     @classmethod
     def for_cell(cls, cell, stamp: str, selection, started: str, version: str) -> CellResult:

@@ -25,6 +25,7 @@ from tfpin.cell.incell import (
 )
 from tfpin.cell.installer import parse_freeze
 from tfpin.cell.result import CellResult, Counts
+from tfpin.cell.retries import retry_failures
 from tfpin.cell.status import ERROR, FAILED, INTERRUPTED, MISSING, UNAVAILABLE, classify
 from tfpin.cellplugin import tfpin_vars as var
 from tfpin.config.cells import Cell
@@ -226,9 +227,8 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     progress.parent.mkdir(parents=True, exist_ok=True)
     cmd = pytest_command(env.python, ctx.project.test, junit_path, "-p", "tfpin_imports", "-rs",
                          "-o", "junit_suite_name=" + cell.id)
-    if "pytest-timeout" in env.resolved:
-        cmd += ["--timeout", str(ctx.project.timeout)]
-    cmd += ctx.pytest_extra + (ctx.selection or [])
+    per_test = ["--timeout", str(ctx.project.timeout)] if "pytest-timeout" in env.resolved else []
+    cmd += per_test + ctx.pytest_extra + (ctx.selection or [])
     log("$ " + " ".join(cmd))
     log_start = log_file.tell()
     start = time.monotonic()
@@ -258,13 +258,18 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     tests, unreadable = read_junit(junit_path, exit_code)
     if unreadable:
         crash = "its JUnit report %s is unreadable (%s)" % (rel(junit_path, ctx), unreadable)
+    outcome = _plugin_records(cell, ctx, result)  # before any retry: its processes write the same records
+    if tests and ctx.retries and exit_code == 1 and not crash and tests["failed"]:
+        tests, result.retries = retry_failures(cell, ctx, env.python, tests, log, per_test)
+        if not tests["failed"] and not tests["errors"]:
+            exit_code = 0  # pytest's 1 was those failures, and every one of them passed when run again
     if tests:
-        result.tests = Counts(**{k: tests[k] for k in ("passed", "failed", "skipped", "errors")})
+        flaky = sum(1 for r in result.retries or [] if r["flaky"])
+        result.tests = Counts(**{k: tests[k] for k in ("passed", "failed", "skipped", "errors")}, flaky=flaky)
         result.failing = tests["failing"]
         result.skips = tests["skip_reasons"]
         result.notes = tests["notes"]
         result.junit = rel(junit_path, ctx)
-    outcome = _plugin_records(cell, ctx, result)
     usage = usage_error(log_file.name, log_start) if exit_code == 4 else ""
     status, reason = classify(tests, exit_code, crash, outcome, usage, modules,
                               expect_outcome=exit_code is not None and exit_code >= 0)

@@ -14,7 +14,7 @@ from pathlib import Path
 EVIDENCE = (("cells", ".json"), ("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"), ("artifacts", ""))
 # What the in-cell plugin writes while the suite runs: read, then deleted.
 TRANSIENT = {"progress": ".txt", "outcome": ".outcome.json", "notices": ".notices.json", "loaded": ".loaded.json",
-             "imports": ".imports.json"}
+             "imports": ".imports.json", "retry": ".retry.xml"}
 
 
 class Layout:

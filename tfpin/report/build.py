@@ -174,10 +174,14 @@ def _against_junit(path: Path, data, root: Path) -> str:
         counts = junit.read(root / data.junit)
     except (OSError, junit.CorruptReport) as exc:
         return "%s: says passed but its JUnit %s cannot be read (%s)" % (path, data.junit, exc)
-    if counts["failed"] or counts["errors"] or counts["passed"] != data.tests.passed:
-        return ("%s: says passed with %d passed, but its JUnit %s says %d passed, %d failed, %d errors: the result "
-                "was edited or belongs to another run; re-run the cell" % (
-                    path, data.tests.passed, data.junit, counts["passed"], counts["failed"], counts["errors"]))
+    flaky = {r.get("test") for r in data.retries or [] if isinstance(r, dict) and r.get("flaky")}
+    # --retries: the JUnit is the first run's; its only failures are the tests that passed when run again
+    if counts["errors"] or set(counts["failing"]) != flaky or len(flaky) != data.tests.flaky \
+            or counts["passed"] + len(flaky) != data.tests.passed:
+        return ("%s: says passed with %d passed (%d of them flaky), but its JUnit %s says %d passed, %d failed, %d "
+                "errors: the result was edited or belongs to another run; re-run the cell" % (
+                    path, data.tests.passed, data.tests.flaky, data.junit, counts["passed"], counts["failed"],
+                    counts["errors"]))
     return ""
 
 

@@ -217,7 +217,8 @@ def github_annotations(result: CellResult, root) -> list[str]:
 def result_line(r: CellResult) -> str:
     t, d = r.tests, r.durations
     if d.tests_s:
-        counts = "%d passed, %d failed, %d skipped, %d errors" % (t.passed, t.failed, t.skipped, t.errors)
+        counts = "%d passed%s, %d failed, %d skipped, %d errors" % (
+            t.passed, " (%d flaky)" % t.flaky if t.flaky else "", t.failed, t.skipped, t.errors)
         line = "%-11s %s  setup %.1fs  tests %.1fs" % (r.status, counts, d.setup_s, d.tests_s)
     else:
         line = "%-11s no tests run  setup %.1fs" % (r.status, d.setup_s)
@@ -263,7 +264,8 @@ def summary_table(report: dict):
     for r in report["cells"]:
         t = r["tests"]
         status = r["status"] + (" (cached)" if r.get("cached_from") else "")
-        table.add_row(r["id"], status, str(t["passed"]), str(t["failed"] + t["errors"]), str(t["skipped"]),
+        passed = str(t["passed"]) + (" (%d flaky)" % t["flaky"] if t.get("flaky") else "")
+        table.add_row(r["id"], status, passed, str(t["failed"] + t["errors"]), str(t["skipped"]),
                       "%.1f" % r["durations"]["tests_s"])
     ran = {r["id"] for r in report["cells"]}
     for cid in report.get("cells_planned", []):

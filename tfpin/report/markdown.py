@@ -16,7 +16,7 @@ CELL_COLUMNS = ("cell", "status", "passed", "failed", "errors", "skipped", "setu
 def render(report: dict) -> str:
     """matrix.md, section by section. Every string a test, an installer or a cell produced goes through mdtext."""
     rows = []
-    for section in (cells_table, migration_markdown_of, not_passed, off_table, beside_stock, pins_table,
+    for section in (cells_table, migration_markdown_of, not_passed, flaky_tests, off_table, beside_stock, pins_table,
                     between_cells, setup_time, passed_env_lines, recommendation):
         rows += section(report)
     return "\n".join(rows) + "\n"
@@ -124,6 +124,23 @@ def not_passed(report: dict) -> list[str]:
         rows += ["", "## Cells that did not pass", ""]
         for r in notes:
             rows.append("- %s **%s**: %s" % (code(r["id"], in_table=False), r["status"], text(r["reason"])))
+    return rows
+
+
+def flaky_tests(report: dict) -> list[str]:
+    """--retries: each test that failed and then passed when run again alone, per cell, with every attempt; and the
+    retried tests that failed every time."""
+    rows: list[str] = []
+    for r in report["cells"]:
+        for retried in r.get("retries") or []:
+            if not rows:
+                rows += ["", "## Tests run again (--retries)", "",
+                         "Flaky: failed, then passed when run again alone in a fresh pytest of the same cell; counted "
+                         "apart, not a failure. Failed: failed every attempt.", ""]
+            attempts = "; ".join("%d %s%s" % (n, a["outcome"], ": " + a["error"] if a.get("error") else "")
+                                 for n, a in enumerate(retried["attempts"], 1))
+            rows.append("- %s %s **%s**: %s" % (code(r["id"], in_table=False), code(retried["test"], in_table=False),
+                                               "flaky" if retried["flaky"] else "failed", text(attempts)))
     return rows
 
 

@@ -99,13 +99,16 @@ def recommend(cells, results: list[CellResult]) -> dict:
         if problems:
             rejected.append({"requirements": dict(group), "why": "; ".join(problems)})
             continue
+        flaky = sum(by_id[c.id].tests.flaky for c in members)
         return {
             **{name: version for name, version in group},
             "requirements": dict(group),
             "python": [c.python for c in members if by_id[c.id].status == PASSED],
             "cells": [c.id for c in members],
             "constraints": pin_lines(members),
-            "summary": "%s on Python %s" % (label, ", ".join(c.python for c in members)),
+            "summary": "%s on Python %s%s" % (label, ", ".join(c.python for c in members),
+                                              ", passed with %d flaky test%s" % (flaky, "s" * (flaky != 1))
+                                              if flaky else ""),
             "rejected_newer": rejected,
             "known_residual": known_residual(members),
         }
