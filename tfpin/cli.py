@@ -53,6 +53,10 @@ def parser() -> argparse.ArgumentParser:
     running(m)
     m.add_argument("-j", "--jobs", type=int, default=None,
                    help="cells run at once (default: %s)" % default_jobs_text())
+    m.add_argument("--floors", action="store_true",
+                   help="also run the suite on the lowest releases the project's install lines allow (uv's "
+                        "lowest-direct), in every passed cell; a floor that fails is bisected to the lowest release "
+                        "that passes")
     m.add_argument("--fail-fast", nargs="?", const="finish", choices=("finish", "now"), default=None,
                    help="after the first cell that fails, start no other (cells running finish; --fail-fast=now "
                         "stops them too); those cells are `not-run`, the exit code is 1, nothing is recommended")

@@ -51,7 +51,7 @@ def _running(ns) -> Running:
 
 
 def cmd_matrix(ns, console: Reporter) -> int:
-    return pipeline.matrix(MatrixOptions(_selection(ns), _running(ns)), console)
+    return pipeline.matrix(MatrixOptions(_selection(ns), _running(ns), floors=ns.floors), console)
 
 
 def cmd_cell(ns, console: Reporter) -> int:

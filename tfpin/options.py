@@ -42,6 +42,7 @@ class Running:
 class MatrixOptions:
     selection: Selection
     running: Running
+    floors: bool = False  # also run the suite on the lowest releases the install lines allow (pins/floors.py)
 
 
 @dataclass(frozen=True)

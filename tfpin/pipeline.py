@@ -30,6 +30,8 @@ from tfpin.config.context import now
 from tfpin.cross import run as cross
 from tfpin.files import write_atomic
 from tfpin.options import MatrixOptions, Running
+from tfpin.pins import floors
+from tfpin.pins.floors import broken as broken_floors
 from tfpin.report import live
 from tfpin.report.journal import Journal
 
@@ -52,21 +54,36 @@ def matrix(opts: MatrixOptions, reporter: events.Reporter) -> int:
     if any(r.status == NOT_RUN for r in results):  # --fail-fast stopped the run: nothing between cells either
         journal.final({"skipped": "the run stopped at its first failure (--fail-fast)"})
         return finish(results, None, reporter, skip_missing=skip_missing)
+    floor_results = None
     try:
         verdicts = cross_step(cells, results, ctx, reporter, use_cache=opts.running.use_cache, jobs=opts.running.jobs)
+        if opts.floors:
+            floor_results = floors_step(cells, results, ctx, reporter)
     except procs.Interrupted as exc:
         journal.interrupted()  # the run's report stays where unfinished reports go, marked so
         reporter.emit(events.Totals(tuple(results)))
         kept = "" if journal.writing_to == journal.report_as else "; the complete report of an earlier run is untouched"
-        reporter.emit(events.Problem("interrupted by %s during the cross-cell checks; every cell's result is in %s.*, "
-                                     "marked interrupted, without cross-cell verdicts%s"
+        reporter.emit(events.Problem("interrupted by %s during the checks after the cells; every cell's result is in "
+                                     "%s.*, marked interrupted, without cross-cell verdicts%s"
                                      % (exc.name, journal.writing_to, kept)))
         return exc.code
-    journal.final(verdicts)
+    journal.final(verdicts, floors=floor_results)
     code = finish(results, None, reporter, skip_missing=skip_missing)
     for error in verdicts.get("errors", []):
         reporter.emit(events.Problem("cross-cell step failed: %s" % error))
-    return code or (1 if verdicts.get("errors") else 0)
+    false_floors = broken_floors(floor_results or [])
+    for line in false_floors:
+        reporter.emit(events.Problem("floor does not hold: %s" % line))
+    return code or (1 if verdicts.get("errors") or false_floors else 0)
+
+
+def floors_step(cells, results, ctx, reporter: events.Reporter) -> list[dict]:
+    """--floors: the lowest releases the project's install lines allow, run in every passed cell (pins/floors.py)."""
+    t0 = time.monotonic()
+    found = floors.run(cells, results, ctx, reporter)
+    seconds = time.monotonic() - t0
+    reporter.emit(events.StepFinished("floors", seconds, "floors in %.1fs" % seconds))
+    return found
 
 
 def check_jobs(jobs: int | None) -> None:

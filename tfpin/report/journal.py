@@ -57,12 +57,12 @@ class Journal:
         return write(self.m, self.cells, self.results, self.started, None, self.ctx, self.writing_to, self.partial,
                      interrupted=True)
 
-    def final(self, cross_verdicts, interrupted: bool = False) -> dict:
+    def final(self, cross_verdicts, interrupted: bool = False, floors=None) -> dict:
         """The run's last report: over the earlier complete one only if this run finished; summed up, with where."""
         m, ctx = self.m, self.ctx
         name = self.writing_to if interrupted else self.report_as
         final = write(m, self.cells, self.results, self.started, None if interrupted else now(), ctx, name,
-                      self.partial, interrupted=interrupted, cross_verdicts=cross_verdicts)
+                      self.partial, interrupted=interrupted, cross_verdicts=cross_verdicts, floors=floors)
         if not interrupted and self.writing_to != self.report_as:
             report.remove(ctx.reports, self.writing_to)
         notes = []
@@ -83,13 +83,16 @@ def summary_of(rep: dict, ctx, name: str, notes=()) -> events.Summary:
     return events.Summary(rep, (written,), tuple(notes))
 
 
-def write(m, cells, results, started, finished, ctx, name, partial, interrupted=False, cross_verdicts=None) -> dict:
+def write(m, cells, results, started, finished, ctx, name, partial, interrupted=False, cross_verdicts=None,
+          floors=None) -> dict:
     """Build the report of these results (with the stored bench figures and, when given, the cross verdicts) and
     write it as `name`.json, .md and .html."""
     rep = report.build(m, cells, results, started, finished, report.load_bench(ctx.reports),
                        selection=ctx.selection, partial=partial, interrupted=interrupted)
     if cross_verdicts is not None:
         rep["cross"] = cross_verdicts
+    if floors is not None:
+        rep["floors"] = floors
     report.write(rep, ctx.reports, name)
     return rep
 

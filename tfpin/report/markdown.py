@@ -16,7 +16,8 @@ CELL_COLUMNS = ("cell", "status", "passed", "failed", "errors", "skipped", "setu
 def render(report: dict) -> str:
     """matrix.md, section by section. Every string a test, an installer or a cell produced goes through mdtext."""
     rows = []
-    for section in (cells_table, migration_markdown_of, not_passed, flaky_tests, off_table, beside_stock, pins_table,
+    for section in (cells_table, migration_markdown_of, not_passed, flaky_tests, floors, off_table, beside_stock,
+                    pins_table,
                     between_cells, setup_time, passed_env_lines, recommendation):
         rows += section(report)
     return "\n".join(rows) + "\n"
@@ -141,6 +142,29 @@ def flaky_tests(report: dict) -> list[str]:
                                  for n, a in enumerate(retried["attempts"], 1))
             rows.append("- %s %s **%s**: %s" % (code(r["id"], in_table=False), code(retried["test"], in_table=False),
                                                "flaky" if retried["flaky"] else "failed", text(attempts)))
+    return rows
+
+
+def floors(report: dict) -> list[str]:
+    """--floors: per install line and cell, whether the lowest release the line allows passes the suite."""
+    found = report.get("floors")
+    if found is None:
+        return []
+    rows = ["", "## Floors of the install lines (--floors)", "",
+            "Each line's lowest allowed release (uv's lowest-direct resolution, with the cell's pins), run through the "
+            "suite; a floor that fails is bisected to the lowest release that passes.", ""]
+    lines = [(f["cell"], e) for f in found for e in f["lines"]]
+    if lines:
+        rows += ["| install line | cell | floor | verdict | lowest passing |", "|---|---|---|---|---|"]
+    for cell_id, e in lines:
+        verdict = "holds" if e["holds"] else "breaks: %s" % text(e.get("error") or "")
+        rows.append("| %s | %s | %s | %s | %s |" % (code(e["line"]), code(cell_id), text(e["floor"] or "-"), verdict,
+                                                   text(e.get("lowest_passing") or ("-" if e["holds"] else "none"))))
+    for f in found:
+        if f["problem"]:
+            rows.append("- %s: %s" % (code(f["cell"], in_table=False), text(f["problem"])))
+    if not lines and not any(f["problem"] for f in found):
+        rows.append("No install line names a range: nothing to check.")
     return rows
 
 

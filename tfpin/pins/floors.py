@@ -1,0 +1,138 @@
+"""`tfpin matrix --floors`: whether the lowest releases the project's own install lines allow still pass its suite.
+
+A line such as `scikit-learn>=0.20` promises that 0.20 works; nobody who installs the newest ever tests that. For
+each cell that passed, the project's install lines are resolved at their lowest allowed releases (uv's
+`lowest-direct` resolution), with the cell's exact pins and constraint pins, and the suite runs on that set. When it
+fails, each line is tried alone at its floor (the others as the newest resolution has them); a floor that fails is
+bisected over the releases between it and the newest, as pin discovery does, to the lowest release that passes.
+Trials are pin discovery's (pins/search.py: one trial env per cell, identical trials answered once).
+"""
+from __future__ import annotations
+
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from tfpin.cell import index
+from tfpin.cell.envs import EnvLock
+from tfpin.cell.interpreters import find
+from tfpin.pins.search import Discovery
+
+LOWEST = ["--resolution", "lowest-direct"]
+
+
+def floor_lines(cell) -> list[Requirement]:
+    """The cell's install lines that name a package at a range (not one exact release, not the project's own tree),
+    for this cell's Python."""
+    env = dict(default_environment(), python_version=cell.python, python_full_version=cell.python + ".0")
+    lines = []
+    for line in cell.install:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:  # ".", "-e .", "-r file"
+            continue
+        if (req.marker is None or req.marker.evaluate(env)) and not any(s.operator in ("==", "===")
+                                                                        for s in req.specifier):
+            lines.append(req)
+    return lines
+
+
+def run(cells, results, ctx, reporter) -> list[dict]:
+    """The floors of every passed cell's install lines, the cells' searches side by side as the cores allow (their
+    trials share one budget and identical trials, as pin discovery's do)."""
+    from tfpin import events, schedule
+    from tfpin.environ import cpus
+    from tfpin.pins.trials import Shared
+
+    passed = [c for c in cells if any(r.id == c.id and r.status == "passed" for r in results)]
+    shared = Shared(ctx, None, ctx.layout.pins / "floors-trials.json")
+
+    def one(i, cell):
+        def log(text):
+            reporter.emit(events.CellNote(i + 1, len(passed), cell.id, text, detail=True))
+
+        reporter.emit(events.CellStarted(i + 1, len(passed), cell.id, "floors of the install lines"))
+        found = CellFloors(cell, ctx, log, shared).run()
+        reporter.emit(events.CellFinished(i + 1, len(passed), cell.id, describe(found)))
+        return found
+
+    done, stop = schedule.run(one, passed, 2 * cpus())
+    if stop is not None:
+        raise stop
+    return [done[i] for i in range(len(passed))]
+
+
+def describe(found: dict) -> str:
+    if found["problem"]:
+        return "floors: " + found["problem"]
+    if not found["lines"]:
+        return "floors: no install line names a range"
+    return "floors: " + "; ".join(
+        "%s holds at %s" % (e["line"], e["floor"]) if e["holds"] else
+        "%s breaks at %s (lowest passing: %s)" % (e["line"], e["floor"], e.get("lowest_passing") or "none")
+        for e in found["lines"])
+
+
+def broken(floors: list[dict]) -> list[str]:
+    """The lines whose floor fails (or could not be checked), as 'cell: line': what makes the run red."""
+    return ["%s: %s" % (f["cell"], e["line"]) for f in floors for e in f["lines"] if not e["holds"]] + [
+        "%s: %s" % (f["cell"], f["problem"]) for f in floors if f["problem"]]
+
+
+class CellFloors:
+    """The floors of one cell's install lines: [{line, package, floor, newest, holds, error?, lowest_passing?}]."""
+
+    def __init__(self, cell, ctx, log, shared):
+        self.cell = cell
+        self.search = Discovery(cell, ctx, list(ctx.project.test) or ["."], log, shared=shared)
+
+    def run(self) -> dict:
+        s, cell = self.search, self.cell
+        out: dict = {"cell": cell.id, "lines": [], "problem": ""}
+        lines = floor_lines(cell)
+        if not lines:
+            return out
+        s.interpreter, s.interpreter_version = find(cell.python)
+        s.root.mkdir(parents=True, exist_ok=True)
+        with EnvLock(s.root, s.log):
+            reqs, cons = s._requirements(), cell.constraint_lines()
+            newest, err = s.compile(reqs, cons)
+            lowest, err2 = s.compile(reqs, cons, LOWEST)
+            if newest is None or lowest is None:
+                out["problem"] = "cannot resolve the install lines: %s" % (err or err2).strip()[-300:]
+                return out
+            every = s.trial(lowest, "every install line at its floor")
+            for req in lines:
+                name = canonicalize_name(req.name)
+                entry = {"line": str(req), "package": name, "floor": lowest.get(name), "newest": newest.get(name)}
+                entry.update({"holds": True} if every["verdict"] == "pass" else self._one(name, entry, reqs, cons))
+                out["lines"].append(entry)
+        return out
+
+    def _one(self, name: str, entry: dict, reqs: list, cons: list) -> dict:
+        """This line alone at its floor; when that fails, the lowest release that passes."""
+        s, floor, newest = self.search, entry["floor"], entry["newest"]
+        if floor is None or floor == newest:
+            return {"holds": True}
+        at_floor, why = s.compile(reqs + ["%s==%s" % (name, floor)], cons)
+        if at_floor is None:
+            return {"holds": False, "error": "not installable at %s with the cell's pins: %s" % (
+                floor, why.strip()[-200:]), "lowest_passing": None}
+        first = s.trial(at_floor, "%s at its floor %s" % (name, floor))
+        if first["verdict"] == "pass":
+            return {"holds": True}
+        versions = index.candidates(name, self.cell.python, floor, newest)
+        lowest_passing = None
+        lo, hi = 0, len(versions)  # versions[:lo] fail, versions[hi:] pass (the newest is what the cell ran)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            resolved, _ = s.compile(reqs + ["%s==%s" % (name, versions[mid])], cons)
+            rec = s.trial(resolved, "%s bisect %s" % (name, versions[mid])) if resolved is not None else None
+            if rec is None or rec["verdict"] == "uninstallable":
+                versions.pop(mid)
+                hi -= 1
+            elif rec["verdict"] == "pass":
+                lowest_passing, hi = versions[mid], mid
+            else:
+                lo = mid + 1
+        return {"holds": False, "error": first.get("error", ""), "lowest_passing": lowest_passing}
