@@ -178,10 +178,10 @@ def _against_junit(path: Path, data, root: Path) -> str:
     # --retries: the JUnit is the first run's; its only failures are the tests that passed when run again
     if counts["errors"] or set(counts["failing"]) != flaky or len(flaky) != data.tests.flaky \
             or counts["passed"] + len(flaky) != data.tests.passed:
-        return ("%s: says passed with %d passed (%d of them flaky), but its JUnit %s says %d passed, %d failed, %d "
-                "errors: the result was edited or belongs to another run; re-run the cell" % (
-                    path, data.tests.passed, data.tests.flaky, data.junit, counts["passed"], counts["failed"],
-                    counts["errors"]))
+        return ("%s: says passed with %d passed%s, but its JUnit %s says %d passed, %d failed, %d errors: the result "
+                "was edited or belongs to another run; re-run the cell" % (
+                    path, data.tests.passed, " (%d of them flaky)" % data.tests.flaky if data.tests.flaky else "",
+                    data.junit, counts["passed"], counts["failed"], counts["errors"]))
     return ""
 
 
