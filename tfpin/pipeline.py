@@ -54,18 +54,19 @@ def matrix(opts: MatrixOptions, reporter: events.Reporter) -> int:
     if any(r.status == NOT_RUN for r in results):  # --fail-fast stopped the run: nothing between cells either
         journal.final({"skipped": "the run stopped at its first failure (--fail-fast)"})
         return finish(results, None, reporter, skip_missing=skip_missing)
-    floor_results = None
+    floor_results, step = None, "the cross-cell checks"
     try:
         verdicts = cross_step(cells, results, ctx, reporter, use_cache=opts.running.use_cache, jobs=opts.running.jobs)
         if opts.floors:
+            step = "the floors of the install lines"
             floor_results = floors_step(cells, results, ctx, reporter)
     except procs.Interrupted as exc:
         journal.interrupted()  # the run's report stays where unfinished reports go, marked so
         reporter.emit(events.Totals(tuple(results)))
         kept = "" if journal.writing_to == journal.report_as else "; the complete report of an earlier run is untouched"
-        reporter.emit(events.Problem("interrupted by %s during the checks after the cells; every cell's result is in "
-                                     "%s.*, marked interrupted, without cross-cell verdicts%s"
-                                     % (exc.name, journal.writing_to, kept)))
+        reporter.emit(events.Problem("interrupted by %s during %s; every cell's result is in %s.*, marked "
+                                     "interrupted, without cross-cell verdicts%s"
+                                     % (exc.name, step, journal.writing_to, kept)))
         return exc.code
     journal.final(verdicts, floors=floor_results)
     code = finish(results, None, reporter, skip_missing=skip_missing)
