@@ -39,6 +39,9 @@ from tfpin.report.journal import Journal
 def matrix(opts: MatrixOptions, reporter: events.Reporter) -> int:
     project, m, cells, ctx = inputs.load(opts.selection)
     check_jobs(opts.running.jobs)
+    if opts.floors and installer.find_uv() is None:
+        raise inputs.UsageError("--floors resolves the install lines at their lowest releases with uv (`uv pip compile "
+                                "--resolution lowest-direct`), and no uv is installed: `pip install uv` next to tfpin")
     reporter.emit(events.Info("project %s, matrix %r (%s), %d cells%s" % (
         project.root, m.name, m.path, len(cells), ", pytest args: " + " ".join(ctx.selection)
         if ctx.selection else "")))

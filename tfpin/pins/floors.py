@@ -17,6 +17,7 @@ from tfpin.cell import index
 from tfpin.cell.envs import EnvLock
 from tfpin.cell.interpreters import find
 from tfpin.pins.search import Discovery
+from tfpin.pins.store import DiscoveryError
 
 LOWEST = ["--resolution", "lowest-direct"]
 
@@ -52,7 +53,10 @@ def run(cells, results, ctx, reporter) -> list[dict]:
             reporter.emit(events.CellNote(i + 1, len(passed), cell.id, text, detail=True))
 
         reporter.emit(events.CellStarted(i + 1, len(passed), cell.id, "floors of the install lines"))
-        found = CellFloors(cell, ctx, log, shared).run()
+        try:
+            found = CellFloors(cell, ctx, log, shared).run()
+        except DiscoveryError as exc:  # no trial env, an index that does not answer: said, and the floor unproven
+            found = {"cell": cell.id, "lines": [], "problem": str(exc)}
         reporter.emit(events.CellFinished(i + 1, len(passed), cell.id, describe(found)))
         return found
 
