@@ -45,6 +45,8 @@ def _selection(ns) -> Selection:
 
 def _running(ns) -> Running:
     """How cells run, for the commands that run them."""
+    if getattr(ns, "retries", 0) < 0:
+        raise UsageError("--retries must be 0 or more (got %d)" % ns.retries)
     return Running(use_cache=not getattr(ns, "no_cache", False), view=getattr(ns, "view", "normal"),
                    jobs=getattr(ns, "jobs", None), fail_fast=getattr(ns, "fail_fast", None),
                    retries=getattr(ns, "retries", 0))

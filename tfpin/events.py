@@ -134,10 +134,3 @@ class Fanout:
     def emit(self, event: Event) -> None:
         for reporter in self.reporters:
             reporter.emit(event)
-
-
-class Silent:
-    """A reporter that shows nothing (a library caller that wants only the return values)."""
-
-    def emit(self, event: Event) -> None:
-        return None

@@ -119,8 +119,6 @@ def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, wri
     such. The journal (tfpin/report/journal.py) rewrites the report after each cell, beside a complete one of an
     earlier run until this run finished.
     """
-    if running.retries < 0:
-        raise inputs.UsageError("--retries must be 0 or more (got %d)" % running.retries)
     ctx.retries = running.retries
     journal = Journal(m, cells, ctx, partial, reporter) if write_report else None
     if journal is not None:  # the report is written from the same events the console shows
@@ -129,12 +127,8 @@ def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, wri
     for name in environ.ignored(installer.backend(), ctx.project.root):
         reporter.emit(events.Problem("ignoring host %s: a cell installs exactly its definition (put pins into the "
                                      "matrix or the project's constraints)" % name))
-    demands = load.Demands(verdicts.demands() if running.jobs is None else {}, environ.cpus(), ctx.project.cores)
-    budget = schedule.Budget(running.jobs, demands, environ.cpus())
-    if len(cells) > 1:
-        reporter.emit(events.Info("cells run %s" % budget.describe("", "each cell's last run; one per core where "
-                                                                       "unknown")))
-
+    budget = _budget(running.jobs, verdicts, ctx.project.cores, len(cells), reporter)
+    demands = budget.demands
     stop = _FailFast(running.fail_fast, skip_missing, reporter)
 
     def one(i, cell):
@@ -176,6 +170,18 @@ def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, wri
     if then_cross and signal is None:
         return results, interrupted, journal
     return results, interrupted, journal.final(None, interrupted=signal is not None)
+
+
+def _budget(jobs: int | None, verdicts: cache.Verdicts, project_cores: float, count: int,
+            reporter: events.Reporter) -> schedule.Budget:
+    """How many cells run at once. `-j N`: N cells, each holding one of N slots from start to end. By default the
+    cores are a budget, and each phase of a cell holds the cores it kept busy in its last run (load.Demands)."""
+    demands = load.Demands(verdicts.demands() if jobs is None else {}, environ.cpus(), project_cores)
+    budget = schedule.Budget(jobs, demands, environ.cpus())
+    if count > 1:
+        reporter.emit(events.Info("cells run %s" % budget.describe("", "each cell's last run; one per core where "
+                                                                       "unknown")))
+    return budget
 
 
 class _FailFast:
