@@ -18,7 +18,7 @@ import tomli_w
 import yaml
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from tfpin import __main__ as cli  # noqa: E402
@@ -130,6 +130,7 @@ def base(tmp_path_factory):
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(files=project_files())
+@example(files=(b'matrix = "m.toml"\n', b"cells = []\nconstraints = 0\n", "m.toml"))  # found by this fuzz
 def test_any_config_gets_a_verdict_or_a_message_never_a_traceback(base, files):
     config, matrix, name = files
     (base / "tfpin.toml").write_bytes(config)

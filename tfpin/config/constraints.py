@@ -43,6 +43,9 @@ def is_requirement(line: str) -> bool:
 
 
 def read_constraints(path, raw, packages) -> list[tuple[Constraint, dict]]:
+    if not isinstance(raw, list):
+        raise MatrixError("%s: key 'constraints' = %r must be an array of tables ([[constraints]] with pin, reason, "
+                          "optional when)" % (path, raw))
     out = []
     for i, entry in enumerate(raw):
         where = "[[constraints]] #%d" % (i + 1)
