@@ -77,6 +77,7 @@ class Cancelled(Interrupted):
 
 _cancelled: set = set()  # ids of the threads whose work was called off
 _owner: dict = {}  # live child -> id of the thread that started it
+_cancel_names: list = []  # what called the work off (said by Cancelled)
 
 
 def cancel(threads, name: str) -> None:
@@ -94,8 +95,6 @@ def uncancel_all() -> None:
     with _live_lock:
         _cancelled.clear()
 
-
-_cancel_names: list = []
 
 
 def _on_signal(signum, _frame):

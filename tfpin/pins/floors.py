@@ -9,14 +9,13 @@ Trials are pin discovery's (pins/search.py: one trial env per cell, identical tr
 """
 from __future__ import annotations
 
-from packaging.markers import default_environment
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tfpin.cell import index
 from tfpin.cell.envs import EnvLock
 from tfpin.cell.interpreters import find
-from tfpin.pins.search import Discovery
+from tfpin.pins.search import Discovery, install_requirements
 from tfpin.pins.store import DiscoveryError
 
 LOWEST = ["--resolution", "lowest-direct"]
@@ -25,17 +24,7 @@ LOWEST = ["--resolution", "lowest-direct"]
 def floor_lines(cell) -> list[Requirement]:
     """The cell's install lines that name a package at a range (not one exact release, not the project's own tree),
     for this cell's Python."""
-    env = dict(default_environment(), python_version=cell.python, python_full_version=cell.python + ".0")
-    lines = []
-    for line in cell.install:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:  # ".", "-e .", "-r file"
-            continue
-        if (req.marker is None or req.marker.evaluate(env)) and not any(s.operator in ("==", "===")
-                                                                        for s in req.specifier):
-            lines.append(req)
-    return lines
+    return [req for req in install_requirements(cell) if not any(s.operator in ("==", "===") for s in req.specifier)]
 
 
 def run(cells, results, ctx, reporter) -> list[dict]:

@@ -42,6 +42,24 @@ from tfpin.pins.store import CellUnavailable, DiscoveryError, Search, record
 ROUNDS = 2
 
 
+def install_requirements(cell) -> list:
+    """The project's install lines that name a package (not ".", "-e .", "-r file": its own tree), as packaging
+    Requirements, those whose marker holds for this cell's Python."""
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    env = dict(default_environment(), python_version=cell.python, python_full_version=cell.python + ".0")
+    out = []
+    for line in cell.install:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.marker is None or req.marker.evaluate(env):
+            out.append(req)
+    return out
+
+
 class Discovery:
     def __init__(self, cell, ctx, oracle: list[str], log, packages=None, hints=None, shared=None, order=0):
         """`shared`: what the trials of one run share (tfpin/pins/trials.py: cores, failing tests, identical trials);
@@ -68,19 +86,8 @@ class Discovery:
 
     def _exact_in_install_lines(self) -> set:
         """Packages the project's install lines name at one exact release for this cell's Python: not to be moved."""
-        from packaging.markers import default_environment
-        from packaging.requirements import InvalidRequirement, Requirement
-
-        env = dict(default_environment(), python_version=self.cell.python, python_full_version=self.cell.python + ".0")
-        names = set()
-        for line in self.cell.install:
-            try:
-                req = Requirement(line)
-            except InvalidRequirement:  # ".", "-e .", "-r file": the project's own tree
-                continue
-            if (req.marker is None or req.marker.evaluate(env)) and any(s.operator == "==" for s in req.specifier):
-                names.add(canonicalize_name(req.name))
-        return names
+        return {canonicalize_name(req.name) for req in install_requirements(self.cell)
+                if any(s.operator == "==" for s in req.specifier)}
 
     def compile(self, requirements, constraints=(), extra=()) -> tuple[dict | None, str]:
         """(exact set, '') or (None, the resolver's reason)."""
