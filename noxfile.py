@@ -10,6 +10,7 @@ Sessions:
   corpus     real TF1-era projects from the index: tfpin init && tfpin matrix with zero edits against the
              truth measured by hand (tests/corpus/run.py; --projects a,b); too slow for `tests`
   lint       ruff over the repository, mypy over tfpin/
+  docs       the reference under docs/ built with MkDocs, warnings as errors
   tox_ini    regenerate tox.ini from matrices/
 """
 import sys
@@ -89,3 +90,9 @@ def lint(session):
 def tox_ini(session):
     """Regenerate tox.ini from matrices/ (a harness test fails while they disagree)."""
     session.run(*TFPIN, "tox-ini", **WAIT)
+
+
+@nox.session(python=False, default=False)
+def docs(session):
+    """The reference (docs/, mkdocs.yml) as a site in .tfpin/site; a broken link or anchor fails (--strict)."""
+    session.run(sys.executable, "-m", "mkdocs", "build", "--strict", *session.posargs)

@@ -19,7 +19,7 @@ processes on 127.0.0.1, between-graph replication, SyncReplicasOptimizer.
    survives.  Not the CLI's resnet20 for 200 steps: the subject is the cluster learning real data, and item
    1 proves its step is the single-process step for any network; that run costs 34 s of CPU against 9 s.
    The CLI's resnet20 defaults reach 0.95 single-process in every cell (test_digits.py) and were measured
-   on the cluster too (0.983-0.989, README).
+   on the cluster too (0.983-0.989, docs/this-repository.md).
 3. A worker that fails (RESNET_CORE_CLUSTER_FAULT makes worker 1 raise at step 3 of 40) ends the whole
    cluster: exit 1 with "worker 1 exited 1: RuntimeError: injected fault ...", the chief never gets
    past step 2 (it cannot, the steps are synchronous), and no task survives.  This run uses --api keras,

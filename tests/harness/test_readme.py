@@ -1,7 +1,7 @@
-"""Every command README.md shows is run here, or is named with the test or CI step that runs its code path.
+"""Every command README.md and docs/*.md show is run here, or is named with the test or CI step that runs its code path.
 
-A command added to README without an entry in COVERAGE fails `test_every_readme_command_is_covered`,
-so the front door cannot drift into commands nobody ran.
+A command added to README or a docs page without an entry in COVERAGE fails `test_every_readme_command_is_covered`,
+so the front door and the reference cannot drift into commands nobody ran.
 """
 import json
 import re
@@ -11,25 +11,30 @@ import sys
 import pytest
 from conftest import ROOT
 
-README = (ROOT / "README.md").read_text()
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PREFIXES = ("nox ", "tfpin ", "python -m tfpin", "python3 -m venv", ".venv/bin/", "~/.tfpin/bin/", "tox ",
             "PYTHONPATH=", "pip ", "uv tool")
 NOX = [sys.executable, "-m", "nox"]
 TFPIN = [sys.executable, "-m", "tfpin"]
 
 
-def readme_commands():
+def commands_in(text):
     """Shell lines of ```sh blocks and inline `code` that starts like a command."""
     found = []
-    for block in re.findall(r"```sh\n(.*?)```", README, re.S):
+    for block in re.findall(r"```sh\n(.*?)```", text, re.S):
         for line in block.splitlines():
             line = line.split(" #")[0].strip().rstrip("\\").strip()
             if line and not line.startswith("#") and line.startswith(PREFIXES):
                 found.append(line)
-    for span in re.findall(r"`([^`\n]+)`", README):
+    for span in re.findall(r"`([^`\n]+)`", text):
         if span.startswith(PREFIXES) and "<" not in span:
             found.append(span.strip())
-    return sorted(set(found))
+    return found
+
+
+def readme_commands():
+    """(command, the file that shows it) for README.md and every page under docs/."""
+    return sorted({(c, path.relative_to(ROOT).as_posix()) for path in DOCUMENTS for c in commands_in(path.read_text())})
 
 
 def run(cmd, **kw):
@@ -57,6 +62,7 @@ COVERAGE = [
     (r"^(\.venv/bin/)?nox -s tests$", "ci", ".ci/run runs `nox -s tests`"),
     (r"^(\.venv/bin/)?nox -s matrix$", "ci", ".ci/run runs `nox -s matrix`"),
     (r"^(\.venv/bin/)?nox -s lint$", "ci", ".ci/run runs `nox -s lint`"),
+    (r"^(\.venv/bin/)?nox -s docs$", "ci", ".ci/run runs `nox -s docs`; test_docs_build_with_warnings_as_errors"),
     (r"^nox -s corpus$", "ci", ".ci/run runs `nox -s corpus` on two of its projects in the newest cell"),
     (r"^nox -s gpu$", "here", "test_matrix.py::test_gpu_cells_get_the_pins_of_their_tensorflow_release (the "
      "matrix it runs; its cells fail here without CUDA, measured in the README's table)"),
@@ -99,10 +105,27 @@ COVERAGE = [
 
 def test_every_readme_command_is_covered():
     commands = readme_commands()
-    assert commands, "no commands found in README.md"
-    uncovered = [c for c in commands if not any(re.search(rx, re.sub(r"^~/\.tfpin/bin/", "", c))
-                                                for rx, _, _ in COVERAGE)]
-    assert not uncovered, "README commands with no test or CI step: %s" % uncovered
+    assert {where for _, where in commands} >= {"README.md", "docs/running.md"}, commands
+    uncovered = ["%s: %s" % (where, c) for c, where in commands
+                 if not any(re.search(rx, re.sub(r"^~/\.tfpin/bin/", "", c)) for rx, _, _ in COVERAGE)]
+    assert not uncovered, "commands shown with no test or CI step: %s" % uncovered
+
+
+def test_the_front_door_stays_short_and_its_links_resolve():
+    """README is read in five minutes; the reference lives in docs/, which it must point into correctly."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    targets = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
+    assert any(t.startswith("docs/") for t in targets)
+    missing = [t for t in targets if not (ROOT / t).exists()]
+    assert not missing, "README links to files that do not exist: %s" % missing
+
+
+def test_docs_build_with_warnings_as_errors(tmp_path):
+    """What `nox -s docs` runs: MkDocs in strict mode, so a broken link or anchor between pages fails."""
+    out = run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "site" / "running" / "index.html").exists()
 
 
 def test_ci_runs_readme_setup_and_test_commands():

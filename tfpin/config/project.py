@@ -22,7 +22,7 @@ KEYS = {"matrix", "test", "smoke", "install", "constraints", "env", "pass_env", 
 # Keys an earlier tfpin read, with what took their place.
 RETIRED = {"cross": "cross-cell checks are now the project's own tests: a test writes an artifact with the "
                     "tfpin_artifact fixture and one marked @pytest.mark.tfpin_reads(name) reads it with tfpin_source "
-                    "(README, \"Between cells\"); delete the key"}
+                    "(docs/between-cells.md); delete the key"}
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z: "$" would also match before a final newline
 PASS_ENV_RE = re.compile(r"^[A-Za-z0-9_*?\[\]!]+\Z")  # a variable name, or an fnmatch glob of names
 ENV_OWN = tuple(name for name in environ.OWN if name != "PYTHONPATH")  # [env] may put PYTHONPATH in front of tfpin's
