@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tfpin import __version__, commands
+from tfpin import __version__, commands, help_examples
 from tfpin.config import matrix as matrices
 from tfpin.pipeline import default_jobs_text
 
@@ -137,4 +137,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true",
                    help="replace the tox sections of a tox.ini tfpin did not write (its other sections are kept)")
     t.set_defaults(func=commands.cmd_tox)
+    for name, command in sub.choices.items():
+        command.epilog = help_examples.epilog(name)
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return p

@@ -146,6 +146,27 @@ def test_every_subcommand_has_help():
         assert out.returncode == 0 and "usage: tfpin %s" % sub in out.stdout
 
 
+def test_every_command_help_ends_with_examples_the_parser_accepts():
+    """Each `tfpin <command> --help` ends with two or three examples, and each parses with the real parser."""
+    import shlex
+
+    from tfpin import cli
+    parser = cli.parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name in commands:
+        out = run([*TFPIN, *name.split(), "--help"])
+        assert out.returncode == 0, out.stderr
+        tail = out.stdout.split("\nexamples:\n")
+        assert len(tail) == 2, "tfpin %s --help has no examples" % name
+        shown = [line.strip() for line in tail[1].splitlines() if line.startswith("  tfpin ")]
+        assert 2 <= len(shown) <= 3, (name, shown)
+        for example in shown:
+            words = shlex.split(example)[1:]
+            tfpin_args = words[:words.index("--")] if "--" in words else words
+            parsed = parser.parse_args(tfpin_args)
+            assert parsed.command == name, (example, parsed.command)
+
+
 def test_nox_lists_cells_as_json():
     out = run([*NOX, "-l", "--json", "-t", "cell"])
     assert out.returncode == 0, out.stderr
