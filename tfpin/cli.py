@@ -84,6 +84,9 @@ def parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="join reports/cells/*.json into the matrix report (CI fan-out)")
     common(rp)
+    rp.add_argument("--constraints", type=Path, default=None, metavar="DIR",
+                    help="also write DIR/constraints-py3.X.txt, one per Python of the recommended requirement set: "
+                         "every package its cell installed, exact (==), for `pip install -c` (created if missing)")
     rp.set_defaults(func=commands.cmd_report)
 
     cx = sub.add_parser("cross", help="the readers between cells in one cell, over the stored results (a CI job "

@@ -16,7 +16,7 @@ from tfpin.config import project as projects
 from tfpin.config.context import rel
 from tfpin.config.inputs import CATALOGUE, UsageError, load, load_one
 from tfpin.events import CellFinished, CellStarted, Info, Output, Problem, Reporter
-from tfpin.files import write_atomic
+from tfpin.files import exists, write_atomic
 from tfpin.generate import toxini
 from tfpin.options import (
     BenchOptions,
@@ -107,8 +107,13 @@ def cmd_migrate(ns, console: Reporter) -> int:
 
 
 def cmd_report(ns, console: Reporter) -> int:
-    """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones."""
-    opts = ReportOptions(_selection(ns))
+    """Cells run on separate runners each leave reports/cells/<id>.json; this joins the valid ones. With
+    --constraints, the recommended cells' installed sets are also written for `pip install -c`: exit as without it,
+    or 1 where that would be 0 but no constraints file could be written."""
+    opts = ReportOptions(_selection(ns), constraints=ns.constraints)
+    if opts.constraints is not None and exists(opts.constraints) and not exists(opts.constraints, is_dir=True):
+        raise UsageError("--constraints %s: not a directory; give the directory the constraints-py3.X.txt files "
+                         "go in (it is created if missing)" % opts.constraints)
     project, m, cells, ctx = load(opts.selection)
     subset = bool(opts.selection.cells)
     name = m.report_name(subset)
@@ -118,13 +123,31 @@ def cmd_report(ns, console: Reporter) -> int:
         console.emit(Problem("refused %s" % line))
     if refused:
         console.emit(Problem("%d of %d cells have no valid result; re-run them with `tfpin cell ID` (full suite, "
-                             "no -k)" % (len(refused), len(cells))))
+                             "no -k)%s" % (len(refused), len(cells), "; no constraints file written"
+                                           if opts.constraints is not None else "")))
         return 1
     code = pipeline.finish(results, None, console, skip_missing=opts.selection.skip_missing_interpreters)
     errors = (rep.get("cross") or {}).get("errors", [])
     for error in errors:  # the same rule as `tfpin matrix`: a reader that crashed fails the run
         console.emit(Problem("cross-cell step failed: %s" % error))
-    return code or (1 if errors else 0)
+    code = code or (1 if errors else 0)
+    if opts.constraints is not None and not _constraints(rep, ctx, name, opts.constraints, console):
+        return code or 1
+    return code
+
+
+def _constraints(rep: dict, ctx, name: str, directory: Path, console: Reporter) -> bool:
+    """The constraints files of this report's recommendation (tfpin/report/compat.py); False, said, when there
+    are none to write."""
+    from tfpin.report import compat
+
+    try:
+        written = compat.write_constraints(compat.build(rep, ctx.reports, name), directory)
+    except compat.NoConstraints as exc:
+        console.emit(Problem(str(exc)))
+        return False
+    console.emit(Output("constraints for pip install -c: %s" % ", ".join(rel(p, ctx) for p in written)))
+    return True
 
 
 def cmd_cross(ns, console: Reporter) -> int:

@@ -68,6 +68,7 @@ class MigrateOptions:
 @dataclass(frozen=True)
 class ReportOptions:
     selection: Selection
+    constraints: Path | None = None  # also write constraints-py3.X.txt of the recommended cells here (compat.py)
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,8 @@ def test_one_job_per_listed_cell_and_a_report_job_needing_all():
     assert command(build) == ["tfpin", "report", "--matrix", written] and "if" not in build
     assert summary["if"] == "always()" and 'cat reports/matrix.md >> "$GITHUB_STEP_SUMMARY"' in summary["run"]
     upload = action(report, "actions/upload-artifact")
-    assert upload["if"] == "always()" and upload["with"]["path"].split() == ["reports/matrix.md", "reports/matrix.json"]
+    assert upload["if"] == "always()" and upload["with"]["path"].split() == ["reports/matrix.md", "reports/matrix.json",
+                                                                           "reports/compat.json", "reports/badge.json"]
 
 
 def test_project_below_the_repository_root(tmp_path):

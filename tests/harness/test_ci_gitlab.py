@@ -59,6 +59,8 @@ def test_the_pipeline_is_valid_against_gitlabs_schema_and_joins_every_cell(tmp_p
     assert report["when"] == "always" and [n["job"] for n in report["needs"]] == cells + [c + "-between" for c in cells]
     assert all(n["artifacts"] for n in report["needs"])
     assert "tfpin report --matrix table" in report["script"][-1]
+    assert report["artifacts"]["paths"] == ["examples/digits_tf1/reports/%s" % f for f in (
+        "matrix.md", "matrix.html", "matrix.json", "compat.json", "badge.json")]
 
 
 def test_the_schema_check_bites(tmp_path):
@@ -109,6 +111,10 @@ def test_the_generated_pipeline_runs_end_to_end_and_the_report_job_joins_every_c
         assert re.search(r"PASS\s+%s" % re.escape(job), run.stdout), run.stdout[-3000:]
     assert {c["id"]: c["status"] for c in joined["cells"]} == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "passed"}
     assert joined["recommendation"]["requirements"] == {"six": "1.16.0"}
+    artifacts = tmp_path / "p" / ".gitlab-ci-local" / "artifacts" / "report" / "reports"
+    compat = json.loads((artifacts / "compat-faults.json").read_text())  # the report job's views for other tools
+    assert compat["recommendation"]["pin_lines"] == ["six==1.16.0"] and compat["report"]["complete"] is True
+    assert json.loads((artifacts / "badge-faults.json").read_text())["message"] == "SIX 1.16 | py3.6-3.7"
 
 
 @pytest.mark.parametrize("fault", ["", "crash-reader"])

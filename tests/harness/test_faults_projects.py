@@ -304,8 +304,9 @@ def test_an_interrupted_rerun_keeps_the_complete_report_and_the_cells_verdict(tm
     project = make_project(tmp_path / "p")
     assert tfpin(project, "matrix", envs=envs).returncode == 0
     reports = project / "reports"
-    complete = {n: (reports / n).read_text() for n in ("matrix-faults.json", "matrix-faults.md",
-                                                        "cells/%s.json" % FAULT_CELL, "junit/%s.xml" % FAULT_CELL)}
+    complete = {n: (reports / n).read_text() for n in ("matrix-faults.json", "matrix-faults.md", "compat-faults.json",
+                                                        "badge-faults.json", "cells/%s.json" % FAULT_CELL,
+                                                        "junit/%s.xml" % FAULT_CELL)}
     make_project(project, fault="sleep")  # the suite now sleeps in the 3.7 cell: a long re-run
     proc = start(project, "matrix", "-j", "1", envs=envs)  # the 3.6 cell first, then the 3.7 one
     wait_for_lines(project / "pids.txt", 1, 180)
@@ -316,12 +317,16 @@ def test_an_interrupted_rerun_keeps_the_complete_report_and_the_cells_verdict(tm
         assert (reports / name).read_text() == text, "%s was replaced by the interrupted run" % name
     incomplete = report(project, "matrix-faults-incomplete")
     assert incomplete["interrupted"] is True
+    assert report(project, "compat-faults-incomplete")["report"]["interrupted"] is True  # its view for tools too
+    assert report(project, "badge-faults-incomplete")["color"] == "lightgrey"
     assert "matrix-faults-incomplete" in stdout and "untouched" in stdout
     assert (reports / "logs" / (FAULT_CELL + ".interrupted.log")).is_file()
     assert not list((reports / ".previous").rglob("*.*"))  # nothing left set aside
     make_project(project)  # healthy again: a finished run replaces the report and drops the incomplete one
     assert tfpin(project, "matrix", envs=envs).returncode == 0
     assert not (reports / "matrix-faults-incomplete.json").exists()
+    assert not (reports / "compat-faults-incomplete.json").exists()
+    assert not (reports / "badge-faults-incomplete.json").exists()
     assert not (reports / "logs" / (FAULT_CELL + ".interrupted.log")).exists()
 
 

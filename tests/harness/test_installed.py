@@ -74,6 +74,17 @@ def test_installed_tfpin_reports_its_version_and_builtins(installed, tmp_path):
     assert len(json.loads(listed.stdout)) == 16
 
 
+def test_installed_tfpin_ships_the_compat_schema(installed, tmp_path):
+    """compat.json names a schema that ships inside the package (package data), byte for byte the checkout's."""
+    python = installed.parent / "python"
+    where = subprocess.run([str(python), "-c", "from tfpin.report import compat; print(compat.SCHEMA_FILE)"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert where.returncode == 0, where.stderr
+    shipped = where.stdout.strip()
+    assert "site-packages" in shipped and not shipped.startswith(str(ROOT))
+    assert open(shipped).read() == (ROOT / "tfpin" / "schemas" / "compat-1.json").read_text()
+
+
 def test_installed_tfpin_runs_another_projects_tests_in_real_tf_cells(installed, tmp_path):
     project = tmp_path / "someone-elses-project"
     (project / "tests").mkdir(parents=True)

@@ -98,6 +98,12 @@ COVERAGE = [
     (r"^nox -s bench$", "cell", "tests/cell/test_cli.py runs resnet_core.bench --json; bench is not a test (README)"),
     (r"^nox -s tox_ini$", "here", "test_toxini.py: tox.ini equals what `nox -s tox_ini` writes"),
     (r"^tox (-e|-m) [\w-]+$", "here", "test_tox_lists_the_generated_envs"),
+    (r"^tfpin report --constraints ([\w./-]+|DIR)$", "faults",
+     "test_compat_file.py::test_constraints_files_name_their_source (a real report of a TF-free project) and "
+     "test_no_constraints_from_a_subset_or_a_file_in_the_way"),
+    (r"^pip install -c( [\w./-]*constraints-py3\.\d+\.txt( [\w.-]+==[\w.]+)+)?$", "faults",
+     "test_compat_file.py::test_a_constraints_file_installs_exactly_the_recommended_set (pip -c into a stdlib venv, "
+     "uv pip -c into a uv venv; the freeze equals the cell's; the TF files by hand: docs/compat-file.md)"),
     (r"^PYTHONPATH=\. \.tfpin/envs/[\w.<>-]+/bin/python -m (pytest tests/cell|resnet_core\.\w+)", "ci",
      "the cell suite and CLIs run inside every cell of `nox -s matrix`"),
 ]

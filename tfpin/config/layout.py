@@ -17,6 +17,12 @@ TRANSIENT = {"progress": ".txt", "outcome": ".outcome.json", "notices": ".notice
              "imports": ".imports.json", "retry": ".retry.xml"}
 
 
+def evidence_in(reports: Path, kind: str, cell_id: str) -> Path:
+    """Where a cell's evidence of one kind is under a report directory: for readers that have only that directory
+    (the compatibility file reads each cell's lock from beside the report it is written with)."""
+    return Path(reports) / kind / (cell_id + dict(EVIDENCE)[kind])
+
+
 class Layout:
     def __init__(self, reports: Path, envs: Path):
         self.reports, self.envs = Path(reports), Path(envs)
@@ -28,7 +34,7 @@ class Layout:
 
     # -- per cell ---------------------------------------------------------------------------------------------
     def evidence(self, kind: str, cell_id: str) -> Path:
-        return self.reports / kind / (cell_id + dict(EVIDENCE)[kind])
+        return evidence_in(self.reports, kind, cell_id)
 
     def result(self, cell_id: str) -> Path:
         """The latest result of a cell (what the cache re-uses and `tfpin report` joins)."""

@@ -25,6 +25,7 @@ from tfpin import files
 from tfpin.config import matrix as matrices
 from tfpin.config.layout import EVIDENCE
 from tfpin.generate.yamltext import emit
+from tfpin.report import compat
 
 RUNNER = "ubuntu-24.04"
 # Actions by full commit SHA (a tag can be moved; a commit cannot), the release it is in the comment the
@@ -270,7 +271,9 @@ def workflow(project, matrix, cells, tfpin_requirement: str) -> dict:
                 "uses": UPLOAD,
                 "with": {
                     "name": "tfpin-report",
-                    "path": "%s/%s.md\n%s/%s.json\n" % (reports, name, reports, name),
+                    # the report, and its views for other tools (compat.json, badge.json: docs/compat-file.md)
+                    "path": "".join("%s/%s\n" % (reports, f) for f in [name + ".md", name + ".json"] + [
+                        stem + ".json" for stem in compat.names(name)]),
                     "if-no-files-found": "warn",
                 },
             },

@@ -28,6 +28,7 @@ from tfpin.generate.ci_github import (
     tfpin_command,
 )
 from tfpin.generate.yamltext import emit
+from tfpin.report import compat
 
 REPORT_IMAGE = "python:%s-bookworm" % TFPIN_PYTHON
 # uv runs tfpin; the cell's own Python is the image's. The official installer, pinned, where uv is missing.
@@ -87,7 +88,8 @@ def pipeline(project, matrix, cells, tfpin_requirement: str) -> dict:
         "script": [SETUP] + enter + [tfpin_command(report_args)],
         "artifacts": {
             "when": "always",
-            "paths": ["%sreports/%s%s" % (prefix, name, suffix) for suffix in (".md", ".html", ".json")],
+            "paths": ["%sreports/%s" % (prefix, f) for f in [name + suffix for suffix in (".md", ".html", ".json")]
+                      + [stem + ".json" for stem in compat.names(name)]],  # the views for other tools too
             "expire_in": "30 days",
         },
     }

@@ -14,7 +14,7 @@ from tfpin.cell import junit
 from tfpin.cell.result import CellResult
 from tfpin.cell.status import NOT_RUN, STATUSES
 from tfpin.files import write_atomic
-from tfpin.report import census
+from tfpin.report import census, compat
 from tfpin.report.markdown import render as markdown
 from tfpin.report.recommend import no_recommendation, pins_in_force, recommend, verdicts
 
@@ -24,8 +24,8 @@ SCHEMA = 4  # 2: results carry stamp, definition, selection; reports partial/int
 
 
 def remove(reports_dir: Path, name: str) -> None:
-    for suffix in (".json", ".md", ".html"):
-        path = Path(reports_dir) / (name + suffix)
+    for path in [Path(reports_dir) / (name + suffix) for suffix in (".json", ".md", ".html")] + [
+            Path(reports_dir) / (stem + ".json") for stem in compat.names(name)]:
         if path.exists():
             path.unlink()
 
@@ -77,6 +77,9 @@ def build(matrix, cells, results: list[CellResult], started: str, finished: str 
         # The matrix's own packages (Matrix.version_columns), kept here so every view, and a later rendering of
         # this very report, shows the same columns.
         "version_columns": matrix.version_columns(),
+        # How the matrix's catalogue spells each package in cell ids ("tf"): the badge names the leading one so.
+        "labels": {name: spec["label"] for name, spec in getattr(matrix, "shared", {}).get("packages", {}).items()
+                   if "label" in spec},
     }
     merge_bench(rep, matrix, bench)
     return rep
@@ -227,12 +230,14 @@ def summary(results, planned: int) -> dict:
 
 
 def write(report: dict, reports_dir: Path, name: str = "matrix") -> None:
-    """<name>.json, <name>.md and <name>.html, each replaced atomically."""
+    """<name>.json, <name>.md and <name>.html, and the files for other tools (compat.json, badge.json:
+    tfpin/report/compat.py), each replaced atomically."""
     from tfpin.report.html import render
 
     write_atomic(Path(reports_dir) / (name + ".json"), json.dumps(report, indent=2) + "\n")
     write_atomic(Path(reports_dir) / (name + ".md"), markdown(report))
     write_atomic(Path(reports_dir) / (name + ".html"), render(report))
+    compat.write(report, reports_dir, name)
 
 
 def load_bench(reports_dir: Path) -> dict:
