@@ -8,13 +8,11 @@ pin on 3.7 (iniconfig<2) that the 3.7 constraints file must carry as the exact r
 """
 import copy
 import json
-import re
 import subprocess
 import sys
 
 import jsonschema
 import pytest
-from conftest import ROOT
 from faultkit import PYTHONS, make_project, tfpin
 
 from tfpin.cell.installer import parse_freeze, uv_binary
@@ -181,16 +179,6 @@ def test_no_constraints_from_a_subset_or_a_file_in_the_way(run, tmp_path):
     in_the_way = tfpin(project, "report", "--constraints", str(tmp_path / "f"))
     assert in_the_way.returncode == 2 and "--constraints %s: not a directory" % (tmp_path / "f") in in_the_way.stderr
     assert "Traceback" not in in_the_way.stderr + failing.stderr
-
-
-def test_every_command_in_the_docs_is_covered(monkeypatch):
-    """docs/compat-file.md's commands, read as test_readme reads README.md, each have a COVERAGE entry."""
-    import test_readme
-
-    monkeypatch.setattr(test_readme, "README", (ROOT / "docs" / "compat-file.md").read_text())
-    commands = test_readme.readme_commands()
-    assert "tfpin report --constraints reports/constraints" in commands
-    assert [c for c in commands if not any(re.search(rx, c) for rx, _, _ in test_readme.COVERAGE)] == []
 
 
 def test_schema_ships_as_package_data():
