@@ -25,6 +25,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "report": [
         ("tfpin report", "join reports/cells/*.json (one CI job per cell) into the matrix report"),
         ("tfpin report --reports ci-evidence", "the same over evidence downloaded into another directory"),
+        ("tfpin report --constraints reports/constraints", "also constraints-py3.X.txt per Python, for pip -c"),
     ],
     "cross": [
         ("tfpin cross py3.7-tf1.15-keras2.2.5", "the readers between cells in one cell (a CI job after the cells)"),
