@@ -61,9 +61,10 @@ def install_requirements(cell) -> list:
 
 
 class Discovery:
-    def __init__(self, cell, ctx, oracle: list[str], log, packages=None, hints=None, shared=None, order=0):
+    def __init__(self, cell, ctx, oracle: list[str], log, packages=None, hints=None, shared=None, order=0, bounds=()):
         """`shared`: what the trials of one run share (tfpin/pins/trials.py: cores, failing tests, identical trials);
-        `order`: this cell's place in the matrix (its trials are served in that order)."""
+        `order`: this cell's place in the matrix (its trials are served in that order); `bounds`: constraint lines
+        every resolution keeps (drift searches inside the cell's pins; discovery has none: it measures them)."""
         from tfpin.pins.trials import Shared
 
         self.cell, self.ctx, self.oracle, self.log = cell, ctx, list(oracle), log
@@ -76,6 +77,7 @@ class Discovery:
         self.python = self.env / "bin" / "python"
         self.trials: list[dict] = []
         self.builds = 0
+        self.bounds = list(bounds)
 
     # -- resolution ------------------------------------------------------------------------------------------
     def _requirements(self) -> list[str]:
@@ -94,7 +96,7 @@ class Discovery:
         with tempfile.TemporaryDirectory() as scratch:
             req, con = Path(scratch) / "req.in", Path(scratch) / "con.txt"
             req.write_text("\n".join(requirements) + "\n")
-            con.write_text("\n".join(constraints) + "\n")
+            con.write_text("\n".join(list(constraints) + self.bounds) + "\n")
             cmd = installer.compile(self.interpreter, req, con, extra)
             code, out = procs.run(cmd, cwd=self.ctx.project.root, timeout=600)
         if code != 0:
