@@ -1,0 +1,133 @@
+"""`tfpin drift`, one cell: what the index offers today against the cell's last lock, and what that does.
+
+A pin breaks without anyone touching the project: a release appears on the index and the cell that resolved
+yesterday resolves differently today. Here the cell's definition (its exact requirements, the test tools, the
+project's install lines, its constraint pins) is resolved afresh by the installer (`uv pip compile`, which reads
+no lock), and the resolved set is diffed against the lock its last `tfpin matrix` run wrote (reports/locks/).
+
+- The same set: the cell is unchanged, nothing runs.
+- Another set: the suite runs on it in pin discovery's trial env (pins/search.py, never the cell's own env, lock or
+  verdict). It passes: the cell can move on to the new versions. It fails where the lock passed: the changed
+  packages are the suspects, and pin discovery's own search finds which: all raised together from the locked set,
+  a failing group halved until one package is varied alone, then bisected to its newest passing release
+  (`Discovery._raise_group`); each one found is a pin (`name<first failing release`) with the first error seen.
+Trials are keyed by the exact set they install (pins/trials.py), so a trial is never answered by one of another
+set, whatever the index offered when it ran.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+from tfpin import procs
+from tfpin.cell.envs import EnvLock
+from tfpin.cell.interpreters import find
+from tfpin.cell.status import PASSED
+from tfpin.pins.search import Discovery
+from tfpin.pins.store import DiscoveryError
+
+UNCHANGED = "unchanged"
+MOVES_ON = "can move on"  # today's set passes the suite
+BREAKS = "breaks"  # the lock passed, today's set fails (or does not resolve)
+STILL_FAILS = "still fails"  # the lock did not pass, and today's set fails too
+NO_LOCK = "no lock"  # nothing to compare with: the cell has no usable last run
+UNAVAILABLE = "unavailable"  # no interpreter for the cell's Python on this machine
+PROBLEM = "problem"  # the check could not be made (the index did not answer, no trial env)
+# A path into a trial env's site-packages says where in the package, not where the scratch env was.
+SITE = re.compile(r'[^\s"\']*/site-packages/')
+
+
+def changes(locked: dict, today: dict) -> list[dict]:
+    """What moved between the two sets: [{package, locked, today}] by name; None where one set lacks it."""
+    return [{"package": name, "locked": locked.get(name), "today": today.get(name)}
+            for name in sorted(set(locked) | set(today)) if locked.get(name) != today.get(name)]
+
+
+def entry(cell, status: str, **fields) -> dict:
+    """One cell's drift record: every key always present, so drift.json has one shape."""
+    out = {"cell": cell.id, "python": cell.python, "status": status, "last_verdict": None, "lock": None,
+           "changes": [], "error": "", "pins": [], "moves": [], "trials": [], "seconds": 0.0}
+    out.update(fields)
+    return out
+
+
+class CellDrift:
+    """The drift of one cell whose last run left `locked` (name -> version) with verdict `last_verdict`."""
+
+    def __init__(self, cell, ctx, shared, log, order: int = 0):
+        self.cell = cell
+        self.search = Discovery(cell, ctx, list(ctx.project.test) or ["."], log, shared=shared, order=order,
+                                bounds=cell.constraint_lines())
+
+    def run(self, locked: dict, last_verdict: str, lock: str) -> dict:
+        started = time.monotonic()
+        s = self.search
+        try:
+            s.interpreter, s.interpreter_version = find(self.cell.python)
+        except LookupError as exc:
+            return entry(self.cell, UNAVAILABLE, error=str(exc), last_verdict=last_verdict, lock=lock)
+        s.root.mkdir(parents=True, exist_ok=True)
+        with EnvLock(s.root, s.log):
+            try:
+                found = self._check(locked, last_verdict)
+            except DiscoveryError as exc:  # the trial env could not be made: the cell's problem, said
+                found = {"status": PROBLEM, "error": str(exc)}
+        found.update(last_verdict=last_verdict, lock=lock, seconds=round(time.monotonic() - started, 1),
+                     trials=[{k: t[k] for k in ("label", "verdict", "seconds", "error", "reused_from") if k in t}
+                             for t in s.trials])
+        return entry(self.cell, found.pop("status"), **found)
+
+    def _check(self, locked: dict, last_verdict: str) -> dict:
+        s = self.search
+        today, why = s.compile(s._requirements())
+        if today is None:
+            status = BREAKS if last_verdict == PASSED else STILL_FAILS
+            return {"status": status, "error": "today's definition does not resolve: " + procs.head(why)}
+        moved = changes(locked, today)
+        s.log("%s: %s" % (self.cell.id, describe_changes(moved) or "resolves to its lock"))
+        if not moved:
+            return {"status": UNCHANGED}
+        rec = s.trial(today, "today's set")
+        if rec["verdict"] == "pass":
+            return {"status": MOVES_ON, "changes": moved, "moves": moved}
+        error = SITE.sub("site-packages/", rec.get("error", "")) or rec["verdict"]
+        if last_verdict != PASSED:
+            return {"status": STILL_FAILS, "changes": moved, "error": error}
+        return {"status": BREAKS, "changes": moved, "error": error, **self._holding(locked, moved)}
+
+    def _holding(self, locked: dict, moved: list[dict]) -> dict:
+        """The pins that hold the cell: the changed packages raised from the lock by pin discovery's search;
+        `moves`: what may still move on with those pins in force."""
+        current: dict = dict(locked)
+        pins: dict = {}
+        suspects = [c["package"] for c in moved if c["locked"] and c["today"]]
+        self.search._raise_group(suspects, current, pins)
+        return {"pins": list(pins.values()), "moves": changes(locked, current)}
+
+
+def describe_changes(moved: list[dict]) -> str:
+    return ", ".join("%s %s -> %s" % (c["package"], c["locked"] or "(none)", c["today"] or "(gone)") for c in moved)
+
+
+def describe(found: dict) -> str:
+    """The cell's one line for the console."""
+    status = found["status"]
+    if status == UNCHANGED:
+        return "unchanged: today's index resolves the cell to its lock"
+    if status == MOVES_ON:
+        return "can move on: passes with " + describe_changes(found["moves"])
+    if status == BREAKS:
+        pins = "; ".join("%s holds it (%s %s: last good %s)" % (p["pin"], p["package"], p["first_bad"], p["last_good"])
+                         for p in found["pins"]) or "no single package's pin holds it: keep the lock"
+        return "BREAKS with %s: %s -- %s" % (describe_changes(found["changes"]) or "today's index", found["error"],
+                                             pins)
+    if status == STILL_FAILS:
+        return "still fails (its last run did not pass): %s" % found["error"]
+    return "%s: %s" % (status, found["error"])
+
+
+def breaks(found: dict, skip_missing: bool) -> bool:
+    """Whether this cell makes the drift run red: a cell that passed breaks, or could not be checked."""
+    if found["status"] == UNAVAILABLE:
+        return not skip_missing
+    return found["status"] in (BREAKS, PROBLEM)
