@@ -83,7 +83,8 @@ def test_a_new_release_that_breaks_one_cell_is_named_with_the_pin_that_holds_it(
     assert (pin["pin"], pin["last_good"], pin["first_bad"]) == ("%s<1.2" % DEP, "1.1", "1.2")
     assert broken["moves"] == [{"package": DEP, "locked": "1.0", "today": "1.1"}]  # with the pin, 1.1 is fine
     labels = [(t["label"], t["verdict"]) for t in broken["trials"]]
-    assert ("today's set", "fail") in labels and ("%s bisect 1.1" % DEP, "pass") in labels, labels
+    assert labels[:2] == [("today's set", "fail"), ("the lock (its last run)", "pass")], labels
+    assert ("%s bisect 1.1" % DEP, "pass") in labels, labels
 
     moving = cells[NEW]
     assert moving["status"] == "can move on" and moving["error"] == "" and moving["pins"] == []
@@ -107,3 +108,37 @@ def test_drift_without_a_lock_is_bad_input(tmp_path):
     assert out.returncode == 2, out.stdout + out.stderr
     assert "no selected cell of matrix 'faults' has a lock to compare with: run `tfpin matrix` first" in out.stderr
     assert "no result for cell %s" % OLD in out.stderr and "Traceback" not in out.stderr
+    for args, said in ((["--", "-k", "answer"], "it takes no pytest arguments after `--` (got: -k answer)"),
+                       (["-j", "0"], "--jobs must be 1 or more (got 0)"),
+                       (["--cells", "py9.9-nope"], "py9.9-nope")):
+        bad = tfpin(project, "drift", *args, envs=tmp_path / "envs")
+        assert bad.returncode == 2 and said in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
+def test_help_says_what_the_exit_codes_mean(tmp_path):
+    out = tfpin(tmp_path, "drift", "--help")
+    assert out.returncode == 0
+    assert "0  no cell that passed breaks with today's releases" in out.stdout
+    assert "1  a cell that passed breaks today" in out.stdout and "2  bad input" in out.stdout
+
+
+def test_a_break_the_lock_shares_is_the_projects_not_the_index(tmp_path):
+    """The project's own test changed after its matrix run, and a release appeared: the lock is tried today (its
+    last run tested other sources), fails the same way, and the cell is named as failing with its lock."""
+    project = make_project(tmp_path / "p", config_extra='install = ["%s>=1.0"]' % DEP)
+    (project / "tests" / "test_fixture.py").write_text(textwrap.dedent(SUITE))
+    (project / "tests" / "conftest.py").write_text("")
+    wheels = tmp_path / "wheels"
+    publish(wheels, "1.0", PLAIN)
+    env = harness_env(UV_FIND_LINKS=str(wheels))
+    assert tfpin(project, "matrix", "--cells", NEW, envs=tmp_path / "envs", env=env).returncode == 0
+    (project / "tests" / "test_fixture.py").write_text(textwrap.dedent(SUITE).replace("== 42", "== 43"))
+    publish(wheels, "1.1", PLAIN)
+    out = tfpin(project, "drift", "--cells", NEW, envs=tmp_path / "envs", env=env)
+    assert out.returncode == 1, out.stdout + out.stderr
+    found = drift_report(project)[NEW]
+    assert found["status"] == "fails with its lock" and found["pins"] == []
+    assert found["error"].startswith("its lock fails today too (so the project changed, not the index): ")
+    assert "assert 42 == 43" in found["error"]
+    trials = [(t["label"], t["verdict"]) for t in found["trials"]]
+    assert trials == [("today's set", "fail"), ("the lock today", "fail")]

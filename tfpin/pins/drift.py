@@ -30,11 +30,19 @@ UNCHANGED = "unchanged"
 MOVES_ON = "can move on"  # today's set passes the suite
 BREAKS = "breaks"  # the lock passed, today's set fails (or does not resolve)
 STILL_FAILS = "still fails"  # the lock did not pass, and today's set fails too
+LOCK_FAILS = "fails with its lock"  # the lock passed in its last run, fails today: the project changed, not the index
 NO_LOCK = "no lock"  # nothing to compare with: the cell has no usable last run
 UNAVAILABLE = "unavailable"  # no interpreter for the cell's Python on this machine
 PROBLEM = "problem"  # the check could not be made (the index did not answer, no trial env)
 # A path into a trial env's site-packages says where in the package, not where the scratch env was.
 SITE = re.compile(r'[^\s"\']*/site-packages/')
+# What the stdlib-venv fallback makes an env with: in its lock, never in a resolution.
+SEEDED = ("pip", "setuptools", "wheel", "distribute")
+
+
+def comparable(locked: dict, today: dict) -> dict:
+    """The lock less the packages a venv is made with that today's resolution does not name."""
+    return {name: v for name, v in locked.items() if name in today or name not in SEEDED}
 
 
 def changes(locked: dict, today: dict) -> list[dict]:
@@ -83,6 +91,7 @@ class CellDrift:
         if today is None:
             status = BREAKS if last_verdict == PASSED else STILL_FAILS
             return {"status": status, "error": "today's definition does not resolve: " + procs.head(why)}
+        locked = comparable(locked, today)
         moved = changes(locked, today)
         s.log("%s: %s" % (self.cell.id, describe_changes(moved) or "resolves to its lock"))
         if not moved:
@@ -90,10 +99,23 @@ class CellDrift:
         rec = s.trial(today, "today's set")
         if rec["verdict"] == "pass":
             return {"status": MOVES_ON, "changes": moved, "moves": moved}
-        error = SITE.sub("site-packages/", rec.get("error", "")) or rec["verdict"]
         if last_verdict != PASSED:
-            return {"status": STILL_FAILS, "changes": moved, "error": error}
-        return {"status": BREAKS, "changes": moved, "error": error, **self._holding(locked, moved)}
+            return {"status": STILL_FAILS, "changes": moved, "error": _error(rec)}
+        failed = self._lock_fails(locked)
+        if failed is not None:
+            return {"status": LOCK_FAILS, "changes": moved, "error": "its lock fails today too (so the project "
+                    "changed, not the index): " + _error(failed)}
+        return {"status": BREAKS, "changes": moved, "error": _error(rec), **self._holding(locked, moved)}
+
+    def _lock_fails(self, locked: dict) -> dict | None:
+        """The lock's trial when it fails today, else None. The last run is the proof when it tested these sources
+        with this tfpin on exactly this set (pin discovery's rule); otherwise one trial of the lock."""
+        s = self.search
+        if s._confirmed_by_the_matrix(locked) is not None:
+            s.trials[-1]["label"] = "the lock (its last run)"
+            return None
+        rec = s.trial(locked, "the lock today")
+        return None if rec["verdict"] == "pass" else rec
 
     def _holding(self, locked: dict, moved: list[dict]) -> dict:
         """The pins that hold the cell: the changed packages raised from the lock by pin discovery's search;
@@ -103,6 +125,10 @@ class CellDrift:
         suspects = [c["package"] for c in moved if c["locked"] and c["today"]]
         self.search._raise_group(suspects, current, pins)
         return {"pins": list(pins.values()), "moves": changes(locked, current)}
+
+
+def _error(trial: dict) -> str:
+    return SITE.sub("site-packages/", trial.get("error", "")) or trial["verdict"]
 
 
 def describe_changes(moved: list[dict]) -> str:
@@ -121,6 +147,8 @@ def describe(found: dict) -> str:
                          for p in found["pins"]) or "no single package's pin holds it: keep the lock"
         return "BREAKS with %s: %s -- %s" % (describe_changes(found["changes"]) or "today's index", found["error"],
                                              pins)
+    if status == LOCK_FAILS:
+        return "FAILS with its lock too: " + found["error"]
     if status == STILL_FAILS:
         return "still fails (its last run did not pass): %s" % found["error"]
     return "%s: %s" % (status, found["error"])
@@ -130,4 +158,4 @@ def breaks(found: dict, skip_missing: bool) -> bool:
     """Whether this cell makes the drift run red: a cell that passed breaks, or could not be checked."""
     if found["status"] == UNAVAILABLE:
         return not skip_missing
-    return found["status"] in (BREAKS, PROBLEM)
+    return found["status"] in (BREAKS, LOCK_FAILS, PROBLEM)
