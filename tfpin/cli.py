@@ -23,16 +23,11 @@ runs its suite on the new set in a trial env of its own (its env, lock and verdi
 cell: unchanged; can move on (the new set passes: the new versions); or breaks (which new release, the first
 error, and the pin that holds it, found by pin discovery's bisection over the changed packages). Writes
 reports/drift.md and reports/drift.json. Today's index is the installer's: UV_DEFAULT_INDEX, UV_FIND_LINKS, ...
-"""
-DRIFT_EPILOG = """exit codes:
+
+exit codes:
   0  no cell that passed breaks with today's releases
   1  a cell that passed breaks today (or a cell could not be checked)
   2  bad input (no cell has a lock yet: run `tfpin matrix` first; a bad matrix, option or project)
-
-examples:
-  tfpin drift
-  tfpin drift --cells py3.7-tf1.15-keras2.3.1
-  UV_FIND_LINKS=./wheels tfpin drift
 """
 
 
@@ -144,8 +139,7 @@ def parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("drift", help="resolve each cell as of today without its lock, diff against the lock, and run "
                                      "the suite on a changed set: which new release breaks which cell, and the pin "
-                                     "that holds it", description=DRIFT, epilog=DRIFT_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     "that holds it", description=DRIFT)
     common(d)
     d.add_argument("-j", "--jobs", type=int, default=None, help="trials run at once (default: as many as the "
                                                                   "cores feed, measured on the trials)")

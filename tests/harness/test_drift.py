@@ -91,7 +91,8 @@ def test_a_new_release_that_breaks_one_cell_is_named_with_the_pin_that_holds_it(
     assert moving["moves"] == [{"package": DEP, "locked": "1.0", "today": "1.2"}]
 
     assert "BREAKS with %s 1.0 -> 1.2: SyntaxError" % DEP in out.stdout
-    assert "%s<1.2 holds it" % DEP in out.stderr  # the break is a problem line too (stderr, never silenced)
+    # the break is a problem line too (stderr, never silenced)
+    assert "the pin %s<1.2 holds it (1.1 passes, 1.2 breaks)" % DEP in out.stderr
     assert "can move on: passes with %s 1.0 -> 1.2" % DEP in out.stdout
     md = (project / "reports" / "drift.md").read_text()
     row = next(line for line in md.splitlines() if line.startswith("| `%s` |" % OLD))

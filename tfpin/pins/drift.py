@@ -111,8 +111,7 @@ class CellDrift:
         """The lock's trial when it fails today, else None. The last run is the proof when it tested these sources
         with this tfpin on exactly this set (pin discovery's rule); otherwise one trial of the lock."""
         s = self.search
-        if s._confirmed_by_the_matrix(locked) is not None:
-            s.trials[-1]["label"] = "the lock (its last run)"
+        if s._confirmed_by_the_matrix(locked, "the lock (its last run)") is not None:
             return None
         rec = s.trial(locked, "the lock today")
         return None if rec["verdict"] == "pass" else rec
@@ -124,7 +123,8 @@ class CellDrift:
         pins: dict = {}
         suspects = [c["package"] for c in moved if c["locked"] and c["today"]]
         self.search._raise_group(suspects, current, pins)
-        return {"pins": list(pins.values()), "moves": changes(locked, current)}
+        found = [dict(pin, reason=SITE.sub("site-packages/", pin["reason"])) for pin in pins.values()]
+        return {"pins": found, "moves": changes(locked, current)}
 
 
 def _error(trial: dict) -> str:
@@ -143,7 +143,7 @@ def describe(found: dict) -> str:
     if status == MOVES_ON:
         return "can move on: passes with " + describe_changes(found["moves"])
     if status == BREAKS:
-        pins = "; ".join("%s holds it (%s %s: last good %s)" % (p["pin"], p["package"], p["first_bad"], p["last_good"])
+        pins = "; ".join("the pin %s holds it (%s passes, %s breaks)" % (p["pin"], p["last_good"], p["first_bad"])
                          for p in found["pins"]) or "no single package's pin holds it: keep the lock"
         return "BREAKS with %s: %s -- %s" % (describe_changes(found["changes"]) or "today's index", found["error"],
                                              pins)

@@ -232,7 +232,7 @@ class Discovery:
                 "error", "")
             return self._result(current, list(pins.values()), started, verdict)
 
-    def _confirmed_by_the_matrix(self, current: dict) -> dict | None:
+    def _confirmed_by_the_matrix(self, current: dict, label: str = "confirm with the full suite") -> dict | None:
         """The confirmation, when the cell's last matrix run already is one: it passed the whole suite (nothing
         after `--`) with exactly this installed set, of the same sources, made by this tfpin, on this Python.
         The same evidence, so it is not measured twice; the trial says where it came from."""
@@ -250,7 +250,7 @@ class Discovery:
             return None
         if installed != {canonicalize_name(k): v for k, v in current.items()}:
             return None
-        record = {"label": "confirm with the full suite", "verdict": "pass", "versions": dict(current),
+        record = {"label": label, "verdict": "pass", "versions": dict(current),
                   "seconds": 0.0, "reused_from": "the matrix run finished %s (%s)" % (stored.finished, stored.lock)}
         self.trials.append(record)
         self.log("  %-44s %-13s %5.1fs re-used: %s" % (record["label"], "pass", 0.0, record["reused_from"]))
