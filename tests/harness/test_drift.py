@@ -17,11 +17,20 @@ from faultkit import harness_env, make_project, tfpin, wheel
 
 DEP = "tfpin-fixture-dep"
 SUITE = '''
+import os
+
 import tfpin_fixture_dep
 
 
 def test_the_answer():
     assert tfpin_fixture_dep.answer() == 42
+
+
+def test_keeps_an_artifact(tfpin_artifact):
+    """An artifact (as this repository's suite writes its checkpoints): a trial must find its name free, and must
+    not write into the cell's own evidence."""
+    with open(os.path.join(tfpin_artifact("answer"), "value.txt"), "w") as out:
+        out.write(str(tfpin_fixture_dep.answer()))
 '''
 PLAIN = "def answer():\n    return 42\n"
 # Valid on 3.7+, a SyntaxError on 3.6; the wheel does not say Requires-Python >= 3.7, so 3.6 resolves to it.
@@ -67,7 +76,9 @@ def test_nothing_new_offered_every_cell_is_unchanged(world):
 
 def test_a_new_release_that_breaks_one_cell_is_named_with_the_pin_that_holds_it(world):
     project, wheels, envs, env = world
-    evidence = {p: p.read_bytes() for kind in ("locks", "cells") for p in (project / "reports" / kind).iterdir()}
+    evidence = {p: p.read_bytes() for kind in ("locks", "cells", "artifacts")
+                for p in (project / "reports" / kind).rglob("*") if p.is_file()}
+    assert len([p for p in evidence if p.name == "value.txt"]) == 2
     publish(wheels, "1.1", PLAIN)
     publish(wheels, "1.2", ANNOTATED)
     out = tfpin(project, "drift", envs=envs, env=env, timeout=600)

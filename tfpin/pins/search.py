@@ -21,6 +21,7 @@ so uv's cache makes each a second or two.
 from __future__ import annotations
 
 import datetime
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -196,6 +197,12 @@ class Discovery:
             cmd += ["--timeout", str(self.ctx.project.timeout)]
         env = dict(cell_environ(self.cell, self.ctx))
         env[var.FIRST] = str(first)
+        # A trial's records stay in its scratch directory, emptied each time: the cell's evidence (its artifacts,
+        # its progress files) is its matrix run's, and a test that writes an artifact must find its name free.
+        records = self.root / "records"
+        shutil.rmtree(records, ignore_errors=True)
+        records.mkdir(parents=True)
+        env.update({name: str(records / name.lower()) for name in var.RUN_PATHS})
         with open(log_path, "w") as out:
             code, _ = procs.run(cmd, cwd=self.ctx.project.root, env=env, stdout=out, timeout=self.ctx.deadline)
         tests, _ = read_junit(xml, code)
