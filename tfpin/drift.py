@@ -64,7 +64,12 @@ def run(opts: DriftOptions, reporter: Reporter) -> int:
     found = [done[i] for i in range(len(cells))]
     seconds = time.monotonic() - t0
     reporter.emit(StepFinished("drift", seconds, "drift of %d cells in %.1fs" % (len(cells), seconds)))
-    red = [f for f in found if drifts.breaks(f, opts.selection.skip_missing_interpreters)]
+    return write(found, m, ctx, seconds, opts.selection.skip_missing_interpreters, reporter)
+
+
+def write(found: list[dict], m, ctx, seconds: float, skip_missing: bool, reporter: Reporter) -> int:
+    """reports/drift.json and .md, the breaks as problems, the counts as the answer; the exit code."""
+    red = [f for f in found if drifts.breaks(f, skip_missing)]
     data = {"tfpin": __version__, "matrix": m.name, "checked": now(), "seconds": round(seconds, 1),
             "counts": counts(found), "exit_code": 1 if red else 0, "cells": found}
     write_atomic(ctx.layout.report("drift"), json.dumps(data, indent=2) + "\n")
@@ -86,11 +91,12 @@ def last_lock(cell, ctx):
         return problem or "no result for cell %s" % cell.id
     if not result.lock:
         return "%s: its last run (%s) wrote no lock" % (cell.id, result.status)
+    lock = ctx.layout.evidence("locks", cell.id)  # where --reports has it (CI downloads evidence elsewhere)
     try:
-        text = (ctx.project.root / result.lock).read_text()
+        text = lock.read_text()
     except OSError as exc:
-        return "%s: its lock %s cannot be read (%s)" % (cell.id, result.lock, exc.strerror or exc)
-    return parse_freeze(text), result.status, result.lock
+        return "%s: its lock %s cannot be read (%s)" % (cell.id, rel(lock, ctx), exc.strerror or exc)
+    return parse_freeze(text), result.status, rel(lock, ctx)
 
 
 def counts(found: list[dict]) -> dict:

@@ -36,6 +36,8 @@ UNAVAILABLE = "unavailable"  # no interpreter for the cell's Python on this mach
 PROBLEM = "problem"  # the check could not be made (the index did not answer, no trial env)
 # A path into a trial env's site-packages says where in the package, not where the scratch env was.
 SITE = re.compile(r'[^\s"\']*/site-packages/')
+# uv's words when the index answered and no set satisfies the definition (anything else is not a fact of the index).
+NO_SOLUTION = "No solution found when resolving"
 # What the stdlib-venv fallback makes an env with: in its lock, never in a resolution.
 SEEDED = ("pip", "setuptools", "wheel", "distribute")
 
@@ -88,6 +90,8 @@ class CellDrift:
     def _check(self, locked: dict, last_verdict: str) -> dict:
         s = self.search
         today, why = s.compile(s._requirements())
+        if today is None and NO_SOLUTION not in why:  # the index did not answer, or the installer failed
+            return {"status": PROBLEM, "error": "the installer could not resolve today's set: " + procs.head(why)}
         if today is None:
             status = BREAKS if last_verdict == PASSED else STILL_FAILS
             return {"status": status, "error": "today's definition does not resolve: " + procs.head(why)}
