@@ -154,3 +154,23 @@ def test_a_break_the_lock_shares_is_the_projects_not_the_index(tmp_path):
     assert "assert 42 == 43" in found["error"]
     trials = [(t["label"], t["verdict"]) for t in found["trials"]]
     assert trials == [("today's set", "fail"), ("the lock today", "fail")]
+
+
+def test_a_definition_that_no_longer_resolves_breaks_the_cell(tmp_path):
+    """The only release the install line allows is gone from the index (deleted, or yanked): today's definition
+    does not resolve, and the cell that passed breaks with the installer's own words."""
+    project = make_project(tmp_path / "p", config_extra='install = ["%s>=1.0"]' % DEP)
+    (project / "tests" / "test_fixture.py").write_text(textwrap.dedent(SUITE))
+    (project / "tests" / "conftest.py").write_text("")
+    wheels = tmp_path / "wheels"
+    publish(wheels, "1.0", PLAIN)
+    env = harness_env(UV_FIND_LINKS=str(wheels))
+    assert tfpin(project, "matrix", "--cells", NEW, envs=tmp_path / "envs", env=env).returncode == 0
+    for old in wheels.iterdir():
+        old.unlink()
+    out = tfpin(project, "drift", "--cells", NEW, envs=tmp_path / "envs", env=env)
+    assert out.returncode == 1, out.stdout + out.stderr
+    found = drift_report(project)[NEW]
+    assert found["status"] == "breaks" and found["trials"] == [] and found["pins"] == []
+    assert found["error"].startswith("today's definition does not resolve: ")
+    assert DEP in found["error"], found["error"]
