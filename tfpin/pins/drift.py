@@ -7,10 +7,12 @@ no lock), and the resolved set is diffed against the lock its last `tfpin matrix
 
 - The same set: the cell is unchanged, nothing runs.
 - Another set: the suite runs on it in pin discovery's trial env (pins/search.py, never the cell's own env, lock or
-  verdict). It passes: the cell can move on to the new versions. It fails where the lock passed: the changed
-  packages are the suspects, and pin discovery's own search finds which: all raised together from the locked set,
-  a failing group halved until one package is varied alone, then bisected to its newest passing release
-  (`Discovery._raise_group`); each one found is a pin (`name<first failing release`) with the first error seen.
+  verdict). It passes: the cell can move on to the new versions. It fails where the lock passed: the lock itself
+  is checked today first (its last run is the proof when it tested these sources; else one trial), and a lock that
+  fails too is the project's change, not the index's. Otherwise the changed packages are the suspects, and pin
+  discovery's own search finds which: all raised together from the locked set, a failing group halved until one
+  package is varied alone, then bisected to its newest passing release (`Discovery._raise_group`, inside the
+  cell's constraint pins); each one found is a pin (`name<first failing release`) with the first error seen.
 Trials are keyed by the exact set they install (pins/trials.py), so a trial is never answered by one of another
 set, whatever the index offered when it ran.
 """
