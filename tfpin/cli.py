@@ -8,13 +8,26 @@ from tfpin import __version__, commands, help_examples
 from tfpin.config import matrix as matrices
 from tfpin.pipeline import default_jobs_text
 
-DESCRIPTION = """Command line: `tfpin matrix|cell|cross|bench|report|list|ci|pins|init|tox-ini` (nox sessions call
+DESCRIPTION = """Command line: `tfpin matrix|cell|cross|bench|report|list|ci|pins|drift|init|tox-ini` (nox sessions call
 these too).
 
 Arguments after the first `--` go to pytest unchanged (`tfpin cell ID -- -k batchnorm -x`).
 A run with such arguments, or with --cells, is a subset: it writes `<report>-partial.*`
 and never the full matrix's report, and a filtered (`--`) result never enters a
 recommendation.
+"""
+
+DRIFT = """For each selected cell, resolve its definition as of today (`uv pip compile`, no lock) and diff the
+result against the lock of its last `tfpin matrix` run (reports/locks/<cell>.txt). A cell whose set changed
+runs its suite on the new set in a trial env of its own (its env, lock and verdict stay as they are). Says, per
+cell: unchanged; can move on (the new set passes: the new versions); or breaks (which new release, the first
+error, and the pin that holds it, found by pin discovery's bisection over the changed packages). Writes
+reports/drift.md and reports/drift.json. Today's index is the installer's: UV_DEFAULT_INDEX, UV_FIND_LINKS, ...
+
+exit codes:
+  0  no cell that passed breaks with today's releases
+  1  a cell that passed breaks today (or a cell could not be checked)
+  2  bad input (no cell has a lock yet: run `tfpin matrix` first; a bad matrix, option or project)
 """
 
 
@@ -123,6 +136,16 @@ def parser() -> argparse.ArgumentParser:
     pn.add_argument("--apply", action="store_true", help="merge the proposed pins into the matrix file (or the "
                                                          "project's config when the matrix is a built-in elsewhere)")
     pn.set_defaults(func=commands.cmd_pins)
+
+    d = sub.add_parser("drift", help="resolve each cell as of today without its lock, diff against the lock, and run "
+                                     "the suite on a changed set: which new release breaks which cell, and the pin "
+                                     "that holds it", description=DRIFT)
+    common(d)
+    d.add_argument("-j", "--jobs", type=int, default=None, help="trials run at once (default: as many as the "
+                                                                  "cores feed, measured on the trials)")
+    d.add_argument("-q", "--quiet", dest="view", action="store_const", const="quiet", default="normal",
+                   help="no line per trial: each cell's answer, the problems and the summary only")
+    d.set_defaults(func=commands.cmd_drift)
 
     i = sub.add_parser("init", help="write a starter tfpin.toml in the current directory: builds the newest cell of "
                                     "the matrix and asks pytest there what it collects (asks you nothing)")

@@ -23,6 +23,7 @@ from tfpin.options import (
     CellOptions,
     CiOptions,
     CrossOptions,
+    DriftOptions,
     InitOptions,
     ListOptions,
     MatrixOptions,
@@ -248,6 +249,13 @@ def cmd_pins(ns, console: Reporter) -> int:
                               % ", ".join(r["cell"] for r in problems)))
     searched = [r for r in results if not r["problem"] and not r["unavailable"]]
     return 0 if searched and not problems else 1
+
+
+def cmd_drift(ns, console: Reporter) -> int:
+    """Today's resolution of each cell against its last lock (tfpin/drift.py)."""
+    from tfpin import drift
+
+    return drift.run(DriftOptions(_selection(ns), jobs=ns.jobs), console)
 
 
 def cmd_init(ns, console: Reporter) -> int:

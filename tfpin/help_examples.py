@@ -44,6 +44,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("tfpin pins discover --apply", "every cell, then merge the proposed pins into the matrix or tfpin.toml"),
         ("tfpin pins apply", "merge stored per-cell discoveries (one CI job per cell)"),
     ],
+    "drift": [
+        ("tfpin drift", "each cell resolved as of today against its last lock; a changed set runs the suite"),
+        ("tfpin drift --cells py3.7-tf1.15-keras2.2.5 -q", "one cell, its answer only"),
+    ],
     "init": [
         ("tfpin init", "write tfpin.toml from what pytest collects in the newest cell"),
         ("tfpin init --matrix full", "the same for a project that will run the full matrix"),

@@ -101,6 +101,12 @@ class PinsOptions:
 
 
 @dataclass(frozen=True)
+class DriftOptions:
+    selection: Selection
+    jobs: int | None = None  # trials at once (None: as many as the cores feed, measured on the trials)
+
+
+@dataclass(frozen=True)
 class InitOptions:
     matrix: str
     reports: Path | None = None

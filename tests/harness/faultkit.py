@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,3 +196,22 @@ def running(pid, grace=5.0):
             return False
         time.sleep(0.1)
     return True
+
+
+def wheel(directory: Path, name: str, version: str, modules: dict, requires_python: str = "") -> Path:
+    """A real pure-Python wheel of `name` at `version` in `directory` (a find-links directory), with `modules`
+    (path in the wheel -> source) and an optional Requires-Python: what an index serves, built in milliseconds."""
+    directory.mkdir(parents=True, exist_ok=True)
+    dist = name.replace("-", "_")
+    path = directory / ("%s-%s-py3-none-any.whl" % (dist, version))
+    info = "%s-%s.dist-info" % (dist, version)
+    meta = "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)
+    files = dict(modules, **{
+        "%s/METADATA" % info: meta + ("Requires-Python: %s\n" % requires_python if requires_python else ""),
+        "%s/WHEEL" % info: "Wheel-Version: 1.0\nGenerator: tfpin-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    })
+    with zipfile.ZipFile(path, "w") as whl:
+        for arcname, text in files.items():
+            whl.writestr(arcname, text)
+        whl.writestr("%s/RECORD" % info, "".join("%s,,\n" % a for a in files) + "%s/RECORD,,\n" % info)
+    return path

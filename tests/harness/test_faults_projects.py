@@ -13,7 +13,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ from faultkit import (
     started,
     statuses,
     tfpin,
+    wheel,
 )
 
 from tfpin.mdtext import text as md_text
@@ -123,21 +123,10 @@ def test_pytest_exit_zero_after_the_first_test_is_not_a_pass(tmp_path, envs):
 
 def broken_wheel(directory: Path, name="cudalike", version="1.0.0") -> Path:
     """A real wheel whose import fails as a GPU build's does on a machine without its CUDA libraries."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / ("%s-%s-py3-none-any.whl" % (name, version))
-    info = "%s-%s.dist-info" % (name, version)
-    files = {
+    return wheel(directory, name, version, {
         "%s/__init__.py" % name: "raise ImportError('libcublas.so.9.0: cannot open shared object file: No such "
                                  "file or directory')\n",
-        "%s/METADATA" % info: "Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version),
-        "%s/WHEEL" % info: "Wheel-Version: 1.0\nGenerator: tfpin-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        "%s/top_level.txt" % info: name + "\n",
-    }
-    with zipfile.ZipFile(path, "w") as whl:
-        for arcname, text in files.items():
-            whl.writestr(arcname, text)
-        whl.writestr("%s/RECORD" % info, "".join("%s,,\n" % a for a in files) + "%s/RECORD,,\n" % info)
-    return path
+        "%s-%s.dist-info/top_level.txt" % (name, version): name + "\n"})
 
 
 GUARDED = {"tests/test_optional_gpu.py": """

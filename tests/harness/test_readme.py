@@ -56,6 +56,10 @@ COVERAGE = [
     (r"^tfpin report$", "faults", "test_report_refuses_results_for_another_definition"),
     (r"^tfpin pins discover( --cells [\w.-]+| -j 2)?$", "here",
      "test_pins.py: discovery (-j 2) on a real TF-free project, --apply, then a passing matrix"),
+    (r"^tfpin drift( --cells [\w.,-]+)?( -q)?$", "faults",
+     "test_drift.py: a matrix, then drift with nothing new (unchanged, exit 0) and with a release that breaks one "
+     "cell (named with the release, the error and the bisected pin; the other can move on; exit 1)"),
+    (r"^tfpin drift --help$", "faults", "test_drift.py::test_help_says_what_the_exit_codes_mean"),
     (r"^tfpin pins apply$", "here", "test_pins.py::test_apply_merges_stored_results_and_refuses_stale_ones"),
     (r"^tfpin ci github$", "here", "test_ci_github.py: the workflow it writes, parsed and linted"),
     (r"^python3 -m venv \.venv && \.venv/bin/pip install -r requirements/host\.txt", "ci", "set-up in .ci/run"),
@@ -147,7 +151,7 @@ def test_matrix_names_parse():
 
 
 def test_every_subcommand_has_help():
-    for sub in ("matrix", "cell", "cross", "bench", "report", "list", "tox-ini", "migrate"):
+    for sub in ("matrix", "cell", "cross", "bench", "report", "list", "tox-ini", "migrate", "drift"):
         out = run([*TFPIN, sub, "--help"])
         assert out.returncode == 0 and "usage: tfpin %s" % sub in out.stdout
 

@@ -2,7 +2,10 @@
 
 Read from the index's JSON simple API (PEP 691), the same pages uv and pip read, so discovery
 needs nothing beyond the registry the installers already reach. The index is the one uv uses:
-UV_DEFAULT_INDEX / UV_INDEX_URL / PIP_INDEX_URL, else PyPI.
+UV_DEFAULT_INDEX / UV_INDEX_URL / PIP_INDEX_URL, else PyPI (none with UV_NO_INDEX). The local directories uv's
+UV_FIND_LINKS names are read too (file names, a wheel's Requires-Python, the file's time as its upload), so a
+search's candidates are the releases the installer itself can pick: a release only in such a directory, or a
+project the index does not know (its 404), is still seen.
 """
 from __future__ import annotations
 
@@ -10,7 +13,11 @@ import datetime
 import functools
 import json
 import os
+import urllib.error
 import urllib.request
+import zipfile
+from email.parser import HeaderParser
+from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
@@ -43,15 +50,70 @@ class Release:
             return True
 
 
+def find_links() -> list[Path]:
+    """The local directories of UV_FIND_LINKS (comma-separated paths or file:// URLs, as uv reads it); a remote
+    location is uv's alone."""
+    out = []
+    for item in os.environ.get("UV_FIND_LINKS", "").split(","):
+        item = item.strip()
+        path = Path(item[len("file://"):] if item.startswith("file://") else item)
+        if item and "://" not in str(path) and path.is_dir():
+            out.append(path)
+    return out
+
+
 @functools.lru_cache(maxsize=None)
 def releases(name: str) -> dict[Version, Release]:
-    """Every release of `name` with at least one file, by version."""
+    """Every release of `name` with at least one file, by version: the index's and the find-links directories'.
+    The index's 404 is an error only when no find-links directory has the project either."""
+    local = _local_files(name)
+    try:
+        files = [] if os.environ.get("UV_NO_INDEX") else _index_files(name)
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404 or not local:
+            raise
+        files = []
+    return _releases(files + local)
+
+
+def _index_files(name: str) -> list[dict]:
     url = "%s/%s/" % (index_url(), canonicalize_name(name))
     request = urllib.request.Request(url, headers={"Accept": ACCEPT})
     with urllib.request.urlopen(request, timeout=60) as response:
-        data = json.load(response)
+        return json.load(response).get("files", [])
+
+
+def _local_files(name: str) -> list[dict]:
+    """The find-links directories' files of `name`, spelled as the JSON simple API spells an index's."""
+    out = []
+    for directory in find_links():
+        for path in sorted(directory.iterdir()):
+            try:
+                project = (parse_wheel_filename(path.name)[0] if path.name.endswith(".whl")
+                           else parse_sdist_filename(path.name)[0])
+            except (ValueError, InvalidVersion):
+                continue
+            if project != canonicalize_name(name):
+                continue
+            when = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc).isoformat()
+            out.append({"filename": path.name, "upload-time": when, "requires-python": _requires_python(path)})
+    return out
+
+
+def _requires_python(wheel: Path) -> str | None:
+    """A wheel's Requires-Python (its METADATA), None for an sdist or an unreadable file."""
+    try:
+        with zipfile.ZipFile(wheel) as whl:
+            meta = next((n for n in whl.namelist() if n.endswith(".dist-info/METADATA")), None)
+            text = whl.read(meta).decode("utf-8", "replace") if meta else ""
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return HeaderParser().parsestr(text).get("Requires-Python")
+
+
+def _releases(files: list[dict]) -> dict[Version, Release]:
     out: dict[Version, Release] = {}
-    for f in data.get("files", []):
+    for f in files:
         version = _version_of(f["filename"])
         if version is None:
             continue

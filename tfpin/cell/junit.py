@@ -113,11 +113,19 @@ def _nameless(case) -> bool:
         case.find("error") is None and case.find("failure") is None
 
 
+EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt): ")
+
+
 def error_line(element) -> str:
-    """The line a person wants first: pytest's `E   ImportError: ...`, else the message."""
-    for line in (element.text or "").splitlines():
-        if line.startswith("E "):
-            return line[1:].strip()[:300]
+    """The line a person wants first: pytest's `E   ImportError: ...`, else the message. A SyntaxError's `E`
+    lines start with its location (`File "...", line 1`) and end with the error: the error, then where."""
+    said = [line[1:].strip() for line in (element.text or "").splitlines() if line.startswith("E ")]
+    if said and said[0].startswith('File "'):
+        error = next((line for line in said if EXCEPTION.match(line)), None)
+        if error:
+            return ("%s (%s)" % (error, said[0]))[:300]
+    if said:
+        return said[0][:300]
     return (element.get("message") or "").strip().splitlines()[0][:300] if element.get("message") else ""
 
 

@@ -21,6 +21,7 @@ so uv's cache makes each a second or two.
 from __future__ import annotations
 
 import datetime
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -61,9 +62,10 @@ def install_requirements(cell) -> list:
 
 
 class Discovery:
-    def __init__(self, cell, ctx, oracle: list[str], log, packages=None, hints=None, shared=None, order=0):
+    def __init__(self, cell, ctx, oracle: list[str], log, packages=None, hints=None, shared=None, order=0, bounds=()):
         """`shared`: what the trials of one run share (tfpin/pins/trials.py: cores, failing tests, identical trials);
-        `order`: this cell's place in the matrix (its trials are served in that order)."""
+        `order`: this cell's place in the matrix (its trials are served in that order); `bounds`: constraint lines
+        every resolution keeps (drift searches inside the cell's pins; discovery has none: it measures them)."""
         from tfpin.pins.trials import Shared
 
         self.cell, self.ctx, self.oracle, self.log = cell, ctx, list(oracle), log
@@ -76,6 +78,7 @@ class Discovery:
         self.python = self.env / "bin" / "python"
         self.trials: list[dict] = []
         self.builds = 0
+        self.bounds = list(bounds)
 
     # -- resolution ------------------------------------------------------------------------------------------
     def _requirements(self) -> list[str]:
@@ -94,7 +97,7 @@ class Discovery:
         with tempfile.TemporaryDirectory() as scratch:
             req, con = Path(scratch) / "req.in", Path(scratch) / "con.txt"
             req.write_text("\n".join(requirements) + "\n")
-            con.write_text("\n".join(constraints) + "\n")
+            con.write_text("\n".join(list(constraints) + self.bounds) + "\n")
             cmd = installer.compile(self.interpreter, req, con, extra)
             code, out = procs.run(cmd, cwd=self.ctx.project.root, timeout=600)
         if code != 0:
@@ -194,6 +197,12 @@ class Discovery:
             cmd += ["--timeout", str(self.ctx.project.timeout)]
         env = dict(cell_environ(self.cell, self.ctx))
         env[var.FIRST] = str(first)
+        # A trial's records stay in its scratch directory, emptied each time: the cell's evidence (its artifacts,
+        # its progress files) is its matrix run's, and a test that writes an artifact must find its name free.
+        records = self.root / "records"
+        shutil.rmtree(records, ignore_errors=True)
+        records.mkdir(parents=True)
+        env.update({name: str(records / name.lower()) for name in var.RUN_PATHS})
         with open(log_path, "w") as out:
             code, _ = procs.run(cmd, cwd=self.ctx.project.root, env=env, stdout=out, timeout=self.ctx.deadline)
         tests, _ = read_junit(xml, code)
@@ -230,7 +239,7 @@ class Discovery:
                 "error", "")
             return self._result(current, list(pins.values()), started, verdict)
 
-    def _confirmed_by_the_matrix(self, current: dict) -> dict | None:
+    def _confirmed_by_the_matrix(self, current: dict, label: str = "confirm with the full suite") -> dict | None:
         """The confirmation, when the cell's last matrix run already is one: it passed the whole suite (nothing
         after `--`) with exactly this installed set, of the same sources, made by this tfpin, on this Python.
         The same evidence, so it is not measured twice; the trial says where it came from."""
@@ -248,7 +257,7 @@ class Discovery:
             return None
         if installed != {canonicalize_name(k): v for k, v in current.items()}:
             return None
-        record = {"label": "confirm with the full suite", "verdict": "pass", "versions": dict(current),
+        record = {"label": label, "verdict": "pass", "versions": dict(current),
                   "seconds": 0.0, "reused_from": "the matrix run finished %s (%s)" % (stored.finished, stored.lock)}
         self.trials.append(record)
         self.log("  %-44s %-13s %5.1fs re-used: %s" % (record["label"], "pass", 0.0, record["reused_from"]))
