@@ -52,3 +52,41 @@ def test_a_true_floor_holds_and_without_floors_nothing_changes(tmp_path, envs):
     assert [(e["floor"], e["holds"]) for e in found["lines"]] == [("20.0", True)]
     plain = tfpin(project, "matrix", "--cells", "py3.7-six1.16.0", envs=envs)
     assert plain.returncode == 0 and "floors" not in report(project, "matrix-faults-partial")
+
+
+PACKAGED = '''
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "floored"
+version = "0.1"
+dependencies = ["packaging>=16.0", "six"]
+
+[project.optional-dependencies]
+tests = ["iniconfig>=1.0"]
+
+[tool.setuptools]
+py-modules = ["floored"]
+'''
+
+
+def test_a_packaged_projects_own_requirements_are_floors_too(tmp_path, envs):
+    """`install = [".[tests]"]`: the ranges live in the project's metadata, as the build wrote it into the cell.
+    packaging's false floor is found there and named with where it was declared; the extra's iniconfig>=1.0 is
+    checked as well; the bare `six` declares no floor and is not checked."""
+    project = project_with(tmp_path, ".[tests]")
+    (project / "pyproject.toml").write_text(PACKAGED)
+    (project / "floored.py").write_text("")
+    out = tfpin(project, "matrix", "--floors", "--cells", "py3.7-six1.16.0", envs=envs, timeout=1200)
+    assert out.returncode == 1, out.stdout + out.stderr
+    (found,) = report(project, "matrix-faults-partial")["floors"]
+    lines = {e["package"]: e for e in found["lines"]}
+    assert set(lines) == {"packaging", "iniconfig"}, found
+    packaging = lines["packaging"]
+    assert packaging["from"] == "floored's requirements" and packaging["floor"] == "16.0" and not packaging["holds"]
+    assert packaging["lowest_passing"] == "20.0" and "major" in packaging["error"]
+    assert lines["iniconfig"]["floor"] == "1.0.0"  # its first release at or above 1.0
+    md = (project / "reports" / "matrix-faults-partial.md").read_text()
+    assert "| `packaging>=16.0` (floored's requirements) |" in md

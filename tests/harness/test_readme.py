@@ -79,6 +79,9 @@ COVERAGE = [
     (r"^tfpin matrix --no-cache$", "faults", "test_cache.py::test_no_cache_runs_everything"),
     (r"^tfpin matrix --fail-fast$", "faults", "test_fail_fast.py: finish and now, on real runs of TF-free projects"),
     (r"^tfpin matrix --retries \d+$", "faults", "test_retries.py: flaky, always failing and flaky in one cell only"),
+    (r"^tfpin matrix --floors --cells '[^']+'$", "faults",
+     "test_floors.py::test_a_packaged_projects_own_requirements_are_floors_too (--floors on a subset run); "
+     "test_selection.py (cells chosen by conditions); the keras-preprocessing run in docs/running.md, by hand"),
     (r"^tfpin matrix --floors$", "faults", "test_floors.py: a false and a true floor of a project from the index"),
     (r"^tfpin matrix --cells '[^']+'$", "faults",
      "test_selection.py: every kind of term through `tfpin list`, and a run by condition of a TF-free project"),

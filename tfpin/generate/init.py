@@ -14,7 +14,7 @@ from pathlib import Path
 import tomli_w
 
 from tfpin import events
-from tfpin.cell import index
+from tfpin.cell import index, metadata
 from tfpin.cell.envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
 from tfpin.cell.incell import cell_environ
 from tfpin.config import local
@@ -179,7 +179,7 @@ def _requirement_file(root: Path, name: str, notes: list) -> list[str]:
 def _with_test_extra(tools: _Tools, starter: Starter, built: _Built) -> _Built:
     """The project's metadata as the installer built it: a test extra means `.[extra]`; its own TensorFlow and
     Keras lines are reported, never let to decide a cell's."""
-    meta = needs.installed(built.env.python, tools.root, built.environ)
+    meta = metadata.installed(built.env.python, tools.root, built.environ)
     if meta is None:
         starter.notes.append("the installed project's metadata could not be read; install stays %s" % starter.install)
         return built
@@ -187,19 +187,20 @@ def _with_test_extra(tools: _Tools, starter: Starter, built: _Built) -> _Built:
     if stack:
         starter.notes.append("the project itself asks for %s: the matrix decides each cell's release, these lines "
                              "only bound it" % ", ".join(stack))
-    if not meta.test_extra:
+    extra = needs.test_extra(meta)
+    if not extra:
         return built
-    install = [".[%s]" % meta.test_extra] + [line for line in starter.install if line != "."]
+    install = [".[%s]" % extra] + [line for line in starter.install if line != "."]
     again, why = tools.build(install)
     if again is None:
         starter.notes.append("the project's test extra [%s] did not install (%s); install stays %s"
-                             % (meta.test_extra, "; ".join(why), starter.install))
+                             % (extra, "; ".join(why), starter.install))
         return built
     starter.install = install
     starter.notes = [n for n in starter.notes if not n.startswith('install = ["."]')]
     starter.notes.append('install = ["%s"]: %s declares the test extra [%s] (%s)' % (
-        install[0], meta.name or "the project", meta.test_extra,
-        ", ".join(r for r in meta.requires if "extra ==" in r and meta.test_extra in r)[:300] or "no requirements"))
+        install[0], meta.name or "the project", extra,
+        ", ".join(r for r in meta.requires if "extra ==" in r and extra in r)[:300] or "no requirements"))
     return again
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from tfpin import procs
-from tfpin.cell.envs import PLUGIN_DIR
+from tfpin.cell.metadata import Metadata
 
 TEST_EXTRAS = ("test", "tests", "testing")  # what setuptools projects name the extra their tests need
 # Requirement files that conventionally hold what a project's tests need beyond the project itself.
@@ -62,23 +61,6 @@ def file_lines(path: Path) -> list[str]:
         return []
 
 
-class Metadata:
-    """The project's distribution as installed in a cell: its name, extras and requirements."""
-
-    def __init__(self, name: str = "", extras=(), requires=()):
-        self.name, self.extras, self.requires = name, list(extras), list(requires)
-
-    @property
-    def test_extra(self) -> str:
-        return next((e for e in TEST_EXTRAS if e in self.extras), "")
-
-
-def installed(python, root: Path, environ: dict) -> Metadata | None:
-    """The metadata of the distribution installed from `root` into the cell of `python`; None if none was."""
-    code, out = procs.run([python, PLUGIN_DIR / "tfpin_needs.py", root], env=environ, timeout=120)
-    data = procs.last_json(out or "")
-    projects = (data or {}).get("projects") or []
-    if code != 0 or not projects:
-        return None
-    first = projects[0]
-    return Metadata(first.get("name", ""), first.get("extras", []), first.get("requires", []))
+def test_extra(meta: Metadata) -> str:
+    """The extra a project's tests need, by the names setuptools projects give it."""
+    return next((e for e in TEST_EXTRAS if e in meta.extras), "")

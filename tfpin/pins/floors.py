@@ -1,8 +1,11 @@
 """`tfpin matrix --floors`: whether the lowest releases the project's own install lines allow still pass its suite.
 
-A line such as `scikit-learn>=0.20` promises that 0.20 works; nobody who installs the newest ever tests that. For
-each cell that passed, the project's install lines are resolved at their lowest allowed releases (uv's
-`lowest-direct` resolution), with the cell's exact pins and constraint pins, and the suite runs on that set. When it
+A line such as `scikit-learn>=0.20` promises that 0.20 works; nobody who installs the newest ever tests that. The
+lines are the project's install lines and, when those install its own tree (`"."`, `".[tests]"`), the requirements
+its own metadata declares (setup.py's `numpy>=1.9.1`, as the build wrote it into the cell: cell/metadata.py). A
+line with no lower bound declares no floor and is held at the newest release. For each cell that passed, the lines
+are resolved at their lowest allowed releases (uv's `lowest-direct` resolution, which lowers the project's own
+requirements too), with the cell's exact pins and constraint pins, and the suite runs on that set. When it
 fails, each line is tried alone at its floor (the others as the newest resolution has them); a floor that fails is
 bisected over the releases between it and the newest, as pin discovery does, to the lowest release that passes.
 Trials are pin discovery's (pins/search.py: one trial env per cell, identical trials answered once).
@@ -12,19 +15,35 @@ from __future__ import annotations
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tfpin.cell import index
+from tfpin.cell import index, metadata
 from tfpin.cell.envs import EnvLock
+from tfpin.cell.incell import cell_environ
 from tfpin.cell.interpreters import find
 from tfpin.pins.search import Discovery, install_requirements
 from tfpin.pins.store import DiscoveryError
 
 LOWEST = ["--resolution", "lowest-direct"]
+LOWER_BOUNDS = (">=", ">", "~=")
 
 
-def floor_lines(cell) -> list[Requirement]:
-    """The cell's install lines that name a package at a range (not one exact release, not the project's own tree),
-    for this cell's Python."""
-    return [req for req in install_requirements(cell) if not any(s.operator in ("==", "===") for s in req.specifier)]
+def direct_lines(cell, ctx) -> list[tuple[Requirement, str]]:
+    """What the project asks for directly in this cell, with where it says so: its install lines that name a
+    package, then its own distribution's requirements for the extras those lines request."""
+    out = [(req, "install line") for req in install_requirements(cell)]
+    extras = metadata.requested_extras(cell.install)
+    if extras is not None:
+        python = ctx.layout.env(cell.id) / "bin" / "python"  # the cell passed: its env holds the project as built
+        meta = metadata.installed(python, ctx.project.root, dict(cell_environ(cell, ctx)))
+        if meta is not None:
+            out += [(req, "%s's requirements" % (meta.name or "the project"))
+                    for req in meta.requirements(cell.python, extras)]
+    return out
+
+
+def has_floor(req: Requirement) -> bool:
+    """A range with a lower bound; an exact release is a pin, not a floor, and a bare name promises nothing."""
+    ops = {s.operator for s in req.specifier}
+    return bool(ops & set(LOWER_BOUNDS)) and not ops & {"==", "==="}
 
 
 def run(cells, results, ctx, reporter) -> list[dict]:
@@ -59,7 +78,7 @@ def describe(found: dict) -> str:
     if found["problem"]:
         return "floors: " + found["problem"]
     if not found["lines"]:
-        return "floors: no install line names a range"
+        return "floors: no line names a lower bound (install lines, the project's own requirements)"
     return "floors: " + "; ".join(
         "%s holds at %s" % (e["line"], e["floor"]) if e["holds"] else
         "%s breaks at %s (lowest passing: %s)" % (e["line"], e["floor"], e.get("lowest_passing") or "none")
@@ -82,7 +101,8 @@ class CellFloors:
     def run(self) -> dict:
         s, cell = self.search, self.cell
         out: dict = {"cell": cell.id, "lines": [], "problem": ""}
-        lines = floor_lines(cell)
+        direct = direct_lines(cell, s.ctx)
+        lines = [(req, where) for req, where in direct if has_floor(req)]
         if not lines:
             return out
         s.interpreter, s.interpreter_version = find(cell.python)
@@ -90,14 +110,19 @@ class CellFloors:
         with EnvLock(s.root, s.log):
             reqs, cons = s._requirements(), cell.constraint_lines()
             newest, err = s.compile(reqs, cons)
-            lowest, err2 = s.compile(reqs, cons, LOWEST)
+            # a line with no floor stays where the newest resolution has it: lowest-direct would take its first
+            # release ever, which the project never promised
+            held = ["%s==%s" % (canonicalize_name(r.name), newest[canonicalize_name(r.name)]) for r, _ in direct
+                    if newest and not has_floor(r) and canonicalize_name(r.name) in newest]
+            lowest, err2 = s.compile(reqs, cons + held, LOWEST)
             if newest is None or lowest is None:
                 out["problem"] = "cannot resolve the install lines: %s" % (err or err2).strip()[-300:]
                 return out
             every = s.trial(lowest, "every install line at its floor")
-            for req in lines:
+            for req, where in lines:
                 name = canonicalize_name(req.name)
-                entry = {"line": str(req), "package": name, "floor": lowest.get(name), "newest": newest.get(name)}
+                entry = {"line": str(req), "from": where, "package": name, "floor": lowest.get(name),
+                         "newest": newest.get(name)}
                 entry.update({"holds": True} if every["verdict"] == "pass" else self._one(name, entry, reqs, cons))
                 out["lines"].append(entry)
         return out

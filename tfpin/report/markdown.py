@@ -158,13 +158,15 @@ def floors(report: dict) -> list[str]:
         rows += ["| install line | cell | floor | verdict | lowest passing |", "|---|---|---|---|---|"]
     for cell_id, e in lines:
         verdict = "holds" if e["holds"] else "breaks: %s" % text(e.get("error") or "")
-        rows.append("| %s | %s | %s | %s | %s |" % (code(e["line"]), code(cell_id), text(e["floor"] or "-"), verdict,
+        line = code(e["line"]) + (" (%s)" % text(e["from"]) if e.get("from", "install line") != "install line" else "")
+        rows.append("| %s | %s | %s | %s | %s |" % (line, code(cell_id), text(e["floor"] or "-"), verdict,
                                                    text(e.get("lowest_passing") or ("-" if e["holds"] else "none"))))
     for f in found:
         if f["problem"]:
             rows.append("- %s: %s" % (code(f["cell"], in_table=False), text(f["problem"])))
     if not lines and not any(f["problem"] for f in found):
-        rows.append("No install line names a range: nothing to check.")
+        rows.append("No install line, and no requirement of the project's own tree, names a lower bound: nothing to "
+                    "check.")
     return rows
 
 
