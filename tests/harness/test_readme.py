@@ -82,6 +82,9 @@ COVERAGE = [
     (r"^tfpin matrix --floors --cells '[^']+'$", "faults",
      "test_floors.py::test_a_packaged_projects_own_requirements_are_floors_too (--floors on a subset run); "
      "test_selection.py (cells chosen by conditions); the keras-preprocessing run in docs/running.md, by hand"),
+    (r"^tfpin matrix --retries \d+ --fail-fast -j \d+ --cells '[^']+'$", "faults",
+     "test_retries.py and test_fail_fast.py (each option on real runs), test_selection.py (conditions); together on "
+     "hyperas in docs/running.md, by hand"),
     (r"^tfpin matrix --floors$", "faults", "test_floors.py: a false and a true floor of a project from the index"),
     (r"^tfpin matrix --cells '[^']+'$", "faults",
      "test_selection.py: every kind of term through `tfpin list`, and a run by condition of a TF-free project"),

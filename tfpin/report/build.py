@@ -47,8 +47,9 @@ def build(matrix, cells, results: list[CellResult], started: str, finished: str 
         rec = no_recommendation("a filtered run (pytest args %s) proves only part of the suite and never "
                                 "enters a recommendation" % " ".join(selection))
     elif any(r.status == NOT_RUN for r in results):
-        rec = no_recommendation("the run stopped at its first failure (--fail-fast): %d cells did not run, so "
-                                "nothing is recommended" % sum(r.status == NOT_RUN for r in results))
+        not_run = sum(r.status == NOT_RUN for r in results)
+        rec = no_recommendation("the run stopped at its first failure (--fail-fast): %d %s not run, so nothing "
+                                "is recommended" % (not_run, "cell did" if not_run == 1 else "cells did"))
     else:
         rec = recommend(cells, results)
         if partial:
