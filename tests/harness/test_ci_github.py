@@ -46,8 +46,11 @@ def command(step):
     return argv[argv.index("tfpin"):]
 
 
+CACHE_DIR_STEP = "Keep uv's cache in the project"  # checked in test_cell_jobs_keep_uvs_cache_keyed_by_the_cells_stamp
+
+
 def run_steps(job):
-    return [s for s in job["steps"] if "run" in s]
+    return [s for s in job["steps"] if "run" in s and s.get("name") != CACHE_DIR_STEP]
 
 
 def action(job, name):
@@ -233,6 +236,80 @@ def test_emitted_scalars_read_back_unchanged(value):
     assert parse("\n".join(yamltext.emit({"top": doc}, 0)) + "\n") == {"top": doc}
 
 
+def test_cell_jobs_keep_uvs_cache_keyed_by_the_cells_stamp(tmp_path):
+    """Each cell job restores uv's cache before its cell and saves it after (even when the cell failed), with the
+    cache action pinned by commit; UV_CACHE_DIR points where the action keeps it; the key is the cell's stamp
+    plus GitHub's hash of the files its definition is read from; editing one cell's pins moves that cell's key
+    only. The readers' jobs restore the same entry (they build the cell's env too) and save nothing."""
+    project, m = subdir_project(tmp_path)
+    wf = parse(ci_github.render(project, m, m.cells, REQUIREMENT))
+    keys = {}
+    for cell in m.cells:
+        job = wf["jobs"][cell.tox_env()]
+        names = [s.get("name", s.get("uses", "").split("@")[0]) for s in job["steps"]]
+        assert names.index(CACHE_DIR_STEP) < names.index("Restore uv's cache") < names.index(
+            "tfpin cell " + cell.id) < names.index("Save uv's cache") < names.index("Upload the cell reports")
+        (where,) = [s for s in job["steps"] if s.get("name") == CACHE_DIR_STEP]
+        assert where["run"] == 'echo "UV_CACHE_DIR=$PWD/.tfpin/uv-cache" >> "$GITHUB_ENV"\n'  # run steps start in app/
+        restore, save = action(job, "actions/cache/restore"), action(job, "actions/cache/save")
+        for step in (restore, save):
+            assert re.fullmatch(r"actions/cache/(restore|save)@[0-9a-f]{40}", step["uses"])
+            assert step["with"]["path"] == "app/.tfpin/uv-cache"
+        key = restore["with"]["key"]
+        assert re.fullmatch(r"tfpin-uv-%s-[0-9a-f]{16}-\$\{\{ hashFiles\('app/tfpin.toml', 'app/ci/m.toml'\) \}\}"
+                            % re.escape(cell.id), key), key
+        assert restore["with"]["restore-keys"] == "tfpin-uv-%s-" % cell.id
+        assert save["if"] == "always() && steps.uv-cache.outputs.cache-hit != 'true'"
+        assert save["with"]["key"] == "${{ steps.uv-cache.outputs.cache-primary-key }}"
+        keys[cell.id] = key
+        readers = wf["jobs"][cell.tox_env() + "-between"]
+        assert action(readers, "actions/cache/restore")["with"]["key"] == key
+        assert not [s for s in readers["steps"] if "actions/cache/save@" in s.get("uses", "")]
+    text = ci_github.render(project, m, m.cells, REQUIREMENT)
+    assert re.search(r"uses: actions/cache/restore@[0-9a-f]{40}  # v5\.\d+\.\d+\n", text), "the release in a comment"
+    # One cell's pins change: its key changes, no other's.
+    with (tmp_path / "app" / "tfpin.toml").open("a") as config:
+        config.write('[[constraints]]\npin = "h5py==2.10.0"\nwhen = { tensorflow = ">=1.15", python = "==3.7" }\n'
+                     'reason = "a pin that changes two cells"\n')
+    project = projects.load(tmp_path / "app")
+    m = matrices.load(project.matrix, project)
+    changed = {c.id for c in m.cells
+               if action(parse(ci_github.render(project, m, m.cells, REQUIREMENT))["jobs"][c.tox_env()],
+                         "actions/cache/restore")["with"]["key"] != keys[c.id]}
+    assert changed == {c.id for c in m.cells if c.python == "3.7" and c.id.startswith("py3.7-tf1.15")}, changed
+
+
+def test_a_schedule_adds_drift_jobs_that_run_only_on_it():
+    """--schedule: the cron as a trigger; one drift job per Python that runs on the schedule and on a manual run,
+    puts drift.md in the job summary whatever drift's exit code, keeps drift.json, and is red when drift exits
+    non-zero; the cell, readers' and report jobs stay off the schedule (always() would otherwise run them)."""
+    project, m = this_repo()
+    written = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["tfpin"].get("matrix", "table")
+    wf = parse(ci_github.render(project, m, m.cells, REQUIREMENT, schedule="0 6 * * 1"))
+    assert triggers(wf)["schedule"] == [{"cron": "0 6 * * 1"}]
+    assert {"push", "pull_request", "workflow_dispatch"} <= set(triggers(wf))
+    jobs = wf["jobs"]
+    pythons = sorted({c.python for c in m.cells})
+    drift = {j: jobs[j] for j in jobs if j.startswith("drift-")}
+    assert sorted(drift) == ["drift-py" + p.replace(".", "") for p in pythons]
+    for python in pythons:
+        job = jobs["drift-py" + python.replace(".", "")]
+        assert job["if"] == "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+        assert job["container"]["image"] == expected_image(python)
+        run, summary = run_steps(job)
+        ids = [c.id for c in m.cells if c.python == python]
+        assert command(run) == ["tfpin", "drift", "--matrix", written, "--cells", ",".join(ids)]
+        assert "if" not in run and "continue-on-error" not in run  # drift's exit 1 fails the job
+        assert summary["if"] == "always()" and 'cat reports/drift.md >> "$GITHUB_STEP_SUMMARY"' in summary["run"]
+        upload = action(job, "actions/upload-artifact")
+        assert upload["if"] == "always()" and "reports/drift.json" in upload["with"]["path"].split()
+    for cell in m.cells:
+        assert jobs[cell.tox_env()]["if"] == "github.event_name != 'schedule'"
+        assert jobs[cell.tox_env() + "-between"]["if"] == "always() && github.event_name != 'schedule'"
+    assert jobs["report"]["if"] == "always() && github.event_name != 'schedule'"
+    assert "schedule" not in triggers(parse(ci_github.render(project, m, m.cells, REQUIREMENT)))
+
+
 def actionlint():
     exe = shutil.which("actionlint")
     beside = Path(sys.executable).parent / "actionlint"
@@ -245,12 +322,13 @@ def actionlint():
     return exe
 
 
+@pytest.mark.parametrize("schedule", [None, "0 6 * * 1"])
 @pytest.mark.parametrize("which", ["this-repo", "subdir-project"])
-def test_actionlint_accepts_the_workflow(which, tmp_path):
+def test_actionlint_accepts_the_workflow(which, schedule, tmp_path):
     exe = actionlint()
     project, m = this_repo() if which == "this-repo" else subdir_project(tmp_path / "repo")
     path = tmp_path / "tfpin.yml"
-    path.write_text(ci_github.render(project, m, m.cells, REQUIREMENT))
+    path.write_text(ci_github.render(project, m, m.cells, REQUIREMENT, schedule))
     # External linters off: whether shellcheck/pyflakes happen to be installed must not change the verdict.
     out = subprocess.run([exe, "-oneline", "-no-color", "-shellcheck=", "-pyflakes=", str(path)],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
@@ -261,15 +339,32 @@ def test_actionlint_accepts_the_workflow(which, tmp_path):
 
 def run_job(job, checkout, artifacts, env):
     """One job as GitHub would run it: `run:` steps in bash (stopping after a failure except for `if: always()`),
-    upload-artifact / download-artifact as directories under `artifacts`; True when the job would be green."""
+    the variables a step appends to $GITHUB_ENV in every later step's environment, upload-artifact /
+    download-artifact as directories under `artifacts`, the cache action's halves as directories under `caches`
+    beside it (restore: the key, else the newest entry a restore-key prefixes; save: under the key the restore
+    tried); True when the job would be green."""
     import fnmatch
 
-    green = True
+    green, env = True, dict(env, GITHUB_ENV=str(checkout.parent / (checkout.name + ".env")))
+    Path(env["GITHUB_ENV"]).write_text("")
+    caches, primary = artifacts.parent / "caches", None
     for step in job["steps"]:
-        if not green and step.get("if") != "always()":
+        if not green and step.get("if") != "always()" and not step.get("if", "").startswith("always() && "):
             continue
         uses = step.get("uses", "")
-        if uses.startswith("actions/upload-artifact@"):
+        if uses.startswith("actions/cache/restore@"):
+            primary = step["with"]["key"]
+            found = [caches / primary] if (caches / primary).is_dir() else sorted(
+                (c for c in caches.glob("*") if c.name.startswith(step["with"]["restore-keys"])),
+                key=lambda c: c.stat().st_mtime)[-1:]
+            job["cache-hit"] = bool(found) and found[0].name == primary
+            for entry in found:
+                shutil.copytree(entry, checkout / step["with"]["path"], dirs_exist_ok=True)
+        elif uses.startswith("actions/cache/save@"):
+            assert step["with"]["key"] == "${{ steps.uv-cache.outputs.cache-primary-key }}" and primary
+            if not job["cache-hit"] and (checkout / step["with"]["path"]).is_dir():
+                shutil.copytree(checkout / step["with"]["path"], caches / primary)
+        elif uses.startswith("actions/upload-artifact@"):
             into = artifacts / step["with"]["name"]
             shutil.rmtree(into, ignore_errors=True)  # an artifact name is written once per workflow run
             paths = step["with"]["path"].split()
@@ -293,6 +388,7 @@ def run_job(job, checkout, artifacts, env):
                                   text=True, timeout=900)
             job.setdefault("output", []).append(done.stdout + done.stderr)
             green = green and done.returncode == 0
+            env.update(line.split("=", 1) for line in Path(env["GITHUB_ENV"]).read_text().splitlines() if "=" in line)
         # actions/checkout: `checkout` is the job's own copy; astral-sh/setup-uv: uv is on PATH already
     return green
 
@@ -340,6 +436,11 @@ def test_the_generated_workflow_runs_its_jobs_and_the_report_job_joins_them(tmp_
                                       "report"]
     statuses = {c["id"]: c["status"] for c in joined["cells"]}
     readers = {"py36-six1160-between": True, "py37-six1160-between": True}  # nothing written: nothing to read
+    for cell in joined["cells"]:  # uv's cache: keyed by the stamp the cell's result carries, and uv really used it
+        (saved,) = [c for c in (tmp_path / "caches").iterdir() if c.name.startswith("tfpin-uv-%s-" % cell["id"])]
+        assert saved.name.startswith("tfpin-uv-%s-%s-${{ hashFiles('tfpin.toml', 'faults.toml') }}"
+                                     % (cell["id"], cell["stamp"])), saved.name
+        assert list(saved.glob("wheels-*")) or list(saved.glob("archive-*")), sorted(os.listdir(saved))
     if not fault:
         assert verdicts == {"py36-six1160": True, "py37-six1160": True, **readers, "report": True}
         assert statuses == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "passed"}
