@@ -54,8 +54,8 @@ def _cache(project, matrix, cell, prefix: str, policy: str) -> list[dict]:
     the config and matrix files; `when: always`, since a failing cell's downloads are as worth keeping."""
     top = git_root(project.root) or Path(project.root).resolve()
     files = [safe_path("a file the matrix is read from", f) for f in ci_cache.definition_files(project, matrix, top)]
-    key = {"files": files[:2], "prefix": ci_cache.cell_key(project, cell)} if files else ci_cache.cell_key(project,
-                                                                                                            cell)
+    fixed = ci_cache.cell_key(project, cell)
+    key = {"files": files[:2], "prefix": fixed} if files else fixed
     return [{"key": key, "paths": [prefix + ci_cache.UV_CACHE + "/"], "policy": policy, "when": "always"}]
 
 
