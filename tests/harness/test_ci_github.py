@@ -160,7 +160,8 @@ def test_project_below_the_repository_root(tmp_path):
     assert command(run_steps(report)[0]) == ["tfpin", "report", "--matrix", "ci/m.toml"]
     assert "reports/matrix-m.md" in run_steps(report)[1]["run"]  # run steps start in app/
     upload = action(report, "actions/upload-artifact")["with"]["path"].split()
-    assert upload == ["app/reports/matrix-m.md", "app/reports/matrix-m.json"]
+    assert upload == ["app/reports/matrix-m.md", "app/reports/matrix-m.json", "app/reports/compat-m.json",
+                      "app/reports/badge-m.json"]
 
 
 def test_a_subset_of_cells_reports_as_partial():

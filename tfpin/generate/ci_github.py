@@ -189,13 +189,10 @@ NOT_SCHEDULED = "github.event_name != 'schedule'"
 
 
 def _cache_steps(project, matrix, cell, where: str, save: bool) -> tuple[list[dict], list[dict]]:
-    """(the steps before a cell's tfpin step, the steps after it) that restore and save uv's cache.
-
-    restore and save apart, not `actions/cache`: its save runs only when the job succeeds, and a failing cell's
-    downloads are as worth keeping. Saved only when the key missed (a key is written once). UV_CACHE_DIR is set
-    through $GITHUB_ENV from the step's own working directory: in a container job `github.workspace` is the
-    host's path, not the container's.
-    """
+    """(the steps before a cell's tfpin step, the steps after it) that restore and save uv's cache: apart, since
+    `actions/cache` saves only for a job that succeeded and a failing cell's downloads are as worth keeping; saved
+    when the key missed (a key is written once). UV_CACHE_DIR through $GITHUB_ENV from the step's own directory:
+    in a container job `github.workspace` is the host's path, not the container's."""
     prefix = "" if where == "." else where + "/"
     top = git_root(project.root) or Path(project.root).resolve()
     hashed = ", ".join("'%s'" % safe_path("a file the matrix is read from", f)
