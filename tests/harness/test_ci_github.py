@@ -292,11 +292,22 @@ def test_a_schedule_adds_drift_jobs_that_run_only_on_it():
     jobs = wf["jobs"]
     pythons = sorted({c.python for c in m.cells})
     drift = {j: jobs[j] for j in jobs if j.startswith("drift-")}
-    assert sorted(drift) == ["drift-py" + p.replace(".", "") for p in pythons]
+    assert sorted(drift) == ["drift-evidence"] + ["drift-py" + p.replace(".", "") for p in pythons]
+    on_schedule = "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+    evidence = jobs["drift-evidence"]  # the newest finished push run: its cell jobs left the locks drift reads
+    assert evidence["if"] == on_schedule and "container" not in evidence and evidence["permissions"] == {
+        "actions": "read"}
+    (find,) = evidence["steps"]
+    assert "gh run list" in find["run"] and "--event push --status completed --limit 1" in find["run"]
+    assert evidence["outputs"]["run-id"] == "${{ steps.%s.outputs.run-id }}" % find["id"]
     for python in pythons:
         job = jobs["drift-py" + python.replace(".", "")]
-        assert job["if"] == "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+        assert job["if"] == on_schedule and job["needs"] == ["drift-evidence"]
         assert job["container"]["image"] == expected_image(python)
+        assert job["permissions"] == {"contents": "read", "actions": "read"}
+        assert action(job, "actions/download-artifact")["with"] == {
+            "pattern": "tfpin-cell-*", "path": "reports", "merge-multiple": True,
+            "run-id": "${{ needs.drift-evidence.outputs.run-id }}", "github-token": "${{ github.token }}"}
         run, summary = run_steps(job)
         ids = [c.id for c in m.cells if c.python == python]
         assert command(run) == ["tfpin", "drift", "--matrix", written, "--cells", ",".join(ids)]

@@ -269,51 +269,46 @@ def _report_job(matrix, cells, needs: list[str], m_arg: str, reports: str) -> di
         "if": "always()",
         "runs-on": RUNNER,
         "steps": _setup_steps() + [
-            {
-                "name": "Download the cell reports",
-                "uses": DOWNLOAD,
-                "with": {"pattern": ARTIFACT_PREFIX + "*", "path": reports, "merge-multiple": True},
-            },
-            {
-                "name": "Download what the readers between cells recorded",
-                "uses": DOWNLOAD,
-                "with": {"pattern": BETWEEN_PREFIX + "*", "path": reports + "/cross", "merge-multiple": True},
-            },
+            {"name": "Download the cell reports", "uses": DOWNLOAD,
+             "with": {"pattern": ARTIFACT_PREFIX + "*", "path": reports, "merge-multiple": True}},
+            {"name": "Download what the readers between cells recorded", "uses": DOWNLOAD,
+             "with": {"pattern": BETWEEN_PREFIX + "*", "path": reports + "/cross", "merge-multiple": True}},
             {"name": "tfpin report", "run": _tfpin(report_args)},
-            {
-                "name": "Job summary",
-                "if": "always()",
-                "run": "if [ -f reports/{0}.md ]; then cat reports/{0}.md >> \"$GITHUB_STEP_SUMMARY\"; fi\n".format(
-                    name),
-            },
-            {
-                "name": "Upload the matrix report",
-                "if": "always()",
-                "uses": UPLOAD,
-                "with": {
-                    "name": "tfpin-report",
-                    # the report, and its views for other tools (compat.json, badge.json: docs/compat-file.md)
-                    "path": "".join("%s/%s\n" % (reports, f) for f in [name + ".md", name + ".json"] + [
-                        stem + ".json" for stem in compat.names(name)]),
-                    "if-no-files-found": "warn",
-                },
-            },
+            {"name": "Job summary", "if": "always()",
+             "run": "if [ -f reports/{0}.md ]; then cat reports/{0}.md >> \"$GITHUB_STEP_SUMMARY\"; fi\n".format(name)},
+            {"name": "Upload the matrix report", "if": "always()", "uses": UPLOAD,
+             "with": {"name": "tfpin-report",
+                      # the report, and its views for other tools (compat.json, badge.json: docs/compat-file.md)
+                      "path": "".join("%s/%s\n" % (reports, f) for f in [name + ".md", name + ".json"] + [
+                          stem + ".json" for stem in compat.names(name)]),
+                      "if-no-files-found": "warn"}},
         ],
     }
 
 
 def _drift_jobs(cells, m_arg: str, reports: str) -> dict:
-    """One job per Python on the schedule (and on a manual run): `tfpin drift` over its cells, the drift report
-    in the job summary whatever drift's exit code, drift.json kept; the job is red when drift exits non-zero
-    (1: something that passed breaks now). No uv cache: drift must see the index as it is today."""
-    jobs = {}
+    """On the schedule (and a manual run): the newest push run's id (ci_schedule.GITHUB_LAST_PUSH_RUN), then one job
+    per Python that downloads that run's cell evidence (the locks), runs `tfpin drift` over its cells, puts the drift
+    report in the job summary whatever drift's exit code and keeps drift.json; red when drift exits non-zero (1:
+    something that passed breaks now). No uv cache: drift must see the index as it is today."""
+    when = "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+    evidence = ci_schedule.GITHUB_EVIDENCE_JOB
+    jobs = {evidence: {"name": "drift: the last push run", "if": when, "runs-on": RUNNER,
+                       "permissions": {"actions": "read"}, "outputs": {"run-id": "${{ steps.last.outputs.run-id }}"},
+                       "steps": [{"id": "last", "name": "The newest push run of this workflow on this branch",
+                                  "working-directory": ".",  # no checkout here: the project directory is not
+                                  "env": {"GH_TOKEN": "${{ github.token }}"},
+                                  "run": ci_schedule.GITHUB_LAST_PUSH_RUN}]}}
     for python, group in ci_schedule.by_python(cells).items():
         jobs[ci_schedule.drift_job_id(python)] = {
-            "name": "drift: py" + python,
-            "if": "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'",
-            "runs-on": RUNNER,
+            "name": "drift: py" + python, "needs": [evidence], "if": when, "runs-on": RUNNER,
+            "permissions": {"contents": "read", "actions": "read"},  # actions: another run's artifacts
             "container": {"image": container_image(python)},
             "steps": _setup_steps() + [
+                {"name": "Download the last push run's cell reports", "uses": DOWNLOAD,
+                 "with": {"pattern": ARTIFACT_PREFIX + "*", "path": reports, "merge-multiple": True,
+                          "run-id": "${{ needs.%s.outputs.run-id }}" % evidence,
+                          "github-token": "${{ github.token }}"}},
                 {"name": "tfpin drift", "run": _tfpin(ci_schedule.drift_invocation(m_arg, cells, group))},
                 {"name": "Job summary", "if": "always()",
                  "run": "if [ -f reports/drift.md ]; then cat reports/drift.md >> \"$GITHUB_STEP_SUMMARY\"; fi\n"},

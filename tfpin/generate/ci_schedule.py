@@ -17,6 +17,17 @@ FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month",
 _ITEM = re.compile(r"(\*|(\d+)(?:-(\d+))?)(?:/(\d+))?")
 DRIFT_REPORTS = ("drift.md", "drift.json")
 DRIFT_STAGE = "drift"
+GITHUB_EVIDENCE_JOB = "drift-evidence"
+# Drift compares today's index against each cell's lock and last result (reports/locks, reports/cells), which a
+# scheduled run's fresh checkout lacks: the newest finished push run of this same workflow file on this branch
+# left them as its cell artifacts. gh is on the runner (not in the cell images), so this runs on the runner.
+GITHUB_LAST_PUSH_RUN = (
+    'wf="${GITHUB_WORKFLOW_REF%%@*}"; wf="${wf##*/}"\n'
+    'id=$(gh run list --repo "$GITHUB_REPOSITORY" --workflow "$wf" --branch "$GITHUB_REF_NAME" --event push '
+    '--status completed --limit 1 --json databaseId --jq \'.[0].databaseId\')\n'
+    'if [ -z "$id" ]; then echo "::error::no finished push run of $wf on $GITHUB_REF_NAME: its cell jobs write the '
+    'locks drift compares today against"; exit 1; fi\n'
+    'echo "run-id=$id" >> "$GITHUB_OUTPUT"\n')
 
 
 def _field_ok(text: str, low: int, high: int) -> bool:
