@@ -254,3 +254,26 @@ def test_the_second_pipeline_restores_uvs_cache_and_needs_no_network(tmp_path):
     control = subprocess.run(offline + jobs[:1], cwd=project, capture_output=True, text=True, timeout=900, env=env)
     assert control.returncode != 0 and re.search(r"FAIL\s+%s" % re.escape(jobs[0]), control.stdout), \
         control.stdout[-3000:]
+
+
+def test_a_scheduled_pipeline_runs_tfpin_drift_against_the_locks_of_the_push_pipeline(tmp_path):
+    """The drift job for real: a push pipeline (gitlab-ci-local's shell executor without isolation, so the cell jobs'
+    locks stay in the project, as committed locks would) and then a scheduled one, which runs the drift job alone:
+    `tfpin drift` from the tfpin the job installs finds the cell unchanged (exit 0), after_script prints the drift
+    report into the job log, and drift.md/.json are the job's artifacts."""
+    project, env = fixture_repository(tmp_path, "--schedule", "0 6 * * 1")
+    base = ["gitlab-ci-local", "--force-shell-executor", "--variable",
+            "TFPIN_PYTHON=%s" % os.path.realpath(sys.executable)]
+    push = subprocess.run(base, cwd=project, capture_output=True, text=True, timeout=900, env=env)
+    assert push.returncode == 0 and "drift-py36" not in push.stdout, push.stdout[-3000:]
+    assert (project / "reports" / "locks" / "py3.6-six1.16.0.txt").is_file()
+    scheduled = subprocess.run(base + ["--variable", "CI_PIPELINE_SOURCE=schedule", "--ignore-predefined-vars",
+                                       "CI_PIPELINE_SOURCE", "drift-py36"], cwd=project, capture_output=True,
+                               text=True, timeout=900, env=env)
+    assert scheduled.returncode == 0 and re.search(r"PASS\s+drift-py36", scheduled.stdout), scheduled.stdout[-3000:]
+    assert "tfpin drift --matrix faults.toml --cells py3.6-six1.16.0" in scheduled.stdout
+    assert "unchanged: today's index resolves the cell to its lock" in scheduled.stdout
+    after = scheduled.stdout.split("Running after script...")[1]
+    assert "# Drift of matrix `faults` against today's index" in after and "`py3.6-six1.16.0`" in after
+    kept = project / ".gitlab-ci-local" / "artifacts" / "drift-py36" / "reports"
+    assert json.loads((kept / "drift.json").read_text())["exit_code"] == 0 and (kept / "drift.md").is_file()
