@@ -405,10 +405,11 @@ def run_job(job, checkout, artifacts, env):
     return green
 
 
-def run_workflow(project, tmp_path):
-    """The generated workflow of `project`, every job run in order (cells, their readers, the report) by run_job,
-    with this checkout's commit as the tfpin they install (a VCS URL, as a user's workflow would have); (the
-    workflow, {job: green}, the joined matrix report, the job summary)."""
+def run_workflow(project, tmp_path, *args):
+    """The generated workflow of `project` (`tfpin ci github` with `args`), every job run in order (cells, their
+    readers, the report, then any drift jobs) by run_job, with this checkout's commit as the tfpin they install (a
+    VCS URL, as a user's workflow would have); (the workflow, {job: green}, the joined matrix report, the job
+    summary)."""
     import os
 
     yaml = pytest.importorskip("yaml")
@@ -419,8 +420,8 @@ def run_workflow(project, tmp_path):
     env["PATH"] = "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "/usr/bin:/bin"))
     out = project / "tfpin.yml"
     requirement = "git+file://%s@%s" % (ROOT, commit.stdout.strip())
-    subprocess.run([sys.executable, "-m", "tfpin", "ci", "github", "--tfpin", requirement, "--output", str(out)],
-                   cwd=project, check=True, env=dict(env, PYTHONPATH=str(ROOT)))
+    subprocess.run([sys.executable, "-m", "tfpin", "ci", "github", "--tfpin", requirement, "--output", str(out),
+                    *args], cwd=project, check=True, env=dict(env, PYTHONPATH=str(ROOT)), capture_output=True)
     workflow = yaml.safe_load(out.read_text())
     summary = tmp_path / "summary.md"
     env.update(workflow["env"], TFPIN_PYTHON=os.path.realpath(sys.executable), GITHUB_ACTIONS="true",
@@ -484,3 +485,21 @@ def test_parity_the_workflow_gives_the_verdicts_and_exit_code_of_tfpin_matrix(tm
     if fault:
         assert "the readers' pytest exited 3" in "".join(workflow["jobs"]["report"]["output"])
 
+
+
+def test_the_drift_jobs_run_tfpin_drift_over_the_cell_jobs_evidence(tmp_path):
+    """The scheduled jobs' steps, run after the push jobs: each drift job downloads the cell jobs' evidence (here
+    this run's, standing in for the last push run's that `drift-evidence` finds with gh, which needs GitHub), runs
+    `tfpin drift` from the tfpin it installs over its Python's cells, finds them unchanged, appends drift.md to
+    the job summary and uploads drift.json."""
+    from faultkit import make_project
+
+    workflow, verdicts, joined, summary = run_workflow(make_project(tmp_path / "p"), tmp_path, "--schedule",
+                                                       "0 6 * * 1")
+    assert verdicts["drift-py36"] and verdicts["drift-py37"] and verdicts["report"], {
+        j: "".join(workflow["jobs"][j].get("output", []))[-2000:] for j in ("drift-py36", "drift-py37")}
+    assert summary.read_text().count("# Drift of matrix `faults` against today's index") == 2
+    for python, cell in (("3.6", "py3.6-six1.16.0"), ("3.7", "py3.7-six1.16.0")):
+        drift = json.loads((tmp_path / "artifacts" / ("tfpin-drift-py" + python) / "drift.json").read_text())
+        assert drift["exit_code"] == 0 and [c["status"] for c in drift["cells"]] == ["unchanged"], drift
+        assert drift["cells"][0]["cell"] == cell
