@@ -122,6 +122,11 @@ def parser() -> argparse.ArgumentParser:
                     help="how the jobs install tfpin: a requirement or wheel URL (default: how this tfpin was "
                          "installed: a VCS URL pinned to its commit, or tfpin==%s from an index; a local path is "
                          "refused)" % __version__)
+    gh.add_argument("--schedule", default=None, metavar="CRON",
+                    help="also run `tfpin drift` on this schedule, 5 cron fields in UTC (e.g. '0 6 * * 1': Mondays "
+                         "06:00); scheduled runs run only the drift jobs, whose report goes to the job summary "
+                         "(GitHub) or the job log and exposed artifacts (GitLab, which keeps schedules in the "
+                         "project: tfpin prints how to create it)")
     gh.set_defaults(func=commands.cmd_ci)
 
     pn = sub.add_parser("pins", help="discover, by measurement, the constraint pins each cell needs")

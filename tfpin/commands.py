@@ -195,22 +195,32 @@ def cmd_list(ns, console: Reporter) -> int:
 
 
 def cmd_ci(ns, console: Reporter) -> int:
-    from tfpin.generate import ci_github, ci_gitlab, source
+    from tfpin.generate import ci_github, ci_gitlab, ci_schedule, source
 
-    opts = CiOptions(_selection(ns), ns.system, output=ns.output, tfpin=ns.tfpin)
+    opts = CiOptions(_selection(ns), ns.system, output=ns.output, tfpin=ns.tfpin, schedule=ns.schedule)
     generator = {"github": ci_github, "gitlab": ci_gitlab}[opts.system]
+    try:  # a bad schedule is refused before the project is read
+        schedule = ci_schedule.check_cron(opts.schedule) if opts.schedule is not None else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     project, m, cells, ctx = load(opts.selection)
     try:
         requirement = opts.tfpin or source.requirement(project.root)
-        text = generator.render(project, m, cells, requirement)
+        text = generator.render(project, m, cells, requirement, schedule)
     except (source.NoSource, ValueError) as exc:
         raise UsageError(str(exc)) from None
     output = (opts.output or generator.default_output(project)).resolve()
     write_atomic(output, text)
     console.emit(Output("wrote %s: %d cell jobs and a report job (tfpin installed from %r)"
                         % (output, len(cells), requirement)))
-    console.emit(Output("each job runs `tfpin cell <id>` in a python:X.Y image; `tfpin report` joins them into the "
-                        "report"))
+    console.emit(Output("each job runs `tfpin cell <id>` in a python:X.Y image, uv's cache kept per cell; `tfpin "
+                        "report` joins them into the report"))
+    if schedule is not None:
+        console.emit(Output("on the schedule %r (UTC) only the drift jobs run: tfpin drift, one job per Python"
+                            % schedule))
+        if opts.system == "gitlab":
+            for line in ci_schedule.gitlab_instructions(schedule):
+                console.emit(Output(line))
     return 0
 
 

@@ -38,6 +38,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "ci": [
         ("tfpin ci github", "write .github/workflows/tfpin.yml: a job per cell, readers, the report"),
         ("tfpin ci gitlab --output .gitlab-ci.yml", "the same for GitLab CI"),
+        ("tfpin ci github --schedule '0 6 * * 1'", "also run tfpin drift every Monday 06:00 UTC"),
     ],
     "pins": [
         ("tfpin pins discover --cells py3.7-tf1.15-keras2.2.5", "the constraint pins one cell needs, measured"),

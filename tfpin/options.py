@@ -89,6 +89,7 @@ class CiOptions:
     system: str
     output: Path | None = None
     tfpin: str | None = None
+    schedule: str | None = None  # a cron: the file also runs `tfpin drift` on it (generate/ci_schedule.py)
 
 
 @dataclass(frozen=True)

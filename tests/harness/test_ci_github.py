@@ -46,8 +46,11 @@ def command(step):
     return argv[argv.index("tfpin"):]
 
 
+CACHE_DIR_STEP = "Keep uv's cache in the project"  # checked in test_cell_jobs_keep_uvs_cache_keyed_by_the_cells_stamp
+
+
 def run_steps(job):
-    return [s for s in job["steps"] if "run" in s]
+    return [s for s in job["steps"] if "run" in s and s.get("name") != CACHE_DIR_STEP]
 
 
 def action(job, name):
@@ -157,7 +160,8 @@ def test_project_below_the_repository_root(tmp_path):
     assert command(run_steps(report)[0]) == ["tfpin", "report", "--matrix", "ci/m.toml"]
     assert "reports/matrix-m.md" in run_steps(report)[1]["run"]  # run steps start in app/
     upload = action(report, "actions/upload-artifact")["with"]["path"].split()
-    assert upload == ["app/reports/matrix-m.md", "app/reports/matrix-m.json"]
+    assert upload == ["app/reports/matrix-m.md", "app/reports/matrix-m.json", "app/reports/compat-m.json",
+                      "app/reports/badge-m.json"]
 
 
 def test_a_subset_of_cells_reports_as_partial():
@@ -233,6 +237,91 @@ def test_emitted_scalars_read_back_unchanged(value):
     assert parse("\n".join(yamltext.emit({"top": doc}, 0)) + "\n") == {"top": doc}
 
 
+def test_cell_jobs_keep_uvs_cache_keyed_by_the_cells_stamp(tmp_path):
+    """Each cell job restores uv's cache before its cell and saves it after (even when the cell failed), with the
+    cache action pinned by commit; UV_CACHE_DIR points where the action keeps it; the key is the cell's stamp
+    plus GitHub's hash of the files its definition is read from; editing one cell's pins moves that cell's key
+    only. The readers' jobs restore the same entry (they build the cell's env too) and save nothing."""
+    project, m = subdir_project(tmp_path)
+    wf = parse(ci_github.render(project, m, m.cells, REQUIREMENT))
+    keys = {}
+    for cell in m.cells:
+        job = wf["jobs"][cell.tox_env()]
+        names = [s.get("name", s.get("uses", "").split("@")[0]) for s in job["steps"]]
+        assert names.index(CACHE_DIR_STEP) < names.index("Restore uv's cache") < names.index(
+            "tfpin cell " + cell.id) < names.index("Save uv's cache") < names.index("Upload the cell reports")
+        (where,) = [s for s in job["steps"] if s.get("name") == CACHE_DIR_STEP]
+        assert where["run"] == 'echo "UV_CACHE_DIR=$PWD/.tfpin/uv-cache" >> "$GITHUB_ENV"\n'  # run steps start in app/
+        restore, save = action(job, "actions/cache/restore"), action(job, "actions/cache/save")
+        for step in (restore, save):
+            assert re.fullmatch(r"actions/cache/(restore|save)@[0-9a-f]{40}", step["uses"])
+            assert step["with"]["path"] == "app/.tfpin/uv-cache"
+        key = restore["with"]["key"]
+        assert re.fullmatch(r"tfpin-uv-%s-[0-9a-f]{16}-\$\{\{ hashFiles\('app/tfpin.toml', 'app/ci/m.toml'\) \}\}"
+                            % re.escape(cell.id), key), key
+        assert restore["with"]["restore-keys"] == "tfpin-uv-%s-" % cell.id
+        assert save["if"] == "always() && steps.uv-cache.outputs.cache-hit != 'true'"
+        assert save["with"]["key"] == "${{ steps.uv-cache.outputs.cache-primary-key }}"
+        keys[cell.id] = key
+        readers = wf["jobs"][cell.tox_env() + "-between"]
+        assert action(readers, "actions/cache/restore")["with"]["key"] == key
+        assert not [s for s in readers["steps"] if "actions/cache/save@" in s.get("uses", "")]
+    text = ci_github.render(project, m, m.cells, REQUIREMENT)
+    assert re.search(r"uses: actions/cache/restore@[0-9a-f]{40}  # v5\.\d+\.\d+\n", text), "the release in a comment"
+    # One cell's pins change: its key changes, no other's.
+    with (tmp_path / "app" / "tfpin.toml").open("a") as config:
+        config.write('[[constraints]]\npin = "h5py==2.10.0"\nwhen = { tensorflow = ">=1.15", python = "==3.7" }\n'
+                     'reason = "a pin that changes two cells"\n')
+    project = projects.load(tmp_path / "app")
+    m = matrices.load(project.matrix, project)
+    changed = {c.id for c in m.cells
+               if action(parse(ci_github.render(project, m, m.cells, REQUIREMENT))["jobs"][c.tox_env()],
+                         "actions/cache/restore")["with"]["key"] != keys[c.id]}
+    assert changed == {c.id for c in m.cells if c.python == "3.7" and c.id.startswith("py3.7-tf1.15")}, changed
+
+
+def test_a_schedule_adds_drift_jobs_that_run_only_on_it():
+    """--schedule: the cron as a trigger; one drift job per Python that runs on the schedule and on a manual run,
+    puts drift.md in the job summary whatever drift's exit code, keeps drift.json, and is red when drift exits
+    non-zero; the cell, readers' and report jobs stay off the schedule (always() would otherwise run them)."""
+    project, m = this_repo()
+    written = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["tfpin"].get("matrix", "table")
+    wf = parse(ci_github.render(project, m, m.cells, REQUIREMENT, schedule="0 6 * * 1"))
+    assert triggers(wf)["schedule"] == [{"cron": "0 6 * * 1"}]
+    assert {"push", "pull_request", "workflow_dispatch"} <= set(triggers(wf))
+    jobs = wf["jobs"]
+    pythons = sorted({c.python for c in m.cells})
+    drift = {j: jobs[j] for j in jobs if j.startswith("drift-")}
+    assert sorted(drift) == ["drift-evidence"] + ["drift-py" + p.replace(".", "") for p in pythons]
+    on_schedule = "github.event_name == 'schedule' || github.event_name == 'workflow_dispatch'"
+    evidence = jobs["drift-evidence"]  # the newest finished push run: its cell jobs left the locks drift reads
+    assert evidence["if"] == on_schedule and "container" not in evidence and evidence["permissions"] == {
+        "actions": "read"}
+    (find,) = evidence["steps"]
+    assert "gh run list" in find["run"] and "--event push --status completed --limit 1" in find["run"]
+    assert evidence["outputs"]["run-id"] == "${{ steps.%s.outputs.run-id }}" % find["id"]
+    for python in pythons:
+        job = jobs["drift-py" + python.replace(".", "")]
+        assert job["if"] == on_schedule and job["needs"] == ["drift-evidence"]
+        assert job["container"]["image"] == expected_image(python)
+        assert job["permissions"] == {"contents": "read", "actions": "read"}
+        assert action(job, "actions/download-artifact")["with"] == {
+            "pattern": "tfpin-cell-*", "path": "reports", "merge-multiple": True,
+            "run-id": "${{ needs.drift-evidence.outputs.run-id }}", "github-token": "${{ github.token }}"}
+        run, summary = run_steps(job)
+        ids = [c.id for c in m.cells if c.python == python]
+        assert command(run) == ["tfpin", "drift", "--matrix", written, "--cells", ",".join(ids)]
+        assert "if" not in run and "continue-on-error" not in run  # drift's exit 1 fails the job
+        assert summary["if"] == "always()" and 'cat reports/drift.md >> "$GITHUB_STEP_SUMMARY"' in summary["run"]
+        upload = action(job, "actions/upload-artifact")
+        assert upload["if"] == "always()" and "reports/drift.json" in upload["with"]["path"].split()
+    for cell in m.cells:
+        assert jobs[cell.tox_env()]["if"] == "github.event_name != 'schedule'"
+        assert jobs[cell.tox_env() + "-between"]["if"] == "always() && github.event_name != 'schedule'"
+    assert jobs["report"]["if"] == "always() && github.event_name != 'schedule'"
+    assert "schedule" not in triggers(parse(ci_github.render(project, m, m.cells, REQUIREMENT)))
+
+
 def actionlint():
     exe = shutil.which("actionlint")
     beside = Path(sys.executable).parent / "actionlint"
@@ -245,12 +334,13 @@ def actionlint():
     return exe
 
 
+@pytest.mark.parametrize("schedule", [None, "0 6 * * 1"])
 @pytest.mark.parametrize("which", ["this-repo", "subdir-project"])
-def test_actionlint_accepts_the_workflow(which, tmp_path):
+def test_actionlint_accepts_the_workflow(which, schedule, tmp_path):
     exe = actionlint()
     project, m = this_repo() if which == "this-repo" else subdir_project(tmp_path / "repo")
     path = tmp_path / "tfpin.yml"
-    path.write_text(ci_github.render(project, m, m.cells, REQUIREMENT))
+    path.write_text(ci_github.render(project, m, m.cells, REQUIREMENT, schedule))
     # External linters off: whether shellcheck/pyflakes happen to be installed must not change the verdict.
     out = subprocess.run([exe, "-oneline", "-no-color", "-shellcheck=", "-pyflakes=", str(path)],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
@@ -261,15 +351,32 @@ def test_actionlint_accepts_the_workflow(which, tmp_path):
 
 def run_job(job, checkout, artifacts, env):
     """One job as GitHub would run it: `run:` steps in bash (stopping after a failure except for `if: always()`),
-    upload-artifact / download-artifact as directories under `artifacts`; True when the job would be green."""
+    the variables a step appends to $GITHUB_ENV in every later step's environment, upload-artifact /
+    download-artifact as directories under `artifacts`, the cache action's halves as directories under `caches`
+    beside it (restore: the key, else the newest entry a restore-key prefixes; save: under the key the restore
+    tried); True when the job would be green."""
     import fnmatch
 
-    green = True
+    green, env = True, dict(env, GITHUB_ENV=str(checkout.parent / (checkout.name + ".env")))
+    Path(env["GITHUB_ENV"]).write_text("")
+    caches, primary = artifacts.parent / "caches", None
     for step in job["steps"]:
-        if not green and step.get("if") != "always()":
+        if not green and step.get("if") != "always()" and not step.get("if", "").startswith("always() && "):
             continue
         uses = step.get("uses", "")
-        if uses.startswith("actions/upload-artifact@"):
+        if uses.startswith("actions/cache/restore@"):
+            primary = step["with"]["key"]
+            found = [caches / primary] if (caches / primary).is_dir() else sorted(
+                (c for c in caches.glob("*") if c.name.startswith(step["with"]["restore-keys"])),
+                key=lambda c: c.stat().st_mtime)[-1:]
+            job["cache-hit"] = bool(found) and found[0].name == primary
+            for entry in found:
+                shutil.copytree(entry, checkout / step["with"]["path"], dirs_exist_ok=True)
+        elif uses.startswith("actions/cache/save@"):
+            assert step["with"]["key"] == "${{ steps.uv-cache.outputs.cache-primary-key }}" and primary
+            if not job["cache-hit"] and (checkout / step["with"]["path"]).is_dir():
+                shutil.copytree(checkout / step["with"]["path"], caches / primary)
+        elif uses.startswith("actions/upload-artifact@"):
             into = artifacts / step["with"]["name"]
             shutil.rmtree(into, ignore_errors=True)  # an artifact name is written once per workflow run
             paths = step["with"]["path"].split()
@@ -293,14 +400,16 @@ def run_job(job, checkout, artifacts, env):
                                   text=True, timeout=900)
             job.setdefault("output", []).append(done.stdout + done.stderr)
             green = green and done.returncode == 0
+            env.update(line.split("=", 1) for line in Path(env["GITHUB_ENV"]).read_text().splitlines() if "=" in line)
         # actions/checkout: `checkout` is the job's own copy; astral-sh/setup-uv: uv is on PATH already
     return green
 
 
-def run_workflow(project, tmp_path):
-    """The generated workflow of `project`, every job run in order (cells, their readers, the report) by run_job,
-    with this checkout's commit as the tfpin they install (a VCS URL, as a user's workflow would have); (the
-    workflow, {job: green}, the joined matrix report, the job summary)."""
+def run_workflow(project, tmp_path, *args):
+    """The generated workflow of `project` (`tfpin ci github` with `args`), every job run in order (cells, their
+    readers, the report, then any drift jobs) by run_job, with this checkout's commit as the tfpin they install (a
+    VCS URL, as a user's workflow would have); (the workflow, {job: green}, the joined matrix report, the job
+    summary)."""
     import os
 
     yaml = pytest.importorskip("yaml")
@@ -311,8 +420,8 @@ def run_workflow(project, tmp_path):
     env["PATH"] = "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "/usr/bin:/bin"))
     out = project / "tfpin.yml"
     requirement = "git+file://%s@%s" % (ROOT, commit.stdout.strip())
-    subprocess.run([sys.executable, "-m", "tfpin", "ci", "github", "--tfpin", requirement, "--output", str(out)],
-                   cwd=project, check=True, env=dict(env, PYTHONPATH=str(ROOT)))
+    subprocess.run([sys.executable, "-m", "tfpin", "ci", "github", "--tfpin", requirement, "--output", str(out),
+                    *args], cwd=project, check=True, env=dict(env, PYTHONPATH=str(ROOT)), capture_output=True)
     workflow = yaml.safe_load(out.read_text())
     summary = tmp_path / "summary.md"
     env.update(workflow["env"], TFPIN_PYTHON=os.path.realpath(sys.executable), GITHUB_ACTIONS="true",
@@ -340,6 +449,11 @@ def test_the_generated_workflow_runs_its_jobs_and_the_report_job_joins_them(tmp_
                                       "report"]
     statuses = {c["id"]: c["status"] for c in joined["cells"]}
     readers = {"py36-six1160-between": True, "py37-six1160-between": True}  # nothing written: nothing to read
+    for cell in joined["cells"]:  # uv's cache: keyed by the stamp the cell's result carries, and uv really used it
+        (saved,) = [c for c in (tmp_path / "caches").iterdir() if c.name.startswith("tfpin-uv-%s-" % cell["id"])]
+        assert saved.name.startswith("tfpin-uv-%s-%s-${{ hashFiles('tfpin.toml', 'faults.toml') }}"
+                                     % (cell["id"], cell["stamp"])), saved.name
+        assert list(saved.glob("wheels-*")) or list(saved.glob("archive-*")), sorted(os.listdir(saved))
     if not fault:
         assert verdicts == {"py36-six1160": True, "py37-six1160": True, **readers, "report": True}
         assert statuses == {"py3.6-six1.16.0": "passed", "py3.7-six1.16.0": "passed"}
@@ -371,3 +485,21 @@ def test_parity_the_workflow_gives_the_verdicts_and_exit_code_of_tfpin_matrix(tm
     if fault:
         assert "the readers' pytest exited 3" in "".join(workflow["jobs"]["report"]["output"])
 
+
+
+def test_the_drift_jobs_run_tfpin_drift_over_the_cell_jobs_evidence(tmp_path):
+    """The scheduled jobs' steps, run after the push jobs: each drift job downloads the cell jobs' evidence (here
+    this run's, standing in for the last push run's that `drift-evidence` finds with gh, which needs GitHub), runs
+    `tfpin drift` from the tfpin it installs over its Python's cells, finds them unchanged, appends drift.md to
+    the job summary and uploads drift.json."""
+    from faultkit import make_project
+
+    workflow, verdicts, joined, summary = run_workflow(make_project(tmp_path / "p"), tmp_path, "--schedule",
+                                                       "0 6 * * 1")
+    assert verdicts["drift-py36"] and verdicts["drift-py37"] and verdicts["report"], {
+        j: "".join(workflow["jobs"][j].get("output", []))[-2000:] for j in ("drift-py36", "drift-py37")}
+    assert summary.read_text().count("# Drift of matrix `faults` against today's index") == 2
+    for python, cell in (("3.6", "py3.6-six1.16.0"), ("3.7", "py3.7-six1.16.0")):
+        drift = json.loads((tmp_path / "artifacts" / ("tfpin-drift-py" + python) / "drift.json").read_text())
+        assert drift["exit_code"] == 0 and [c["status"] for c in drift["cells"]] == ["unchanged"], drift
+        assert drift["cells"][0]["cell"] == cell

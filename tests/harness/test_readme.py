@@ -104,6 +104,11 @@ COVERAGE = [
      "test_migrate.py::test_migrate_converts_a_copy_and_runs_its_tests_naming_what_the_converter_left (the TF 2.x "
      "cells themselves: examples/digits_tf1/README.md, measured)"),
     (r"^tfpin ci gitlab$", "here", "test_ci_gitlab.py (GitLab's CI schema, one job per cell, the report job)"),
+    (r"^tfpin ci (github|gitlab) --schedule '[^']+'$", "here",
+     "docs/ci-schedule-cache.md: test_ci_gitlab.py::test_a_schedule_adds_drift_jobs_valid_against_gitlabs_schema_and_"
+     "says_how_to_create_it (the command, GitLab's schema), test_ci_github.py::test_a_schedule_adds_drift_jobs_that_"
+     "run_only_on_it and test_actionlint_accepts_the_workflow[...-0 6 * * 1], test_ci_gitlab.py::test_a_bad_schedule_"
+     "exits_2_naming_the_option_and_what_is_allowed (both systems)"),
     (r"^tfpin bench$", "faults", "test_a_projects_own_bench_command_runs_in_each_cell_and_joins_the_report"),
     (r"^nox -s bench$", "cell", "tests/cell/test_cli.py runs resnet_core.bench --json; bench is not a test (README)"),
     (r"^nox -s tox_ini$", "here", "test_toxini.py: tox.ini equals what `nox -s tox_ini` writes"),
