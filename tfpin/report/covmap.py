@@ -25,6 +25,10 @@ def build(results: list[CellResult], project) -> dict | None:
     from coverage.exceptions import CoverageException
 
     runs, problems = {}, []
+    for cid in [cid for cid, record in kept.items() if not record.get("processes")]:
+        problems.append("%s: no process of its suite left coverage data (it ended before its tests ran): it is "
+                        "left out of the map" % cid)
+        del kept[cid]
     for cid, record in kept.items():
         try:
             runs[cid] = measured_lines(project.root / record["data"])

@@ -79,8 +79,9 @@ class Journal:
 
 def summary_of(rep: dict, ctx, name: str, notes=()) -> events.Summary:
     """The closing summary of a report written as `name`, with where its files are."""
-    written = "reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.layout.report(name), ctx),
-                                                          rel(ctx.layout.report(name, ".md"), ctx))
+    written = "reports: %s, %s, junit/, locks/, logs/%s" % (rel(ctx.layout.report(name), ctx),
+                                                            rel(ctx.layout.report(name, ".md"), ctx),
+                                                            ", coverage/" if rep.get("coverage") else "")
     return events.Summary(rep, (written,), tuple(notes))
 
 
