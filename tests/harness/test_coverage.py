@@ -9,7 +9,7 @@ import sqlite3
 import textwrap
 
 import pytest
-from faultkit import PYTHONS, report, tfpin
+from faultkit import PYTHONS, ROOT, harness_env, report, tfpin
 from test_html import CHROMIUM, chromium
 
 OLD, NEW = "py3.6-six1.15.0", "py3.7-six1.16.0"
@@ -187,3 +187,20 @@ def test_a_run_without_coverage_never_takes_a_coverage_verdict_nor_the_reverse(r
     assert all(c.get("cached_from") for c in rep["cells"]), again.stdout
     (f,) = rep["coverage"]["files"]
     assert f["some_count"] == 4 and f["none_count"] == 2
+
+
+def test_without_coverage_on_the_host_it_is_refused_before_anything_runs(tmp_path):
+    """The host reads every cell's data with coverage.py 7: without it, exit 2 and what to install, no traceback."""
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "coverage.py").write_text("raise ImportError('no coverage.py in this environment')\n")
+    project = tmp_path / "p"
+    for name, text in FILES.items():
+        path = project / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    out = tfpin(project, "matrix", "--coverage", envs=tmp_path / "envs",
+                env=harness_env(PYTHONPATH="%s:%s" % (blocked, ROOT)))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "--coverage" in out.stderr and "pip install 'coverage>=7'" in out.stderr and "Traceback" not in out.stderr
+    assert not (project / "reports").exists() and not (tmp_path / "envs").exists()
