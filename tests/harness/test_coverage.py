@@ -54,6 +54,7 @@ def never_called():
     return nobody
 '''
 SUITE = '''\
+import os
 import subprocess
 import sys
 
@@ -66,8 +67,10 @@ def test_which_path():
 
 
 def test_a_fresh_python_process():
+    # its own PYTHONPATH, as suites do: coverage starts there all the same
     out = subprocess.run([sys.executable, "-c", "import verpkg; print(verpkg.from_a_subprocess())"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                         env=dict(os.environ, PYTHONPATH=""), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True)
     assert out.returncode == 0 and out.stdout.strip() == "measured there too", out.stderr
     assert out.stderr == "", out.stderr  # coverage stays quiet in a process of the suite
 '''

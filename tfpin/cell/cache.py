@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfpin import __version__, files
+from tfpin.cell.covdata import HOOK as COVERAGE_HOOK
+from tfpin.cell.covdata import TOOL as COVERAGE_TOOL
 from tfpin.cell.envs import PLUGIN_DIR, STAMP, CellEnv
 from tfpin.cell.result import CellResult, ResultFormatError
 from tfpin.cell.status import FAILED, PASSED, UNAVAILABLE
@@ -101,7 +103,7 @@ class Inputs:
             "sources": sources,
             "selection": short_digest({"test": ctx.project.test, "after --": ctx.selection,
                                        "timeout": ctx.project.timeout, "extra": ctx.pytest_extra,
-                                       "retries": ctx.retries, "coverage": ctx.coverage}),
+                                       "retries": ctx.retries, **coverage_part(ctx)}),
             "environ": short_digest(behaviour),
             "harness": self.harness_digest(),
         }
@@ -122,6 +124,14 @@ class Inputs:
         parts = {k: v for k, v in self.parts.items() if k != "local"}
         installed = short_digest([installed_text, self.parts["local"]]) if installed_text else None
         return dict(parts, env=short_digest(stamp), installed=installed, loaded=short_digest(sorted(loaded.items())))
+
+
+def coverage_part(ctx) -> dict:
+    """--coverage in the key: the flag and the hook that starts coverage in the cell (nothing at all without it, so
+    the keys of runs without coverage are what they were before --coverage existed)."""
+    if not ctx.coverage:
+        return {}
+    return {"coverage": short_digest({"hook": COVERAGE_HOOK.read_text(), "tool": COVERAGE_TOOL})}
 
 
 def loaded_now(root: Path, loaded: dict | None) -> tuple[dict, list[str]]:

@@ -2,10 +2,11 @@
 cell's data kept with its evidence under the project's own file names.
 
 coverage.py is installed per cell into a directory of its own inside the env (`tfpin-coverage/`, `--target`), from a
-range the installer resolves for the cell's Python (6.2 on 3.6, 7.2.7 on 3.7, the newest elsewhere), and put on the
-suite's PYTHONPATH only for a --coverage run: the env's installed set, stamp and lock stay what they are, so one env
-serves runs with and without coverage (the verdict cache keys on the flag itself: cache.Inputs). The suite's
-processes start coverage through cellplugin/coverage_start/sitecustomize.py (COVERAGE_PROCESS_START); each writes a
+range the installer resolves for the cell's Python (6.2 on 3.6, 7.2.7 on 3.7, the newest elsewhere), and put on
+sys.path only by a --coverage run: the env's installed set, stamp and lock stay what they are, so one env serves runs
+with and without coverage (the verdict cache keys on the flag itself: cache.Inputs). Every Python process of the
+suite starts coverage through a .pth hook in the env's site-packages (cellplugin/coverage_start/_tfpin_coverage.py,
+which does nothing without COVERAGE_PROCESS_START), its PYTHONPATH replaced by the suite or not; each writes a
 parallel data file, read back here with coverage's own CoverageData and stored as `reports/coverage/<cell>.coverage`
 with every measured file named by its path in the project tree, wherever the cell imported it from (the tree, or
 site-packages of 3.6 or 3.7), so all cells combine on the same names (report/covmap.py).
@@ -17,10 +18,12 @@ from pathlib import Path
 from tfpin.cell import installer
 from tfpin.cell.envs import PLUGIN_DIR, CellEnv, InstallError
 from tfpin.config.context import Context, rel
+from tfpin.files import write_atomic
 
 TOOL = "coverage>=5.3"  # 5.3: the first with `source_pkgs` (measure a package wherever it is imported from)
 TOOL_DIR = "tfpin-coverage"  # inside the env's directory, never on its sys.path unless a --coverage run puts it there
-STARTUP_DIR = PLUGIN_DIR / "coverage_start"
+HOOK = PLUGIN_DIR / "coverage_start" / "_tfpin_coverage.py"  # copied into site-packages, imported by a .pth
+TOOL_VARIABLE = "TFPIN_COVERAGE_DIR"  # the hook's name for TOOL_DIR (it imports nothing of tfpin)
 # A process of the suite that never imports the project (most of the fresh processes a suite starts) would print
 # coverage's warnings to its stderr, which the suite's own tests may read.
 QUIET = "module-not-imported, module-not-measured, no-data-collected, couldnt-parse, already-imported"
@@ -64,7 +67,14 @@ def ensure_tool(env: CellEnv, log) -> str:
         version = _version(target)
         if version is None:
             raise InstallError("the install of %s into %s left no coverage package" % (TOOL, target))
-    log("== --coverage: coverage %s from %s" % (version, target))
+    sites = sorted(env.path.glob("lib/python*/site-packages"))
+    for site in sites:
+        if not (site / HOOK.name).is_file() or (site / HOOK.name).read_text() != HOOK.read_text():
+            write_atomic(site / HOOK.name, HOOK.read_text())
+        if not (site / "_tfpin_coverage.pth").is_file():
+            write_atomic(site / "_tfpin_coverage.pth", "import _tfpin_coverage\n")
+    log("== --coverage: coverage %s from %s, started in every process by %s" % (
+        version, target, ", ".join(str(site / "_tfpin_coverage.pth") for site in sites)))
     return version
 
 
@@ -82,10 +92,7 @@ def suite_environ(suite_env: dict, env: CellEnv, ctx: Context, raw: Path) -> dic
     settings = raw / "coveragerc"
     settings.write_text("[run]\nparallel = True\ndata_file = %s\nsource_pkgs = %s\ndisable_warnings = %s\n" % (
         raw / ".coverage", ", ".join(names) or "__no_package__", QUIET))
-    out = dict(suite_env)
-    out["COVERAGE_PROCESS_START"] = str(settings)
-    out["PYTHONPATH"] = ":".join([out.get("PYTHONPATH", ""), str(env.path / TOOL_DIR), str(STARTUP_DIR)]).lstrip(":")
-    return out
+    return dict(suite_env, COVERAGE_PROCESS_START=str(settings), **{TOOL_VARIABLE: str(env.path / TOOL_DIR)})
 
 
 def project_path(measured: str, own: list[tuple[str, str]], root: Path) -> str | None:
