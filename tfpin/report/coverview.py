@@ -11,13 +11,14 @@ from html import escape
 from tfpin.mdtext import code, text
 
 INTRO = ("The project's own lines (%s), as coverage.py measured them in each cell's suite and the processes it "
-         "started, in %d cells. A line run only in some cells is a path some releases take and others do not; a "
+         "started, in %s. A line run only in some cells is a path some releases take and others do not; a "
          "line run in no cell is code no cell of this matrix reaches.")
 COLOURS = {"all": "#dafbe1", "none": "#ffebe9"}
 
 
 def _intro(cov: dict) -> str:
-    return INTRO % (", ".join(cov["packages"]) or "no package found", len(cov["cells"]))
+    n = len(cov["cells"])
+    return INTRO % (", ".join(cov["packages"]) or "no package found", "%d cell%s" % (n, "" if n == 1 else "s"))
 
 
 def markdown(report: dict) -> list[str]:
