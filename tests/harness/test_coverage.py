@@ -31,6 +31,12 @@ id_parts = 3
 PACKAGE = '''\
 import six
 
+# one statement over several lines: 3.6 and 3.7 trace it on another line than the host's Python would
+RELEASES = {
+    "old": (1, 15),
+    "new": (1, 16),
+}
+
 
 def six_version():
     return tuple(int(part) for part in six.__version__.split(".")[:2])
@@ -125,7 +131,7 @@ def test_each_path_is_listed_with_the_cells_that_ran_it(runs):
                          {"lines": "%d-%d" % (old, old + 1), "cells": [OLD]}]
     assert f["none"] == ["%d-%d" % (line_of('nobody = "calls this"'), line_of("return nobody"))]
     heat = {line: [cov["cells"][i] for i in which] for line, which in f["heat"]}
-    for common in ("import six", "def which_path():", "if six_version() >= (1, 16):",
+    for common in ("import six", "RELEASES = {", "def which_path():", "if six_version() >= (1, 16):",
                    'return "measured there too"'):  # the last: only a fresh Python process of the suite runs it
         assert heat[line_of(common)] == [OLD, NEW], common
     assert f["statements"] == f["everywhere"] + f["some_count"] + f["none_count"] and f["some_count"] == 4

@@ -31,25 +31,37 @@ def build(results: list[CellResult], project) -> dict | None:
         del kept[cid]
     for cid, record in kept.items():
         try:
-            runs[cid] = measured_lines(project.root / record["data"])
+            runs[cid] = _as_run(measured_lines(project.root / record["data"]), project.root)
         except (OSError, CoverageException) as exc:
             problems.append("%s: its coverage data %s could not be read: %s" % (cid, record["data"], exc))
     cells = [cid for cid in kept if cid in runs]
-    analysis = Coverage(data_file=None, config_file=False)
+    nothing_run = Coverage(data_file=None, config_file=False)
     out_files = []
     for path in _project_files(project):
-        name = path.relative_to(project.root).as_posix()
-        try:
-            statements = analysis.analysis2(str(path))[1]
+        name, where = path.relative_to(project.root).as_posix(), str(path.resolve())
+        try:  # coverage's own analysis: its statements, and each line a cell ran mapped to its statement's first line
+            statements = nothing_run.analysis2(where)[1]
+            ran = [set(statements) - set(runs[c].analysis2(where)[3]) for c in cells]
         except CoverageException as exc:
             problems.append("%s: coverage.py cannot analyse it: %s" % (name, exc))
             continue
         if statements:
-            out_files.append(_file(name, path, statements, [runs[c].get(name, set()) for c in cells], cells))
+            out_files.append(_file(name, path, statements, ran, cells))
     totals = {k: sum(f[k] for f in out_files) for k in ("statements", "everywhere", "some_count", "none_count")}
     return {"cells": cells, "tools": {cid: kept[cid].get("tool") for cid in cells},
             "packages": sorted({p for record in kept.values() for p in record.get("packages", [])}),
             "files": out_files, "totals": totals, "problems": problems}
+
+
+def _as_run(lines: dict[str, set], root: Path):
+    """One cell's lines as an in-memory Coverage over the tree on this host, for coverage's analysis: a line a cell's
+    Python traced inside a statement of several lines counts for that statement (3.6 and 3.7 trace a multi-line
+    literal on another line than the host's Python would)."""
+    from coverage import Coverage
+
+    run = Coverage(data_file=None, config_file=False)
+    run.get_data().add_lines({str((root / name).resolve()): sorted(found) for name, found in lines.items()})
+    return run
 
 
 def _project_files(project) -> list[Path]:
