@@ -39,10 +39,15 @@ def markdown(report: dict) -> list[str]:
         if not f["some"] and not f["none"]:
             continue
         rows += ["", "### %s" % code(f["path"], in_table=False), "", "| lines | run in |", "|---|---|"]
-        rows += ["| %s | only %s |" % (text(s["lines"]), ", ".join(code(c) for c in s["cells"])) for s in f["some"]]
-        rows += ["| %s | no cell |" % text(lines) for lines in f["none"]]
+        ranges = [(s["lines"], "only " + ", ".join(code(c) for c in s["cells"])) for s in f["some"]]
+        ranges += [(lines, "no cell") for lines in f["none"]]
+        rows += ["| %s | %s |" % (text(lines), where) for lines, where in sorted(ranges, key=_first_line)]
     rows += ["- %s" % text(p) for p in cov["problems"]]
     return rows
+
+
+def _first_line(entry) -> int:
+    return int(entry[0].split("-")[0])
 
 
 def html(report: dict) -> list[str]:
