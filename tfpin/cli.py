@@ -73,6 +73,10 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--fail-fast", nargs="?", const="finish", choices=("finish", "now"), default=None,
                    help="after the first cell that fails, start no other (cells running finish; --fail-fast=now "
                         "stops them too); those cells are `not-run`, the exit code is 1, nothing is recommended")
+    m.add_argument("--coverage", action="store_true",
+                   help="run each cell's suite under coverage.py (its subprocesses too) and report the project's lines "
+                        "run in every cell, only in some (which) and in none; each cell's data is kept in "
+                        "reports/coverage/")
     m.set_defaults(func=commands.cmd_matrix)
 
     c = sub.add_parser("cell", help="run one cell of the project's matrix, else of the built-in full matrix "

@@ -50,7 +50,22 @@ def _running(ns) -> Running:
         raise UsageError("--retries must be 0 or more (got %d)" % ns.retries)
     return Running(use_cache=not getattr(ns, "no_cache", False), view=getattr(ns, "view", "normal"),
                    jobs=getattr(ns, "jobs", None), fail_fast=getattr(ns, "fail_fast", None),
-                   retries=getattr(ns, "retries", 0))
+                   retries=getattr(ns, "retries", 0), coverage=_coverage(ns))
+
+
+def _coverage(ns) -> bool:
+    """--coverage, refused before anything runs when the host cannot read coverage data (cell/covdata.py)."""
+    if not getattr(ns, "coverage", False):
+        return False
+    try:
+        import coverage
+    except ImportError:
+        raise UsageError("--coverage combines the cells' coverage.py data on this host, and coverage is not installed "
+                         "in tfpin's own environment: `pip install 'coverage>=7'` there") from None
+    if int(coverage.__version__.split(".")[0]) < 7:
+        raise UsageError("--coverage needs coverage>=7 in tfpin's own environment (found %s): it reads the data of "
+                         "every cell's coverage.py, 5.3 to 7.x" % coverage.__version__)
+    return True
 
 
 def cmd_matrix(ns, console: Reporter) -> int:

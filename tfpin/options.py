@@ -36,6 +36,7 @@ class Running:
     jobs: int | None = None
     fail_fast: str | None = None  # "finish": no new cell after the first that fails; "now": running ones stop too
     retries: int = 0  # a failed test is run again alone up to this many times (cell/retries.py)
+    coverage: bool = False  # the suite runs under coverage.py, combined across cells in the report (cell/covdata.py)
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,7 @@ def run_cells(m, cells, ctx, reporter: events.Reporter, *, running: Running, wri
     earlier run until this run finished.
     """
     ctx.retries = running.retries
+    ctx.coverage = running.coverage
     journal = Journal(m, cells, ctx, partial, reporter) if write_report else None
     if journal is not None:  # the report is written from the same events the console shows
         reporter = events.Fanout(reporter, journal)

@@ -18,7 +18,8 @@ from tfpin.config.tomlfile import tomllib
 from tfpin.generate import ci_github, yamltext
 
 REQUIREMENT = "tfpin==0.2.0"
-EVIDENCE = ("cells/%s.json", "junit/%s.xml", "locks/%s.txt", "logs/%s.log", "artifacts/%s")  # artifacts: a directory
+EVIDENCE = ("cells/%s.json", "junit/%s.xml", "locks/%s.txt", "logs/%s.log", "artifacts/%s",  # artifacts: a directory
+            "coverage/%s.coverage")  # with --coverage only
 
 
 def parse(text):

@@ -86,6 +86,9 @@ COVERAGE = [
      "test_retries.py and test_fail_fast.py (each option on real runs), test_selection.py (conditions); together on "
      "hyperas in docs/running.md, by hand"),
     (r"^tfpin matrix --floors$", "faults", "test_floors.py: a false and a true floor of a project from the index"),
+    (r"^tfpin matrix --coverage$", "faults",
+     "test_coverage.py: a package branching on six's version in a 3.6 and a 3.7 cell (JSON, Markdown, HTML in "
+     "headless Chromium, the cache both ways); this repository's table: docs/coverage.md, measured"),
     (r"^tfpin matrix --cells '[^']+'$", "faults",
      "test_selection.py: every kind of term through `tfpin list`, and a run by condition of a TF-free project"),
     (r"^tfpin matrix -v$", "faults", "test_live.py::test_verbose_streams_the_cells_pytest_output_and_github_folds"),

@@ -12,7 +12,8 @@ A verdict is evidence about one exact thing, so its key hashes every input that 
              file, every conftest.py it loaded, every module imported from outside the env and the stdlib,
              wherever they are (above the root, gitignored, a src layout), each by content; re-read from
              disk to decide re-use, and a changed one is named
-  selection  the pytest arguments (the project's `test` plus any after `--`) and the per-test timeout
+  selection  the pytest arguments (the project's `test` plus any after `--`), the per-test timeout, --retries and
+             --coverage (a run measured by coverage.py and one without are never each other's verdict)
   environ    every variable of the cell's environment (the host's allowlist and `pass_env`: tfpin/environ.py;
              the project's `[env]`; what tfpin sets), values included, plus the CPUs this process may use
   harness    tfpin's version and the pytest plugin it loads into every cell
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfpin import __version__, files
+from tfpin.cell.covdata import HOOK as COVERAGE_HOOK
+from tfpin.cell.covdata import TOOL as COVERAGE_TOOL
 from tfpin.cell.envs import PLUGIN_DIR, STAMP, CellEnv
 from tfpin.cell.result import CellResult, ResultFormatError
 from tfpin.cell.status import FAILED, PASSED, UNAVAILABLE
@@ -100,7 +103,7 @@ class Inputs:
             "sources": sources,
             "selection": short_digest({"test": ctx.project.test, "after --": ctx.selection,
                                        "timeout": ctx.project.timeout, "extra": ctx.pytest_extra,
-                                       "retries": ctx.retries}),
+                                       "retries": ctx.retries, **coverage_part(ctx)}),
             "environ": short_digest(behaviour),
             "harness": self.harness_digest(),
         }
@@ -121,6 +124,14 @@ class Inputs:
         parts = {k: v for k, v in self.parts.items() if k != "local"}
         installed = short_digest([installed_text, self.parts["local"]]) if installed_text else None
         return dict(parts, env=short_digest(stamp), installed=installed, loaded=short_digest(sorted(loaded.items())))
+
+
+def coverage_part(ctx) -> dict:
+    """--coverage in the key: the flag and the hook that starts coverage in the cell (nothing at all without it, so
+    the keys of runs without coverage are what they were before --coverage existed)."""
+    if not ctx.coverage:
+        return {}
+    return {"coverage": short_digest({"hook": COVERAGE_HOOK.read_text(), "tool": COVERAGE_TOOL})}
 
 
 def loaded_now(root: Path, loaded: dict | None) -> tuple[dict, list[str]]:
@@ -254,6 +265,8 @@ def _reusable(data, inputs: Inputs, ctx) -> tuple[CellResult | None, str]:
             named = getattr(stored, kind)
             if not named or not (ctx.project.root / named).is_file():
                 return None, "its %s file is gone" % kind
+    if stored.coverage and not (ctx.project.root / str(stored.coverage.get("data"))).is_file():
+        return None, "its coverage data %s is gone" % stored.coverage.get("data")
     for name in stored.artifacts or []:
         if not (ctx.layout.evidence("artifacts", stored.id) / name).is_dir():
             return None, "its artifact %r is gone" % name

@@ -186,6 +186,10 @@ class CellEnv:
             log("== probe of %s found: %s" % (self.path, "; ".join(problems)))
         return problems if code != 0 else []
 
+    def run_installer(self, cmd, log, what: str) -> str:
+        """An installer command for this env (a tool a run adds beside it), logged; InstallError when it fails."""
+        return self._run(cmd, log, what)
+
     def _run(self, cmd, log, what):
         log("$ " + " ".join(str(c) for c in cmd))
         code, output = procs.run(cmd, cwd=self.project_root, timeout=INSTALL_TIMEOUT)

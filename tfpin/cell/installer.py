@@ -69,6 +69,14 @@ def install(backend: str, python, requirements, constraints) -> list:
             "-c", constraints]
 
 
+def install_into(backend: str, python, target, requirement: str) -> list:
+    """Install one requirement into a directory of its own (`--target`), resolved for `python`: a tool a run adds to
+    a cell (coverage.py) without touching the env's installed set, its stamp or its lock."""
+    if backend == "uv":
+        return [uv_binary(), "pip", "install", "-q", "--python", python, "--target", target, requirement]
+    return [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target", target, requirement]
+
+
 def reinstall(backend: str, python, args) -> list:
     """Install `args` again without their dependencies, rebuilt from the tree (uv: --reinstall implies --refresh)."""
     if backend == "uv":

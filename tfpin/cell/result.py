@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 SCHEMA = 2  # 2: durations carry CPU seconds, demand and set-up steps
 # Written only once they are known: absent from the JSON (not null) until their step ran.
 OPTIONAL = ("lock", "log", "junit", "skips", "notes", "completeness", "artifacts", "deprecations", "passed_env",
-            "loaded", "cache", "cached_from", "retries")
+            "loaded", "cache", "cached_from", "retries", "coverage")
 
 
 class ResultFormatError(ValueError):
@@ -88,6 +88,7 @@ class CellResult:
     cache: dict | None = None
     cached_from: dict | None = None
     retries: list | None = None  # --retries: each retried test, flaky or not, with every attempt (cell/retries.py)
+    coverage: dict | None = None  # --coverage: the cell's kept data file, the coverage.py that measured (cell/covdata)
 
     @classmethod
     def for_cell(cls, cell, stamp: str, selection, started: str, version: str) -> CellResult:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tfpin import __version__, environ, load, procs
+from tfpin.cell import covdata
 from tfpin.cell.envs import CellEnv, EnvLock, InstallError, MissingInterpreter, Unavailable
 from tfpin.cell.incell import (
     cell_environ,
@@ -108,6 +109,9 @@ def prepare(cell: Cell, ctx: Context, result: CellResult, log) -> CellEnv | None
     try:
         info = env.ensure(log)
         freeze = env.freeze()
+        if ctx.coverage:
+            with env.timed("coverage"):
+                result.coverage = {"tool": "coverage " + covdata.ensure_tool(env, log)}
     except MissingInterpreter as exc:
         result.fail(MISSING, "%s: %s" % (cell.id, exc))
         return None
@@ -235,9 +239,14 @@ def run_suite(cell: Cell, ctx: Context, env: CellEnv, result: CellResult, log_fi
     imports_path = transient_path(ctx, "imports", cell)
     suite_env = dict(cell_environ(cell, ctx))
     suite_env[var.IMPORTS], suite_env[var.PINNED] = str(imports_path), " ".join(n for n, _ in cell.requirements)
+    raw = transient_path(ctx, "coverage", cell)
+    if ctx.coverage:
+        suite_env = covdata.suite_environ(suite_env, env, ctx, raw)
     exit_code, _ = procs.run(cmd, cwd=ctx.project.root, env=suite_env, stdout=log_file,
                              timeout=ctx.deadline, stop_codes=(2,))
     result.durations.tests_s = round(time.monotonic() - start, 2)
+    if ctx.coverage and result.coverage:  # before anything can end the suite's record: what ran is evidence too
+        result.coverage = covdata.collect(ctx, cell.id, raw, result.coverage["tool"].split()[-1])
     imports = read_json(imports_path)
     if imports is None or not isinstance(imports.get("failures"), list) or not isinstance(imports.get("modules"),
                                                                                          dict):

@@ -21,6 +21,7 @@ class Context:
         self.selection = list(selection) if selection else None  # pytest args after --: a debugging subset
         self.pytest_extra: list[str] = []  # how a command runs the whole suite (migrate: past collection errors)
         self.retries = 0  # --retries: how often a failed test is run again alone before it counts as failed
+        self.coverage = False  # --coverage: the suite runs under coverage.py (cell/covdata.py)
         self.install_digest = project.install_digest()  # read once: the named files do not change mid-run
         self._local: dict | None = None
         self.config_files: list[Path] = []  # tfpin.toml and the matrix files: configuration, not code under test

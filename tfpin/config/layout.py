@@ -11,10 +11,12 @@ from pathlib import Path
 # What a cell run leaves, per cell: (directory under reports/, suffix). Kept until the cell's next run
 # finishes (set aside meanwhile, restored if that run is interrupted); uploaded by each CI cell job.
 # ("artifacts", ""): a directory, what the suite's tests wrote with tfpin_artifact (read by the cross step).
-EVIDENCE = (("cells", ".json"), ("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"), ("artifacts", ""))
+# ("coverage", ".coverage"): with --coverage, the cell's coverage.py data by project file names (cell/covdata.py).
+EVIDENCE = (("cells", ".json"), ("junit", ".xml"), ("locks", ".txt"), ("logs", ".log"), ("artifacts", ""),
+            ("coverage", ".coverage"))
 # What the in-cell plugin writes while the suite runs: read, then deleted.
 TRANSIENT = {"progress": ".txt", "outcome": ".outcome.json", "notices": ".notices.json", "loaded": ".loaded.json",
-             "imports": ".imports.json", "retry": ".retry.xml"}
+             "imports": ".imports.json", "retry": ".retry.xml", "coverage": ".coverage.d"}
 
 
 def evidence_in(reports: Path, kind: str, cell_id: str) -> Path:

@@ -12,6 +12,7 @@ from html import escape
 
 from tfpin.cell import bench
 from tfpin.cell.status import ERROR, FAILED, INTERRUPTED, MISSING, NOT_RUN, PASSED, UNAVAILABLE
+from tfpin.report import coverview
 from tfpin.report.crossview import first_step_text, grid_entry
 from tfpin.report.markdown import (
     BESIDE_STOCK_INTRO,
@@ -40,6 +41,8 @@ pre{background:#f6f8fa;padding:8px;white-space:pre-wrap;overflow-wrap:anywhere}
 td,th{border:1px solid #d0d7de;padding:3px 6px;text-align:right;white-space:nowrap}th{background:#f6f8fa}
 td.ok{background:#dafbe1}td.warn{background:#fff8c5}td.bad{background:#ffebe9;text-align:center}
 svg{max-width:100%;height:auto}
+table.heat td{border:0;padding:0 6px;text-align:left;font-family:ui-monospace,monospace;white-space:pre}
+table.heat td.ln{color:#57606a;text-align:right;user-select:none}
 """
 
 
@@ -59,6 +62,7 @@ def render(report: dict) -> str:
         parts += _heatmaps(cross)
     elif cross.get("skipped"):
         parts.append("<h2>Between cells</h2><p>Not checked: %s.</p>" % escape(cross["skipped"]))
+    parts += coverview.html(report)
     parts += _census(report.get("census"))
     parts += _pins(report.get("pins", []))
     parts += _setup_time(report)

@@ -18,6 +18,7 @@ from tfpin.cell.runner import stamp
 from tfpin.config.context import now, rel
 from tfpin.cross import run as cross
 from tfpin.report import build as report
+from tfpin.report import covmap
 
 
 def in_progress_name(reports_dir: Path, name: str) -> str:
@@ -78,8 +79,9 @@ class Journal:
 
 def summary_of(rep: dict, ctx, name: str, notes=()) -> events.Summary:
     """The closing summary of a report written as `name`, with where its files are."""
-    written = "reports: %s, %s, junit/, locks/, logs/" % (rel(ctx.layout.report(name), ctx),
-                                                          rel(ctx.layout.report(name, ".md"), ctx))
+    written = "reports: %s, %s, junit/, locks/, logs/%s" % (rel(ctx.layout.report(name), ctx),
+                                                            rel(ctx.layout.report(name, ".md"), ctx),
+                                                            ", coverage/" if rep.get("coverage") else "")
     return events.Summary(rep, (written,), tuple(notes))
 
 
@@ -93,6 +95,9 @@ def write(m, cells, results, started, finished, ctx, name, partial, interrupted=
         rep["cross"] = cross_verdicts
     if floors is not None:
         rep["floors"] = floors
+    measured = covmap.build(results, ctx.project)
+    if measured is not None:  # --coverage: what each cell's suite ran of the project's lines
+        rep["coverage"] = measured
     report.write(rep, ctx.reports, name)
     return rep
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from tfpin.cell import bench
 from tfpin.cell.status import PASSED
 from tfpin.mdtext import code, text
+from tfpin.report import coverview
 
 # The cell table's own columns; the version and bench columns after them are the report's (report.build).
 CELL_COLUMNS = ("cell", "status", "passed", "failed", "errors", "skipped", "setup s", "tests s")
@@ -18,7 +19,7 @@ def render(report: dict) -> str:
     rows = []
     for section in (cells_table, migration_markdown_of, not_passed, flaky_tests, floors, off_table, beside_stock,
                     pins_table,
-                    between_cells, setup_time, passed_env_lines, recommendation):
+                    between_cells, coverview.markdown, setup_time, passed_env_lines, recommendation):
         rows += section(report)
     return "\n".join(rows) + "\n"
 
