@@ -215,3 +215,12 @@ def wheel(directory: Path, name: str, version: str, modules: dict, requires_pyth
             whl.writestr(arcname, text)
         whl.writestr("%s/RECORD" % info, "".join("%s,,\n" % a for a in files) + "%s/RECORD,,\n" % info)
     return path
+
+
+def pyproject(name: str, *, src: bool = False, packages=(), project_extra: str = "", extra: str = "") -> str:
+    """A setuptools pyproject.toml for a fixture package: a src layout (found under src/) or the given packages;
+    `project_extra`: more keys of [project] (dependencies, ...); `extra`: more tables after it."""
+    where = '[tool.setuptools.packages.find]\nwhere = ["src"]\n' if src else (
+        "[tool.setuptools]\npackages = [%s]\n" % ", ".join('"%s"' % p for p in packages) if packages else "")
+    return ('[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+            '[project]\nname = "%s"\nversion = "0.1.0"\n%s\n%s%s' % (name, project_extra, where, extra))

@@ -9,7 +9,7 @@ import sqlite3
 import textwrap
 
 import pytest
-from faultkit import PYTHONS, ROOT, harness_env, report, tfpin
+from faultkit import PYTHONS, ROOT, harness_env, pyproject, report, tfpin
 from test_html import CHROMIUM, chromium
 
 OLD, NEW = "py3.6-six1.15.0", "py3.7-six1.16.0"
@@ -82,18 +82,7 @@ def test_a_fresh_python_process():
 '''
 FILES = {
     "faults.toml": MATRIX,
-    "pyproject.toml": """
-        [build-system]
-        requires = ["setuptools>=40.8"]
-        build-backend = "setuptools.build_meta"
-
-        [project]
-        name = "verpkg"
-        version = "0.1.0"
-
-        [tool.setuptools.packages.find]
-        where = ["src"]
-        """,
+    "pyproject.toml": pyproject("verpkg", src=True),
     "src/verpkg/__init__.py": PACKAGE,
     "tests/test_paths.py": SUITE,
     "tfpin.toml": 'matrix = "faults.toml"\ntest = ["tests"]\ninstall = ["."]\nsources = ["src/verpkg", "tests"]\n',

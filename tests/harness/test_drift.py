@@ -134,9 +134,9 @@ def test_help_says_what_the_exit_codes_mean(tmp_path):
     assert "1  a cell that passed breaks today" in out.stdout and "2  bad input" in out.stdout
 
 
-def test_a_break_the_lock_shares_is_the_projects_not_the_index(tmp_path):
-    """The project's own test changed after its matrix run, and a release appeared: the lock is tried today (its
-    last run tested other sources), fails the same way, and the cell is named as failing with its lock."""
+def passed_with_only_1_0(tmp_path):
+    """A one-cell project whose install line takes the dependency at >=1.0, its matrix run passed while the local
+    index offered only 1.0: (project, the wheels directory, the environment that points uv at it)."""
     project = make_project(tmp_path / "p", config_extra='install = ["%s>=1.0"]' % DEP)
     (project / "tests" / "test_fixture.py").write_text(textwrap.dedent(SUITE))
     (project / "tests" / "conftest.py").write_text("")
@@ -144,6 +144,13 @@ def test_a_break_the_lock_shares_is_the_projects_not_the_index(tmp_path):
     publish(wheels, "1.0", PLAIN)
     env = harness_env(UV_FIND_LINKS=str(wheels))
     assert tfpin(project, "matrix", "--cells", NEW, envs=tmp_path / "envs", env=env).returncode == 0
+    return project, wheels, env
+
+
+def test_a_break_the_lock_shares_is_the_projects_not_the_index(tmp_path):
+    """The project's own test changed after its matrix run, and a release appeared: the lock is tried today (its
+    last run tested other sources), fails the same way, and the cell is named as failing with its lock."""
+    project, wheels, env = passed_with_only_1_0(tmp_path)
     (project / "tests" / "test_fixture.py").write_text(textwrap.dedent(SUITE).replace("== 42", "== 43"))
     publish(wheels, "1.1", PLAIN)
     out = tfpin(project, "drift", "--cells", NEW, envs=tmp_path / "envs", env=env)
@@ -159,13 +166,7 @@ def test_a_break_the_lock_shares_is_the_projects_not_the_index(tmp_path):
 def test_a_definition_that_no_longer_resolves_breaks_the_cell(tmp_path):
     """The only release the install line allows is gone from the index (deleted, or yanked): today's definition
     does not resolve, and the cell that passed breaks with the installer's own words."""
-    project = make_project(tmp_path / "p", config_extra='install = ["%s>=1.0"]' % DEP)
-    (project / "tests" / "test_fixture.py").write_text(textwrap.dedent(SUITE))
-    (project / "tests" / "conftest.py").write_text("")
-    wheels = tmp_path / "wheels"
-    publish(wheels, "1.0", PLAIN)
-    env = harness_env(UV_FIND_LINKS=str(wheels))
-    assert tfpin(project, "matrix", "--cells", NEW, envs=tmp_path / "envs", env=env).returncode == 0
+    project, wheels, env = passed_with_only_1_0(tmp_path)
     for old in wheels.iterdir():
         old.unlink()
     out = tfpin(project, "drift", "--cells", NEW, envs=tmp_path / "envs", env=env)

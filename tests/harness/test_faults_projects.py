@@ -22,6 +22,7 @@ from faultkit import (
     MATRIX,
     harness_env,
     make_project,
+    pyproject,
     report,
     running,
     start,
@@ -56,21 +57,7 @@ def library(root: Path, install: str, layout: str, sources: str = "") -> Path:
     package = "src/mylib" if layout == "src" else "mylib"
     write(root, {
         "faults.toml": MATRIX,
-        "pyproject.toml": """
-            [build-system]
-            requires = ["setuptools>=40.8"]
-            build-backend = "setuptools.build_meta"
-
-            [project]
-            name = "mylib"
-            version = "0.1.0"
-            """ + ("""
-            [tool.setuptools.packages.find]
-            where = ["src"]
-            """ if layout == "src" else """
-            [tool.setuptools]
-            packages = ["mylib"]
-            """),
+        "pyproject.toml": pyproject("mylib", src=layout == "src", packages=["mylib"]),
         package + "/__init__.py": "def answer():\n    return 42\n",
         "tests/test_lib.py": """
             from mylib import answer

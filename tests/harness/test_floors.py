@@ -5,7 +5,7 @@ changes."""
 import textwrap
 
 import pytest
-from faultkit import make_project, report, tfpin
+from faultkit import make_project, pyproject, report, tfpin
 
 SUITE = '''
 from packaging.version import Version
@@ -54,22 +54,9 @@ def test_a_true_floor_holds_and_without_floors_nothing_changes(tmp_path, envs):
     assert plain.returncode == 0 and "floors" not in report(project, "matrix-faults-partial")
 
 
-PACKAGED = '''
-[build-system]
-requires = ["setuptools>=61"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "floored"
-version = "0.1"
-dependencies = ["packaging>=16.0", "six"]
-
-[project.optional-dependencies]
-tests = ["iniconfig>=1.0"]
-
-[tool.setuptools]
-py-modules = ["floored"]
-'''
+PACKAGED = pyproject("floored", project_extra='dependencies = ["packaging>=16.0", "six"]\n'
+                                               '[project.optional-dependencies]\ntests = ["iniconfig>=1.0"]\n',
+                     extra='[tool.setuptools]\npy-modules = ["floored"]\n')
 
 
 def test_a_packaged_projects_own_requirements_are_floors_too(tmp_path, envs):
