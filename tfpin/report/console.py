@@ -245,9 +245,10 @@ def closing_line(results) -> str:
     line = "tests: %d passed, %d failed, %d errors, %d skipped" % (t["passed"], t["failed"], t["errors"], t["skipped"])
     if reused:
         c = totals(reused)
-        line += ("; %d cells cached (verdicts re-used, nothing changed: %d passed, %d failed, %d errors, "
-                 "%d skipped when they ran; --no-cache runs them)" % (len(reused), c["passed"], c["failed"],
-                                                                      c["errors"], c["skipped"]))
+        line += ("; %d %s cached (verdicts re-used, nothing changed: %d passed, %d failed, %d errors, "
+                 "%d skipped when they ran; --no-cache runs them)" % (len(reused), "cell" if len(reused) == 1 else
+                                                                      "cells", c["passed"], c["failed"], c["errors"],
+                                                                      c["skipped"]))
     return line
 
 
