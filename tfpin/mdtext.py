@@ -69,3 +69,8 @@ def code(s, in_table: bool = True) -> str:
     if in_table:
         s = s.replace("|", "\\|")
     return fence + pad + s + pad + fence
+
+
+def count(n: int, noun: str) -> str:
+    """'1 cell', '2 cells': every count a report or the console shows a reader."""
+    return "%d %s%s" % (n, noun, "" if n == 1 else "s")

@@ -14,6 +14,7 @@ from tfpin.cell import junit
 from tfpin.cell.result import CellResult
 from tfpin.cell.status import NOT_RUN, STATUSES
 from tfpin.files import write_atomic
+from tfpin.mdtext import count
 from tfpin.report import census, compat
 from tfpin.report.markdown import render as markdown
 from tfpin.report.recommend import no_recommendation, pins_in_force, recommend, verdicts
@@ -47,9 +48,9 @@ def build(matrix, cells, results: list[CellResult], started: str, finished: str 
         rec = no_recommendation("a filtered run (pytest args %s) proves only part of the suite and never "
                                 "enters a recommendation" % " ".join(selection))
     elif any(r.status == NOT_RUN for r in results):
-        not_run = sum(r.status == NOT_RUN for r in results)
-        rec = no_recommendation("the run stopped at its first failure (--fail-fast): %d %s not run, so nothing "
-                                "is recommended" % (not_run, "cell did" if not_run == 1 else "cells did"))
+        not_run = count(sum(r.status == NOT_RUN for r in results), "cell")
+        rec = no_recommendation("the run stopped at its first failure (--fail-fast): %s did not run, so nothing "
+                                "is recommended" % not_run)
     else:
         rec = recommend(cells, results)
         if partial:

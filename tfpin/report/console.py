@@ -22,6 +22,7 @@ from tfpin import environ, events
 from tfpin.cell import junit
 from tfpin.cell.result import CellResult
 from tfpin.cell.status import PASSED, UNAVAILABLE
+from tfpin.mdtext import count
 
 VIEWS = ("quiet", "normal", "verbose")
 
@@ -245,10 +246,9 @@ def closing_line(results) -> str:
     line = "tests: %d passed, %d failed, %d errors, %d skipped" % (t["passed"], t["failed"], t["errors"], t["skipped"])
     if reused:
         c = totals(reused)
-        line += ("; %d %s cached (verdicts re-used, nothing changed: %d passed, %d failed, %d errors, "
-                 "%d skipped when they ran; --no-cache runs them)" % (len(reused), "cell" if len(reused) == 1 else
-                                                                      "cells", c["passed"], c["failed"], c["errors"],
-                                                                      c["skipped"]))
+        line += ("; %s cached (verdicts re-used, nothing changed: %d passed, %d failed, %d errors, "
+                 "%d skipped when they ran; --no-cache runs them)" % (count(len(reused), "cell"), c["passed"],
+                                                                      c["failed"], c["errors"], c["skipped"]))
     return line
 
 

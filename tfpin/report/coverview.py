@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from tfpin.mdtext import code, text
+from tfpin.mdtext import code, count, text
 
 INTRO = ("The project's own lines (%s), as coverage.py measured them in each cell's suite and the processes it "
          "started, in %s. A line run only in some cells is a path some releases take and others do not; a "
@@ -17,8 +17,7 @@ COLOURS = {"all": "#dafbe1", "none": "#ffebe9"}
 
 
 def _intro(cov: dict) -> str:
-    n = len(cov["cells"])
-    return INTRO % (", ".join(cov["packages"]) or "no package found", "%d cell%s" % (n, "" if n == 1 else "s"))
+    return INTRO % (", ".join(cov["packages"]) or "no package found", count(len(cov["cells"]), "cell"))
 
 
 def markdown(report: dict) -> list[str]:
